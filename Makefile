@@ -1,0 +1,68 @@
+# magpie build. `make` builds build/magpie; `make test` runs every test,
+# once normally and once under AddressSanitizer + UndefinedBehaviorSanitizer.
+
+BUILD    ?= build
+SAN      ?=
+CC       ?= cc
+PKGS     := openssl zlib yaml-0.1 libcares
+VERSION  := 0.1.0
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
+            -Wmissing-prototypes -Wsign-compare -Wformat=2 -Wno-format-nonliteral
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 $(WARN) -D_GNU_SOURCE -DMAGPIE_VERSION='"$(VERSION)"' -Isrc
+ifneq ($(SAN),)
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=address,undefined
+endif
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LIBS     := -lev -lhttp_parser $(PKG_LIBS) -lm
+
+SRCS     := $(sort $(wildcard src/*.c))
+OBJS     := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
+LIBOBJS  := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps run test unit e2e check clean
+all: $(BUILD)/magpie
+
+deps:
+	@sh scripts/deps.sh
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+$(BUILD)/magpie: $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/libmagpie.a: $(LIBOBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmagpie.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libmagpie.a $(LIBS) -lcmocka
+
+unit: $(UNIT_BIN)
+	@sh tests/run-unit.sh $(UNIT_BIN)
+
+e2e: $(BUILD)/magpie
+	MAGPIE_BIN=$(abspath $(BUILD)/magpie) sh tests/run-e2e.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	./$(BUILD)/magpie -c etc/magpie.yaml
+
+# Everything: unit tests plain and sanitized, end-to-end against the
+# sanitized daemon (which also fails the run on a leak at exit).
+test: deps
+	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory BUILD=build/san SAN=1 all unit e2e
+
+check: test
+
+clean:
+	rm -rf build

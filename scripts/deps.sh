@@ -1,0 +1,49 @@
+#!/bin/sh
+# Installs the Debian packages magpie builds and tests with, and only those
+# that are missing. Libraries are probed with pkg-config, or by header where
+# Debian ships no .pc file (libev, http-parser); tools with command -v.
+set -eu
+
+missing=""
+need_pc() { pkg-config --exists "$1" 2>/dev/null || missing="$missing $2"; }
+need_h() { [ -f "/usr/include/$1" ] || missing="$missing $2"; }
+need_cmd() { command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
+need_py() { /usr/bin/python3 -c "import $1" 2>/dev/null || missing="$missing $2"; }
+
+need_cmd cc gcc
+need_cmd make make
+need_cmd pkg-config pkg-config
+if command -v pkg-config >/dev/null 2>&1; then
+    need_pc openssl libssl-dev
+    need_pc zlib zlib1g-dev
+    need_pc yaml-0.1 libyaml-dev
+    need_pc cmocka libcmocka-dev
+    need_pc libcares libc-ares-dev
+fi
+need_h ev.h libev-dev
+need_h http_parser.h libhttp-parser-dev
+need_cmd curl curl
+need_cmd openssl openssl
+if [ -x /usr/bin/python3 ]; then
+    need_py pytest python3-pytest
+    need_py aiohttp python3-aiohttp
+    need_py httpx python3-httpx
+    need_py requests python3-requests
+else
+    missing="$missing python3 python3-pytest python3-aiohttp python3-httpx python3-requests"
+fi
+
+[ -z "$missing" ] && exit 0
+# pkg-config missing means the .pc probes were skipped: install them all.
+if ! command -v pkg-config >/dev/null 2>&1; then
+    missing="$missing libssl-dev zlib1g-dev libyaml-dev libcmocka-dev libc-ares-dev"
+fi
+echo "deps: installing$missing" >&2
+if [ "$(id -u)" != 0 ]; then
+    echo "deps: not root; install these packages and retry:$missing" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,53 @@
+/*
+ * buf.h - a byte buffer with one owner and a hard capacity. Data lives in
+ * [off, len); consumers advance off, producers append at len. Memory is
+ * allocated on first use so idle connections hold none.
+ */
+#ifndef MAGPIE_BUF_H
+#define MAGPIE_BUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct buf {
+    char *data;
+    size_t off; /* first unconsumed byte */
+    size_t len; /* end of data */
+    size_t cap; /* allocated */
+    size_t max; /* hard limit on cap */
+};
+
+void buf_init(struct buf *b, size_t max);
+void buf_free(struct buf *b);
+static inline size_t buf_used(const struct buf *b)
+{
+    return b->len - b->off;
+}
+static inline const char *buf_head(const struct buf *b)
+{
+    return b->data + b->off;
+}
+static inline bool buf_empty(const struct buf *b)
+{
+    return b->len == b->off;
+}
+/* Free room at the tail after compacting; allocates up to max. */
+size_t buf_room(struct buf *b);
+/* Tail pointer; valid after buf_room() returned non-zero. */
+static inline char *buf_tail(struct buf *b)
+{
+    return b->data + b->len;
+}
+/* Appends; fails (-1) if it would pass max. */
+int buf_append(struct buf *b, const void *p, size_t n);
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void buf_consume(struct buf *b, size_t n);
+/* Drops consumed bytes; frees the memory when empty and `release`. */
+void buf_compact(struct buf *b, bool release);
+/* read(2) into the tail: >0 bytes, 0 EOF, -1 error (errno), -2 full. */
+ssize_t buf_read_fd(struct buf *b, int fd);
+/* write(2) from the head: >=0 bytes, -1 error (errno). */
+ssize_t buf_write_fd(struct buf *b, int fd);
+
+#endif

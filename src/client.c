@@ -1,0 +1,720 @@
+/*
+ * client.c - the client half of a proxied exchange: reading and checking
+ * request heads, choosing the origin (absolute-URI forward proxying or a
+ * reverse route), writing the upstream request head, streaming the request
+ * body into the upstream buffer, writing to the client with backpressure,
+ * locally made error responses, timers and the access log.
+ *
+ * The origin half (connect, response parsing and relaying) is upstream.c.
+ */
+#include "proxy.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static void client_read_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void client_write_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void client_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void client_process(struct client *c);
+static int client_on_head(void *arg, struct http_msg *m);
+static int client_on_body(void *arg, const char *p, size_t n);
+static int client_on_done(void *arg);
+
+static const struct http_reader_ops client_reader_ops = {
+    .on_head = client_on_head,
+    .on_body = client_on_body,
+    .on_done = client_on_done,
+};
+
+static void client_format_addr(const struct sockaddr *sa, char *out, size_t size)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+        snprintf(out, size, "%s:%u", ip, ntohs(in->sin_port));
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+        snprintf(out, size, "[%s]:%u", ip, ntohs(in6->sin6_port));
+    } else {
+        snprintf(out, size, "unix");
+    }
+}
+
+/* The client's IP without port, for X-Forwarded-For. */
+static void client_ip(const struct client *c, char *out, size_t size)
+{
+    const struct sockaddr *sa = (const struct sockaddr *)&c->addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)size);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)size);
+    else
+        snprintf(out, size, "unknown");
+}
+
+/* ---- life cycle ---- */
+
+void client_accept(struct server *srv, int fd, const struct sockaddr *sa, socklen_t len)
+{
+    struct client *c = calloc(1, sizeof(*c));
+    if (!c) {
+        close(fd);
+        return;
+    }
+    c->srv = srv;
+    c->cfg = config_ref(srv->cfg);
+    c->id = ++srv->next_id;
+    c->fd = fd;
+    c->up.fd = -1;
+    memcpy(&c->addr, sa, len);
+    client_format_addr(sa, c->addr_text, sizeof(c->addr_text));
+    buf_init(&c->in, c->cfg->limits.max_header_bytes + PROXY_FEED_MAX);
+    buf_init(&c->out, PROXY_OUT_MAX);
+    buf_init(&c->up.in, c->cfg->limits.max_header_bytes + PROXY_FEED_MAX);
+    buf_init(&c->up.out, c->cfg->limits.max_header_bytes + PROXY_OUT_MAX);
+    c->reader = http_reader_new(true, &client_reader_ops, c);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    ev_io_init(&c->rio, client_read_cb, fd, EV_READ);
+    ev_io_init(&c->wio, client_write_cb, fd, EV_WRITE);
+    ev_init(&c->timer, client_timer_cb);
+    c->rio.data = c->wio.data = c->timer.data = c;
+    c->next = srv->clients;
+    if (srv->clients)
+        srv->clients->prev = c;
+    srv->clients = c;
+    srv->nclients++;
+    if (!config_acl_allows(c->cfg, sa))
+        c->deny_status = 403;
+    else if (srv->nclients > c->cfg->limits.max_connections)
+        c->deny_status = 503;
+    if (!c->reader) {
+        client_close(c, "out of memory");
+        return;
+    }
+    c->state = CS_HEAD;
+    c->timer.repeat = c->cfg->limits.client_idle_timeout;
+    if (c->deny_status)
+        c->timer.repeat = 1.0; /* refused anyway: give the head a second */
+    ev_timer_again(srv->loop, &c->timer);
+    client_update_io(c);
+    log_debug("#%llu %s: connected", c->id, c->addr_text);
+}
+
+static void client_reset_request(struct client *c)
+{
+    free(c->method);
+    free(c->url);
+    c->method = c->url = NULL;
+    c->req_done = c->req_chunked = c->keep_alive = false;
+    c->rsp_head_sent = c->rsp_done = false;
+    c->status = 0;
+    c->bytes_sent = 0;
+    c->framing = HTTP_FRAME_NONE;
+    c->head_started = false;
+    c->scanned = 0;
+}
+
+/* Closes now; the memory goes at the end of this loop iteration. */
+void client_close(struct client *c, const char *why)
+{
+    if (c->state == CS_CLOSED)
+        return;
+    struct server *srv = c->srv;
+    log_debug("#%llu %s: closed: %s", c->id, c->addr_text, why);
+    upstream_close(c);
+    ev_io_stop(srv->loop, &c->rio);
+    ev_io_stop(srv->loop, &c->wio);
+    ev_timer_stop(srv->loop, &c->timer);
+    close(c->fd);
+    c->fd = -1;
+    c->state = CS_CLOSED;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->clients = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = NULL;
+    c->next = srv->dead;
+    srv->dead = c;
+    server_client_closed(srv);
+}
+
+void client_free(struct client *c)
+{
+    buf_free(&c->in);
+    buf_free(&c->out);
+    buf_free(&c->up.in);
+    buf_free(&c->up.out);
+    http_reader_free(&c->reader);
+    http_reader_free(&c->up.reader);
+    free(c->method);
+    free(c->url);
+    config_unref(&c->cfg);
+    free(c);
+}
+
+/* ---- I/O ---- */
+
+static bool client_wants_read(const struct client *c)
+{
+    if (c->read_eof || c->close_after_flush)
+        return false;
+    switch (c->state) {
+    case CS_HEAD:
+        return buf_used(&c->out) < PROXY_HIGH_WATER;
+    case CS_RESOLVE:
+    case CS_CONNECT:
+    case CS_FORWARD:
+        return !c->req_done && buf_used(&c->up.out) < PROXY_HIGH_WATER &&
+               buf_used(&c->in) < PROXY_FEED_MAX;
+    case CS_CLOSED:
+        return false;
+    }
+    return false;
+}
+
+void client_update_io(struct client *c)
+{
+    struct ev_loop *loop = c->srv->loop;
+    if (c->state == CS_CLOSED)
+        return;
+    if (client_wants_read(c))
+        ev_io_start(loop, &c->rio);
+    else
+        ev_io_stop(loop, &c->rio);
+    if (!buf_empty(&c->out))
+        ev_io_start(loop, &c->wio);
+    else
+        ev_io_stop(loop, &c->wio);
+    upstream_update_io(c);
+}
+
+int client_out(struct client *c, const void *p, size_t n)
+{
+    c->bytes_sent += n;
+    return buf_append(&c->out, p, n);
+}
+
+static void client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop, (void)revents;
+    struct client *c = w->data;
+    ssize_t n = buf_read_fd(&c->in, c->fd);
+    if (n < 0 && n != -2) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return;
+        client_close(c, strerror(errno));
+        return;
+    }
+    if (n == 0) {
+        c->read_eof = true;
+        if (c->state == CS_HEAD && buf_empty(&c->in)) {
+            client_close(c, "client closed");
+            return;
+        }
+        if (c->state != CS_HEAD && c->req_done) {
+            /* a half-close after a complete request: finish the response */
+            client_update_io(c);
+            return;
+        }
+        client_close(c, "client closed mid-request");
+        return;
+    }
+    if (c->state != CS_HEAD)
+        ev_timer_again(loop, &c->timer);
+    client_process(c);
+}
+
+static void client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)revents;
+    struct client *c = w->data;
+    ssize_t n = buf_write_fd(&c->out, c->fd);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return;
+        client_close(c, strerror(errno));
+        return;
+    }
+    if (c->state != CS_HEAD || !buf_empty(&c->out))
+        ev_timer_again(loop, &c->timer);
+    if (buf_empty(&c->out)) {
+        buf_compact(&c->out, true);
+        if (c->close_after_flush) {
+            client_close(c, "done");
+            return;
+        }
+        if (c->state == CS_HEAD && !buf_empty(&c->in)) {
+            client_process(c); /* a pipelined request was waiting */
+            return;
+        }
+    }
+    if (c->state == CS_FORWARD && !buf_empty(&c->up.in) &&
+        buf_used(&c->out) < PROXY_HIGH_WATER) {
+        upstream_resume(c); /* response bytes were waiting for room */
+        return;
+    }
+    client_update_io(c);
+}
+
+static void client_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)revents;
+    struct client *c = w->data;
+    if (c->state == CS_HEAD && c->head_started && !c->rsp_head_sent && buf_empty(&c->out)) {
+        log_info("#%llu %s: request head not received within %.3gs", c->id, c->addr_text,
+                 c->cfg->limits.client_header_timeout);
+        client_fail(c, 408, "request head timed out");
+        return;
+    }
+    client_close(c, c->state == CS_HEAD ? "idle timeout" : "client stalled");
+}
+
+/* ---- locally made responses ---- */
+
+static void client_log_access(struct client *c)
+{
+    if (!log_access_enabled())
+        return;
+    char line[4096];
+    ev_tstamp now = ev_now(c->srv->loop);
+    long ms = c->started > 0 ? (long)((now - c->started) * 1000.0 + 0.5) : 0;
+    snprintf(line, sizeof(line), "%s %s %s %d %llu %ld DIRECT %s", c->addr_text,
+             c->method ? c->method : "-", c->url ? c->url : "-", c->status,
+             (unsigned long long)c->bytes_sent, ms, c->up.peer[0] ? c->up.peer : "-");
+    log_access(line, strlen(line));
+}
+
+void client_fail(struct client *c, int status, const char *reason)
+{
+    if (c->state == CS_CLOSED)
+        return;
+    log_info("#%llu %s: %d %s%s%s", c->id, c->addr_text, status, reason, c->url ? " for " : "",
+             c->url ? c->url : "");
+    upstream_close(c);
+    if (c->rsp_head_sent) {
+        /* too late for a status: a close makes the truncation visible */
+        c->status = c->status ? c->status : status;
+        client_log_access(c);
+        client_close(c, reason);
+        return;
+    }
+    bool keep = c->req_done && c->keep_alive && !c->srv->draining && status != 408;
+    char body[512];
+    int blen = snprintf(body, sizeof(body), "magpie: %s\n", reason);
+    char head[512];
+    int hlen = snprintf(head, sizeof(head),
+                        "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
+                        "Cache-Control: no-store\r\nConnection: %s\r\n\r\n",
+                        status, http_reason(status), blen, keep ? "keep-alive" : "close");
+    c->status = status;
+    c->rsp_head_sent = true;
+    if (client_out(c, head, (size_t)hlen) < 0 ||
+        (c->method_id != HTTP_M_HEAD && client_out(c, body, (size_t)blen) < 0)) {
+        client_close(c, "output buffer full");
+        return;
+    }
+    c->keep_alive = keep;
+    c->rsp_done = true;
+    if (!keep) {
+        c->req_done = true;
+        c->close_after_flush = true;
+    }
+    client_response_done(c);
+}
+
+void client_response_done(struct client *c)
+{
+    if (c->state == CS_CLOSED)
+        return;
+    client_log_access(c);
+    upstream_close(c);
+    if (!c->req_done || !c->keep_alive || c->srv->draining)
+        c->close_after_flush = true;
+    client_reset_request(c);
+    http_reader_next(c->reader);
+    c->state = CS_HEAD;
+    c->timer.repeat = c->cfg->limits.client_idle_timeout;
+    ev_timer_again(c->srv->loop, &c->timer);
+    if (c->close_after_flush) {
+        c->in.off = c->in.len = 0; /* anything pipelined is dropped with the connection */
+        if (buf_empty(&c->out)) {
+            client_close(c, "done");
+            return;
+        }
+    } else if (buf_empty(&c->out) && !buf_empty(&c->in)) {
+        client_process(c);
+        return;
+    }
+    client_update_io(c);
+}
+
+void client_drain_idle(struct client *c)
+{
+    if (c->state == CS_HEAD && !c->head_started && buf_empty(&c->out))
+        client_close(c, "shutting down");
+    else
+        c->keep_alive = false;
+}
+
+/* ---- request heads ---- */
+
+static void client_head_error(struct client *c, enum http_scan r)
+{
+    switch (r) {
+    case HTTP_SCAN_TOO_LARGE:
+        client_fail(c, 431, "request header fields too large");
+        return;
+    case HTTP_SCAN_URI_LONG:
+        client_fail(c, 414, "request target too long");
+        return;
+    case HTTP_SCAN_BAD:
+        client_fail(c, 400, "malformed request head (bare CR or LF, or folded header line)");
+        return;
+    case HTTP_SCAN_MORE:
+    case HTTP_SCAN_DONE:
+        return;
+    }
+}
+
+static void client_parse_error(struct client *c, enum http_error err)
+{
+    const char *detail = http_reader_strerror(c->reader);
+    char reason[256];
+    switch (err) {
+    case HTTP_ERR_FRAMING:
+        snprintf(reason, sizeof(reason), "ambiguous or invalid message framing (%s)", detail);
+        client_fail(c, 400, reason);
+        return;
+    case HTTP_ERR_VERSION:
+        client_fail(c, 505, "HTTP version not supported");
+        return;
+    case HTTP_ERR_TOO_MANY_HEADERS:
+        client_fail(c, 431, "too many header fields");
+        return;
+    case HTTP_ERR_ABORTED:
+        return; /* the callback already answered */
+    case HTTP_ERR_SYNTAX:
+    case HTTP_ERR_EOF:
+    case HTTP_OK:
+        snprintf(reason, sizeof(reason), "malformed request (%s)", detail);
+        client_fail(c, 400, reason);
+        return;
+    }
+}
+
+/* Feeds request bytes to the parser while the upstream buffer has room. */
+static void client_feed(struct client *c)
+{
+    while (c->state != CS_CLOSED && !c->req_done && !buf_empty(&c->in) &&
+           buf_used(&c->up.out) < PROXY_HIGH_WATER) {
+        size_t n = buf_used(&c->in);
+        if (n > PROXY_FEED_MAX)
+            n = PROXY_FEED_MAX;
+        enum http_error err;
+        size_t used = http_reader_feed(c->reader, buf_head(&c->in), n, &err);
+        if (c->state == CS_CLOSED)
+            return;
+        if (err != HTTP_OK) {
+            c->keep_alive = false;
+            client_parse_error(c, err);
+            return;
+        }
+        buf_consume(&c->in, used);
+        if (used == 0)
+            break;
+    }
+}
+
+static void client_process(struct client *c)
+{
+    if (c->state == CS_HEAD) {
+        if (buf_empty(&c->in))
+            return;
+        if (!c->head_started) {
+            c->head_started = true;
+            c->started = ev_now(c->srv->loop);
+            c->timer.repeat = c->cfg->limits.client_header_timeout;
+            if (!c->deny_status)
+                ev_timer_again(c->srv->loop, &c->timer);
+        }
+        size_t head_len;
+        enum http_scan r = http_head_scan(buf_head(&c->in), buf_used(&c->in),
+                                          c->cfg->limits.max_header_bytes,
+                                          c->cfg->limits.max_uri_bytes + 32, &c->scanned, &head_len);
+        if (r == HTTP_SCAN_MORE) {
+            client_update_io(c);
+            return;
+        }
+        if (r != HTTP_SCAN_DONE) {
+            client_head_error(c, r);
+            return;
+        }
+        c->timer.repeat = c->cfg->limits.client_idle_timeout;
+        ev_timer_again(c->srv->loop, &c->timer);
+        enum http_error err;
+        size_t used = http_reader_feed(c->reader, buf_head(&c->in), head_len, &err);
+        if (c->state == CS_CLOSED)
+            return;
+        if (err != HTTP_OK) {
+            client_parse_error(c, err);
+            return;
+        }
+        buf_consume(&c->in, used);
+        if (c->state == CS_HEAD)
+            return; /* answered locally */
+        upstream_start(c);
+        if (c->state == CS_CLOSED || c->state == CS_HEAD)
+            return;
+    }
+    client_feed(c);
+    client_update_io(c);
+}
+
+void client_pump(struct client *c)
+{
+    client_process(c);
+}
+
+/* Whether a Via header already names this proxy: a forwarding loop. */
+static bool client_is_loop(const struct http_msg *m, const char *name)
+{
+    size_t nlen = strlen(name);
+    for (size_t i = 0; i < m->nhdrs; i++) {
+        if (strcasecmp(http_hname(m, &m->hdrs[i]), "Via") != 0)
+            continue;
+        const char *p = http_hvalue(m, &m->hdrs[i]);
+        while (*p) {
+            /* each entry: protocol SP received-by [SP comment] */
+            while (*p == ' ' || *p == ',')
+                p++;
+            while (*p && *p != ' ' && *p != ',')
+                p++;
+            while (*p == ' ')
+                p++;
+            const char *by = p;
+            while (*p && *p != ' ' && *p != ',')
+                p++;
+            if ((size_t)(p - by) == nlen && strncasecmp(by, name, nlen) == 0)
+                return true;
+            while (*p && *p != ',')
+                p++;
+        }
+    }
+    return false;
+}
+
+/* Writes "Name: v1, v2, extra\r\n" merging every header called name. */
+static int client_merge_header(struct buf *out, const struct http_msg *m, const char *name,
+                               const char *extra)
+{
+    bool any = false;
+    if (buf_printf(out, "%s: ", name) < 0)
+        return -1;
+    for (size_t i = 0; i < m->nhdrs; i++) {
+        if (strcasecmp(http_hname(m, &m->hdrs[i]), name) != 0)
+            continue;
+        if (buf_printf(out, "%s%s", any ? ", " : "", http_hvalue(m, &m->hdrs[i])) < 0)
+            return -1;
+        any = true;
+    }
+    return buf_printf(out, "%s%s\r\n", any ? ", " : "", extra);
+}
+
+/* Headers that client_build_request() writes itself. */
+static bool client_header_rewritten(const char *name, bool reverse)
+{
+    static const char *const own[] = {"Host", "Content-Length", "Via"};
+    for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+        if (strcasecmp(name, own[i]) == 0)
+            return true;
+    return reverse && strcasecmp(name, "X-Forwarded-For") == 0;
+}
+
+/* The request head as it goes upstream. */
+static int client_build_request(struct client *c, const struct http_msg *m, const char *path,
+                                size_t path_len, const char *host_hdr, bool reverse)
+{
+    struct buf *out = &c->up.out;
+    if (buf_printf(out, "%s %s%.*s HTTP/1.1\r\nHost: %s\r\n", c->method,
+                   path[0] == '/' ? "" : "/", (int)path_len, path, host_hdr) < 0)
+        return -1;
+    for (size_t i = 0; i < m->nhdrs; i++) {
+        const struct http_header *h = &m->hdrs[i];
+        if (h->hop || client_header_rewritten(http_hname(m, h), reverse))
+            continue;
+        if (buf_printf(out, "%s: %s\r\n", http_hname(m, h), http_hvalue(m, h)) < 0)
+            return -1;
+    }
+    char via[300];
+    snprintf(via, sizeof(via), "1.%u %s", m->minor, c->cfg->proxy_name);
+    if (client_merge_header(out, m, "Via", via) < 0)
+        return -1;
+    if (reverse) {
+        char ip[INET6_ADDRSTRLEN];
+        client_ip(c, ip, sizeof(ip));
+        if (client_merge_header(out, m, "X-Forwarded-For", ip) < 0)
+            return -1;
+    }
+    if (m->chunked && buf_printf(out, "Transfer-Encoding: chunked\r\n") < 0)
+        return -1;
+    if (m->content_length >= 0 &&
+        buf_printf(out, "Content-Length: %lld\r\n", (long long)m->content_length) < 0)
+        return -1;
+    return buf_printf(out, "Connection: close\r\n\r\n");
+}
+
+/* Picks the origin: the absolute-URI's authority or the route for Host. */
+static int client_route(struct client *c, const struct http_msg *m, struct url *u,
+                        const char **host_hdr, bool *reverse)
+{
+    const char *target = http_str(m, m->target);
+    if (url_parse_absolute(target, m->target_len, u) == 0) {
+        c->url = strndup(target, (size_t)(u->path + u->path_len - target));
+        *reverse = false;
+        return 0;
+    }
+    const struct http_header *hh = http_find(m, "Host");
+    if (target[0] != '/') {
+        client_fail(c, 400, "request target is neither an absolute URI nor a path");
+        return -1;
+    }
+    if (!hh) {
+        client_fail(c, 400, "origin-form request without a Host header");
+        return -1;
+    }
+    char host[URL_HOST_MAX];
+    uint16_t port;
+    const char *hv = http_hvalue(m, hh);
+    if (url_parse_authority(hv, strlen(hv), host, sizeof(host), &port, 80) < 0) {
+        client_fail(c, 400, "malformed Host header");
+        return -1;
+    }
+    size_t ulen = strlen(hv) + m->target_len + 16;
+    c->url = malloc(ulen);
+    if (c->url)
+        snprintf(c->url, ulen, "http://%s%s", hv, target);
+    const struct cfg_route *rt = config_route_find(c->cfg, host);
+    if (!rt) {
+        char reason[URL_HOST_MAX + 96];
+        snprintf(reason, sizeof(reason),
+                 "no route for host \"%s\" (send an absolute URI to use the forward proxy)", host);
+        client_fail(c, 400, reason);
+        return -1;
+    }
+    u->https = rt->origin_tls;
+    snprintf(u->host, sizeof(u->host), "%s", rt->origin_host);
+    u->port = rt->origin_port;
+    u->path = target;
+    u->path_len = m->target_len;
+    *host_hdr = hv;
+    *reverse = true;
+    return 0;
+}
+
+/* Checks that answer before anything goes upstream; -1 after answering. */
+static int client_admit(struct client *c, const struct http_msg *m)
+{
+    if (c->deny_status == 403) {
+        client_fail(c, 403, "client address not allowed");
+        return -1;
+    }
+    if (c->deny_status == 503) {
+        client_fail(c, 503, "too many connections");
+        return -1;
+    }
+    if (m->major != 1) {
+        client_fail(c, 505, "HTTP version not supported");
+        return -1;
+    }
+    if (m->target_len > c->cfg->limits.max_uri_bytes) {
+        client_fail(c, 414, "request target too long");
+        return -1;
+    }
+    if (m->method_id == HTTP_M_CONNECT) {
+        client_fail(c, 501, "CONNECT tunnels are not supported");
+        return -1;
+    }
+    if (client_is_loop(m, c->cfg->proxy_name)) {
+        client_fail(c, 508, "forwarding loop detected: the request already passed this proxy");
+        return -1;
+    }
+    return 0;
+}
+
+static int client_on_head(void *arg, struct http_msg *m)
+{
+    struct client *c = arg;
+    c->method = strdup(http_str(m, m->method));
+    c->method_id = m->method_id;
+    c->minor = m->minor;
+    c->keep_alive = m->keep_alive && !m->upgrade;
+    c->req_chunked = m->chunked;
+    if (!c->method || client_admit(c, m) < 0)
+        return -1;
+    struct url u;
+    const char *host_hdr = NULL;
+    bool reverse;
+    if (client_route(c, m, &u, &host_hdr, &reverse) < 0)
+        return -1;
+    if (!c->url) {
+        client_fail(c, 500, "out of memory");
+        return -1;
+    }
+    if (u.https) {
+        client_fail(c, 501, "https origins are not supported");
+        return -1;
+    }
+    char authority[URL_HOST_MAX + 8];
+    if (!reverse) {
+        if (u.port == 80)
+            snprintf(authority, sizeof(authority), strchr(u.host, ':') ? "[%s]" : "%s", u.host);
+        else
+            url_format_hostport(authority, sizeof(authority), u.host, u.port);
+        host_hdr = authority;
+    }
+    if (client_build_request(c, m, u.path, u.path_len, host_hdr, reverse) < 0) {
+        client_fail(c, 431, "request head too large to forward");
+        return -1;
+    }
+    /* connecting starts once the parser has returned (client_process) */
+    snprintf(c->up.host, sizeof(c->up.host), "%s", u.host);
+    c->up.port = u.port;
+    c->state = CS_RESOLVE;
+    return 0;
+}
+
+static int client_on_body(void *arg, const char *p, size_t n)
+{
+    struct client *c = arg;
+    int rc = c->req_chunked ? http_chunk_append(&c->up.out, p, n) : buf_append(&c->up.out, p, n);
+    if (rc < 0) {
+        client_close(c, "upstream buffer overflow");
+        return -1;
+    }
+    return 0;
+}
+
+static int client_on_done(void *arg)
+{
+    struct client *c = arg;
+    c->req_done = true;
+    if (c->req_chunked && c->state != CS_HEAD && http_chunk_append(&c->up.out, NULL, 0) < 0) {
+        client_close(c, "upstream buffer overflow");
+        return -1;
+    }
+    return 0;
+}

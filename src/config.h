@@ -1,0 +1,114 @@
+/*
+ * config.h - magpie's configuration: one immutable, reference-counted struct
+ * built from a YAML file (or from the embedded defaults). A reload builds a
+ * new struct and swaps the global pointer; live connections keep the one
+ * they started with until they drop their reference.
+ */
+#ifndef MAGPIE_CONFIG_H
+#define MAGPIE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+enum log_level { LOGL_ERROR, LOGL_WARN, LOGL_INFO, LOGL_DEBUG };
+
+struct cfg_listen {
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    char text[64]; /* as written: "127.0.0.1:3128", "[::1]:3128" */
+};
+
+struct cfg_cidr {
+    int family; /* AF_INET or AF_INET6 */
+    uint8_t addr[16]; /* network bytes, host bits zeroed */
+    unsigned prefix;
+};
+
+struct cfg_route {
+    char *host;        /* matched against the request Host, lower case, no port */
+    char *origin;      /* as written, "http://127.0.0.1:8080" */
+    bool origin_tls;   /* https:// */
+    char *origin_host; /* lower case, IPv6 without brackets */
+    uint16_t origin_port;
+};
+
+struct config {
+    int refs;
+    char *path; /* NULL for the embedded defaults */
+
+    struct cfg_listen *listen;
+    size_t nlisten;
+    struct cfg_cidr *acl_allow;
+    size_t nacl_allow;
+
+    char *access_log; /* file path, "-" for stderr, NULL when "off" */
+    char *error_log;  /* file path, "-" for stderr */
+    enum log_level log_level;
+    char *proxy_name; /* Via pseudonym; defaults to the host name */
+
+    struct {
+        unsigned max_connections;
+        size_t max_header_bytes;   /* whole request head -> 431 */
+        size_t max_uri_bytes;      /* request target -> 414 */
+        double client_header_timeout; /* seconds, to receive a request head */
+        double client_idle_timeout;   /* seconds of no progress otherwise */
+        double shutdown_timeout;      /* SIGTERM drain limit */
+    } limits;
+
+    struct {
+        double connect_timeout;
+        double read_timeout;
+    } upstream;
+
+    struct {
+        char **servers; /* "ip" or "ip:port" / "[ip6]:port"; empty: resolv.conf */
+        size_t nservers;
+        double max_ttl;
+        double timeout; /* whole resolution */
+    } dns;
+
+    struct cfg_route *routes;
+    size_t nroutes;
+};
+
+/* Defaults in one place; etc/magpie.yaml documents each. */
+#define CFG_DEFAULT_LISTEN "127.0.0.1:3128"
+#define CFG_DEFAULT_MAX_CONNECTIONS 10000
+#define CFG_DEFAULT_MAX_HEADER_BYTES (64 * 1024)
+#define CFG_DEFAULT_MAX_URI_BYTES (8 * 1024)
+#define CFG_DEFAULT_CLIENT_HEADER_TIMEOUT 10.0
+#define CFG_DEFAULT_CLIENT_IDLE_TIMEOUT 60.0
+#define CFG_DEFAULT_SHUTDOWN_TIMEOUT 10.0
+#define CFG_DEFAULT_CONNECT_TIMEOUT 5.0
+#define CFG_DEFAULT_READ_TIMEOUT 30.0
+#define CFG_DEFAULT_DNS_MAX_TTL 300.0
+#define CFG_DEFAULT_DNS_TIMEOUT 5.0
+
+/*
+ * Loads and validates path. On failure returns NULL after printing every
+ * error found to errs, one per line, as "path:line:col: message".
+ */
+struct config *config_load(const char *path, FILE *errs);
+/* The embedded defaults: listen 127.0.0.1:3128, ACL loopback only. */
+struct config *config_default(void);
+struct config *config_ref(struct config *cfg);
+/* Drops a reference and clears *cfgp; frees on the last one. */
+void config_unref(struct config **cfgp);
+
+bool config_acl_allows(const struct config *cfg, const struct sockaddr *sa);
+/* host: the request's Host without port; case-insensitive. */
+const struct cfg_route *config_route_find(const struct config *cfg, const char *host);
+
+/* "250ms", "10s", "5m", "1h" (a bare number is seconds). 0 on success. */
+int config_parse_duration(const char *s, double *out);
+/* "512", "512B", "64KiB", "1MiB", "1GiB". 0 on success. */
+int config_parse_size(const char *s, uint64_t *out);
+/* "1.2.3.4:80", "[::1]:80". 0 on success. */
+int config_parse_sockaddr(const char *s, struct sockaddr_storage *ss, socklen_t *len);
+/* "10.0.0.0/8", "::1/128", or a bare address (full prefix). 0 on success. */
+int config_parse_cidr(const char *s, struct cfg_cidr *out);
+
+#endif

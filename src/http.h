@@ -1,0 +1,142 @@
+/*
+ * http.h - the HTTP/1.x message model and reader. http.c is the only file
+ * that includes http_parser.h, so the parser can be swapped in one place.
+ *
+ * A reader parses one message at a time and pauses when it ends, which is
+ * how pipelined requests wait their turn. The head must be complete in
+ * memory before it is fed (see http_head_scan()), so a message's strings are
+ * copied once into the message's own arena.
+ */
+#ifndef MAGPIE_HTTP_H
+#define MAGPIE_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+struct http_header {
+    uint32_t name, value; /* offsets into the message arena */
+    uint32_t name_len, value_len;
+    bool hop; /* hop-by-hop: never forwarded */
+};
+
+struct http_msg {
+    char *mem; /* arena: NUL-terminated strings */
+    size_t mem_len, mem_cap;
+    struct http_header *hdrs;
+    size_t nhdrs, hdrs_cap;
+
+    uint32_t method, target, reason; /* arena offsets */
+    uint32_t target_len;
+    int method_id; /* HTTP_M_* */
+    int status;
+    unsigned major, minor;
+
+    int64_t content_length; /* -1: none */
+    bool chunked;
+    bool keep_alive; /* per version and Connection */
+    bool upgrade;    /* Upgrade with Connection: upgrade, or CONNECT */
+    bool expect_continue;
+};
+
+enum http_method_id { HTTP_M_OTHER, HTTP_M_GET, HTTP_M_HEAD, HTTP_M_POST, HTTP_M_PUT, HTTP_M_CONNECT };
+
+/* Offsets of strings the message did not have (an empty reason phrase). */
+#define HTTP_NO_STR UINT32_MAX
+
+static inline const char *http_str(const struct http_msg *m, uint32_t off)
+{
+    return off == HTTP_NO_STR ? "" : m->mem + off;
+}
+static inline const char *http_hname(const struct http_msg *m, const struct http_header *h)
+{
+    return m->mem + h->name;
+}
+static inline const char *http_hvalue(const struct http_msg *m, const struct http_header *h)
+{
+    return http_str(m, h->value);
+}
+/* The first header called name (case-insensitive), or NULL. */
+const struct http_header *http_find(const struct http_msg *m, const char *name);
+/* Whether a comma-separated header value list holds token (case-insensitive). */
+bool http_list_has(const char *value, const char *token);
+
+/* Result of scanning a head that is not yet parsed. */
+enum http_scan {
+    HTTP_SCAN_MORE,      /* incomplete; read more */
+    HTTP_SCAN_DONE,      /* complete; *head_len set */
+    HTTP_SCAN_TOO_LARGE, /* over max_head bytes -> 431 */
+    HTTP_SCAN_URI_LONG,  /* request line over max_line -> 414 */
+    HTTP_SCAN_BAD,       /* bare CR, bare LF or obs-fold -> 400 */
+};
+/*
+ * Finds the end of a message head in p[0..len) and checks its line
+ * structure: every line ends in CRLF, no bare CR, no obs-fold. *scanned
+ * carries progress between calls (start it at 0).
+ */
+enum http_scan http_head_scan(const char *p, size_t len, size_t max_head, size_t max_line,
+                              size_t *scanned, size_t *head_len);
+
+enum http_error {
+    HTTP_OK,
+    HTTP_ERR_SYNTAX,  /* malformed -> 400 */
+    HTTP_ERR_FRAMING, /* ambiguous or invalid framing -> 400 and close */
+    HTTP_ERR_VERSION, /* not HTTP/1.x -> 505 */
+    HTTP_ERR_TOO_MANY_HEADERS,
+    HTTP_ERR_EOF,     /* the peer closed before the message ended */
+    HTTP_ERR_ABORTED, /* a callback asked to stop */
+};
+
+struct http_reader_ops {
+    /* The head is in msg. Return 0 to go on, -1 to abort. */
+    int (*on_head)(void *arg, struct http_msg *msg);
+    /* Decoded body bytes (chunk framing removed). 0 or -1. */
+    int (*on_body)(void *arg, const char *p, size_t n);
+    /* The message ended; the reader is paused until http_reader_next(). */
+    int (*on_done)(void *arg);
+};
+
+struct http_reader;
+
+struct http_reader *http_reader_new(bool request, const struct http_reader_ops *ops, void *arg);
+void http_reader_free(struct http_reader **rp);
+/*
+ * Feeds bytes; returns how many were consumed. Stops early when a message
+ * ends (paused) or on error (*err set, consumed bytes meaningless).
+ */
+size_t http_reader_feed(struct http_reader *r, const char *p, size_t n, enum http_error *err);
+/* The peer closed: ends a close-delimited body, or is an error mid-message. */
+enum http_error http_reader_eof(struct http_reader *r);
+/* Unpauses after a message ended, for the next one. */
+void http_reader_next(struct http_reader *r);
+/* The next response answers a HEAD request: it has no body. */
+void http_reader_expect_no_body(struct http_reader *r);
+/* Whether a message has started and not ended. */
+bool http_reader_mid_message(const struct http_reader *r);
+/* Detailed parser error text for logs. */
+const char *http_reader_strerror(const struct http_reader *r);
+/* The message being read or last read. */
+struct http_msg *http_reader_msg(struct http_reader *r);
+
+/* Hop-by-hop by name alone (RFC 9110 §7.6.1 and the usual extras). */
+bool http_is_hop_name(const char *name);
+
+/* How a response body is delimited towards the client. */
+enum http_framing { HTTP_FRAME_NONE, HTTP_FRAME_LENGTH, HTTP_FRAME_CHUNKED, HTTP_FRAME_CLOSE };
+/*
+ * Framing for relaying a response with the given status and upstream
+ * framing to a client of version 1.minor that sent method.
+ */
+enum http_framing http_response_framing(int method_id, int status, int64_t content_length,
+                                        bool chunked, unsigned client_minor);
+/* Whether a response with this status to this method can have a body. */
+bool http_status_has_body(int method_id, int status);
+
+const char *http_reason(int status);
+
+/* Appends one chunk's framing and data; n == 0 writes the last chunk. */
+int http_chunk_append(struct buf *out, const char *p, size_t n);
+
+#endif

@@ -1,0 +1,118 @@
+/*
+ * proxy.h - one client connection and the upstream exchange it drives,
+ * shared by client.c (the client half) and upstream.c (the origin half).
+ *
+ * A connection handles one request at a time; pipelined requests wait in
+ * the input buffer, so responses go out in request order. Requests and
+ * responses stream through two bounded buffers: each side stops reading
+ * while the buffer towards the other side is above PROXY_HIGH_WATER.
+ */
+#ifndef MAGPIE_PROXY_H
+#define MAGPIE_PROXY_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "buf.h"
+#include "dns.h"
+#include "http.h"
+#include "server.h"
+#include "url.h"
+
+#define PROXY_HIGH_WATER (64 * 1024)
+#define PROXY_FEED_MAX (16 * 1024)     /* parsed per step, so buffers stay bounded */
+#define PROXY_OUT_MAX (1024 * 1024)    /* hard cap; the watermark keeps far below it */
+
+enum client_state {
+    CS_HEAD,    /* waiting for or reading a request head */
+    CS_RESOLVE, /* looking up the origin */
+    CS_CONNECT, /* connecting to the origin */
+    CS_FORWARD, /* request going up, response coming down */
+    CS_CLOSED,  /* closed; freed once the loop iteration ends */
+};
+
+struct upstream {
+    int fd;
+    ev_io rio, wio;
+    ev_timer timer; /* connect_timeout, then read_timeout per progress */
+    struct buf in, out;
+    struct http_reader *reader;
+    struct dns_query *query;
+    struct dns_addrs addrs;
+    size_t next_addr;
+    char host[URL_HOST_MAX];
+    uint16_t port;
+    char peer[64]; /* "ip:port" connected to, for the access log */
+    bool connected;
+    bool eof;
+};
+
+struct client {
+    struct client *next, *prev; /* server's list */
+    struct server *srv;
+    struct config *cfg; /* the config this connection started with */
+    unsigned long long id;
+    enum client_state state;
+    int fd;
+    ev_io rio, wio;
+    ev_timer timer;
+    struct sockaddr_storage addr;
+    char addr_text[64]; /* "ip:port" / "[ip6]:port" */
+    int deny_status;    /* 403 (ACL) or 503 (over the limit), answered after the head */
+
+    struct buf in, out;
+    struct http_reader *reader;
+    size_t scanned; /* head scan progress in `in` */
+    bool head_started; /* first byte of the current head arrived */
+    bool read_eof;
+    bool close_after_flush;
+
+    /* the current request */
+    bool req_done;     /* its message was read completely */
+    bool req_chunked;  /* its body goes up chunked */
+    bool keep_alive;
+    int method_id;
+    unsigned minor;
+    char *method;
+    char *url;         /* absolute, for the access log */
+    ev_tstamp started;
+
+    /* the current response */
+    bool rsp_head_sent;
+    bool rsp_done;
+    int status;
+    enum http_framing framing;
+    uint64_t bytes_sent;
+
+    struct upstream up;
+};
+
+/* client.c */
+void client_accept(struct server *srv, int fd, const struct sockaddr *sa, socklen_t len);
+void client_close(struct client *c, const char *why);
+void client_free(struct client *c);
+/* Sends a locally made response; closes the connection unless it can be kept. */
+void client_fail(struct client *c, int status, const char *reason);
+void client_update_io(struct client *c);
+/* The response went out completely: log it and take the next request. */
+void client_response_done(struct client *c);
+/* Appends to the client buffer, counting bytes for the log. -1 if over the cap. */
+int client_out(struct client *c, const void *p, size_t n);
+/* Parses request bytes that were waiting for room upstream. */
+void client_pump(struct client *c);
+/* Stops reading; the connection stays open just long enough to flush. */
+void client_drain_idle(struct client *c);
+
+/* upstream.c */
+/* Resolves and connects to c->up.host:port, then sends c->up.out. */
+void upstream_start(struct client *c);
+void upstream_close(struct client *c);
+void upstream_update_io(struct client *c);
+/* Restarts a pending lookup on the server's current resolver. */
+void upstream_requery(struct client *c);
+/* The client buffer drained: parse response bytes that were waiting. */
+void upstream_resume(struct client *c);
+
+#endif

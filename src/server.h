@@ -1,0 +1,54 @@
+/*
+ * server.h - the daemon's one event loop: listeners, accept, the live
+ * configuration, signals (HUP reload, USR1 reopen logs, TERM/INT drain) and
+ * deferred frees of closed connections.
+ */
+#ifndef MAGPIE_SERVER_H
+#define MAGPIE_SERVER_H
+
+#include <ev.h>
+#include <stdbool.h>
+
+#include "config.h"
+
+struct client;
+struct dns;
+
+struct listener {
+    int fd;
+    ev_io io;
+    struct cfg_listen addr;
+    struct server *srv;
+};
+
+struct server {
+    struct ev_loop *loop;
+    struct config *cfg; /* current; connections hold their own reference */
+    struct dns *dns;
+    struct listener *listeners;
+    size_t nlisteners;
+    bool accept_paused;
+    ev_timer accept_timer; /* retries accept after EMFILE */
+
+    struct client *clients; /* every open connection */
+    struct client *dead;    /* closed, freed in check_w */
+    unsigned nclients;
+    unsigned long long next_id;
+
+    bool draining;
+    ev_timer drain_timer;
+    ev_signal sig_hup, sig_usr1, sig_term, sig_int;
+    ev_check check_w;
+    int exit_code;
+};
+
+/* Binds every listener and installs the signal handlers. 0 or -1. */
+int server_init(struct server *srv, struct ev_loop *loop, struct config *cfg);
+/* Runs until drained after SIGTERM/SIGINT; returns the exit code. */
+int server_run(struct server *srv);
+void server_free(struct server *srv);
+
+/* For client.c: bookkeeping as connections open and close. */
+void server_client_closed(struct server *srv);
+
+#endif

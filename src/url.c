@@ -1,0 +1,135 @@
+/*
+ * url.c - parsing of absolute-form targets (RFC 9112 §3.2.2) and of
+ * authorities (Host headers, route origins). Strict: anything that is not
+ * clearly a host and a port is refused, since the result picks where magpie
+ * connects to.
+ */
+#include "url.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static bool url_host_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '-' || c == '.' || c == '_';
+}
+
+static int url_parse_port(const char *s, size_t len, uint16_t *port)
+{
+    if (len == 0 || len > 5)
+        return -1;
+    unsigned v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return -1;
+        v = v * 10 + (unsigned)(s[i] - '0');
+    }
+    if (v == 0 || v > 65535)
+        return -1;
+    *port = (uint16_t)v;
+    return 0;
+}
+
+static int url_copy_host(const char *s, size_t len, char *host, size_t hostsz, bool v6)
+{
+    if (len == 0 || len >= hostsz)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (v6 ? !(isxdigit((unsigned char)c) || c == ':' || c == '.') : !url_host_char(c))
+            return -1;
+        host[i] = (char)tolower((unsigned char)c);
+    }
+    host[len] = '\0';
+    if (v6) {
+        struct in6_addr a;
+        if (inet_pton(AF_INET6, host, &a) != 1)
+            return -1;
+    }
+    return 0;
+}
+
+int url_parse_authority(const char *s, size_t len, char *host, size_t hostsz, uint16_t *port,
+                        uint16_t defport)
+{
+    const char *end = s + len;
+    const char *colon;
+    bool v6 = len > 0 && s[0] == '[';
+    if (v6) {
+        const char *rb = memchr(s, ']', len);
+        if (!rb)
+            return -1;
+        if (url_copy_host(s + 1, (size_t)(rb - s - 1), host, hostsz, true) < 0)
+            return -1;
+        colon = rb + 1 < end ? rb + 1 : NULL;
+        if (colon && *colon != ':')
+            return -1;
+    } else {
+        colon = memchr(s, ':', len);
+        size_t hlen = colon ? (size_t)(colon - s) : len;
+        if (url_copy_host(s, hlen, host, hostsz, false) < 0)
+            return -1;
+    }
+    if (!colon) {
+        *port = defport;
+        return 0;
+    }
+    /* "host:" with an empty port means the default (RFC 3986 §3.2.3) */
+    if (colon + 1 == end) {
+        *port = defport;
+        return 0;
+    }
+    return url_parse_port(colon + 1, (size_t)(end - colon - 1), port);
+}
+
+int url_parse_absolute(const char *s, size_t len, struct url *u)
+{
+    static const struct {
+        const char *prefix;
+        bool https;
+        uint16_t port;
+    } schemes[] = {{"http://", false, 80}, {"https://", true, 443}};
+    size_t i;
+    for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+        size_t plen = strlen(schemes[i].prefix);
+        if (len > plen && strncasecmp(s, schemes[i].prefix, plen) == 0)
+            break;
+    }
+    if (i == sizeof(schemes) / sizeof(schemes[0]))
+        return -1;
+    size_t plen = strlen(schemes[i].prefix);
+    const char *auth = s + plen, *end = s + len;
+    const char *p = auth;
+    while (p < end && *p != '/' && *p != '?' && *p != '#')
+        p++;
+    if (memchr(auth, '@', (size_t)(p - auth)))
+        return -1; /* userinfo is deprecated and a phishing vector (RFC 9110 §4.2.4) */
+    u->https = schemes[i].https;
+    if (url_parse_authority(auth, (size_t)(p - auth), u->host, sizeof(u->host), &u->port,
+                            schemes[i].port) < 0)
+        return -1;
+    const char *frag = memchr(p, '#', (size_t)(end - p));
+    if (frag)
+        end = frag;
+    if (p == end || *p != '/') {
+        /* "http://h" has the empty path, sent as "/"; "http://h?q" keeps
+           its query and the serializer adds the slash */
+        u->path = p == end ? "/" : p;
+        u->path_len = p == end ? 1 : (size_t)(end - p);
+        return 0;
+    }
+    u->path = p;
+    u->path_len = (size_t)(end - p);
+    return 0;
+}
+
+void url_format_hostport(char *out, size_t size, const char *host, uint16_t port)
+{
+    if (strchr(host, ':'))
+        snprintf(out, size, "[%s]:%u", host, port);
+    else
+        snprintf(out, size, "%s:%u", host, port);
+}

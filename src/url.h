@@ -1,0 +1,30 @@
+/*
+ * url.h - request targets: absolute-URI and authority parsing. Hosts come
+ * out lower-cased, IPv6 literals without brackets.
+ */
+#ifndef MAGPIE_URL_H
+#define MAGPIE_URL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define URL_HOST_MAX 256
+
+struct url {
+    bool https;
+    char host[URL_HOST_MAX];
+    uint16_t port;
+    const char *path; /* into the parsed string; "/" when empty; may start with "?" */
+    size_t path_len;  /* path and query, without fragment */
+};
+
+/* "http://host[:port][/path][?query][#frag]". 0 or -1. */
+int url_parse_absolute(const char *s, size_t len, struct url *u);
+/* "host[:port]" or "[v6][:port]"; port defaults to defport. 0 or -1. */
+int url_parse_authority(const char *s, size_t len, char *host, size_t hostsz, uint16_t *port,
+                        uint16_t defport);
+/* Writes "host:port" (brackets for IPv6) into out. */
+void url_format_hostport(char *out, size_t size, const char *host, uint16_t port);
+
+#endif
