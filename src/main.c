@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "notify.h"
 #include "server.h"
 
 enum { EXIT_OK = 0, EXIT_CONFIG = 1, EXIT_USAGE = 2, EXIT_STARTUP = 3 };
@@ -54,6 +55,7 @@ static int run(struct config *cfg)
     if (server_init(&srv, loop, cfg) == 0) {
         log_info("magpie %s started (pid %ld, config %s)", MAGPIE_VERSION, (long)getpid(),
                  cfg->path ? cfg->path : "embedded defaults");
+        notify_systemd("READY=1");
         rc = server_run(&srv);
         log_info("magpie stopped");
     }

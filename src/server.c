@@ -17,6 +17,7 @@
 
 #include "dns.h"
 #include "log.h"
+#include "notify.h"
 #include "proxy.h"
 
 #define SERVER_BACKLOG 1024
@@ -302,6 +303,7 @@ static void server_drain(struct server *srv)
     if (srv->draining)
         return;
     srv->draining = true;
+    notify_systemd("STOPPING=1");
     log_info("shutting down: %u connection(s) to finish, at most %.3gs", srv->nclients,
              srv->cfg->limits.shutdown_timeout);
     server_close_listeners(srv);
@@ -322,7 +324,9 @@ static void server_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
     switch (w->signum) {
     case SIGHUP:
         log_info("SIGHUP: reloading");
+        notify_systemd("RELOADING=1");
         server_reload(srv);
+        notify_systemd("READY=1");
         break;
     case SIGUSR1:
         log_reopen();
