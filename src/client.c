@@ -25,6 +25,7 @@ static void client_read_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void client_write_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void client_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void client_process(struct client *c);
+static void client_log_access(struct client *c);
 static int client_on_head(void *arg, struct http_msg *m);
 static int client_on_body(void *arg, const char *p, size_t n);
 static int client_on_done(void *arg);
@@ -133,6 +134,8 @@ void client_close(struct client *c, const char *why)
         return;
     struct server *srv = c->srv;
     log_debug("#%llu %s: closed: %s", c->id, c->addr_text, why);
+    if (c->method)
+        client_log_access(c); /* a request cut short */
     upstream_close(c);
     ev_io_stop(srv->loop, &c->rio);
     ev_io_stop(srv->loop, &c->wio);
@@ -272,8 +275,12 @@ static void client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 static void client_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-    (void)loop, (void)revents;
+    (void)revents;
     struct client *c = w->data;
+    if (c->state != CS_HEAD && c->req_done && buf_empty(&c->out)) {
+        ev_timer_again(loop, w); /* waiting on the origin, whose timer rules */
+        return;
+    }
     if (c->state == CS_HEAD && c->head_started && !c->rsp_head_sent && buf_empty(&c->out)) {
         log_info("#%llu %s: request head not received within %.3gs", c->id, c->addr_text,
                  c->cfg->limits.client_header_timeout);
@@ -307,8 +314,6 @@ void client_fail(struct client *c, int status, const char *reason)
     upstream_close(c);
     if (c->rsp_head_sent) {
         /* too late for a status: a close makes the truncation visible */
-        c->status = c->status ? c->status : status;
-        client_log_access(c);
         client_close(c, reason);
         return;
     }
@@ -342,7 +347,7 @@ void client_response_done(struct client *c)
         return;
     client_log_access(c);
     upstream_close(c);
-    if (!c->req_done || !c->keep_alive || c->srv->draining)
+    if (!c->req_done || !c->keep_alive || c->srv->draining || c->read_eof)
         c->close_after_flush = true;
     client_reset_request(c);
     http_reader_next(c->reader);
@@ -364,10 +369,13 @@ void client_response_done(struct client *c)
 
 void client_drain_idle(struct client *c)
 {
-    if (c->state == CS_HEAD && !c->head_started && buf_empty(&c->out))
+    c->keep_alive = false;
+    if (c->state != CS_HEAD || c->head_started)
+        return; /* finishes its request, then closes */
+    if (buf_empty(&c->out))
         client_close(c, "shutting down");
     else
-        c->keep_alive = false;
+        c->close_after_flush = true;
 }
 
 /* ---- request heads ---- */
@@ -436,6 +444,8 @@ static void client_feed(struct client *c)
         buf_consume(&c->in, used);
         if (used == 0)
             break;
+        if (c->state == CS_FORWARD)
+            ev_timer_again(c->srv->loop, &c->up.timer); /* the origin waits on the client */
     }
 }
 
@@ -625,6 +635,14 @@ static int client_route(struct client *c, const struct http_msg *m, struct url *
     return 0;
 }
 
+static size_t client_count_headers(const struct http_msg *m, const char *name)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->nhdrs; i++)
+        n += strcasecmp(http_hname(m, &m->hdrs[i]), name) == 0;
+    return n;
+}
+
 /* Checks that answer before anything goes upstream; -1 after answering. */
 static int client_admit(struct client *c, const struct http_msg *m)
 {
@@ -642,6 +660,10 @@ static int client_admit(struct client *c, const struct http_msg *m)
     }
     if (m->target_len > c->cfg->limits.max_uri_bytes) {
         client_fail(c, 414, "request target too long");
+        return -1;
+    }
+    if (client_count_headers(m, "Host") > 1) {
+        client_fail(c, 400, "more than one Host header");
         return -1;
     }
     if (m->method_id == HTTP_M_CONNECT) {

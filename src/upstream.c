@@ -25,6 +25,7 @@ static void upstream_read_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void upstream_write_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void upstream_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void upstream_connect_next(struct client *c);
+static void upstream_finish_eof(struct client *c);
 static int upstream_on_head(void *arg, struct http_msg *m);
 static int upstream_on_body(void *arg, const char *p, size_t n);
 static int upstream_on_done(void *arg);
@@ -246,10 +247,8 @@ static void upstream_feed(struct client *c)
     struct upstream *u = &c->up;
     while (!c->rsp_done && !buf_empty(&u->in) && buf_used(&c->out) < PROXY_HIGH_WATER) {
         size_t n = buf_used(&u->in);
-        if (c->state != CS_FORWARD || c->rsp_head_sent || n > PROXY_FEED_MAX) {
-            if (n > PROXY_FEED_MAX)
-                n = PROXY_FEED_MAX;
-        }
+        if (n > PROXY_FEED_MAX)
+            n = PROXY_FEED_MAX;
         if (!c->rsp_head_sent) {
             /* the head must be whole and well-formed before the parser sees it */
             size_t head_len, scanned = 0;
@@ -282,6 +281,10 @@ static void upstream_feed(struct client *c)
         client_response_done(c);
         return;
     }
+    if (u->eof && (buf_empty(&u->in) || !c->rsp_head_sent)) {
+        upstream_finish_eof(c); /* everything parsed, or a head that cannot complete */
+        return;
+    }
     client_update_io(c);
 }
 
@@ -291,25 +294,19 @@ void upstream_resume(struct client *c)
         upstream_feed(c);
 }
 
-static void upstream_on_eof(struct client *c)
+/* The origin closed and every byte it sent was parsed. */
+static void upstream_finish_eof(struct client *c)
 {
     struct upstream *u = &c->up;
-    u->eof = true;
-    if (!buf_empty(&u->in)) {
-        upstream_feed(c);
-        if (c->state != CS_FORWARD || !buf_empty(&u->in))
-            return; /* finished, failed, or waiting for the client to drain */
-    }
     if (!c->rsp_head_sent && !http_reader_mid_message(u->reader)) {
         upstream_lost(c, "closed the connection");
         return;
     }
-    if (http_reader_eof(u->reader) != HTTP_OK) {
+    if (http_reader_eof(u->reader) != HTTP_OK || !c->rsp_done) {
         upstream_lost(c, "closed the connection");
         return;
     }
-    if (c->rsp_done)
-        client_response_done(c);
+    client_response_done(c);
 }
 
 static void upstream_read_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -331,10 +328,8 @@ static void upstream_read_cb(struct ev_loop *loop, ev_io *w, int revents)
         return;
     }
     ev_timer_again(loop, &u->timer);
-    if (n == 0) {
-        upstream_on_eof(c);
-        return;
-    }
+    if (n == 0)
+        u->eof = true;
     upstream_feed(c);
 }
 

@@ -1,0 +1,805 @@
+/*
+ * test_config.c - config.c through its public API: the value parsers, ACL
+ * matching, route lookup, valid files, and broken files whose every error
+ * line (file:line:col: message) is compared exactly.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+/* ---- helpers ---- */
+
+/* Writes yaml to a temp file, loads it, returns the config (or NULL) and
+ * what was printed, with the temp path replaced by "magpie.yaml". */
+static struct config *load_yaml(const char *yaml, char **errs)
+{
+    char path[] = "/tmp/magpie-test-config-XXXXXX";
+    char *buf = NULL, *out, *p, *q;
+    size_t len = 0, pl = strlen(path);
+    struct config *cfg;
+    FILE *ef;
+    int fd = mkstemp(path);
+
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
+    close(fd);
+    ef = open_memstream(&buf, &len);
+    assert_non_null(ef);
+    cfg = config_load(path, ef);
+    fclose(ef);
+    unlink(path);
+    out = calloc(1, len + 1);
+    assert_non_null(out);
+    for (p = buf, q = out; *p;) {
+        if (!strncmp(p, path, pl)) {
+            strcpy(q, "magpie.yaml");
+            q += strlen(q);
+            p += pl;
+        } else {
+            *q++ = *p++;
+        }
+    }
+    free(buf);
+    *errs = out;
+    return cfg;
+}
+
+static struct config *load_ok(const char *yaml)
+{
+    char *errs;
+    struct config *cfg = load_yaml(yaml, &errs);
+
+    assert_string_equal(errs, "");
+    free(errs);
+    assert_non_null(cfg);
+    return cfg;
+}
+
+static void expect_errors(const char *yaml, const char *want)
+{
+    char *errs;
+    struct config *cfg = load_yaml(yaml, &errs);
+
+    assert_string_equal(errs, want);
+    assert_null(cfg);
+    free(errs);
+}
+
+static struct sockaddr_storage addr(const char *ip)
+{
+    struct sockaddr_storage ss = {0};
+    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+    if (inet_pton(AF_INET, ip, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+    } else {
+        assert_int_equal(inet_pton(AF_INET6, ip, &sin6->sin6_addr), 1);
+        sin6->sin6_family = AF_INET6;
+    }
+    return ss;
+}
+
+static bool allows(const struct config *cfg, const char *ip)
+{
+    struct sockaddr_storage ss = addr(ip);
+
+    return config_acl_allows(cfg, (struct sockaddr *)&ss);
+}
+
+/* ---- parsers ---- */
+
+static void test_parse_duration(void **state)
+{
+    static const struct {
+        const char *in;
+        double want;
+    } ok[] = {{"250ms", 0.25}, {"10s", 10},   {"5m", 300},  {"1h", 3600},    {"7", 7},
+              {"0", 0},        {"1.5s", 1.5}, {"0.5m", 30}, {"2.25h", 8100}, {"1.5ms", 0.0015}};
+    static const char *const bad[] = {"",    "s",   "10x", "-1s",  "1.s", ".5s",   "10 s",
+                                      "1e3", "10S", "1d",  "10ss", "+1s", "1.2.3s"};
+    double d;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        assert_int_equal(config_parse_duration(ok[i].in, &d), 0);
+        assert_true(d == ok[i].want);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_not_equal(config_parse_duration(bad[i], &d), 0);
+    assert_int_not_equal(config_parse_duration("99999999999999999999s", &d), 0);
+}
+
+static void test_parse_size(void **state)
+{
+    static const struct {
+        const char *in;
+        uint64_t want;
+    } ok[] = {{"0", 0},
+              {"512", 512},
+              {"512B", 512},
+              {"64KiB", 65536},
+              {"1MiB", 1048576},
+              {"1GiB", 1073741824},
+              {"17179869183GiB", 17179869183ull << 30},
+              {"18446744073709551615", UINT64_MAX},
+              {"18446744073709551615B", UINT64_MAX}};
+    static const char *const bad[] = {"",       "B",  "64XB",  "64kib", "64KB", "64K",
+                                      "1.5MiB", "-1", "1 KiB", "0x10",  "+5",   "1MiBB"};
+    uint64_t n;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        assert_int_equal(config_parse_size(ok[i].in, &n), 0);
+        assert_true(n == ok[i].want);
+    }
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(config_parse_size(bad[i], &n), -1);
+    /* overflow: of the digits, and of the unit multiplication */
+    assert_int_equal(config_parse_size("18446744073709551616", &n), -2);
+    assert_int_equal(config_parse_size("17179869184GiB", &n), -2);
+    assert_int_equal(config_parse_size("18014398509481984KiB", &n), -2);
+    assert_int_equal(config_parse_size("99999999999999999999999XB", &n), -1);
+}
+
+static void test_parse_sockaddr(void **state)
+{
+    struct sockaddr_storage ss;
+    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+    struct in6_addr lo6 = IN6ADDR_LOOPBACK_INIT;
+    socklen_t len;
+
+    (void)state;
+    assert_int_equal(config_parse_sockaddr("127.0.0.1:3128", &ss, &len), 0);
+    assert_int_equal(sin->sin_family, AF_INET);
+    assert_int_equal(len, sizeof(struct sockaddr_in));
+    assert_int_equal(ntohs(sin->sin_port), 3128);
+    assert_int_equal(ntohl(sin->sin_addr.s_addr), 0x7f000001);
+
+    assert_int_equal(config_parse_sockaddr("[::1]:65535", &ss, &len), 0);
+    assert_int_equal(sin6->sin6_family, AF_INET6);
+    assert_int_equal(len, sizeof(struct sockaddr_in6));
+    assert_int_equal(ntohs(sin6->sin6_port), 65535);
+    assert_memory_equal(&sin6->sin6_addr, &lo6, 16);
+
+    assert_int_equal(config_parse_sockaddr("0.0.0.0:1", &ss, &len), 0);
+    assert_int_equal(config_parse_sockaddr("[::ffff:10.0.0.1]:80", &ss, &len), 0);
+
+    static const char *const bad_addr[] = {"",
+                                           "1.2.3.4",
+                                           ":80",
+                                           "1.2.3:80",
+                                           "1.2.3.4.5:80",
+                                           "::1:80",
+                                           "[::1]",
+                                           "[::1]80",
+                                           "localhost:80",
+                                           "[1.2.3.4]:80",
+                                           "256.1.1.1:80",
+                                           "[::1:80",
+                                           "1.2.3.4:80:80"};
+    for (size_t i = 0; i < sizeof bad_addr / sizeof bad_addr[0]; i++)
+        assert_int_equal(config_parse_sockaddr(bad_addr[i], &ss, &len), -1);
+    static const char *const bad_port[] = {"1.2.3.4:",   "1.2.3.4:0",     "1.2.3.4:65536",
+                                           "1.2.3.4:-1", "1.2.3.4:8a",    "[::1]:999999",
+                                           "[::1]:",     "1.2.3.4:000080"};
+    for (size_t i = 0; i < sizeof bad_port / sizeof bad_port[0]; i++)
+        assert_int_equal(config_parse_sockaddr(bad_port[i], &ss, &len), -2);
+}
+
+static void test_parse_cidr(void **state)
+{
+    static const uint8_t ten[16] = {10};
+    static const uint8_t v6net[16] = {0x20, 0x01, 0x0d, 0xb8, 0x80};
+    struct cfg_cidr c;
+
+    (void)state;
+    assert_int_equal(config_parse_cidr("10.0.0.0/8", &c), 0);
+    assert_int_equal(c.family, AF_INET);
+    assert_int_equal(c.prefix, 8);
+    assert_memory_equal(c.addr, ten, 16);
+    /* host bits are zeroed */
+    assert_int_equal(config_parse_cidr("10.1.2.3/8", &c), 0);
+    assert_memory_equal(c.addr, ten, 16);
+    assert_int_equal(config_parse_cidr("192.168.1.7", &c), 0);
+    assert_int_equal(c.prefix, 32);
+    assert_int_equal(config_parse_cidr("0.0.0.0/0", &c), 0);
+    assert_int_equal(c.prefix, 0);
+    assert_int_equal(config_parse_cidr("::1", &c), 0);
+    assert_int_equal(c.family, AF_INET6);
+    assert_int_equal(c.prefix, 128);
+    assert_int_equal(c.addr[15], 1);
+    assert_int_equal(config_parse_cidr("2001:db8:80ff::1/33", &c), 0);
+    assert_int_equal(c.prefix, 33);
+    assert_memory_equal(c.addr, v6net, 16);
+    assert_int_equal(config_parse_cidr("::/0", &c), 0);
+
+    static const char *const bad[] = {"",
+                                      "10.0.0.0/33",
+                                      "::/129",
+                                      "10.0.0.0/",
+                                      "10.0.0.0/-1",
+                                      "10.0.0/8",
+                                      "10.0.0.0/8/8",
+                                      "/8",
+                                      "10.0.0.0/0008",
+                                      "host/8",
+                                      "::1/12a",
+                                      "10.0.0.0/ 8",
+                                      "10.0.0.0/99999999999999999999"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_not_equal(config_parse_cidr(bad[i], &c), 0);
+}
+
+/* ---- queries ---- */
+
+static void test_acl(void **state)
+{
+    struct config *cfg =
+        load_ok("acl:\n"
+                "  allow: [10.0.0.0/8, 192.168.1.7, 2001:db8::/32, 172.16.0.0/12]\n");
+
+    (void)state;
+    assert_true(allows(cfg, "10.0.0.1"));
+    assert_true(allows(cfg, "10.255.255.255"));
+    assert_false(allows(cfg, "11.0.0.1"));
+    assert_true(allows(cfg, "192.168.1.7"));
+    assert_false(allows(cfg, "192.168.1.8"));
+    assert_true(allows(cfg, "172.31.255.255"));
+    assert_false(allows(cfg, "172.32.0.0"));
+    assert_false(allows(cfg, "127.0.0.1"));
+    assert_true(allows(cfg, "2001:db8::1"));
+    assert_true(allows(cfg, "2001:db8:ffff::1"));
+    assert_false(allows(cfg, "2001:db9::1"));
+    assert_false(allows(cfg, "::1"));
+    /* IPv4-mapped IPv6 clients match IPv4 networks */
+    assert_true(allows(cfg, "::ffff:10.1.2.3"));
+    assert_true(allows(cfg, "::ffff:192.168.1.7"));
+    assert_false(allows(cfg, "::ffff:192.168.1.8"));
+    /* ...but an IPv4-compatible or other v6 address with the same tail does not */
+    assert_false(allows(cfg, "::10.1.2.3"));
+    assert_false(allows(cfg, "64:ff9b::10.1.2.3"));
+    config_unref(&cfg);
+
+    cfg = config_default();
+    assert_true(allows(cfg, "127.0.0.1"));
+    assert_true(allows(cfg, "127.255.0.9"));
+    assert_true(allows(cfg, "::1"));
+    assert_true(allows(cfg, "::ffff:127.0.0.1"));
+    assert_false(allows(cfg, "::2"));
+    assert_false(allows(cfg, "10.0.0.1"));
+    struct sockaddr sa = {.sa_family = AF_UNIX};
+    assert_false(config_acl_allows(cfg, &sa));
+    config_unref(&cfg);
+
+    /* libyaml wants a flow-list item that starts with ":" quoted */
+    cfg = load_ok("acl: {allow: [0.0.0.0/0, \"::/0\"]}\n");
+    assert_true(allows(cfg, "1.2.3.4"));
+    assert_true(allows(cfg, "fe80::1"));
+    config_unref(&cfg);
+
+    cfg = load_ok("acl: {allow: []}\n");
+    assert_int_equal(cfg->nacl_allow, 0);
+    assert_false(allows(cfg, "127.0.0.1"));
+    config_unref(&cfg);
+}
+
+static void test_routes(void **state)
+{
+    struct config *cfg = load_ok("routes:\n"
+                                 "  - host: API.Local\n"
+                                 "    origin: http://127.0.0.1:8080\n"
+                                 "  - { host: secure.local, origin: \"https://Backend.Example\" }\n"
+                                 "  - { host: v6.local, origin: \"http://[::1]:9000/\" }\n"
+                                 "  - { host: plain.local, origin: \"HTTP://origin.local\" }\n");
+    const struct cfg_route *r;
+
+    (void)state;
+    assert_int_equal(cfg->nroutes, 4);
+    r = config_route_find(cfg, "api.local");
+    assert_non_null(r);
+    assert_ptr_equal(r, config_route_find(cfg, "API.LOCAL"));
+    assert_string_equal(r->host, "api.local");
+    assert_string_equal(r->origin, "http://127.0.0.1:8080");
+    assert_false(r->origin_tls);
+    assert_string_equal(r->origin_host, "127.0.0.1");
+    assert_int_equal(r->origin_port, 8080);
+
+    r = config_route_find(cfg, "secure.local");
+    assert_non_null(r);
+    assert_true(r->origin_tls);
+    assert_string_equal(r->origin_host, "backend.example");
+    assert_int_equal(r->origin_port, 443);
+
+    r = config_route_find(cfg, "V6.local");
+    assert_non_null(r);
+    assert_string_equal(r->origin_host, "::1");
+    assert_int_equal(r->origin_port, 9000);
+
+    r = config_route_find(cfg, "plain.local");
+    assert_non_null(r);
+    assert_false(r->origin_tls);
+    assert_int_equal(r->origin_port, 80);
+
+    assert_null(config_route_find(cfg, "api.local.evil"));
+    assert_null(config_route_find(cfg, "api"));
+    assert_null(config_route_find(cfg, ""));
+    assert_null(config_route_find(cfg, NULL));
+    config_unref(&cfg);
+}
+
+/* ---- valid files ---- */
+
+static void check_defaults(const struct config *cfg)
+{
+    assert_int_equal(cfg->nlisten, 1);
+    assert_string_equal(cfg->listen[0].text, CFG_DEFAULT_LISTEN);
+    assert_int_equal(cfg->listen[0].addr.ss_family, AF_INET);
+    assert_int_equal(cfg->nacl_allow, 2);
+    assert_string_equal(cfg->access_log, "-");
+    assert_string_equal(cfg->error_log, "-");
+    assert_int_equal(cfg->log_level, LOGL_INFO);
+    assert_non_null(cfg->proxy_name);
+    assert_true(cfg->proxy_name[0] != '\0');
+    assert_int_equal(cfg->limits.max_connections, CFG_DEFAULT_MAX_CONNECTIONS);
+    assert_int_equal(cfg->limits.max_header_bytes, CFG_DEFAULT_MAX_HEADER_BYTES);
+    assert_int_equal(cfg->limits.max_uri_bytes, CFG_DEFAULT_MAX_URI_BYTES);
+    assert_true(cfg->limits.client_header_timeout == CFG_DEFAULT_CLIENT_HEADER_TIMEOUT);
+    assert_true(cfg->limits.client_idle_timeout == CFG_DEFAULT_CLIENT_IDLE_TIMEOUT);
+    assert_true(cfg->limits.shutdown_timeout == CFG_DEFAULT_SHUTDOWN_TIMEOUT);
+    assert_true(cfg->upstream.connect_timeout == CFG_DEFAULT_CONNECT_TIMEOUT);
+    assert_true(cfg->upstream.read_timeout == CFG_DEFAULT_READ_TIMEOUT);
+    assert_int_equal(cfg->dns.nservers, 0);
+    assert_true(cfg->dns.max_ttl == CFG_DEFAULT_DNS_MAX_TTL);
+    assert_true(cfg->dns.timeout == CFG_DEFAULT_DNS_TIMEOUT);
+    assert_int_equal(cfg->nroutes, 0);
+}
+
+static void test_defaults_and_refs(void **state)
+{
+    struct config *cfg = config_default(), *ref;
+
+    (void)state;
+    assert_non_null(cfg);
+    assert_null(cfg->path);
+    assert_int_equal(cfg->refs, 1);
+    check_defaults(cfg);
+    ref = config_ref(cfg);
+    assert_ptr_equal(ref, cfg);
+    assert_int_equal(cfg->refs, 2);
+    config_unref(&ref);
+    assert_null(ref);
+    assert_int_equal(cfg->refs, 1);
+    config_unref(&cfg);
+    assert_null(cfg);
+    config_unref(&cfg); /* idempotent */
+    config_unref(NULL);
+}
+
+static void test_empty_files(void **state)
+{
+    static const char *const empties[] = {"",      "\n",         "# only a comment\n",
+                                          "---\n", "---\n...\n", "~\n"};
+    (void)state;
+    for (size_t i = 0; i < sizeof empties / sizeof empties[0]; i++) {
+        struct config *cfg = load_ok(empties[i]);
+        check_defaults(cfg);
+        assert_non_null(cfg->path);
+        config_unref(&cfg);
+    }
+    /* keys with no value keep their defaults */
+    struct config *cfg = load_ok("limits:\nupstream:\ndns:\nacl:\nroutes:\n");
+    check_defaults(cfg);
+    config_unref(&cfg);
+}
+
+static void test_full_file(void **state)
+{
+    struct config *cfg =
+        load_ok("listen:\n"
+                "  - 0.0.0.0:8080\n"
+                "  - \"[::]:8080\"\n"
+                "acl:\n"
+                "  allow: [10.0.0.0/8, fd00::/8]\n"
+                "access_log: off\n"
+                "error_log: /var/log/magpie/error.log\n"
+                "log_level: debug\n"
+                "proxy_name: magpie-1.example_net\n"
+                "limits:\n"
+                "  max_connections: 500\n"
+                "  max_header_bytes: 16KiB\n"
+                "  max_uri_bytes: 16KiB\n"
+                "  client_header_timeout: 2500ms\n"
+                "  client_idle_timeout: 2m\n"
+                "  shutdown_timeout: 0.5\n"
+                "upstream: {connect_timeout: 1s, read_timeout: 1h}\n"
+                "dns:\n"
+                "  servers: [127.0.0.1, \"127.0.0.1:5353\", \"[::1]:53\", \"::1\", \"[::1]\"]\n"
+                "  max_ttl: 0s\n"
+                "  timeout: 3s\n"
+                "routes:\n"
+                "  - { host: api.local, origin: \"http://127.0.0.1:8080\" }\n");
+    (void)state;
+    assert_int_equal(cfg->nlisten, 2);
+    assert_string_equal(cfg->listen[0].text, "0.0.0.0:8080");
+    assert_string_equal(cfg->listen[1].text, "[::]:8080");
+    assert_int_equal(cfg->listen[1].addr.ss_family, AF_INET6);
+    assert_int_equal(cfg->listen[1].addrlen, sizeof(struct sockaddr_in6));
+    assert_int_equal(cfg->nacl_allow, 2);
+    assert_int_equal(cfg->acl_allow[1].family, AF_INET6);
+    assert_null(cfg->access_log);
+    assert_string_equal(cfg->error_log, "/var/log/magpie/error.log");
+    assert_int_equal(cfg->log_level, LOGL_DEBUG);
+    assert_string_equal(cfg->proxy_name, "magpie-1.example_net");
+    assert_int_equal(cfg->limits.max_connections, 500);
+    assert_int_equal(cfg->limits.max_header_bytes, 16384);
+    assert_int_equal(cfg->limits.max_uri_bytes, 16384);
+    assert_true(cfg->limits.client_header_timeout == 2.5);
+    assert_true(cfg->limits.client_idle_timeout == 120);
+    assert_true(cfg->limits.shutdown_timeout == 0.5);
+    assert_true(cfg->upstream.connect_timeout == 1);
+    assert_true(cfg->upstream.read_timeout == 3600);
+    assert_int_equal(cfg->dns.nservers, 5);
+    assert_string_equal(cfg->dns.servers[2], "[::1]:53");
+    assert_true(cfg->dns.max_ttl == 0);
+    assert_true(cfg->dns.timeout == 3);
+    assert_int_equal(cfg->nroutes, 1);
+    config_unref(&cfg);
+}
+
+static void test_listen_forms(void **state)
+{
+    struct config *cfg = load_ok("listen: \"[::1]:3128\"\n");
+
+    (void)state;
+    assert_int_equal(cfg->nlisten, 1);
+    assert_int_equal(cfg->listen[0].addr.ss_family, AF_INET6);
+    assert_string_equal(cfg->listen[0].text, "[::1]:3128");
+    config_unref(&cfg);
+
+    cfg = load_ok("listen: [\"[::1]:3128\", 127.0.0.1:3128]\nacl: {allow: 10.0.0.0/8}\n");
+    assert_int_equal(cfg->nlisten, 2);
+    assert_int_equal(cfg->nacl_allow, 1);
+    config_unref(&cfg);
+}
+
+static void test_example_file(void **state)
+{
+    const char *path =
+        access("etc/magpie.yaml", R_OK) == 0 ? "etc/magpie.yaml" : "../../etc/magpie.yaml";
+    struct config *cfg = config_load(path, stderr);
+
+    (void)state;
+    assert_non_null(cfg);
+    check_defaults(cfg);
+    config_unref(&cfg);
+}
+
+/* ---- broken files: every error, exactly ---- */
+
+static void test_err_unknown_key_suggest(void **state)
+{
+    (void)state;
+    expect_errors("log_level: info\n"
+                  "limts:\n"
+                  "  max_connections: 10\n",
+                  "magpie.yaml:2:1: unknown key \"limts\" (did you mean \"limits\"?)\n");
+    expect_errors("limits:\n"
+                  "  max_conections: 10\n"
+                  "  client_timeout_header: 1s\n",
+                  "magpie.yaml:2:3: unknown key \"limits.max_conections\" "
+                  "(did you mean \"limits.max_connections\"?)\n"
+                  "magpie.yaml:3:3: unknown key \"limits.client_timeout_header\"\n");
+    expect_errors("Listen: [127.0.0.1:1]\nacl: {alow: []}\n",
+                  "magpie.yaml:1:1: unknown key \"Listen\" (did you mean \"listen\"?)\n"
+                  "magpie.yaml:2:7: unknown key \"acl.alow\" (did you mean \"acl.allow\"?)\n");
+}
+
+static void test_err_unknown_key_plain(void **state)
+{
+    (void)state;
+    expect_errors("cache_dir: /var/cache\n", "magpie.yaml:1:1: unknown key \"cache_dir\"\n");
+}
+
+static void test_err_wrong_type(void **state)
+{
+    (void)state;
+    expect_errors("limits:\n"
+                  "  max_connections: {a: 1}\n"
+                  "  max_header_bytes: [1]\n"
+                  "  client_idle_timeout:\n",
+                  "magpie.yaml:2:20: limits.max_connections: expected a number, got a mapping\n"
+                  "magpie.yaml:3:21: limits.max_header_bytes: expected a size, got a list\n"
+                  "magpie.yaml:4:23: limits.client_idle_timeout: expected a duration, got "
+                  "nothing\n");
+    expect_errors("limits: [1, 2]\nupstream: 5\nlisten: {a: b}\n",
+                  "magpie.yaml:1:9: limits: expected a mapping, got a list\n"
+                  "magpie.yaml:2:11: upstream: expected a mapping, got \"5\"\n"
+                  "magpie.yaml:3:9: listen: expected a list, got a mapping\n");
+    expect_errors("- a\n- b\n", "magpie.yaml:1:1: top level: expected a mapping, got a list\n");
+    expect_errors("just words\n",
+                  "magpie.yaml:1:1: top level: expected a mapping, got \"just words\"\n");
+}
+
+static void test_err_duration(void **state)
+{
+    (void)state;
+    expect_errors("upstream:\n  read_timeout: 10x\n",
+                  "magpie.yaml:2:17: upstream.read_timeout: \"10x\" is not a duration "
+                  "(use ms, s, m or h)\n");
+    expect_errors("limits: {shutdown_timeout: 2h, client_header_timeout: 0s}\n",
+                  "magpie.yaml:1:28: limits.shutdown_timeout: 2h is out of range (1ms..1h)\n"
+                  "magpie.yaml:1:55: limits.client_header_timeout: 0s is out of range "
+                  "(1ms..1h)\n");
+    expect_errors("dns: {max_ttl: 25h}\n",
+                  "magpie.yaml:1:16: dns.max_ttl: 25h is out of range (0s..24h)\n");
+}
+
+static void test_err_size(void **state)
+{
+    (void)state;
+    expect_errors("limits:\n  max_header_bytes: 64XB\n",
+                  "magpie.yaml:2:21: limits.max_header_bytes: \"64XB\" is not a size "
+                  "(use B, KiB, MiB or GiB)\n");
+    expect_errors("limits:\n  max_header_bytes: 99999999999999999999KiB\n",
+                  "magpie.yaml:2:21: limits.max_header_bytes: 99999999999999999999KiB is out of "
+                  "range (1KiB..1MiB)\n");
+    expect_errors("limits:\n  max_uri_bytes: 255\n",
+                  "magpie.yaml:2:18: limits.max_uri_bytes: 255 is out of range (256B..1MiB)\n");
+}
+
+static void test_err_number_range(void **state)
+{
+    (void)state;
+    expect_errors("limits:\n  max_connections: 0\n",
+                  "magpie.yaml:2:20: limits.max_connections: 0 is out of range (1..1000000)\n");
+    expect_errors("limits:\n  max_connections: 99999999999999999999999\n",
+                  "magpie.yaml:2:20: limits.max_connections: 99999999999999999999999 is out of "
+                  "range (1..1000000)\n");
+    expect_errors("limits:\n  max_connections: 1e3\n",
+                  "magpie.yaml:2:20: limits.max_connections: \"1e3\" is not a number\n");
+}
+
+static void test_err_listen(void **state)
+{
+    (void)state;
+    expect_errors("listen:\n"
+                  "  - 127.0.0.1:3128\n"
+                  "  - 1.2.3.4\n"
+                  "  - localhost:80\n"
+                  "  - 127.0.0.1:3128\n",
+                  "magpie.yaml:3:5: listen[1]: \"1.2.3.4\" is not an address:port\n"
+                  "magpie.yaml:4:5: listen[2]: \"localhost:80\" is not an address:port\n"
+                  "magpie.yaml:5:5: listen[3]: \"127.0.0.1:3128\" is listed twice\n");
+    expect_errors("listen: []\n", "magpie.yaml:1:9: listen: must not be empty\n");
+    expect_errors("listen: ::1:3128\n", "magpie.yaml:1:9: listen: \"::1:3128\" is not an "
+                                        "address:port\n");
+}
+
+static void test_err_port(void **state)
+{
+    (void)state;
+    expect_errors("listen: [127.0.0.1:70000, \"[::1]:0\"]\n",
+                  "magpie.yaml:1:10: listen[0]: \"127.0.0.1:70000\" has a bad port (use "
+                  "1..65535)\n"
+                  "magpie.yaml:1:27: listen[1]: \"[::1]:0\" has a bad port (use 1..65535)\n");
+}
+
+static void test_err_cidr(void **state)
+{
+    (void)state;
+    expect_errors("acl:\n  allow:\n    - 10.0.0.0/33\n    - ::1/129\n    - {a: b}\n",
+                  "magpie.yaml:3:7: acl.allow[0]: \"10.0.0.0/33\" is not a CIDR\n"
+                  "magpie.yaml:4:7: acl.allow[1]: \"::1/129\" is not a CIDR\n"
+                  "magpie.yaml:5:7: acl.allow[2]: expected a CIDR, got a mapping\n");
+}
+
+static void test_err_log_settings(void **state)
+{
+    (void)state;
+    expect_errors("log_level: verbose\n",
+                  "magpie.yaml:1:12: log_level: \"verbose\" is not a log level (use error, warn, "
+                  "info or debug)\n");
+    expect_errors("error_log: off\naccess_log: \"\"\n",
+                  "magpie.yaml:1:12: error_log: cannot be \"off\" (use a path or \"-\")\n"
+                  "magpie.yaml:2:13: access_log: expected a path, got \"\"\n");
+}
+
+static void test_err_proxy_name(void **state)
+{
+    (void)state;
+    expect_errors("proxy_name: \"my proxy\"\n",
+                  "magpie.yaml:1:13: proxy_name: \"my proxy\" is not a valid name (use letters, "
+                  "digits, '-', '.' or '_')\n");
+}
+
+static void test_err_routes(void **state)
+{
+    (void)state;
+    expect_errors("routes:\n"
+                  "  - { host: a.local, origin: \"ftp://127.0.0.1\" }\n"
+                  "  - { host: b.local }\n"
+                  "  - { origin: \"http://x\" }\n"
+                  "  - { host: c.local, origin: \"http://x/path\" }\n"
+                  "  - { host: d.local, origin: \"https://x:0\" }\n"
+                  "  - { host: \"bad host\", origin: \"http://[::1\" }\n",
+                  "magpie.yaml:2:30: routes[0].origin: \"ftp://127.0.0.1\" must start with "
+                  "http:// or https://\n"
+                  "magpie.yaml:3:5: routes[1]: missing \"origin\"\n"
+                  "magpie.yaml:4:5: routes[2]: missing \"host\"\n"
+                  "magpie.yaml:5:30: routes[3].origin: \"http://x/path\" is not an origin (use "
+                  "http[s]://host[:port])\n"
+                  "magpie.yaml:6:30: routes[4].origin: \"https://x:0\" has a bad port (use "
+                  "1..65535)\n"
+                  "magpie.yaml:7:13: routes[5].host: \"bad host\" is not a host name\n"
+                  "magpie.yaml:7:33: routes[5].origin: \"http://[::1\" is not an origin (use "
+                  "http[s]://host[:port])\n");
+    expect_errors("routes:\n"
+                  "  - { host: api.local, origin: \"http://127.0.0.1:8080\" }\n"
+                  "  - { host: other.local, origin: \"http://127.0.0.1:8081\" }\n"
+                  "  - { host: API.local, origin: \"http://127.0.0.1:8082\" }\n",
+                  "magpie.yaml:4:13: routes[2].host: duplicate host \"api.local\" (see "
+                  "routes[0])\n");
+    expect_errors("routes: {host: a, origin: \"http://b\"}\n",
+                  "magpie.yaml:1:9: routes: expected a list, got a mapping\n");
+    expect_errors("routes: [a.local]\n",
+                  "magpie.yaml:1:10: routes[0]: expected a mapping, got \"a.local\"\n");
+}
+
+static void test_err_duplicate_key(void **state)
+{
+    (void)state;
+    expect_errors("log_level: info\n"
+                  "limits:\n"
+                  "  max_connections: 10\n"
+                  "  max_connections: 20\n"
+                  "log_level: warn\n",
+                  "magpie.yaml:4:3: duplicate key \"limits.max_connections\" (first at line 3)\n"
+                  "magpie.yaml:5:1: duplicate key \"log_level\" (first at line 1)\n");
+}
+
+static void test_err_syntax(void **state)
+{
+    (void)state;
+    expect_errors("limits:\n  max_connections: 10\n bad: [\n",
+                  "magpie.yaml:3:2: syntax error: did not find expected key (while parsing a "
+                  "block mapping)\n");
+    expect_errors("listen: [127.0.0.1:1\n",
+                  "magpie.yaml:2:1: syntax error: did not find expected ',' or ']' (while "
+                  "parsing a flow sequence)\n");
+    expect_errors("a: *nope\n", "magpie.yaml:1:4: syntax error: found undefined alias\n");
+    /* libyaml cannot take an unquoted "::1" in a flow list; we say so */
+    expect_errors("acl: {allow: [127.0.0.0/8, ::1/128]}\n",
+                  "magpie.yaml:1:28: syntax error: did not find expected node content (while "
+                  "parsing a flow node); quote addresses like \"::1\" and \"[::1]:3128\"\n");
+    expect_errors("listen:\n  - [::1]:3128\n",
+                  "magpie.yaml:2:6: syntax error: did not find expected node content (while "
+                  "parsing a flow node); quote addresses like \"::1\" and \"[::1]:3128\"\n");
+    expect_errors("log_level: info\nerror_log: \xff\n",
+                  "magpie.yaml:2:12: syntax error: invalid leading UTF-8 octet\n");
+    expect_errors("log_level: info\n---\nlog_level: debug\n",
+                  "magpie.yaml:3:1: only one YAML document is allowed\n");
+}
+
+static void test_err_many(void **state)
+{
+    (void)state;
+    expect_errors("listen: [1.2.3.4]\n"
+                  "acl: {allow: [10.0.0.0/33]}\n"
+                  "log_levl: info\n"
+                  "limits:\n"
+                  "  max_connections: 0\n"
+                  "  max_header_bytes: 64XB\n"
+                  "  client_idle_timeout: soon\n"
+                  "dns: {servers: [1.2.3]}\n"
+                  "routes: [{host: x}]\n",
+                  "magpie.yaml:1:10: listen[0]: \"1.2.3.4\" is not an address:port\n"
+                  "magpie.yaml:2:15: acl.allow[0]: \"10.0.0.0/33\" is not a CIDR\n"
+                  "magpie.yaml:3:1: unknown key \"log_levl\" (did you mean \"log_level\"?)\n"
+                  "magpie.yaml:5:20: limits.max_connections: 0 is out of range (1..1000000)\n"
+                  "magpie.yaml:6:21: limits.max_header_bytes: \"64XB\" is not a size (use B, "
+                  "KiB, MiB or GiB)\n"
+                  "magpie.yaml:7:24: limits.client_idle_timeout: \"soon\" is not a duration (use "
+                  "ms, s, m or h)\n"
+                  "magpie.yaml:8:17: dns.servers[0]: \"1.2.3\" is not an IP address or "
+                  "address:port\n"
+                  "magpie.yaml:9:10: routes[0]: missing \"origin\"\n");
+}
+
+static void test_err_dns(void **state)
+{
+    (void)state;
+    expect_errors("dns:\n"
+                  "  servers:\n"
+                  "    - 1.2.3\n"
+                  "    - ns1.example:53\n"
+                  "    - 127.0.0.1:99999\n"
+                  "    - \"[1.2.3.4]\"\n"
+                  "  timeout: 0\n",
+                  "magpie.yaml:3:7: dns.servers[0]: \"1.2.3\" is not an IP address or "
+                  "address:port\n"
+                  "magpie.yaml:4:7: dns.servers[1]: \"ns1.example:53\" is not an IP address or "
+                  "address:port\n"
+                  "magpie.yaml:5:7: dns.servers[2]: \"127.0.0.1:99999\" has a bad port (use "
+                  "1..65535)\n"
+                  "magpie.yaml:6:7: dns.servers[3]: \"[1.2.3.4]\" is not an IP address or "
+                  "address:port\n"
+                  "magpie.yaml:7:12: dns.timeout: 0 is out of range (1ms..5m)\n");
+}
+
+static void test_err_uri_vs_header(void **state)
+{
+    (void)state;
+    expect_errors("limits:\n  max_header_bytes: 16KiB\n  max_uri_bytes: 32KiB\n",
+                  "magpie.yaml:3:18: limits.max_uri_bytes (32KiB) must not exceed "
+                  "limits.max_header_bytes (16KiB)\n");
+    /* the default max_uri_bytes (8KiB) is over a smaller max_header_bytes */
+    expect_errors("limits:\n  max_header_bytes: 4KiB\n",
+                  "magpie.yaml:2:21: limits.max_uri_bytes (8KiB) must not exceed "
+                  "limits.max_header_bytes (4KiB)\n");
+}
+
+static void test_err_open(void **state)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *ef = open_memstream(&buf, &len);
+
+    (void)state;
+    assert_null(config_load("/nonexistent/magpie.yaml", ef));
+    assert_null(config_load("/tmp", ef));
+    fclose(ef);
+    assert_string_equal(buf, "/nonexistent/magpie.yaml: cannot open: No such file or directory\n"
+                             "/tmp: cannot open: Is a directory\n");
+    free(buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_duration),
+        cmocka_unit_test(test_parse_size),
+        cmocka_unit_test(test_parse_sockaddr),
+        cmocka_unit_test(test_parse_cidr),
+        cmocka_unit_test(test_acl),
+        cmocka_unit_test(test_routes),
+        cmocka_unit_test(test_defaults_and_refs),
+        cmocka_unit_test(test_empty_files),
+        cmocka_unit_test(test_full_file),
+        cmocka_unit_test(test_listen_forms),
+        cmocka_unit_test(test_example_file),
+        cmocka_unit_test(test_err_unknown_key_suggest),
+        cmocka_unit_test(test_err_unknown_key_plain),
+        cmocka_unit_test(test_err_wrong_type),
+        cmocka_unit_test(test_err_duration),
+        cmocka_unit_test(test_err_size),
+        cmocka_unit_test(test_err_number_range),
+        cmocka_unit_test(test_err_listen),
+        cmocka_unit_test(test_err_port),
+        cmocka_unit_test(test_err_cidr),
+        cmocka_unit_test(test_err_log_settings),
+        cmocka_unit_test(test_err_proxy_name),
+        cmocka_unit_test(test_err_routes),
+        cmocka_unit_test(test_err_duplicate_key),
+        cmocka_unit_test(test_err_syntax),
+        cmocka_unit_test(test_err_many),
+        cmocka_unit_test(test_err_dns),
+        cmocka_unit_test(test_err_uri_vs_header),
+        cmocka_unit_test(test_err_open),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
