@@ -25,7 +25,7 @@ LIBOBJS  := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test unit e2e check clean
+.PHONY: all deps run test unit e2e check clean install
 all: $(BUILD)/magpie
 
 deps:
@@ -66,3 +66,11 @@ check: test
 
 clean:
 	rm -rf build
+
+PREFIX ?= /usr/local
+install: all
+	install -D -m 0755 $(BUILD)/magpie $(DESTDIR)$(PREFIX)/sbin/magpie
+	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/magpie/README.md
+	install -D -m 0644 systemd/magpie.service $(DESTDIR)/etc/systemd/system/magpie.service
+	[ -e $(DESTDIR)/etc/magpie/magpie.yaml ] || \
+		install -D -m 0644 etc/magpie.yaml $(DESTDIR)/etc/magpie/magpie.yaml

@@ -407,9 +407,6 @@ static void client_parse_error(struct client *c, enum http_error err)
         snprintf(reason, sizeof(reason), "ambiguous or invalid message framing (%s)", detail);
         client_fail(c, 400, reason);
         return;
-    case HTTP_ERR_VERSION:
-        client_fail(c, 505, "HTTP version not supported");
-        return;
     case HTTP_ERR_TOO_MANY_HEADERS:
         client_fail(c, 431, "too many header fields");
         return;

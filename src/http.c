@@ -191,6 +191,18 @@ static void http_mark_hops(struct http_msg *m)
     }
 }
 
+/* http-parser keeps trailing whitespace, which is not part of a field value
+   (RFC 9110 §5.5): "Expect: 100-continue " must still match. */
+static void http_trim_values(struct http_msg *m)
+{
+    for (size_t i = 0; i < m->nhdrs; i++) {
+        struct http_header *h = &m->hdrs[i];
+        while (h->value_len > 0 && (m->mem[h->value + h->value_len - 1] == ' ' ||
+                                    m->mem[h->value + h->value_len - 1] == '\t'))
+            m->mem[h->value + --h->value_len] = '\0';
+    }
+}
+
 static int http_on_headers_complete(http_parser *p)
 {
     struct http_reader *r = p->data;
@@ -198,6 +210,15 @@ static int http_on_headers_complete(http_parser *p)
     if (r->cur != STR_NONE)
         m->mem_len++;
     r->cur = STR_NONE;
+    /* Lenient http-parser lets spaces into field names; "Content-Length :"
+       would then pass our name checks and reach the origin, a smuggling
+       vector. RFC 9112 §5.1: reject. */
+    for (size_t i = 0; i < m->nhdrs; i++) {
+        if (memchr(http_hname(m, &m->hdrs[i]), ' ', m->hdrs[i].name_len)) {
+            r->cb_error = HTTP_ERR_SYNTAX;
+            return -1;
+        }
+    }
     m->major = p->http_major;
     m->minor = p->http_minor;
     if (p->type == HTTP_REQUEST) {
@@ -214,8 +235,20 @@ static int http_on_headers_complete(http_parser *p)
     m->chunked = (p->flags & F_CHUNKED) != 0;
     if ((p->flags & F_CONTENTLENGTH) && !m->chunked)
         m->content_length = (int64_t)p->content_length;
+    /* A response to HEAD, a 1xx, 204 or 304 has no body whatever its headers
+       say (RFC 9112 §6.3): http-parser would wait for a 304's Content-Length.
+       The HEAD mark outlives interim responses; it is for the final one. */
+    bool no_body = false;
+    if (p->type == HTTP_RESPONSE) {
+        no_body = r->no_body_next || !http_status_has_body(HTTP_M_OTHER, m->status);
+        if (m->status >= 200)
+            r->no_body_next = false;
+    }
+    if (no_body)
+        p->flags |= F_SKIPBODY; /* else keep-alive is judged as if read to EOF */
     m->keep_alive = http_should_keep_alive(p) != 0;
     m->upgrade = p->upgrade || (p->flags & F_UPGRADE);
+    http_trim_values(m);
     const struct http_header *e = http_find(m, "Expect");
     m->expect_continue = e && strcasecmp(http_hvalue(m, e), "100-continue") == 0;
     http_mark_hops(m);
@@ -223,11 +256,7 @@ static int http_on_headers_complete(http_parser *p)
         r->cb_error = HTTP_ERR_ABORTED;
         return -1;
     }
-    if (r->no_body_next) {
-        r->no_body_next = false;
-        return 1; /* a response to HEAD: no body whatever its headers say */
-    }
-    return 0;
+    return no_body ? 1 : 0;
 }
 
 static int http_on_body(http_parser *p, const char *at, size_t n)
@@ -306,8 +335,6 @@ static enum http_error http_classify(const struct http_reader *r)
     case HPE_INVALID_TRANSFER_ENCODING:
     case HPE_LF_EXPECTED:
         return HTTP_ERR_FRAMING;
-    case HPE_INVALID_VERSION:
-        return HTTP_ERR_VERSION;
     default:
         return HTTP_ERR_SYNTAX;
     }
@@ -368,6 +395,8 @@ const char *http_reader_strerror(const struct http_reader *r)
 {
     if (r->cb_error == HTTP_ERR_TOO_MANY_HEADERS)
         return "too many header fields";
+    if (r->cb_error == HTTP_ERR_SYNTAX)
+        return "whitespace in a header field name";
     return http_errno_description(HTTP_PARSER_ERRNO(&r->parser));
 }
 
@@ -382,14 +411,17 @@ enum http_scan http_head_scan(const char *p, size_t len, size_t max_head, size_t
                               size_t *scanned, size_t *head_len)
 {
     size_t i = *scanned;
-    /* Leading empty lines before a request line are ignored (RFC 9112 §2.2). */
+    /* Leading empty lines before a request line are ignored (RFC 9112 §2.2),
+       but count towards max_head: else they could fill the buffer for ever. */
     size_t start = 0;
     while (start + 1 < len && p[start] == '\r' && p[start + 1] == '\n')
         start += 2;
+    if (start >= max_head)
+        return HTTP_SCAN_TOO_LARGE;
     if (i < start)
         i = start;
     for (; i < len; i++) {
-        if (i - start >= max_head)
+        if (i >= max_head)
             return HTTP_SCAN_TOO_LARGE;
         char c = p[i];
         if (c == '\r') {
@@ -404,8 +436,8 @@ enum http_scan http_head_scan(const char *p, size_t len, size_t max_head, size_t
         if (i == start || p[i - 1] != '\r')
             return HTTP_SCAN_BAD;
         size_t line_start = i - 1;
-        /* the request line is the first line: bound it for 414 */
-        if (memchr(p + start, '\n', i - start) == NULL && i - start > max_line)
+        /* the request line is the first line: bound it, without CRLF, for 414 */
+        if (memchr(p + start, '\n', i - start) == NULL && line_start - start > max_line)
             return HTTP_SCAN_URI_LONG;
         if (line_start >= 2 && p[line_start - 1] == '\n') {
             *head_len = i + 1;
@@ -418,7 +450,9 @@ enum http_scan http_head_scan(const char *p, size_t len, size_t max_head, size_t
             return HTTP_SCAN_BAD; /* obs-fold, or whitespace before the first field */
     }
     *scanned = i;
-    if (memchr(p + start, '\n', i - start) == NULL && i - start > max_line)
+    /* an unended request line (i is at its end or its CR); one that ended
+       with the last byte was bounded above */
+    if (memchr(p + start, '\n', len - start) == NULL && i - start > max_line)
         return HTTP_SCAN_URI_LONG;
     return HTTP_SCAN_MORE;
 }

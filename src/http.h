@@ -83,7 +83,6 @@ enum http_error {
     HTTP_OK,
     HTTP_ERR_SYNTAX,  /* malformed -> 400 */
     HTTP_ERR_FRAMING, /* ambiguous or invalid framing -> 400 and close */
-    HTTP_ERR_VERSION, /* not HTTP/1.x -> 505 */
     HTTP_ERR_TOO_MANY_HEADERS,
     HTTP_ERR_EOF,     /* the peer closed before the message ended */
     HTTP_ERR_ABORTED, /* a callback asked to stop */

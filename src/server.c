@@ -264,6 +264,11 @@ static void server_stop(struct server *srv)
 void server_client_closed(struct server *srv)
 {
     srv->nclients--;
+    if (srv->draining && srv->nclients == 0) {
+        log_info("all connections finished; exiting");
+        server_stop(srv); /* server_free() frees the closed ones */
+        return;
+    }
     if (srv->accept_paused && !srv->draining &&
         srv->nclients < srv->cfg->limits.max_connections + SERVER_REJECT_SLACK &&
         !ev_is_active(&srv->accept_timer))
@@ -282,10 +287,6 @@ static void server_check_cb(struct ev_loop *loop, ev_check *w, int revents)
         client_free(c);
     }
     ev_check_stop(srv->loop, &srv->check_w);
-    if (srv->draining && srv->nclients == 0) {
-        log_info("all connections finished; exiting");
-        server_stop(srv);
-    }
 }
 
 static void server_drain_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -295,7 +296,6 @@ static void server_drain_timeout_cb(struct ev_loop *loop, ev_timer *w, int reven
     log_warn("shutdown timeout: closing %u connection(s) still open", srv->nclients);
     while (srv->clients)
         client_close(srv->clients, "shutdown timeout");
-    ev_check_start(srv->loop, &srv->check_w);
 }
 
 static void server_drain(struct server *srv)
@@ -312,9 +312,13 @@ static void server_drain(struct server *srv)
         next = c->next;
         client_drain_idle(c);
     }
+    if (srv->nclients == 0) {
+        log_info("no connections open; exiting");
+        server_stop(srv);
+        return;
+    }
     ev_timer_set(&srv->drain_timer, srv->cfg->limits.shutdown_timeout, 0.);
     ev_timer_start(srv->loop, &srv->drain_timer);
-    ev_check_start(srv->loop, &srv->check_w); /* exits at once if nothing is open */
 }
 
 static void server_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
