@@ -29,14 +29,16 @@ void buf_free(struct buf *b)
 
 void buf_compact(struct buf *b, bool release)
 {
-    if (b->off == 0)
-        return;
+    /* before the off == 0 shortcut: buf_consume() leaves a drained buffer
+       at off == len == 0, and that is the case `release` is for */
     if (b->off == b->len) {
         b->off = b->len = 0;
         if (release)
             buf_free(b);
         return;
     }
+    if (b->off == 0)
+        return;
     memmove(b->data, b->data + b->off, b->len - b->off);
     b->len -= b->off;
     b->off = 0;

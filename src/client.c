@@ -125,6 +125,8 @@ static void client_reset_request(struct client *c)
     c->framing = HTTP_FRAME_NONE;
     c->head_started = false;
     c->scanned = 0;
+    c->started = 0;
+    c->up.peer[0] = '\0';
 }
 
 /* Closes now; the memory goes at the end of this loop iteration. */
