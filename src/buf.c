@@ -81,7 +81,8 @@ int buf_append(struct buf *b, const void *p, size_t n)
 {
     if (n == 0)
         return 0;
-    buf_compact(b, false);
+    if (b->len + n > b->cap)
+        buf_compact(b, false); /* reuse consumed room before growing */
     if (buf_grow(b, b->len + n) < 0)
         return -1;
     memcpy(b->data + b->len, p, n);

@@ -47,7 +47,7 @@ void buf_consume(struct buf *b, size_t n);
 void buf_compact(struct buf *b, bool release);
 /* read(2) into the tail: >0 bytes, 0 EOF, -1 error (errno), -2 full. */
 ssize_t buf_read_fd(struct buf *b, int fd);
-/* write(2) from the head: >=0 bytes, -1 error (errno). */
+/* send(2) from the head, without SIGPIPE: >=0 bytes, -1 error (errno). */
 ssize_t buf_write_fd(struct buf *b, int fd);
 
 #endif

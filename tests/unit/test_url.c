@@ -1,0 +1,319 @@
+/*
+ * test_url.c - url.c through its public API: absolute-form targets,
+ * authorities (Host headers, route origins) and host:port formatting,
+ * each as a table of inputs and expected results.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "url.h"
+
+/* A failed table row is reported and the other rows still run; the test
+ * fails at its end (rows_done). */
+static int failed_rows;
+#define row_fail(...)                                                                              \
+    do {                                                                                           \
+        print_error("ERROR: " __VA_ARGS__);                                                        \
+        print_error("\n");                                                                         \
+        failed_rows++;                                                                             \
+    } while (0)
+#define rows_done()                                                                                \
+    do {                                                                                           \
+        int n_ = failed_rows;                                                                      \
+        failed_rows = 0;                                                                           \
+        if (n_)                                                                                    \
+            fail_msg("%d failed check(s)", n_);                                                    \
+    } while (0)
+static int rows_reset(void **state)
+{
+    (void)state;
+    failed_rows = 0;
+    return 0;
+}
+
+static void test_parse_absolute(void **state)
+{
+    static const struct {
+        const char *in;
+        int rc;
+        bool https;
+        const char *host;
+        uint16_t port;
+        const char *path; /* path and query as returned */
+    } cases[] = {
+        {"http://example.com/", 0, false, "example.com", 80, "/"},
+        {"https://example.com/", 0, true, "example.com", 443, "/"},
+        {"http://example.com:8080/a/b?c=d", 0, false, "example.com", 8080, "/a/b?c=d"},
+        {"https://example.com:1/x", 0, true, "example.com", 1, "/x"},
+        {"http://example.com:65535/", 0, false, "example.com", 65535, "/"},
+        {"http://example.com:/p", 0, false, "example.com", 80, "/p"},
+        {"http://[::1]/", 0, false, "::1", 80, "/"},
+        {"http://[::1]:8080/x", 0, false, "::1", 8080, "/x"},
+        {"https://[2001:DB8::A]/", 0, true, "2001:db8::a", 443, "/"},
+        {"http://[::ffff:10.0.0.1]:81/", 0, false, "::ffff:10.0.0.1", 81, "/"},
+        {"HTTP://EXAMPLE.COM/Path", 0, false, "example.com", 80, "/Path"},
+        {"HtTpS://Example.Com:444/", 0, true, "example.com", 444, "/"},
+        {"http://example.com", 0, false, "example.com", 80, "/"},
+        {"http://example.com:8080", 0, false, "example.com", 8080, "/"},
+        {"http://h?q=1", 0, false, "h", 80, "?q=1"},
+        {"http://h/p#frag", 0, false, "h", 80, "/p"},
+        {"http://h/p?q#frag", 0, false, "h", 80, "/p?q"},
+        {"http://h#frag", 0, false, "h", 80, "/"},
+        {"http://h?q#f", 0, false, "h", 80, "?q"},
+        {"http://10.1.2.3:3128/", 0, false, "10.1.2.3", 3128, "/"},
+        {"http://my_host.internal-1/", 0, false, "my_host.internal-1", 80, "/"},
+        /* refused */
+        {.in = "http://user@example.com/", .rc = -1},
+        {.in = "http://user:pw@example.com/", .rc = -1},
+        {.in = "http://example.com:0/", .rc = -1},
+        {.in = "http://example.com:65536/", .rc = -1},
+        {.in = "http://example.com:99999/", .rc = -1},
+        {.in = "http://example.com:123456/", .rc = -1},
+        {.in = "http://example.com:8o/", .rc = -1},
+        {.in = "http://example.com:http/", .rc = -1},
+        {.in = "http://example.com:-1/", .rc = -1},
+        {.in = "http://example.com:+80/", .rc = -1},
+        {.in = "http://example.com:80:80/", .rc = -1},
+        {.in = "http:///path", .rc = -1},
+        {.in = "http://", .rc = -1},
+        {.in = "https://", .rc = -1},
+        {.in = "http://:80/", .rc = -1},
+        {.in = "http://?q", .rc = -1},
+        {.in = "ftp://example.com/", .rc = -1},
+        {.in = "ws://example.com/", .rc = -1},
+        {.in = "example.com/", .rc = -1},
+        {.in = "/relative/path", .rc = -1},
+        {.in = "http:/example.com/", .rc = -1},
+        {.in = "http:example.com", .rc = -1},
+        {.in = "", .rc = -1},
+        {.in = "garbage", .rc = -1},
+        {.in = "http://exa mple.com/", .rc = -1},
+        {.in = "http://exa%41mple.com/", .rc = -1},
+        {.in = "http://[::1/", .rc = -1},
+        {.in = "http://[]/", .rc = -1},
+        {.in = "http://[::1]x/", .rc = -1},
+        {.in = "http://[not:v6:zz]/", .rc = -1},
+        {.in = "http://[1.2.3.4]/", .rc = -1},
+        {.in = "http://::1/", .rc = -1},
+        {.in = "http://[::1]:0/", .rc = -1},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *in = cases[i].in;
+        struct url u;
+        memset(&u, 0, sizeof(u));
+        int rc = url_parse_absolute(in, strlen(in), &u);
+        if (rc != cases[i].rc) {
+            row_fail("%s: rc %d, want %d", in, rc, cases[i].rc);
+            continue;
+        }
+        if (rc < 0)
+            continue;
+        if (u.https != cases[i].https)
+            row_fail("%s: https %d", in, u.https);
+        if (strcmp(u.host, cases[i].host) != 0)
+            row_fail("%s: host \"%s\", want \"%s\"", in, u.host, cases[i].host);
+        if (u.port != cases[i].port)
+            row_fail("%s: port %u, want %u", in, u.port, cases[i].port);
+        if (u.path_len != strlen(cases[i].path) || memcmp(u.path, cases[i].path, u.path_len) != 0)
+            row_fail("%s: path \"%.*s\", want \"%s\"", in, (int)u.path_len, u.path, cases[i].path);
+    }
+    rows_done();
+}
+
+/* The length bounds the parse: bytes past it are never read. */
+static void test_parse_absolute_len(void **state)
+{
+    static const struct {
+        const char *in;
+        size_t len;
+        int rc;
+        const char *host;
+        uint16_t port;
+        const char *path;
+    } cases[] = {
+        {"http://h/path-and-more", 8, 0, "h", 80, "/"},
+        {"http://host:8080/x", 11, 0, "host", 80, "/"},
+        {"http://host:8080/x", 14, 0, "host", 80, "/"}, /* "http://host:80" */
+        {"http://h@x/", 8, 0, "h", 80, "/"},
+        {.in = "http://example.com/", .len = 7, .rc = -1},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct url u;
+        int rc = url_parse_absolute(cases[i].in, cases[i].len, &u);
+        if (rc != cases[i].rc) {
+            row_fail("%.*s: rc %d", (int)cases[i].len, cases[i].in, rc);
+            continue;
+        }
+        if (rc < 0)
+            continue;
+        assert_string_equal(u.host, cases[i].host);
+        assert_int_equal(u.port, cases[i].port);
+        assert_int_equal(u.path_len, strlen(cases[i].path));
+        assert_memory_equal(u.path, cases[i].path, u.path_len);
+    }
+    rows_done();
+}
+
+static void test_host_length(void **state)
+{
+    char in[URL_HOST_MAX + 32], host[URL_HOST_MAX + 1];
+    struct url u;
+    (void)state;
+    /* the longest host that fits with its NUL */
+    memset(host, 'a', URL_HOST_MAX - 1);
+    host[URL_HOST_MAX - 1] = '\0';
+    snprintf(in, sizeof(in), "http://%s/", host);
+    assert_int_equal(url_parse_absolute(in, strlen(in), &u), 0);
+    assert_string_equal(u.host, host);
+    /* one more does not */
+    memset(host, 'a', URL_HOST_MAX);
+    host[URL_HOST_MAX] = '\0';
+    snprintf(in, sizeof(in), "http://%s/", host);
+    assert_int_equal(url_parse_absolute(in, strlen(in), &u), -1);
+    rows_done();
+}
+
+static void test_parse_authority(void **state)
+{
+    static const struct {
+        const char *in;
+        uint16_t defport;
+        int rc;
+        const char *host;
+        uint16_t port;
+    } cases[] = {
+        {"example.com", 80, 0, "example.com", 80},
+        {"example.com", 443, 0, "example.com", 443},
+        {"Example.COM:8080", 80, 0, "example.com", 8080},
+        {"example.com:", 80, 0, "example.com", 80},
+        {"example.com:", 443, 0, "example.com", 443},
+        {"127.0.0.1:3128", 80, 0, "127.0.0.1", 3128},
+        {"[::1]", 443, 0, "::1", 443},
+        {"[::1]:8443", 443, 0, "::1", 8443},
+        {"[::1]:", 80, 0, "::1", 80},
+        {"[FE80::1]:1", 80, 0, "fe80::1", 1},
+        {"a", 80, 0, "a", 80},
+        /* refused */
+        {.in = "", .defport = 80, .rc = -1},
+        {.in = ":80", .defport = 80, .rc = -1},
+        {.in = "example.com:0", .defport = 80, .rc = -1},
+        {.in = "example.com:65536", .defport = 80, .rc = -1},
+        {.in = "example.com:abc", .defport = 80, .rc = -1},
+        {.in = "example.com:80x", .defport = 80, .rc = -1},
+        {.in = "example.com:80:80", .defport = 80, .rc = -1},
+        {.in = "exa mple.com", .defport = 80, .rc = -1},
+        {.in = "example.com/", .defport = 80, .rc = -1},
+        {.in = "user@example.com", .defport = 80, .rc = -1},
+        {.in = "exam\"ple", .defport = 80, .rc = -1},
+        {.in = "ex\tample", .defport = 80, .rc = -1},
+        {.in = "[::1", .defport = 80, .rc = -1},
+        {.in = "[::1]8080", .defport = 80, .rc = -1},
+        {.in = "[::1]]:80", .defport = 80, .rc = -1},
+        {.in = "[]:80", .defport = 80, .rc = -1},
+        {.in = "[::g]:80", .defport = 80, .rc = -1},
+        {.in = "[::1%eth0]", .defport = 80, .rc = -1},
+        {.in = "::1", .defport = 80, .rc = -1},
+        {.in = "[example.com]", .defport = 80, .rc = -1},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *in = cases[i].in;
+        char host[URL_HOST_MAX];
+        uint16_t port = 7;
+        int rc = url_parse_authority(in, strlen(in), host, sizeof(host), &port, cases[i].defport);
+        if (rc != cases[i].rc) {
+            row_fail("%s: rc %d, want %d", in, rc, cases[i].rc);
+            continue;
+        }
+        if (rc < 0)
+            continue;
+        if (strcmp(host, cases[i].host) != 0)
+            row_fail("%s: host \"%s\", want \"%s\"", in, host, cases[i].host);
+        if (port != cases[i].port)
+            row_fail("%s: port %u, want %u", in, port, cases[i].port);
+    }
+    rows_done();
+}
+
+static void test_authority_hostsz(void **state)
+{
+    char host[8];
+    uint16_t port;
+    (void)state;
+    assert_int_equal(url_parse_authority("abcdefg", 7, host, sizeof(host), &port, 80), 0);
+    assert_string_equal(host, "abcdefg");
+    assert_int_equal(url_parse_authority("abcdefgh", 8, host, sizeof(host), &port, 80), -1);
+    assert_int_equal(url_parse_authority("[1::2:3]", 8, host, sizeof(host), &port, 80), 0);
+    assert_string_equal(host, "1::2:3");
+    assert_int_equal(url_parse_authority("[1::2:3:4]", 10, host, sizeof(host), &port, 80), -1);
+    rows_done();
+}
+
+static void test_format_hostport(void **state)
+{
+    static const struct {
+        const char *host;
+        uint16_t port;
+        size_t size;
+        const char *out;
+    } cases[] = {
+        {"example.com", 80, 64, "example.com:80"},
+        {"127.0.0.1", 65535, 64, "127.0.0.1:65535"},
+        {"::1", 443, 64, "[::1]:443"},
+        {"2001:db8::a", 8080, 64, "[2001:db8::a]:8080"},
+        {"example.com", 8080, 8, "example"}, /* truncated, still terminated */
+        {"::1", 443, 4, "[::"},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char out[64];
+        memset(out, 'X', sizeof(out));
+        url_format_hostport(out, cases[i].size, cases[i].host, cases[i].port);
+        if (strcmp(out, cases[i].out) != 0)
+            row_fail("%s %u: \"%s\", want \"%s\"", cases[i].host, cases[i].port, out, cases[i].out);
+    }
+    rows_done();
+}
+
+/* What url_format_hostport writes, url_parse_authority reads back. */
+static void test_roundtrip(void **state)
+{
+    static const struct {
+        const char *host;
+        uint16_t port;
+    } cases[] = {{"example.com", 80}, {"10.0.0.1", 1}, {"::1", 65535}, {"fe80::1:2", 8080}};
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char out[URL_HOST_MAX + 16], host[URL_HOST_MAX];
+        uint16_t port = 0;
+        url_format_hostport(out, sizeof(out), cases[i].host, cases[i].port);
+        assert_int_equal(url_parse_authority(out, strlen(out), host, sizeof(host), &port, 9), 0);
+        assert_string_equal(host, cases[i].host);
+        assert_int_equal(port, cases[i].port);
+    }
+    rows_done();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_parse_absolute, rows_reset),
+        cmocka_unit_test_setup(test_parse_absolute_len, rows_reset),
+        cmocka_unit_test_setup(test_host_length, rows_reset),
+        cmocka_unit_test_setup(test_parse_authority, rows_reset),
+        cmocka_unit_test_setup(test_authority_hostsz, rows_reset),
+        cmocka_unit_test_setup(test_format_hostport, rows_reset),
+        cmocka_unit_test_setup(test_roundtrip, rows_reset),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
