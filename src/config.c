@@ -8,28 +8,24 @@
  * looks keys up there, rejects unknown and repeated ones (with a "did you
  * mean" when a valid key is close) and calls the setter. Setters report and
  * carry on, so a single run lists every error in the file. Nothing here opens
- * sockets or log files: the caller acts on the validated result.
+ * sockets, log files or TLS files: the caller acts on the validated result.
+ * Turning a scalar's text into a value (numbers, addresses, origins), and
+ * the queries on a loaded config, are in cfgval.c; this file walks the YAML
+ * and reports.
  */
 #include "config.h"
+#include "cfgval.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <inttypes.h>
-#include <limits.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
 
-#define CFG_PATH_MAX 128   /* longest dotted key path we build, "routes[12].origin" */
-#define CFG_MAX_KEYS 16    /* keys per mapping level */
-#define CFG_NAME_MAX 253   /* proxy_name and host names */
-#define CFG_SUGGEST_MAX 32 /* longer unknown keys get no suggestion */
-#define CFG_NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._"
+#define CFG_PATH_MAX 128 /* longest dotted key path we build, "routes[12].origin" */
+#define CFG_MAX_KEYS 16  /* keys per mapping level */
 
 /* One load: where errors go and how many there were. */
 struct ctx {
@@ -57,6 +53,7 @@ struct key {
     double min, max;       /* numbers, sizes, durations: allowed range */
     const struct key *sub; /* set_map: the nested mapping's keys */
     item_fn *item;         /* set_list: one item's parser ... */
+    item_fn *mitem;        /* ... a mapping item's (s is NULL), NULL if not allowed ... */
     size_t isz, noff;      /* ... the item size, the offset of the count field */
     const char *want;      /* ... and what an item is, for type errors */
 };
@@ -123,304 +120,7 @@ static const char *get_scalar(struct ctx *c, const char *path, yaml_node_t *n, c
     return s;
 }
 
-/* ---- small parsers ---- */
-
-/* Consumes decimal digits; *ovf is set past UINT64_MAX. */
-static void scan_digits(const char **sp, uint64_t *out, bool *ovf)
-{
-    const char *s = *sp;
-    uint64_t v = 0;
-
-    *ovf = false;
-    for (; *s >= '0' && *s <= '9'; s++) {
-        unsigned d = (unsigned)(*s - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            *ovf = true;
-        v = v * 10 + d;
-    }
-    *out = v;
-    *sp = s;
-}
-
-static int parse_uint(const char *s, uint64_t *out)
-{
-    const char *p = s;
-    bool ovf;
-
-    scan_digits(&p, out, &ovf);
-    if (p == s || *p)
-        return -1;
-    return ovf ? -2 : 0;
-}
-
-int config_parse_size(const char *s, uint64_t *out)
-{
-    static const struct {
-        const char *sfx;
-        unsigned shift;
-    } units[] = {{"", 0}, {"B", 0}, {"KiB", 10}, {"MiB", 20}, {"GiB", 30}};
-    const char *p = s;
-    uint64_t n;
-    bool ovf;
-
-    scan_digits(&p, &n, &ovf);
-    if (p == s)
-        return -1;
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-        if (strcmp(p, units[i].sfx))
-            continue;
-        if (ovf || n > (UINT64_MAX >> units[i].shift))
-            return -2;
-        *out = n << units[i].shift;
-        return 0;
-    }
-    return -1;
-}
-
-int config_parse_duration(const char *s, double *out)
-{
-    static const struct {
-        const char *sfx;
-        double mul, div;
-    } units[] = {{"", 1, 1}, {"ms", 1, 1000}, {"s", 1, 1}, {"m", 60, 1}, {"h", 3600, 1}};
-    const char *p = s, *q;
-    double frac = 0, scale = 1;
-    uint64_t n;
-    bool ovf;
-
-    scan_digits(&p, &n, &ovf);
-    if (p == s)
-        return -1;
-    if (*p == '.') {
-        for (q = ++p; *p >= '0' && *p <= '9'; p++) {
-            if (scale < 1e15) {
-                frac = frac * 10 + (*p - '0');
-                scale *= 10;
-            }
-        }
-        if (p == q)
-            return -1;
-    }
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-        if (strcmp(p, units[i].sfx))
-            continue;
-        if (ovf)
-            return -2;
-        *out = ((double)n + frac / scale) * units[i].mul / units[i].div;
-        return 0;
-    }
-    return -1;
-}
-
-/* "80": 1..65535, at most 5 digits, nothing after. */
-static int parse_port(const char *s, uint16_t *port)
-{
-    uint64_t v;
-
-    if (strlen(s) > 5 || parse_uint(s, &v) || v < 1 || v > 65535)
-        return -1;
-    *port = (uint16_t)v;
-    return 0;
-}
-
-/* Copies s[0..n) into dst as a string; false if it does not fit. */
-static bool copy_span(char *dst, size_t dsz, const char *s, size_t n)
-{
-    if (n >= dsz)
-        return false;
-    memcpy(dst, s, n);
-    dst[n] = '\0';
-    return true;
-}
-
-/* -1: not an address:port; -2: the address is fine but the port is not. */
-int config_parse_sockaddr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
-{
-    union {
-        struct sockaddr_storage ss;
-        struct sockaddr_in in;
-        struct sockaddr_in6 in6;
-    } u = {.ss = {0}};
-    char host[INET6_ADDRSTRLEN];
-    bool v6 = *s == '[';
-    const char *h = s + v6, *end = strchr(h, v6 ? ']' : ':');
-    uint16_t port;
-
-    if (!end || !copy_span(host, sizeof host, h, (size_t)(end - h)) || (v6 && *++end != ':') ||
-        strchr(end + 1, ':'))
-        return -1;
-    if (v6 ? inet_pton(AF_INET6, host, &u.in6.sin6_addr) != 1
-           : inet_pton(AF_INET, host, &u.in.sin_addr) != 1)
-        return -1;
-    if (parse_port(end + 1, &port))
-        return -2;
-    if (v6)
-        u.in6.sin6_family = AF_INET6, u.in6.sin6_port = htons(port);
-    else
-        u.in.sin_family = AF_INET, u.in.sin_port = htons(port);
-    *ss = u.ss;
-    *len = v6 ? sizeof u.in6 : sizeof u.in;
-    return 0;
-}
-
-int config_parse_cidr(const char *s, struct cfg_cidr *out)
-{
-    char host[INET6_ADDRSTRLEN];
-    const char *slash = strchr(s, '/');
-    size_t hl = slash ? (size_t)(slash - s) : strlen(s);
-    uint64_t prefix;
-    struct cfg_cidr c = {0};
-
-    if (!copy_span(host, sizeof host, s, hl))
-        return -1;
-    if (inet_pton(AF_INET, host, c.addr) == 1)
-        c.family = AF_INET;
-    else if (inet_pton(AF_INET6, host, c.addr) == 1)
-        c.family = AF_INET6;
-    else
-        return -1;
-    prefix = c.family == AF_INET ? 32 : 128;
-    if (slash && (strlen(slash + 1) > 3 || parse_uint(slash + 1, &prefix) ||
-                  prefix > (c.family == AF_INET ? 32u : 128u)))
-        return -1;
-    c.prefix = (unsigned)prefix;
-    for (unsigned bit = c.prefix; bit < 128; bit++)
-        c.addr[bit / 8] &= (uint8_t) ~(0x80u >> (bit % 8));
-    *out = c;
-    return 0;
-}
-
-/* A DNS server: "ip", "[ip6]", "ip:port" or "[ip6]:port"; -2 for a bad port. */
-static int parse_dns_server(const char *s)
-{
-    char host[INET6_ADDRSTRLEN];
-    struct in6_addr a;
-    struct sockaddr_storage ss;
-    socklen_t len;
-    size_t n = strlen(s);
-
-    if (inet_pton(AF_INET, s, &a) == 1 || inet_pton(AF_INET6, s, &a) == 1)
-        return 0;
-    if (n > 2 && *s == '[' && s[n - 1] == ']' && copy_span(host, sizeof host, s + 1, n - 2) &&
-        inet_pton(AF_INET6, host, &a) == 1)
-        return 0;
-    return config_parse_sockaddr(s, &ss, &len);
-}
-
-static bool is_name(const char *s)
-{
-    size_t n = strlen(s);
-
-    return n > 0 && n <= CFG_NAME_MAX && strspn(s, CFG_NAME_CHARS) == n;
-}
-
-static char *dup_lower(const char *s, size_t n)
-{
-    char *d = strndup(s, n);
-
-    for (char *p = d; p && *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
-    return d;
-}
-
-/* "http[s]://host[:port][/]". -1: scheme, -2: malformed, -3: port. */
-static int parse_origin(const char *s, struct cfg_route *r)
-{
-    char host[INET6_ADDRSTRLEN], port[8];
-    struct in6_addr a;
-    const char *p, *e;
-    size_t hl, pl;
-
-    if (!strncasecmp(s, "http://", 7)) {
-        r->origin_tls = false, r->origin_port = 80, p = s + 7;
-    } else if (!strncasecmp(s, "https://", 8)) {
-        r->origin_tls = true, r->origin_port = 443, p = s + 8;
-    } else {
-        return -1;
-    }
-    if (*p == '[') {
-        e = strchr(++p, ']');
-        hl = e ? (size_t)(e - p) : sizeof host;
-        if (!copy_span(host, sizeof host, p, hl) || inet_pton(AF_INET6, host, &a) != 1)
-            return -2;
-        e++;
-    } else {
-        hl = strspn(p, CFG_NAME_CHARS);
-        if (hl == 0 || hl > CFG_NAME_MAX)
-            return -2;
-        e = p + hl;
-    }
-    if (*e == ':') {
-        pl = strcspn(e + 1, "/");
-        if (!copy_span(port, sizeof port, e + 1, pl) || parse_port(port, &r->origin_port))
-            return -3;
-        e += 1 + pl;
-    }
-    if (*e && strcmp(e, "/"))
-        return -2;
-    free(r->origin_host);
-    r->origin_host = dup_lower(p, hl);
-    return 0;
-}
-
-/* ---- formatting ranges back for messages ---- */
-
-static const char *fmt_duration(double v, char *buf, size_t sz)
-{
-    uint64_t i = (uint64_t)v;
-
-    if (v != (double)i)
-        snprintf(buf, sz, "%gms", v * 1000);
-    else if (i && i % 3600 == 0)
-        snprintf(buf, sz, "%" PRIu64 "h", i / 3600);
-    else if (i && i % 60 == 0)
-        snprintf(buf, sz, "%" PRIu64 "m", i / 60);
-    else
-        snprintf(buf, sz, "%" PRIu64 "s", i);
-    return buf;
-}
-
-static const char *fmt_size(uint64_t v, char *buf, size_t sz)
-{
-    static const char *const sfx[] = {"B", "KiB", "MiB", "GiB"};
-    unsigned u = 0;
-
-    while (u < 3 && v && v % 1024 == 0)
-        v /= 1024, u++;
-    snprintf(buf, sz, "%" PRIu64 "%s", v, sfx[u]);
-    return buf;
-}
-
 /* ---- the walker ---- */
-
-static unsigned min3(unsigned a, unsigned b, unsigned c)
-{
-    return a < b ? (a < c ? a : c) : (b < c ? b : c);
-}
-
-/* Damerau-Levenshtein (optimal string alignment), ignoring ASCII case. */
-static unsigned edit_distance(const char *a, const char *b)
-{
-    unsigned d[CFG_SUGGEST_MAX + 1][CFG_SUGGEST_MAX + 1];
-    size_t la = strlen(a), lb = strlen(b);
-
-    if (la > CFG_SUGGEST_MAX || lb > CFG_SUGGEST_MAX)
-        return UINT_MAX;
-    for (size_t i = 0; i <= la; i++) {
-        for (size_t j = 0; j <= lb; j++) {
-            if (!i || !j) {
-                d[i][j] = (unsigned)(i + j);
-                continue;
-            }
-            d[i][j] = min3(d[i - 1][j] + 1, d[i][j - 1] + 1,
-                           d[i - 1][j - 1] + ((a[i - 1] | 0x20) != (b[j - 1] | 0x20)));
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
-                d[i][j] = min3(d[i][j], d[i - 2][j - 2] + 1, UINT_MAX);
-        }
-    }
-    return d[la][lb];
-}
 
 static void unknown_key(struct ctx *c, const char *path, const yaml_node_t *kn, const char *name,
                         const struct key *keys)
@@ -429,7 +129,7 @@ static void unknown_key(struct ctx *c, const char *path, const yaml_node_t *kn, 
     unsigned bestd = 3;
 
     for (const struct key *k = keys; k->name; k++) {
-        unsigned d = edit_distance(name, k->name);
+        unsigned d = cfgval_distance(name, k->name);
         if (d < bestd)
             best = k->name, bestd = d;
     }
@@ -519,6 +219,15 @@ static yaml_node_t *list_at(struct ctx *c, const char *path, yaml_node_t *v, siz
     return yaml_document_get_node(c->doc, v->data.sequence.items.start[i]);
 }
 
+/* Reports each of the first n keys that vals (from walk_map) lacks. */
+static void require_keys(struct ctx *c, const char *path, const yaml_node_t *map,
+                         const struct key *keys, yaml_node_t **vals, size_t n)
+{
+    for (size_t j = 0; j < n; j++)
+        if (!vals[j])
+            cfg_err(c, map->start_mark, "%s: missing \"%s\"", path, keys[j].name);
+}
+
 /* ---- setters ---- */
 
 /* Reports `path: "s" what` and returns false. */
@@ -541,7 +250,7 @@ SETTER(set_uint)
 {
     const char *s = get_scalar(c, path, v, "a number");
     uint64_t n;
-    int rc = s ? parse_uint(s, &n) : 0;
+    int rc = s ? cfgval_uint(s, &n) : 0;
 
     if (!s)
         return;
@@ -566,8 +275,8 @@ SETTER(set_size)
         bad(c, v, path, s, "is not a size (use B, KiB, MiB or GiB)");
     else if (rc || n < k->min || n > k->max)
         cfg_err(c, v->start_mark, "%s: %s is out of range (%s..%s)", path, s,
-                fmt_size((uint64_t)k->min, lo, sizeof lo),
-                fmt_size((uint64_t)k->max, hi, sizeof hi));
+                cfgval_fmt_size((uint64_t)k->min, lo, sizeof lo),
+                cfgval_fmt_size((uint64_t)k->max, hi, sizeof hi));
     else
         *FIELD(base, k, size_t) = (size_t)n;
 }
@@ -585,7 +294,8 @@ SETTER(set_duration)
         bad(c, v, path, s, "is not a duration (use ms, s, m or h)");
     else if (rc || d < k->min || d > k->max)
         cfg_err(c, v->start_mark, "%s: %s is out of range (%s..%s)", path, s,
-                fmt_duration(k->min, lo, sizeof lo), fmt_duration(k->max, hi, sizeof hi));
+                cfgval_fmt_duration(k->min, lo, sizeof lo),
+                cfgval_fmt_duration(k->max, hi, sizeof hi));
     else
         *FIELD(base, k, double) = d;
 }
@@ -643,16 +353,37 @@ SETTER(set_name)
 {
     const char *s = get_scalar(c, path, v, "a name");
 
-    if (s && !is_name(s))
+    if (s && !cfgval_is_name(s))
         bad(c, v, path, s, "is not a valid name (use letters, digits, '-', '.' or '_')");
     else if (s)
         store_str(c, v, FIELD(base, k, char *), s);
 }
 
+/* A file path (only its syntax: the files are opened by whoever uses them). */
+SETTER(set_path)
+{
+    const char *s = get_scalar(c, path, v, "a path");
+
+    if (s)
+        store_str(c, v, FIELD(base, k, char *), s);
+}
+
+SETTER(set_bool)
+{
+    const char *s = get_scalar(c, path, v, "a boolean");
+    bool b;
+
+    if (s && cfgval_bool(s, &b))
+        bad(c, v, path, s, "is not a boolean (use true or false)");
+    else if (s)
+        *FIELD(base, k, bool) = b;
+}
+
 /*
  * A list of scalars (a lone scalar is a one-item list) into a new array of
- * k->isz items, replacing the array at k->off and its count at k->noff. The
- * old array is always a default of flat items: each key is set only once.
+ * k->isz items, replacing the array at k->off and its count at k->noff.
+ * Items that are mappings go to k->mitem when it is set. The old array is
+ * always a default whose items own no memory: each key is set only once.
  */
 SETTER(set_list)
 {
@@ -671,10 +402,14 @@ SETTER(set_list)
     }
     for (size_t i = 0; i < n; i++) {
         yaml_node_t *it = list_at(c, path, v, i, ip);
-        const char *s = get_scalar(c, ip, it, k->want);
+        const char *s;
 
-        if (s && k->item(c, ip, it, s, arr, got))
+        if (k->mitem && it->type == YAML_MAPPING_NODE) {
+            if (k->mitem(c, ip, it, NULL, arr, got))
+                got++;
+        } else if ((s = get_scalar(c, ip, it, k->want)) && k->item(c, ip, it, s, arr, got)) {
             got++;
+        }
     }
     memcpy(&old, FIELD(base, k, char *), sizeof old);
     free(old);
@@ -682,21 +417,96 @@ SETTER(set_list)
     *(size_t *)(void *)((char *)base + k->noff) = got;
 }
 
-static bool listen_item(struct ctx *c, const char *path, yaml_node_t *it, const char *s, void *arr,
-                        size_t got)
+/* "ip:port" into l's address and text. */
+static bool listen_addr(struct ctx *c, const char *path, yaml_node_t *n, const char *s,
+                        struct cfg_listen *l)
 {
-    struct cfg_listen *ls = arr, *l = &ls[got];
     int rc = config_parse_sockaddr(s, &l->addr, &l->addrlen);
 
     if (rc == -1 || strlen(s) >= sizeof l->text)
-        return bad(c, it, path, s, "is not an address:port");
+        return bad(c, n, path, s, "is not an address:port");
     if (rc)
-        return bad(c, it, path, s, BAD_PORT);
-    for (size_t j = 0; j < got; j++)
-        if (ls[j].addrlen == l->addrlen && !memcmp(&ls[j].addr, &l->addr, l->addrlen))
-            return bad(c, it, path, s, "is listed twice");
+        return bad(c, n, path, s, BAD_PORT);
     snprintf(l->text, sizeof l->text, "%s", s);
     return true;
+}
+
+/* ls[got] must not share its address with an earlier listener, whatever their forms. */
+static bool listen_unique(struct ctx *c, const char *path, yaml_node_t *n,
+                          const struct cfg_listen *ls, size_t got)
+{
+    const struct cfg_listen *l = &ls[got];
+
+    for (size_t j = 0; j < got; j++)
+        if (ls[j].addrlen == l->addrlen && !memcmp(&ls[j].addr, &l->addr, l->addrlen))
+            return bad(c, n, path, l->text, "is listed twice");
+    return true;
+}
+
+static bool listen_item(struct ctx *c, const char *path, yaml_node_t *it, const char *s, void *arr,
+                        size_t got)
+{
+    return listen_addr(c, path, it, s, (struct cfg_listen *)arr + got) &&
+           listen_unique(c, path, it, arr, got);
+}
+
+SETTER(set_listen_address)
+{
+    const char *s = get_scalar(c, path, v, "an address:port");
+
+    if (s)
+        listen_addr(c, path, v, s, base);
+}
+
+static const struct key listen_tls_keys[] = {
+    {.name = "cert", .set = set_path, .off = offsetof(struct cfg_listen, tls_cert)},
+    {.name = "key", .set = set_path, .off = offsetof(struct cfg_listen, tls_key)},
+    {.name = NULL},
+};
+
+/* Both files, always: an empty "tls:" must not quietly mean plain text. */
+SETTER(set_listen_tls)
+{
+    yaml_node_t *vals[CFG_MAX_KEYS] = {0};
+
+    if (!is_null(v) && !is_map(c, path, v))
+        return;
+    if (!is_null(v))
+        walk_map(c, path, v, base, listen_tls_keys, vals);
+    require_keys(c, path, v, listen_tls_keys, vals, 2);
+}
+
+enum { LISTEN_ADDRESS, LISTEN_TLS };
+
+static const struct key listen_keys[] = {
+    [LISTEN_ADDRESS] = {.name = "address", .set = set_listen_address},
+    [LISTEN_TLS] = {.name = "tls", .set = set_listen_tls},
+    {.name = NULL},
+};
+
+/*
+ * { address: "ip:port", tls: { cert: PATH, key: PATH } }. The slot may hold
+ * a rejected item's leftovers (which own no memory); a rejected mapping
+ * frees its paths so that the next item starts clean.
+ */
+static bool listen_map_item(struct ctx *c, const char *path, yaml_node_t *it,
+                            __attribute__((unused)) const char *s, void *arr, size_t got)
+{
+    yaml_node_t *vals[CFG_MAX_KEYS] = {0};
+    struct cfg_listen *l = (struct cfg_listen *)arr + got;
+    char ap[CFG_PATH_MAX];
+    unsigned nerr = c->nerr;
+
+    memset(l, 0, sizeof *l);
+    walk_map(c, path, it, l, listen_keys, vals);
+    require_keys(c, path, it, listen_keys, vals, LISTEN_TLS);
+    snprintf(ap, sizeof ap, "%s.address", path);
+    if (c->nerr == nerr && listen_unique(c, ap, vals[LISTEN_ADDRESS], arr, got))
+        return true;
+    free(l->tls_cert);
+    free(l->tls_key);
+    memset(l, 0, sizeof *l);
+    return false;
 }
 
 static bool cidr_item(struct ctx *c, const char *path, yaml_node_t *it, const char *s, void *arr,
@@ -707,10 +517,31 @@ static bool cidr_item(struct ctx *c, const char *path, yaml_node_t *it, const ch
     return true;
 }
 
+/* A CONNECT port: a number, not a service name. */
+static bool port_item(struct ctx *c, const char *path, yaml_node_t *it, const char *s, void *arr,
+                      size_t got)
+{
+    uint16_t *ports = arr;
+    uint64_t n;
+    int rc = cfgval_uint(s, &n);
+
+    if (rc == -1)
+        return bad(c, it, path, s, "is not a port number (use 1..65535)");
+    if (rc || n < 1 || n > 65535) {
+        cfg_err(c, it->start_mark, "%s: %s is out of range (1..65535)", path, s);
+        return false;
+    }
+    ports[got] = (uint16_t)n;
+    for (size_t j = 0; j < got; j++)
+        if (ports[j] == ports[got])
+            return bad(c, it, path, s, "is listed twice");
+    return true;
+}
+
 static bool dns_server_item(struct ctx *c, const char *path, yaml_node_t *it, const char *s,
                             void *arr, size_t got)
 {
-    int rc = parse_dns_server(s);
+    int rc = cfgval_dns_server(s);
 
     if (rc == -1)
         return bad(c, it, path, s, "is not an IP address or address:port");
@@ -728,9 +559,9 @@ SETTER(set_route_host)
     struct cfg_route *r = base;
     const char *s = get_scalar(c, path, v, "a host name");
 
-    if (s && !is_name(s))
+    if (s && !cfgval_is_name(s))
         bad(c, v, path, s, "is not a host name");
-    else if (s && !(r->host = dup_lower(s, strlen(s))))
+    else if (s && !(r->host = cfgval_dup_lower(s, strlen(s))))
         oom(c, v);
 }
 
@@ -738,7 +569,7 @@ SETTER(set_route_origin)
 {
     struct cfg_route *r = base;
     const char *s = get_scalar(c, path, v, "an origin URL");
-    int rc = s ? parse_origin(s, r) : 0;
+    int rc = s ? cfgval_origin(s, r) : 0;
 
     if (!s)
         return;
@@ -752,9 +583,29 @@ SETTER(set_route_origin)
         oom(c, v);
 }
 
+static const struct key route_tls_keys[] = {
+    {.name = "verify", .set = set_bool, .off = offsetof(struct cfg_route, tls_verify)},
+    {.name = NULL},
+};
+
+/* Whether the origin is https:// is checked once the whole route is read. */
+SETTER(set_route_tls)
+{
+    struct cfg_route *r = base;
+    yaml_node_t *vals[CFG_MAX_KEYS] = {0};
+
+    if (is_map(c, path, v))
+        walk_map(c, path, v, base, route_tls_keys, vals);
+    r->tls_verify_set = vals[0] != NULL;
+}
+
+/* The required keys come first. */
+enum { ROUTE_HOST, ROUTE_ORIGIN, ROUTE_TLS };
+
 static const struct key route_keys[] = {
-    {.name = "host", .set = set_route_host},
-    {.name = "origin", .set = set_route_origin},
+    [ROUTE_HOST] = {.name = "host", .set = set_route_host},
+    [ROUTE_ORIGIN] = {.name = "origin", .set = set_route_origin},
+    [ROUTE_TLS] = {.name = "tls", .set = set_route_tls},
     {.name = NULL},
 };
 
@@ -771,13 +622,13 @@ static void parse_route(struct ctx *c, const char *path, size_t i, yaml_node_t *
         return;
     }
     walk_map(c, ip, it, r, route_keys, vals);
-    for (size_t j = 0; route_keys[j].name; j++)
-        if (!vals[j])
-            cfg_err(c, it->start_mark, "%s: missing \"%s\"", ip, route_keys[j].name);
+    require_keys(c, ip, it, route_keys, vals, ROUTE_TLS);
+    if (vals[ROUTE_TLS] && r->origin && !r->origin_tls)
+        cfg_err(c, vals[ROUTE_TLS]->start_mark, "%s.tls: only applies to https:// origins", ip);
     for (size_t j = 0; r->host && j < i; j++) {
         if (cfg->routes[j].host && !strcmp(cfg->routes[j].host, r->host)) {
-            cfg_err(c, vals[0]->start_mark, "%s.host: duplicate host \"%s\" (see %s[%zu])", ip,
-                    r->host, path, j);
+            cfg_err(c, vals[ROUTE_HOST]->start_mark, "%s.host: duplicate host \"%s\" (see %s[%zu])",
+                    ip, r->host, path, j);
             break;
         }
     }
@@ -825,20 +676,22 @@ SETTER(set_routes)
     {                                                                                              \
         .name = n, .set = set_size, .off = OFF(f), .min = lo, .max = hi                            \
     }
-#define LIST(n, f, cnt, fn, atleast, what)                                                         \
+#define UINT(n, f, lo, hi)                                                                         \
     {                                                                                              \
-        .name = n, .set = set_list, .off = OFF(f), .noff = OFF(cnt), .item = fn,                   \
+        .name = n, .set = set_uint, .off = OFF(f), .min = lo, .max = hi                            \
+    }
+/* A list whose items may also be mappings (given to mfn). */
+#define LIST_OF(n, f, cnt, fn, mfn, atleast, what)                                                 \
+    {                                                                                              \
+        .name = n, .set = set_list, .off = OFF(f), .noff = OFF(cnt), .item = fn, .mitem = mfn,     \
         .isz = sizeof(*((struct config *)0)->f), .min = atleast, .want = what                      \
     }
+#define LIST(n, f, cnt, fn, atleast, what) LIST_OF(n, f, cnt, fn, NULL, atleast, what)
 
 enum { LIM_CONNS, LIM_HEADER, LIM_URI, LIM_HDR_TIMEOUT, LIM_IDLE_TIMEOUT, LIM_SHUTDOWN, LIM_N };
 
 static const struct key limits_keys[] = {
-    [LIM_CONNS] = {.name = "max_connections",
-                   .set = set_uint,
-                   .off = OFF(limits.max_connections),
-                   .min = 1,
-                   .max = 1000000},
+    [LIM_CONNS] = UINT("max_connections", limits.max_connections, 1, 1000000),
     [LIM_HEADER] = SIZE("max_header_bytes", limits.max_header_bytes, 1024, 1 << 20),
     [LIM_URI] = SIZE("max_uri_bytes", limits.max_uri_bytes, 256, 1 << 20),
     [LIM_HDR_TIMEOUT] = DURATION("client_header_timeout", limits.client_header_timeout, MS, HOUR),
@@ -862,8 +715,8 @@ SETTER(set_limits)
         return;
     cfg_err(c, (vals[LIM_URI] ? vals[LIM_URI] : vals[LIM_HEADER])->start_mark,
             "%s.max_uri_bytes (%s) must not exceed %s.max_header_bytes (%s)", path,
-            fmt_size(cfg->limits.max_uri_bytes, a, sizeof a), path,
-            fmt_size(cfg->limits.max_header_bytes, b, sizeof b));
+            cfgval_fmt_size(cfg->limits.max_uri_bytes, a, sizeof a), path,
+            cfgval_fmt_size(cfg->limits.max_header_bytes, b, sizeof b));
 }
 
 static const struct key acl_keys[] = {
@@ -871,9 +724,51 @@ static const struct key acl_keys[] = {
     {.name = NULL},
 };
 
+enum { POOL_MAX, POOL_IDLE, POOL_IDLE_TIMEOUT, POOL_QUEUE_TIMEOUT, POOL_N };
+
+static const struct key pool_keys[] = {
+    [POOL_MAX] = UINT("max_per_origin", upstream.pool.max_per_origin, 1, 100000),
+    [POOL_IDLE] = UINT("max_idle_per_origin", upstream.pool.max_idle_per_origin, 0, 100000),
+    [POOL_IDLE_TIMEOUT] = DURATION("idle_timeout", upstream.pool.idle_timeout, MS, 24 * HOUR),
+    [POOL_QUEUE_TIMEOUT] = DURATION("queue_timeout", upstream.pool.queue_timeout, MS, HOUR),
+    [POOL_N] = {.name = NULL},
+};
+
+/* upstream.pool, plus its one rule that spans two keys. */
+SETTER(set_pool)
+{
+    struct config *cfg = base;
+    yaml_node_t *vals[CFG_MAX_KEYS] = {0};
+    unsigned nerr = c->nerr;
+
+    if (!is_map(c, path, v))
+        return;
+    walk_map(c, path, v, base, pool_keys, vals);
+    if (c->nerr != nerr ||
+        cfg->upstream.pool.max_idle_per_origin <= cfg->upstream.pool.max_per_origin)
+        return;
+    cfg_err(c, (vals[POOL_IDLE] ? vals[POOL_IDLE] : vals[POOL_MAX])->start_mark,
+            "%s.max_idle_per_origin (%u) must not exceed %s.max_per_origin (%u)", path,
+            cfg->upstream.pool.max_idle_per_origin, path, cfg->upstream.pool.max_per_origin);
+}
+
+static const struct key upstream_tls_keys[] = {
+    {.name = "verify", .set = set_bool, .off = OFF(upstream.tls.verify)},
+    {.name = "ca_file", .set = set_path, .off = OFF(upstream.tls.ca_file)},
+    {.name = NULL},
+};
+
 static const struct key upstream_keys[] = {
     DURATION("connect_timeout", upstream.connect_timeout, MS, 10 * MIN),
     DURATION("read_timeout", upstream.read_timeout, MS, HOUR),
+    UINT("retries", upstream.retries, 0, 5),
+    {.name = "pool", .set = set_pool},
+    {.name = "tls", .set = set_map, .sub = upstream_tls_keys},
+    {.name = NULL},
+};
+
+static const struct key connect_keys[] = {
+    LIST("allowed_ports", connect_allowed_ports, nconnect_allowed_ports, port_item, 0, "a port"),
     {.name = NULL},
 };
 
@@ -885,7 +780,7 @@ static const struct key dns_keys[] = {
 };
 
 static const struct key top_keys[] = {
-    LIST("listen", listen, nlisten, listen_item, 1, "an address:port"),
+    LIST_OF("listen", listen, nlisten, listen_item, listen_map_item, 1, "an address:port"),
     {.name = "acl", .set = set_map, .sub = acl_keys},
     {.name = "access_log", .set = set_access_log, .off = OFF(access_log)},
     {.name = "error_log", .set = set_error_log, .off = OFF(error_log)},
@@ -893,6 +788,7 @@ static const struct key top_keys[] = {
     {.name = "proxy_name", .set = set_name, .off = OFF(proxy_name)},
     {.name = "limits", .set = set_limits},
     {.name = "upstream", .set = set_map, .sub = upstream_keys},
+    {.name = "connect", .set = set_map, .sub = connect_keys},
     {.name = "dns", .set = set_map, .sub = dns_keys},
     {.name = "routes", .set = set_routes},
     {.name = NULL},
@@ -903,11 +799,17 @@ static const struct key top_keys[] = {
 static void config_free(struct config *cfg)
 {
     free(cfg->path);
+    for (size_t i = 0; i < cfg->nlisten; i++) {
+        free(cfg->listen[i].tls_cert);
+        free(cfg->listen[i].tls_key);
+    }
     free(cfg->listen);
     free(cfg->acl_allow);
     free(cfg->access_log);
     free(cfg->error_log);
     free(cfg->proxy_name);
+    free(cfg->upstream.tls.ca_file);
+    free(cfg->connect_allowed_ports);
     for (size_t i = 0; i < cfg->dns.nservers; i++)
         free(cfg->dns.servers[i]);
     free(cfg->dns.servers);
@@ -922,7 +824,7 @@ static char *default_proxy_name(void)
     if (gethostname(h, sizeof h) != 0)
         return strdup("magpie");
     h[sizeof h - 1] = '\0';
-    return strdup(is_name(h) ? h : "magpie");
+    return strdup(cfgval_is_name(h) ? h : "magpie");
 }
 
 struct config *config_default(void)
@@ -937,8 +839,10 @@ struct config *config_default(void)
     cfg->access_log = strdup("-");
     cfg->error_log = strdup("-");
     cfg->proxy_name = default_proxy_name();
+    cfg->upstream.tls.ca_file = strdup(CFG_DEFAULT_TLS_CA_FILE);
+    cfg->connect_allowed_ports = calloc(1, sizeof *cfg->connect_allowed_ports);
     if (!cfg->listen || !cfg->acl_allow || !cfg->access_log || !cfg->error_log ||
-        !cfg->proxy_name) {
+        !cfg->proxy_name || !cfg->upstream.tls.ca_file || !cfg->connect_allowed_ports) {
         config_free(cfg);
         return NULL;
     }
@@ -957,6 +861,14 @@ struct config *config_default(void)
     cfg->limits.shutdown_timeout = CFG_DEFAULT_SHUTDOWN_TIMEOUT;
     cfg->upstream.connect_timeout = CFG_DEFAULT_CONNECT_TIMEOUT;
     cfg->upstream.read_timeout = CFG_DEFAULT_READ_TIMEOUT;
+    cfg->upstream.retries = CFG_DEFAULT_RETRIES;
+    cfg->upstream.pool.max_per_origin = CFG_DEFAULT_POOL_MAX_PER_ORIGIN;
+    cfg->upstream.pool.max_idle_per_origin = CFG_DEFAULT_POOL_MAX_IDLE_PER_ORIGIN;
+    cfg->upstream.pool.idle_timeout = CFG_DEFAULT_POOL_IDLE_TIMEOUT;
+    cfg->upstream.pool.queue_timeout = CFG_DEFAULT_POOL_QUEUE_TIMEOUT;
+    cfg->upstream.tls.verify = CFG_DEFAULT_TLS_VERIFY;
+    cfg->connect_allowed_ports[0] = CFG_DEFAULT_CONNECT_PORT;
+    cfg->nconnect_allowed_ports = 1;
     cfg->dns.max_ttl = CFG_DEFAULT_DNS_MAX_TTL;
     cfg->dns.timeout = CFG_DEFAULT_DNS_TIMEOUT;
     return cfg;
@@ -1018,6 +930,10 @@ static void load_root(struct ctx *c, struct config *cfg, yaml_node_t *root)
         return;
     }
     walk_map(c, "", root, cfg, top_keys, NULL);
+    /* upstream.tls.verify may come after the routes that inherit it */
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        if (!cfg->routes[i].tls_verify_set)
+            cfg->routes[i].tls_verify = cfg->upstream.tls.verify;
 }
 
 /* Parses the one document in the stream into cfg, reporting to c. */
@@ -1079,55 +995,4 @@ struct config *config_load(const char *path, FILE *errs)
     if (c.nerr)
         config_unref(&cfg);
     return cfg;
-}
-
-/* ---- queries ---- */
-
-static bool prefix_match(const uint8_t *net, const uint8_t *addr, unsigned prefix)
-{
-    unsigned bytes = prefix / 8, bits = prefix % 8;
-    uint8_t mask = (uint8_t)(0xff00u >> bits);
-
-    if (memcmp(net, addr, bytes))
-        return false;
-    return !bits || (net[bytes] & mask) == (addr[bytes] & mask);
-}
-
-bool config_acl_allows(const struct config *cfg, const struct sockaddr *sa)
-{
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    struct sockaddr_in sin;
-    struct sockaddr_in6 sin6;
-    uint8_t a[16];
-    int family = sa->sa_family;
-    bool is_mapped = false;
-
-    if (family == AF_INET) {
-        memcpy(&sin, sa, sizeof sin);
-        memcpy(a, &sin.sin_addr, 4);
-    } else if (family == AF_INET6) {
-        memcpy(&sin6, sa, sizeof sin6);
-        memcpy(a, &sin6.sin6_addr, 16);
-        is_mapped = !memcmp(a, mapped, sizeof mapped);
-    } else {
-        return false;
-    }
-    for (size_t i = 0; i < cfg->nacl_allow; i++) {
-        const struct cfg_cidr *c = &cfg->acl_allow[i];
-        if (c->family == family && prefix_match(c->addr, a, c->prefix))
-            return true;
-        if (is_mapped && c->family == AF_INET && prefix_match(c->addr, a + 12, c->prefix))
-            return true;
-    }
-    return false;
-}
-
-const struct cfg_route *config_route_find(const struct config *cfg, const char *host)
-{
-    if (!host)
-        return NULL;
-    for (size_t i = 0; i < cfg->nroutes; i++)
-        if (cfg->routes[i].host && !strcasecmp(cfg->routes[i].host, host))
-            return &cfg->routes[i];
-    return NULL;
 }

@@ -19,6 +19,8 @@ struct cfg_listen {
     struct sockaddr_storage addr;
     socklen_t addrlen;
     char text[64]; /* as written: "127.0.0.1:3128", "[::1]:3128" */
+    char *tls_cert; /* TLS listener: PEM certificate chain path; NULL: plain */
+    char *tls_key;  /* TLS listener: PEM private key path; NULL: plain */
 };
 
 struct cfg_cidr {
@@ -33,6 +35,8 @@ struct cfg_route {
     bool origin_tls;   /* https:// */
     char *origin_host; /* lower case, IPv6 without brackets */
     uint16_t origin_port;
+    bool tls_verify;     /* https origins: the route's tls.verify, else upstream.tls.verify */
+    bool tls_verify_set; /* the route said tls.verify itself */
 };
 
 struct config {
@@ -61,7 +65,22 @@ struct config {
     struct {
         double connect_timeout;
         double read_timeout;
+        unsigned retries; /* attempts after the first one fails, 0..5 */
+        struct {
+            unsigned max_per_origin;      /* open at once (connecting, busy, idle) */
+            unsigned max_idle_per_origin; /* kept for reuse; <= max_per_origin */
+            double idle_timeout;          /* seconds before an idle one is closed */
+            double queue_timeout;         /* seconds a request waits for a slot */
+        } pool;
+        struct {
+            bool verify;   /* check https origins' chains and host names */
+            char *ca_file; /* PEM bundle, never NULL; opened by tls.c, not here */
+        } tls;
     } upstream;
+
+    /* CONNECT targets: only these ports; none at all when empty (deny by default). */
+    uint16_t *connect_allowed_ports;
+    size_t nconnect_allowed_ports;
 
     struct {
         char **servers; /* "ip" or "ip:port" / "[ip6]:port"; empty: resolv.conf */
@@ -84,6 +103,14 @@ struct config {
 #define CFG_DEFAULT_SHUTDOWN_TIMEOUT 10.0
 #define CFG_DEFAULT_CONNECT_TIMEOUT 5.0
 #define CFG_DEFAULT_READ_TIMEOUT 30.0
+#define CFG_DEFAULT_RETRIES 1
+#define CFG_DEFAULT_POOL_MAX_PER_ORIGIN 64
+#define CFG_DEFAULT_POOL_MAX_IDLE_PER_ORIGIN 32
+#define CFG_DEFAULT_POOL_IDLE_TIMEOUT 60.0
+#define CFG_DEFAULT_POOL_QUEUE_TIMEOUT 10.0
+#define CFG_DEFAULT_TLS_VERIFY true
+#define CFG_DEFAULT_TLS_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
+#define CFG_DEFAULT_CONNECT_PORT 443 /* connect.allowed_ports: [443] */
 #define CFG_DEFAULT_DNS_MAX_TTL 300.0
 #define CFG_DEFAULT_DNS_TIMEOUT 5.0
 
@@ -92,7 +119,7 @@ struct config {
  * error found to errs, one per line, as "path:line:col: message".
  */
 struct config *config_load(const char *path, FILE *errs);
-/* The embedded defaults: listen 127.0.0.1:3128, ACL loopback only. */
+/* The embedded defaults: listen 127.0.0.1:3128, ACL loopback only, CONNECT to 443. */
 struct config *config_default(void);
 struct config *config_ref(struct config *cfg);
 /* Drops a reference and clears *cfgp; frees on the last one. */
@@ -101,6 +128,8 @@ void config_unref(struct config **cfgp);
 bool config_acl_allows(const struct config *cfg, const struct sockaddr *sa);
 /* host: the request's Host without port; case-insensitive. */
 const struct cfg_route *config_route_find(const struct config *cfg, const char *host);
+/* May a CONNECT request reach this port? Never with an empty list. */
+bool config_connect_port_allowed(const struct config *cfg, uint16_t port);
 
 /* "250ms", "10s", "5m", "1h" (a bare number is seconds). 0 on success. */
 int config_parse_duration(const char *s, double *out);

@@ -362,6 +362,17 @@ static void check_defaults(const struct config *cfg)
     assert_true(cfg->limits.shutdown_timeout == CFG_DEFAULT_SHUTDOWN_TIMEOUT);
     assert_true(cfg->upstream.connect_timeout == CFG_DEFAULT_CONNECT_TIMEOUT);
     assert_true(cfg->upstream.read_timeout == CFG_DEFAULT_READ_TIMEOUT);
+    assert_int_equal(cfg->upstream.retries, CFG_DEFAULT_RETRIES);
+    assert_int_equal(cfg->upstream.pool.max_per_origin, CFG_DEFAULT_POOL_MAX_PER_ORIGIN);
+    assert_int_equal(cfg->upstream.pool.max_idle_per_origin, CFG_DEFAULT_POOL_MAX_IDLE_PER_ORIGIN);
+    assert_true(cfg->upstream.pool.idle_timeout == CFG_DEFAULT_POOL_IDLE_TIMEOUT);
+    assert_true(cfg->upstream.pool.queue_timeout == CFG_DEFAULT_POOL_QUEUE_TIMEOUT);
+    assert_true(cfg->upstream.tls.verify == CFG_DEFAULT_TLS_VERIFY);
+    assert_string_equal(cfg->upstream.tls.ca_file, CFG_DEFAULT_TLS_CA_FILE);
+    assert_int_equal(cfg->nconnect_allowed_ports, 1);
+    assert_int_equal(cfg->connect_allowed_ports[0], CFG_DEFAULT_CONNECT_PORT);
+    assert_null(cfg->listen[0].tls_cert);
+    assert_null(cfg->listen[0].tls_key);
     assert_int_equal(cfg->dns.nservers, 0);
     assert_true(cfg->dns.max_ttl == CFG_DEFAULT_DNS_MAX_TTL);
     assert_true(cfg->dns.timeout == CFG_DEFAULT_DNS_TIMEOUT);
@@ -402,6 +413,9 @@ static void test_empty_files(void **state)
     }
     /* keys with no value keep their defaults */
     struct config *cfg = load_ok("limits:\nupstream:\ndns:\nacl:\nroutes:\n");
+    check_defaults(cfg);
+    config_unref(&cfg);
+    cfg = load_ok("upstream:\n  pool:\n  tls:\nconnect:\n");
     check_defaults(cfg);
     config_unref(&cfg);
 }
@@ -473,6 +487,166 @@ static void test_listen_forms(void **state)
     cfg = load_ok("listen: [\"[::1]:3128\", 127.0.0.1:3128]\nacl: {allow: 10.0.0.0/8}\n");
     assert_int_equal(cfg->nlisten, 2);
     assert_int_equal(cfg->nacl_allow, 1);
+    config_unref(&cfg);
+}
+
+static void test_upstream_keys(void **state)
+{
+    struct config *cfg = load_ok("upstream:\n"
+                                 "  retries: 0\n"
+                                 "  pool:\n"
+                                 "    max_per_origin: 100000\n"
+                                 "    max_idle_per_origin: 0\n"
+                                 "    idle_timeout: 24h\n"
+                                 "    queue_timeout: 1ms\n"
+                                 "  tls:\n"
+                                 "    verify: false\n"
+                                 "    ca_file: /etc/magpie/ca.pem\n");
+
+    (void)state;
+    assert_int_equal(cfg->upstream.retries, 0);
+    assert_int_equal(cfg->upstream.pool.max_per_origin, 100000);
+    assert_int_equal(cfg->upstream.pool.max_idle_per_origin, 0);
+    assert_true(cfg->upstream.pool.idle_timeout == 86400);
+    assert_true(cfg->upstream.pool.queue_timeout == 0.001);
+    assert_false(cfg->upstream.tls.verify);
+    assert_string_equal(cfg->upstream.tls.ca_file, "/etc/magpie/ca.pem");
+    config_unref(&cfg);
+
+    /* the other end of each range; idle may equal max */
+    cfg = load_ok("upstream:\n"
+                  "  retries: 5\n"
+                  "  pool: {max_per_origin: 1, max_idle_per_origin: 1, idle_timeout: 1ms, "
+                  "queue_timeout: 1h}\n"
+                  "  tls: {verify: true}\n");
+    assert_int_equal(cfg->upstream.retries, 5);
+    assert_int_equal(cfg->upstream.pool.max_per_origin, 1);
+    assert_int_equal(cfg->upstream.pool.max_idle_per_origin, 1);
+    assert_true(cfg->upstream.pool.idle_timeout == 0.001);
+    assert_true(cfg->upstream.pool.queue_timeout == 3600);
+    assert_true(cfg->upstream.tls.verify);
+    assert_string_equal(cfg->upstream.tls.ca_file, CFG_DEFAULT_TLS_CA_FILE);
+    config_unref(&cfg);
+}
+
+static void test_booleans(void **state)
+{
+    static const struct {
+        const char *in;
+        bool want;
+    } forms[] = {{"true", true},   {"True", true},   {"TRUE", true}, {"yes", true},
+                 {"Yes", true},    {"on", true},     {"ON", true},   {"\"true\"", true},
+                 {"false", false}, {"False", false}, {"no", false},  {"NO", false},
+                 {"off", false},   {"Off", false}};
+    char yaml[128];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        snprintf(yaml, sizeof yaml, "upstream: {tls: {verify: %s}}\n", forms[i].in);
+        struct config *cfg = load_ok(yaml);
+        assert_true(cfg->upstream.tls.verify == forms[i].want);
+        config_unref(&cfg);
+    }
+}
+
+static void test_connect_ports(void **state)
+{
+    struct config *cfg = config_default();
+
+    (void)state;
+    assert_true(config_connect_port_allowed(cfg, 443));
+    assert_false(config_connect_port_allowed(cfg, 80));
+    assert_false(config_connect_port_allowed(cfg, 0));
+    assert_false(config_connect_port_allowed(cfg, 8443));
+    config_unref(&cfg);
+
+    cfg = load_ok("connect:\n  allowed_ports:\n    - 443\n    - 8443\n    - 1\n    - 65535\n");
+    assert_int_equal(cfg->nconnect_allowed_ports, 4);
+    assert_int_equal(cfg->connect_allowed_ports[1], 8443);
+    assert_true(config_connect_port_allowed(cfg, 443));
+    assert_true(config_connect_port_allowed(cfg, 8443));
+    assert_true(config_connect_port_allowed(cfg, 1));
+    assert_true(config_connect_port_allowed(cfg, 65535));
+    assert_false(config_connect_port_allowed(cfg, 80));
+    config_unref(&cfg);
+
+    /* a single port, not a list */
+    cfg = load_ok("connect: {allowed_ports: 8443}\n");
+    assert_int_equal(cfg->nconnect_allowed_ports, 1);
+    assert_true(config_connect_port_allowed(cfg, 8443));
+    assert_false(config_connect_port_allowed(cfg, 443));
+    config_unref(&cfg);
+
+    /* empty: CONNECT is refused everywhere */
+    cfg = load_ok("connect: {allowed_ports: []}\n");
+    assert_int_equal(cfg->nconnect_allowed_ports, 0);
+    assert_false(config_connect_port_allowed(cfg, 443));
+    config_unref(&cfg);
+}
+
+static void test_listen_tls(void **state)
+{
+    struct config *cfg = load_ok("listen:\n"
+                                 "  - 127.0.0.1:3128\n"
+                                 "  - address: 0.0.0.0:3129\n"
+                                 "    tls:\n"
+                                 "      cert: /etc/magpie/proxy.crt\n"
+                                 "      key: /etc/magpie/proxy.key\n"
+                                 "  - { address: \"[::1]:3130\" }\n");
+
+    (void)state;
+    assert_int_equal(cfg->nlisten, 3);
+    assert_string_equal(cfg->listen[0].text, "127.0.0.1:3128");
+    assert_null(cfg->listen[0].tls_cert);
+    assert_null(cfg->listen[0].tls_key);
+    assert_string_equal(cfg->listen[1].text, "0.0.0.0:3129");
+    assert_int_equal(cfg->listen[1].addr.ss_family, AF_INET);
+    assert_string_equal(cfg->listen[1].tls_cert, "/etc/magpie/proxy.crt");
+    assert_string_equal(cfg->listen[1].tls_key, "/etc/magpie/proxy.key");
+    assert_string_equal(cfg->listen[2].text, "[::1]:3130");
+    assert_int_equal(cfg->listen[2].addr.ss_family, AF_INET6);
+    assert_null(cfg->listen[2].tls_cert);
+    assert_null(cfg->listen[2].tls_key);
+    config_unref(&cfg);
+}
+
+static void test_route_tls(void **state)
+{
+    /* upstream.tls.verify comes after the routes that inherit it */
+    struct config *cfg =
+        load_ok("routes:\n"
+                "  - { host: a.local, origin: \"https://a.example\" }\n"
+                "  - { host: b.local, origin: \"https://b.example\", tls: {verify: yes} }\n"
+                "  - { host: c.local, origin: \"http://c.example\" }\n"
+                "  - { host: d.local, origin: \"https://d.example\", tls: {} }\n"
+                "upstream: {tls: {verify: off}}\n");
+    const struct cfg_route *r;
+
+    (void)state;
+    r = config_route_find(cfg, "a.local");
+    assert_false(r->tls_verify);
+    assert_false(r->tls_verify_set);
+    r = config_route_find(cfg, "b.local");
+    assert_true(r->tls_verify);
+    assert_true(r->tls_verify_set);
+    r = config_route_find(cfg, "c.local");
+    assert_false(r->tls_verify_set);
+    r = config_route_find(cfg, "d.local");
+    assert_false(r->tls_verify);
+    assert_false(r->tls_verify_set);
+    config_unref(&cfg);
+
+    cfg = load_ok("routes:\n"
+                  "  - host: a.local\n"
+                  "    origin: \"https://10.0.0.5:8443\"\n"
+                  "    tls: {verify: false}\n"
+                  "  - { host: b.local, origin: \"https://b.example\" }\n");
+    r = config_route_find(cfg, "a.local");
+    assert_false(r->tls_verify);
+    assert_true(r->tls_verify_set);
+    r = config_route_find(cfg, "b.local");
+    assert_true(r->tls_verify);
+    assert_false(r->tls_verify_set);
     config_unref(&cfg);
 }
 
@@ -752,6 +926,143 @@ static void test_err_uri_vs_header(void **state)
                   "limits.max_header_bytes (4KiB)\n");
 }
 
+static void test_err_retries(void **state)
+{
+    (void)state;
+    expect_errors("upstream:\n  retries: 6\n",
+                  "magpie.yaml:2:12: upstream.retries: 6 is out of range (0..5)\n");
+    expect_errors("upstream: {retries: -1}\n",
+                  "magpie.yaml:1:21: upstream.retries: \"-1\" is not a number\n");
+}
+
+static void test_err_pool(void **state)
+{
+    (void)state;
+    expect_errors("upstream:\n"
+                  "  pool:\n"
+                  "    max_per_origin: 10\n"
+                  "    max_idle_per_origin: 20\n",
+                  "magpie.yaml:4:26: upstream.pool.max_idle_per_origin (20) must not exceed "
+                  "upstream.pool.max_per_origin (10)\n");
+    /* the default max_idle_per_origin (32) is over a smaller max_per_origin */
+    expect_errors("upstream:\n  pool:\n    max_per_origin: 8\n",
+                  "magpie.yaml:3:21: upstream.pool.max_idle_per_origin (32) must not exceed "
+                  "upstream.pool.max_per_origin (8)\n");
+    expect_errors("upstream:\n"
+                  "  pool:\n"
+                  "    max_per_orign: 10\n"
+                  "    max_per_origin: 0\n"
+                  "    idle_timeout: 25h\n"
+                  "    queue_timeout: 0s\n"
+                  "    size: 3\n",
+                  "magpie.yaml:3:5: unknown key \"upstream.pool.max_per_orign\" (did you mean "
+                  "\"upstream.pool.max_per_origin\"?)\n"
+                  "magpie.yaml:4:21: upstream.pool.max_per_origin: 0 is out of range "
+                  "(1..100000)\n"
+                  "magpie.yaml:5:19: upstream.pool.idle_timeout: 25h is out of range (1ms..24h)\n"
+                  "magpie.yaml:6:20: upstream.pool.queue_timeout: 0s is out of range (1ms..1h)\n"
+                  "magpie.yaml:7:5: unknown key \"upstream.pool.size\"\n");
+    expect_errors("upstream: {pool: [1]}\n",
+                  "magpie.yaml:1:18: upstream.pool: expected a mapping, got a list\n");
+}
+
+static void test_err_bool(void **state)
+{
+    (void)state;
+    expect_errors("upstream:\n  tls:\n    verify: maybe\n",
+                  "magpie.yaml:3:13: upstream.tls.verify: \"maybe\" is not a boolean (use true "
+                  "or false)\n");
+    expect_errors("upstream: {tls: {verify: 1, ca_file: \"\"}}\n",
+                  "magpie.yaml:1:26: upstream.tls.verify: \"1\" is not a boolean (use true or "
+                  "false)\n"
+                  "magpie.yaml:1:38: upstream.tls.ca_file: expected a path, got \"\"\n");
+    expect_errors("upstream: {tls: {verify: [true], ca_file: }}\n",
+                  "magpie.yaml:1:26: upstream.tls.verify: expected a boolean, got a list\n"
+                  "magpie.yaml:1:43: upstream.tls.ca_file: expected a path, got nothing\n");
+}
+
+static void test_err_connect_ports(void **state)
+{
+    (void)state;
+    expect_errors("connect:\n"
+                  "  allowed_ports:\n"
+                  "    - 0\n"
+                  "    - https\n"
+                  "    - 65536\n"
+                  "    - 443\n"
+                  "    - 443\n"
+                  "    - {port: 80}\n",
+                  "magpie.yaml:3:7: connect.allowed_ports[0]: 0 is out of range (1..65535)\n"
+                  "magpie.yaml:4:7: connect.allowed_ports[1]: \"https\" is not a port number "
+                  "(use 1..65535)\n"
+                  "magpie.yaml:5:7: connect.allowed_ports[2]: 65536 is out of range "
+                  "(1..65535)\n"
+                  "magpie.yaml:7:7: connect.allowed_ports[4]: \"443\" is listed twice\n"
+                  "magpie.yaml:8:7: connect.allowed_ports[5]: expected a port, got a mapping\n");
+    expect_errors("connect: {allowed_ports: https}\n",
+                  "magpie.yaml:1:26: connect.allowed_ports: \"https\" is not a port number (use "
+                  "1..65535)\n");
+    expect_errors("connect: {alowed_ports: [443]}\n",
+                  "magpie.yaml:1:11: unknown key \"connect.alowed_ports\" (did you mean "
+                  "\"connect.allowed_ports\"?)\n");
+}
+
+static void test_err_listen_map(void **state)
+{
+    (void)state;
+    expect_errors("listen:\n"
+                  "  - tls: {cert: a.crt, key: a.key}\n"
+                  "  - address: 127.0.0.1:3129\n"
+                  "    tls:\n"
+                  "      cert: b.crt\n"
+                  "  - { address: 127.0.0.1:3130, tls: }\n"
+                  "  - { address: 127.0.0.1:3131, tls: [a] }\n"
+                  "  - { address: 127.0.0.1:3132, tls: {cert: c, key: d, ca: e}, port: 1 }\n",
+                  "magpie.yaml:2:5: listen[0]: missing \"address\"\n"
+                  "magpie.yaml:5:7: listen[1].tls: missing \"key\"\n"
+                  "magpie.yaml:6:37: listen[2].tls: missing \"cert\"\n"
+                  "magpie.yaml:6:37: listen[2].tls: missing \"key\"\n"
+                  "magpie.yaml:7:37: listen[3].tls: expected a mapping, got a list\n"
+                  "magpie.yaml:8:55: unknown key \"listen[4].tls.ca\"\n"
+                  "magpie.yaml:8:63: unknown key \"listen[4].port\"\n");
+    /* duplicates are found across both forms */
+    expect_errors("listen:\n"
+                  "  - 127.0.0.1:3128\n"
+                  "  - { address: 127.0.0.1:3128, tls: {cert: a, key: b} }\n"
+                  "  - { address: 127.0.0.1:3129, tls: {cert: a, key: b} }\n"
+                  "  - 127.0.0.1:3129\n"
+                  "  - { address: 1.2.3.4 }\n"
+                  "  - { address: [1] }\n",
+                  "magpie.yaml:3:16: listen[1].address: \"127.0.0.1:3128\" is listed twice\n"
+                  "magpie.yaml:5:5: listen[3]: \"127.0.0.1:3129\" is listed twice\n"
+                  "magpie.yaml:6:16: listen[4].address: \"1.2.3.4\" is not an address:port\n"
+                  "magpie.yaml:7:16: listen[5].address: expected an address:port, got a list\n");
+}
+
+static void test_err_route_tls(void **state)
+{
+    (void)state;
+    expect_errors("routes:\n"
+                  "  - host: a.local\n"
+                  "    origin: \"http://127.0.0.1:8080\"\n"
+                  "    tls: {verify: false}\n",
+                  "magpie.yaml:4:10: routes[0].tls: only applies to https:// origins\n");
+    expect_errors("routes:\n"
+                  "  - host: a.local\n"
+                  "    origin: \"https://a.example\"\n"
+                  "    tls:\n"
+                  "      verfy: false\n"
+                  "      ca_file: x\n"
+                  "  - { host: b.local, origin: \"https://b.example\", tls: {verify: maybe} }\n"
+                  "  - { host: c.local, origin: \"https://c.example\", tls: false }\n",
+                  "magpie.yaml:5:7: unknown key \"routes[0].tls.verfy\" (did you mean "
+                  "\"routes[0].tls.verify\"?)\n"
+                  "magpie.yaml:6:7: unknown key \"routes[0].tls.ca_file\"\n"
+                  "magpie.yaml:7:65: routes[1].tls.verify: \"maybe\" is not a boolean (use true "
+                  "or false)\n"
+                  "magpie.yaml:8:56: routes[2].tls: expected a mapping, got \"false\"\n");
+}
+
 static void test_err_open(void **state)
 {
     char *buf = NULL;
@@ -780,6 +1091,11 @@ int main(void)
         cmocka_unit_test(test_empty_files),
         cmocka_unit_test(test_full_file),
         cmocka_unit_test(test_listen_forms),
+        cmocka_unit_test(test_upstream_keys),
+        cmocka_unit_test(test_booleans),
+        cmocka_unit_test(test_connect_ports),
+        cmocka_unit_test(test_listen_tls),
+        cmocka_unit_test(test_route_tls),
         cmocka_unit_test(test_example_file),
         cmocka_unit_test(test_err_unknown_key_suggest),
         cmocka_unit_test(test_err_unknown_key_plain),
@@ -798,6 +1114,12 @@ int main(void)
         cmocka_unit_test(test_err_many),
         cmocka_unit_test(test_err_dns),
         cmocka_unit_test(test_err_uri_vs_header),
+        cmocka_unit_test(test_err_retries),
+        cmocka_unit_test(test_err_pool),
+        cmocka_unit_test(test_err_bool),
+        cmocka_unit_test(test_err_connect_ports),
+        cmocka_unit_test(test_err_listen_map),
+        cmocka_unit_test(test_err_route_tls),
         cmocka_unit_test(test_err_open),
     };
 

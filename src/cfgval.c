@@ -1,0 +1,401 @@
+/*
+ * cfgval.c - configuration values from text: the numbers, sizes, durations,
+ * ports, booleans, addresses, networks, names and origin URLs that config.c
+ * finds in YAML scalars, plus the formatting of ranges back into messages
+ * and the edit distance behind "did you mean"; then the questions asked of
+ * a loaded config (ACL, route, CONNECT port). Pure functions: no YAML, no
+ * error reporting, no allocation beyond the strings they return.
+ */
+#include "cfgval.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define CFGVAL_NAME_MAX 253   /* proxy_name and host names */
+#define CFGVAL_SUGGEST_MAX 32 /* longer keys get no suggestion */
+#define CFGVAL_NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._"
+
+/* ---- numbers ---- */
+
+/* Consumes decimal digits; *ovf is set past UINT64_MAX. */
+static void scan_digits(const char **sp, uint64_t *out, bool *ovf)
+{
+    const char *s = *sp;
+    uint64_t v = 0;
+
+    *ovf = false;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            *ovf = true;
+        v = v * 10 + d;
+    }
+    *out = v;
+    *sp = s;
+}
+
+int cfgval_uint(const char *s, uint64_t *out)
+{
+    const char *p = s;
+    bool ovf;
+
+    scan_digits(&p, out, &ovf);
+    if (p == s || *p)
+        return -1;
+    return ovf ? -2 : 0;
+}
+
+int config_parse_size(const char *s, uint64_t *out)
+{
+    static const struct {
+        const char *sfx;
+        unsigned shift;
+    } units[] = {{"", 0}, {"B", 0}, {"KiB", 10}, {"MiB", 20}, {"GiB", 30}};
+    const char *p = s;
+    uint64_t n;
+    bool ovf;
+
+    scan_digits(&p, &n, &ovf);
+    if (p == s)
+        return -1;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(p, units[i].sfx))
+            continue;
+        if (ovf || n > (UINT64_MAX >> units[i].shift))
+            return -2;
+        *out = n << units[i].shift;
+        return 0;
+    }
+    return -1;
+}
+
+int config_parse_duration(const char *s, double *out)
+{
+    static const struct {
+        const char *sfx;
+        double mul, div;
+    } units[] = {{"", 1, 1}, {"ms", 1, 1000}, {"s", 1, 1}, {"m", 60, 1}, {"h", 3600, 1}};
+    const char *p = s, *q;
+    double frac = 0, scale = 1;
+    uint64_t n;
+    bool ovf;
+
+    scan_digits(&p, &n, &ovf);
+    if (p == s)
+        return -1;
+    if (*p == '.') {
+        for (q = ++p; *p >= '0' && *p <= '9'; p++) {
+            if (scale < 1e15) {
+                frac = frac * 10 + (*p - '0');
+                scale *= 10;
+            }
+        }
+        if (p == q)
+            return -1;
+    }
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(p, units[i].sfx))
+            continue;
+        if (ovf)
+            return -2;
+        *out = ((double)n + frac / scale) * units[i].mul / units[i].div;
+        return 0;
+    }
+    return -1;
+}
+
+int cfgval_bool(const char *s, bool *out)
+{
+    static const struct {
+        const char *name;
+        bool val;
+    } words[] = {{"true", true}, {"false", false}, {"yes", true},
+                 {"no", false},  {"on", true},     {"off", false}};
+
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        if (!strcasecmp(s, words[i].name)) {
+            *out = words[i].val;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* ---- addresses ---- */
+
+/* "80": 1..65535, at most 5 digits, nothing after. */
+int cfgval_port(const char *s, uint16_t *port)
+{
+    uint64_t v;
+
+    if (strlen(s) > 5 || cfgval_uint(s, &v) || v < 1 || v > 65535)
+        return -1;
+    *port = (uint16_t)v;
+    return 0;
+}
+
+/* Copies s[0..n) into dst as a string; false if it does not fit. */
+static bool copy_span(char *dst, size_t dsz, const char *s, size_t n)
+{
+    if (n >= dsz)
+        return false;
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+    return true;
+}
+
+/* -1: not an address:port; -2: the address is fine but the port is not. */
+int config_parse_sockaddr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+    union {
+        struct sockaddr_storage ss;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } u = {.ss = {0}};
+    char host[INET6_ADDRSTRLEN];
+    bool v6 = *s == '[';
+    const char *h = s + v6, *end = strchr(h, v6 ? ']' : ':');
+    uint16_t port;
+
+    if (!end || !copy_span(host, sizeof host, h, (size_t)(end - h)) || (v6 && *++end != ':') ||
+        strchr(end + 1, ':'))
+        return -1;
+    if (v6 ? inet_pton(AF_INET6, host, &u.in6.sin6_addr) != 1
+           : inet_pton(AF_INET, host, &u.in.sin_addr) != 1)
+        return -1;
+    if (cfgval_port(end + 1, &port))
+        return -2;
+    if (v6)
+        u.in6.sin6_family = AF_INET6, u.in6.sin6_port = htons(port);
+    else
+        u.in.sin_family = AF_INET, u.in.sin_port = htons(port);
+    *ss = u.ss;
+    *len = v6 ? sizeof u.in6 : sizeof u.in;
+    return 0;
+}
+
+int config_parse_cidr(const char *s, struct cfg_cidr *out)
+{
+    char host[INET6_ADDRSTRLEN];
+    const char *slash = strchr(s, '/');
+    size_t hl = slash ? (size_t)(slash - s) : strlen(s);
+    uint64_t prefix;
+    struct cfg_cidr c = {0};
+
+    if (!copy_span(host, sizeof host, s, hl))
+        return -1;
+    if (inet_pton(AF_INET, host, c.addr) == 1)
+        c.family = AF_INET;
+    else if (inet_pton(AF_INET6, host, c.addr) == 1)
+        c.family = AF_INET6;
+    else
+        return -1;
+    prefix = c.family == AF_INET ? 32 : 128;
+    if (slash && (strlen(slash + 1) > 3 || cfgval_uint(slash + 1, &prefix) ||
+                  prefix > (c.family == AF_INET ? 32u : 128u)))
+        return -1;
+    c.prefix = (unsigned)prefix;
+    for (unsigned bit = c.prefix; bit < 128; bit++)
+        c.addr[bit / 8] &= (uint8_t) ~(0x80u >> (bit % 8));
+    *out = c;
+    return 0;
+}
+
+/* A DNS server: "ip", "[ip6]", "ip:port" or "[ip6]:port"; -2 for a bad port. */
+int cfgval_dns_server(const char *s)
+{
+    char host[INET6_ADDRSTRLEN];
+    struct in6_addr a;
+    struct sockaddr_storage ss;
+    socklen_t len;
+    size_t n = strlen(s);
+
+    if (inet_pton(AF_INET, s, &a) == 1 || inet_pton(AF_INET6, s, &a) == 1)
+        return 0;
+    if (n > 2 && *s == '[' && s[n - 1] == ']' && copy_span(host, sizeof host, s + 1, n - 2) &&
+        inet_pton(AF_INET6, host, &a) == 1)
+        return 0;
+    return config_parse_sockaddr(s, &ss, &len);
+}
+
+/* ---- names ---- */
+
+bool cfgval_is_name(const char *s)
+{
+    size_t n = strlen(s);
+
+    return n > 0 && n <= CFGVAL_NAME_MAX && strspn(s, CFGVAL_NAME_CHARS) == n;
+}
+
+char *cfgval_dup_lower(const char *s, size_t n)
+{
+    char *d = strndup(s, n);
+
+    for (char *p = d; p && *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    return d;
+}
+
+/* "http[s]://host[:port][/]". -1: scheme, -2: malformed, -3: port. */
+int cfgval_origin(const char *s, struct cfg_route *r)
+{
+    char host[INET6_ADDRSTRLEN], port[8];
+    struct in6_addr a;
+    const char *p, *e;
+    size_t hl, pl;
+
+    if (!strncasecmp(s, "http://", 7)) {
+        r->origin_tls = false, r->origin_port = 80, p = s + 7;
+    } else if (!strncasecmp(s, "https://", 8)) {
+        r->origin_tls = true, r->origin_port = 443, p = s + 8;
+    } else {
+        return -1;
+    }
+    if (*p == '[') {
+        e = strchr(++p, ']');
+        hl = e ? (size_t)(e - p) : sizeof host;
+        if (!copy_span(host, sizeof host, p, hl) || inet_pton(AF_INET6, host, &a) != 1)
+            return -2;
+        e++;
+    } else {
+        hl = strspn(p, CFGVAL_NAME_CHARS);
+        if (hl == 0 || hl > CFGVAL_NAME_MAX)
+            return -2;
+        e = p + hl;
+    }
+    if (*e == ':') {
+        pl = strcspn(e + 1, "/");
+        if (!copy_span(port, sizeof port, e + 1, pl) || cfgval_port(port, &r->origin_port))
+            return -3;
+        e += 1 + pl;
+    }
+    if (*e && strcmp(e, "/"))
+        return -2;
+    free(r->origin_host);
+    r->origin_host = cfgval_dup_lower(p, hl);
+    return 0;
+}
+
+/* ---- ranges back to text, for messages ---- */
+
+const char *cfgval_fmt_duration(double v, char *buf, size_t sz)
+{
+    uint64_t i = (uint64_t)v;
+
+    if (v != (double)i)
+        snprintf(buf, sz, "%gms", v * 1000);
+    else if (i && i % 3600 == 0)
+        snprintf(buf, sz, "%" PRIu64 "h", i / 3600);
+    else if (i && i % 60 == 0)
+        snprintf(buf, sz, "%" PRIu64 "m", i / 60);
+    else
+        snprintf(buf, sz, "%" PRIu64 "s", i);
+    return buf;
+}
+
+const char *cfgval_fmt_size(uint64_t v, char *buf, size_t sz)
+{
+    static const char *const sfx[] = {"B", "KiB", "MiB", "GiB"};
+    unsigned u = 0;
+
+    while (u < 3 && v && v % 1024 == 0)
+        v /= 1024, u++;
+    snprintf(buf, sz, "%" PRIu64 "%s", v, sfx[u]);
+    return buf;
+}
+
+static unsigned min3(unsigned a, unsigned b, unsigned c)
+{
+    return a < b ? (a < c ? a : c) : (b < c ? b : c);
+}
+
+/* ---- suggestions ---- */
+
+/* Damerau-Levenshtein (optimal string alignment), ignoring ASCII case. */
+unsigned cfgval_distance(const char *a, const char *b)
+{
+    unsigned d[CFGVAL_SUGGEST_MAX + 1][CFGVAL_SUGGEST_MAX + 1];
+    size_t la = strlen(a), lb = strlen(b);
+
+    if (la > CFGVAL_SUGGEST_MAX || lb > CFGVAL_SUGGEST_MAX)
+        return UINT_MAX;
+    for (size_t i = 0; i <= la; i++) {
+        for (size_t j = 0; j <= lb; j++) {
+            if (!i || !j) {
+                d[i][j] = (unsigned)(i + j);
+                continue;
+            }
+            d[i][j] = min3(d[i - 1][j] + 1, d[i][j - 1] + 1,
+                           d[i - 1][j - 1] + ((a[i - 1] | 0x20) != (b[j - 1] | 0x20)));
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                d[i][j] = min3(d[i][j], d[i - 2][j - 2] + 1, UINT_MAX);
+        }
+    }
+    return d[la][lb];
+}
+
+/* ---- queries on a loaded config ---- */
+
+static bool prefix_match(const uint8_t *net, const uint8_t *addr, unsigned prefix)
+{
+    unsigned bytes = prefix / 8, bits = prefix % 8;
+    uint8_t mask = (uint8_t)(0xff00u >> bits);
+
+    if (memcmp(net, addr, bytes))
+        return false;
+    return !bits || (net[bytes] & mask) == (addr[bytes] & mask);
+}
+
+bool config_acl_allows(const struct config *cfg, const struct sockaddr *sa)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    struct sockaddr_in sin;
+    struct sockaddr_in6 sin6;
+    uint8_t a[16];
+    int family = sa->sa_family;
+    bool is_mapped = false;
+
+    if (family == AF_INET) {
+        memcpy(&sin, sa, sizeof sin);
+        memcpy(a, &sin.sin_addr, 4);
+    } else if (family == AF_INET6) {
+        memcpy(&sin6, sa, sizeof sin6);
+        memcpy(a, &sin6.sin6_addr, 16);
+        is_mapped = !memcmp(a, mapped, sizeof mapped);
+    } else {
+        return false;
+    }
+    for (size_t i = 0; i < cfg->nacl_allow; i++) {
+        const struct cfg_cidr *c = &cfg->acl_allow[i];
+        if (c->family == family && prefix_match(c->addr, a, c->prefix))
+            return true;
+        if (is_mapped && c->family == AF_INET && prefix_match(c->addr, a + 12, c->prefix))
+            return true;
+    }
+    return false;
+}
+
+const struct cfg_route *config_route_find(const struct config *cfg, const char *host)
+{
+    if (!host)
+        return NULL;
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        if (cfg->routes[i].host && !strcasecmp(cfg->routes[i].host, host))
+            return &cfg->routes[i];
+    return NULL;
+}
+
+bool config_connect_port_allowed(const struct config *cfg, uint16_t port)
+{
+    for (size_t i = 0; i < cfg->nconnect_allowed_ports; i++)
+        if (cfg->connect_allowed_ports[i] == port)
+            return true;
+    return false;
+}
