@@ -1,0 +1,39 @@
+/*
+ * sock.h - a connected, non-blocking socket that may carry TLS: one read
+ * and one write function for both, so the state machines do not care.
+ * With TLS a read may have to wait for writability and a write for
+ * readability; the want_* flags say so, and the owner's watchers follow.
+ */
+#ifndef MAGPIE_SOCK_H
+#define MAGPIE_SOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "tls.h"
+
+struct sock {
+    int fd;               /* -1 when closed */
+    struct tls_conn *tls; /* NULL for plain TCP */
+    bool read_wants_write;
+    bool write_wants_read;
+    int err; /* errno of the last SOCK_ERROR on plain TCP */
+};
+
+enum sock_io {
+    SOCK_OK,    /* *n bytes moved (> 0) */
+    SOCK_AGAIN, /* nothing now; wait as the want_* flags say */
+    SOCK_EOF,   /* the peer closed (reads only) */
+    SOCK_FULL,  /* the buffer has no room (reads only) */
+    SOCK_ERROR, /* sock_error() says why */
+};
+
+void sock_init(struct sock *s, int fd);
+enum sock_io sock_read(struct sock *s, struct buf *b, size_t *n);
+enum sock_io sock_write(struct sock *s, struct buf *b, size_t *n);
+const char *sock_error(const struct sock *s);
+/* Sends close_notify when TLS, frees the TLS state and closes the fd. */
+void sock_close(struct sock *s);
+
+#endif
