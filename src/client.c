@@ -29,6 +29,7 @@ static void client_log_access(struct client *c);
 static int client_on_head(void *arg, struct http_msg *m);
 static int client_on_body(void *arg, const char *p, size_t n);
 static int client_on_done(void *arg);
+static int client_on_connect(struct client *c, const struct http_msg *m);
 
 static const struct http_reader_ops client_reader_ops = {
     .on_head = client_on_head,
@@ -66,7 +67,8 @@ static void client_ip(const struct client *c, char *out, size_t size)
 
 /* ---- life cycle ---- */
 
-void client_accept(struct server *srv, int fd, const struct sockaddr *sa, socklen_t len)
+void client_accept(struct server *srv, int fd, const struct sockaddr *sa, socklen_t len,
+                   struct tls_ctx *tls)
 {
     struct client *c = calloc(1, sizeof(*c));
     if (!c) {
@@ -76,8 +78,7 @@ void client_accept(struct server *srv, int fd, const struct sockaddr *sa, sockle
     c->srv = srv;
     c->cfg = config_ref(srv->cfg);
     c->id = ++srv->next_id;
-    c->fd = fd;
-    c->up.fd = -1;
+    sock_init(&c->sock, fd);
     memcpy(&c->addr, sa, len);
     client_format_addr(sa, c->addr_text, sizeof(c->addr_text));
     buf_init(&c->in, c->cfg->limits.max_header_bytes + PROXY_FEED_MAX);
@@ -100,11 +101,13 @@ void client_accept(struct server *srv, int fd, const struct sockaddr *sa, sockle
         c->deny_status = 403;
     else if (srv->nclients > c->cfg->limits.max_connections)
         c->deny_status = 503;
-    if (!c->reader) {
+    c->state = tls ? CS_TLS : CS_HEAD;
+    if (tls)
+        c->sock.tls = tls_server_new(tls, fd);
+    if (!c->reader || (tls && !c->sock.tls)) {
         client_close(c, "out of memory");
         return;
     }
-    c->state = CS_HEAD;
     c->timer.repeat = c->cfg->limits.client_idle_timeout;
     if (c->deny_status)
         c->timer.repeat = 1.0; /* refused anyway: give the head a second */
@@ -121,7 +124,8 @@ static void client_reset_request(struct client *c)
     c->req_done = c->req_chunked = c->keep_alive = false;
     c->rsp_head_sent = c->rsp_done = false;
     c->status = 0;
-    c->bytes_sent = 0;
+    c->bytes_sent = c->bytes_received = 0;
+    c->connect = c->ws_upgrade = false;
     c->framing = HTTP_FRAME_NONE;
     c->head_started = false;
     c->scanned = 0;
@@ -142,8 +146,7 @@ void client_close(struct client *c, const char *why)
     ev_io_stop(srv->loop, &c->rio);
     ev_io_stop(srv->loop, &c->wio);
     ev_timer_stop(srv->loop, &c->timer);
-    close(c->fd);
-    c->fd = -1;
+    sock_close(&c->sock);
     c->state = CS_CLOSED;
     if (c->prev)
         c->prev->next = c->next;
@@ -178,13 +181,18 @@ static bool client_wants_read(const struct client *c)
     if (c->read_eof || c->close_after_flush)
         return false;
     switch (c->state) {
+    case CS_TLS:
+        return false; /* the handshake says what it waits for */
     case CS_HEAD:
         return buf_used(&c->out) < PROXY_HIGH_WATER;
+    case CS_QUEUED:
     case CS_RESOLVE:
     case CS_CONNECT:
     case CS_FORWARD:
         return !c->req_done && buf_used(&c->up.out) < PROXY_HIGH_WATER &&
                buf_used(&c->in) < PROXY_FEED_MAX;
+    case CS_TUNNEL:
+        return buf_used(&c->in) < PROXY_HIGH_WATER;
     case CS_CLOSED:
         return false;
     }
@@ -196,11 +204,12 @@ void client_update_io(struct client *c)
     struct ev_loop *loop = c->srv->loop;
     if (c->state == CS_CLOSED)
         return;
-    if (client_wants_read(c))
+    bool hs = c->state == CS_TLS;
+    if (client_wants_read(c) || c->sock.write_wants_read || (hs && c->tls_want_read))
         ev_io_start(loop, &c->rio);
     else
         ev_io_stop(loop, &c->rio);
-    if (!buf_empty(&c->out))
+    if (!buf_empty(&c->out) || c->sock.read_wants_write || (hs && c->tls_want_write))
         ev_io_start(loop, &c->wio);
     else
         ev_io_stop(loop, &c->wio);
@@ -213,45 +222,115 @@ int client_out(struct client *c, const void *p, size_t n)
     return buf_append(&c->out, p, n);
 }
 
+static void client_handshake(struct client *c)
+{
+    c->tls_want_read = c->tls_want_write = false;
+    switch (tls_handshake(c->sock.tls)) {
+    case TLS_OK:
+        c->state = CS_HEAD;
+        break;
+    case TLS_WANT_READ:
+        c->tls_want_read = true;
+        break;
+    case TLS_WANT_WRITE:
+        c->tls_want_write = true;
+        break;
+    case TLS_EOF:
+    case TLS_ERROR:
+        log_info("#%llu %s: TLS handshake failed: %s", c->id, c->addr_text,
+                 tls_conn_error(c->sock.tls));
+        client_close(c, "TLS handshake failed");
+        return;
+    }
+    client_update_io(c);
+}
+
+static void client_on_eof(struct client *c)
+{
+    c->read_eof = true;
+    if (c->state == CS_TUNNEL) {
+        if (buf_empty(&c->in))
+            client_close(c, "client closed the tunnel");
+        else
+            client_update_io(c); /* the last bytes still go up */
+        return;
+    }
+    if (c->state == CS_HEAD && buf_empty(&c->in)) {
+        client_close(c, "client closed");
+        return;
+    }
+    if (c->state != CS_HEAD && c->req_done) {
+        /* a half-close after a complete request: finish the response */
+        client_update_io(c);
+        return;
+    }
+    client_close(c, "client closed mid-request");
+}
+
+static void client_do_write(struct client *c);
+
+static void client_do_read(struct client *c)
+{
+    size_t n;
+    switch (sock_read(&c->sock, &c->in, &n)) {
+    case SOCK_OK:
+    case SOCK_FULL:
+        break;
+    case SOCK_AGAIN:
+        client_update_io(c);
+        return;
+    case SOCK_EOF:
+        client_on_eof(c);
+        return;
+    case SOCK_ERROR:
+        client_close(c, sock_error(&c->sock));
+        return;
+    }
+    if (c->state != CS_HEAD)
+        ev_timer_again(c->srv->loop, &c->timer);
+    if (c->state == CS_TUNNEL) {
+        c->bytes_received += n;
+        upstream_tunnel_flush(c);
+        return;
+    }
+    client_process(c);
+}
+
 static void client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)loop, (void)revents;
     struct client *c = w->data;
-    ssize_t n = buf_read_fd(&c->in, c->fd);
-    if (n < 0 && n != -2) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return;
-        client_close(c, strerror(errno));
-        return;
-    }
-    if (n == 0) {
-        c->read_eof = true;
-        if (c->state == CS_HEAD && buf_empty(&c->in)) {
-            client_close(c, "client closed");
-            return;
-        }
-        if (c->state != CS_HEAD && c->req_done) {
-            /* a half-close after a complete request: finish the response */
-            client_update_io(c);
-            return;
-        }
-        client_close(c, "client closed mid-request");
-        return;
-    }
-    if (c->state != CS_HEAD)
-        ev_timer_again(loop, &c->timer);
-    client_process(c);
+    if (c->state == CS_TLS)
+        client_handshake(c);
+    else if (c->sock.write_wants_read)
+        client_do_write(c);
+    else
+        client_do_read(c);
 }
 
 static void client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-    (void)revents;
+    (void)loop, (void)revents;
     struct client *c = w->data;
-    ssize_t n = buf_write_fd(&c->out, c->fd);
-    if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            return;
-        client_close(c, strerror(errno));
+    if (c->state == CS_TLS)
+        client_handshake(c);
+    else if (c->sock.read_wants_write)
+        client_do_read(c);
+    else
+        client_do_write(c);
+}
+
+static void client_do_write(struct client *c)
+{
+    struct ev_loop *loop = c->srv->loop;
+    size_t n;
+    enum sock_io r = sock_write(&c->sock, &c->out, &n);
+    if (r == SOCK_ERROR) {
+        client_close(c, sock_error(&c->sock));
+        return;
+    }
+    if (r == SOCK_AGAIN) {
+        client_update_io(c);
         return;
     }
     if (c->state != CS_HEAD || !buf_empty(&c->out))
@@ -279,7 +358,8 @@ static void client_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)revents;
     struct client *c = w->data;
-    if (c->state != CS_HEAD && c->req_done && buf_empty(&c->out)) {
+    if (c->state != CS_HEAD && c->state != CS_TUNNEL && c->state != CS_TLS && c->req_done &&
+        buf_empty(&c->out)) {
         ev_timer_again(loop, w); /* waiting on the origin, whose timer rules */
         return;
     }
@@ -301,9 +381,10 @@ static void client_log_access(struct client *c)
     char line[4096];
     ev_tstamp now = ev_now(c->srv->loop);
     long ms = c->started > 0 ? (long)((now - c->started) * 1000.0 + 0.5) : 0;
-    snprintf(line, sizeof(line), "%s %s %s %d %llu %ld DIRECT %s", c->addr_text,
+    snprintf(line, sizeof(line), "%s %s %s %d %llu %ld DIRECT %s %llu", c->addr_text,
              c->method ? c->method : "-", c->url ? c->url : "-", c->status,
-             (unsigned long long)c->bytes_sent, ms, c->up.peer[0] ? c->up.peer : "-");
+             (unsigned long long)c->bytes_sent, ms, c->up.peer[0] ? c->up.peer : "-",
+             (unsigned long long)c->bytes_received);
     log_access(line, strlen(line));
 }
 
@@ -348,7 +429,7 @@ void client_response_done(struct client *c)
     if (c->state == CS_CLOSED)
         return;
     client_log_access(c);
-    upstream_close(c);
+    upstream_done(c);
     if (!c->req_done || !c->keep_alive || c->srv->draining || c->read_eof)
         c->close_after_flush = true;
     client_reset_request(c);
@@ -583,7 +664,9 @@ static int client_build_request(struct client *c, const struct http_msg *m, cons
     if (m->content_length >= 0 &&
         buf_printf(out, "Content-Length: %lld\r\n", (long long)m->content_length) < 0)
         return -1;
-    return buf_printf(out, "Connection: close\r\n\r\n");
+    if (c->ws_upgrade)
+        return buf_printf(out, "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+    return buf_printf(out, "\r\n");
 }
 
 /* Picks the origin: the absolute-URI's authority or the route for Host. */
@@ -592,7 +675,8 @@ static int client_route(struct client *c, const struct http_msg *m, struct url *
 {
     const char *target = http_str(m, m->target);
     if (url_parse_absolute(target, m->target_len, u) == 0) {
-        c->url = strndup(target, (size_t)(u->path + u->path_len - target));
+        c->url = strndup(target, m->target_len);
+        c->up.verify = c->cfg->upstream.tls.verify;
         *reverse = false;
         return 0;
     }
@@ -625,6 +709,7 @@ static int client_route(struct client *c, const struct http_msg *m, struct url *
         return -1;
     }
     u->https = rt->origin_tls;
+    c->up.verify = rt->tls_verify;
     snprintf(u->host, sizeof(u->host), "%s", rt->origin_host);
     u->port = rt->origin_port;
     u->path = target;
@@ -665,10 +750,6 @@ static int client_admit(struct client *c, const struct http_msg *m)
         client_fail(c, 400, "more than one Host header");
         return -1;
     }
-    if (m->method_id == HTTP_M_CONNECT) {
-        client_fail(c, 501, "CONNECT tunnels are not supported");
-        return -1;
-    }
     if (client_is_loop(m, c->cfg->proxy_name)) {
         client_fail(c, 508, "forwarding loop detected: the request already passed this proxy");
         return -1;
@@ -686,6 +767,10 @@ static int client_on_head(void *arg, struct http_msg *m)
     c->req_chunked = m->chunked;
     if (!c->method || client_admit(c, m) < 0)
         return -1;
+    if (m->method_id == HTTP_M_CONNECT)
+        return client_on_connect(c, m);
+    const struct http_header *upg = http_find(m, "Upgrade");
+    c->ws_upgrade = m->upgrade && upg && http_list_has(http_hvalue(m, upg), "websocket");
     struct url u;
     const char *host_hdr = NULL;
     bool reverse;
@@ -695,13 +780,9 @@ static int client_on_head(void *arg, struct http_msg *m)
         client_fail(c, 500, "out of memory");
         return -1;
     }
-    if (u.https) {
-        client_fail(c, 501, "https origins are not supported");
-        return -1;
-    }
     char authority[URL_HOST_MAX + 8];
     if (!reverse) {
-        if (u.port == 80)
+        if (u.port == (u.https ? 443 : 80))
             snprintf(authority, sizeof(authority), strchr(u.host, ':') ? "[%s]" : "%s", u.host);
         else
             url_format_hostport(authority, sizeof(authority), u.host, u.port);
@@ -714,13 +795,66 @@ static int client_on_head(void *arg, struct http_msg *m)
     /* connecting starts once the parser has returned (client_process) */
     snprintf(c->up.host, sizeof(c->up.host), "%s", u.host);
     c->up.port = u.port;
+    c->up.https = u.https;
     c->state = CS_RESOLVE;
     return 0;
+}
+
+/* CONNECT host:port: a tunnel, if the port is allowed. */
+static int client_on_connect(struct client *c, const struct http_msg *m)
+{
+    const char *target = http_str(m, m->target);
+    char host[URL_HOST_MAX];
+    uint16_t port = 0;
+    c->connect = true;
+    c->keep_alive = false;
+    c->url = strndup(target, m->target_len);
+    if (url_parse_authority(target, m->target_len, host, sizeof(host), &port, 0) < 0 ||
+        port == 0) {
+        client_fail(c, 400, "CONNECT needs a host:port target");
+        return -1;
+    }
+    if (!config_connect_port_allowed(c->cfg, port)) {
+        char reason[64];
+        snprintf(reason, sizeof(reason), "CONNECT to port %u is not allowed", port);
+        client_fail(c, 403, reason);
+        return -1;
+    }
+    snprintf(c->up.host, sizeof(c->up.host), "%s", host);
+    c->up.port = port;
+    c->up.https = false;
+    c->state = CS_RESOLVE;
+    return 0;
+}
+
+void client_tunnel_start(struct client *c)
+{
+    static const char established[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+    if (c->connect) {
+        c->status = 200;
+        c->rsp_head_sent = true;
+        if (client_out(c, established, sizeof(established) - 1) < 0) {
+            client_close(c, "client buffer overflow");
+            return;
+        }
+    }
+    log_debug("#%llu %s: tunnel to %s open", c->id, c->addr_text, c->up.peer);
+    c->state = CS_TUNNEL;
+    c->keep_alive = false;
+    ev_timer_stop(c->srv->loop, &c->up.timer);
+    c->timer.repeat = c->cfg->limits.client_idle_timeout;
+    ev_timer_again(c->srv->loop, &c->timer);
+    if (!buf_empty(&c->in)) {
+        upstream_tunnel_flush(c); /* bytes the client sent ahead of the answer */
+        return;
+    }
+    client_update_io(c);
 }
 
 static int client_on_body(void *arg, const char *p, size_t n)
 {
     struct client *c = arg;
+    c->bytes_received += n;
     int rc = c->req_chunked ? http_chunk_append(&c->up.out, p, n) : buf_append(&c->up.out, p, n);
     if (rc < 0) {
         client_close(c, "upstream buffer overflow");

@@ -18,7 +18,9 @@
 #include "buf.h"
 #include "dns.h"
 #include "http.h"
+#include "pool.h"
 #include "server.h"
+#include "sock.h"
 #include "url.h"
 
 #define PROXY_HIGH_WATER (64 * 1024)
@@ -26,17 +28,38 @@
 #define PROXY_OUT_MAX (1024 * 1024)    /* hard cap; the watermark keeps far below it */
 
 enum client_state {
+    CS_TLS,     /* TLS handshake with the client (TLS listeners) */
     CS_HEAD,    /* waiting for or reading a request head */
+    CS_QUEUED,  /* waiting for a connection slot to the origin */
     CS_RESOLVE, /* looking up the origin */
-    CS_CONNECT, /* connecting to the origin */
+    CS_CONNECT, /* connecting (and TLS handshaking) to the origin */
     CS_FORWARD, /* request going up, response coming down */
+    CS_TUNNEL,  /* CONNECT or WebSocket: bytes relayed both ways */
     CS_CLOSED,  /* closed; freed once the loop iteration ends */
 };
 
-struct upstream {
-    int fd;
+/*
+ * One connection to an origin. Busy, it belongs to a client exchange
+ * (owner); idle, to the pool, which notices when the origin closes it.
+ */
+struct upconn {
+    struct pool_conn pc; /* first: the pool hands back this pointer */
+    struct server *srv;
+    struct client *owner; /* NULL while idle */
+    struct sock sock;
     ev_io rio, wio;
-    ev_timer timer; /* connect_timeout, then read_timeout per progress */
+    bool connected; /* TCP is up */
+    bool ready;     /* and TLS too, when https */
+    bool hs_want_read, hs_want_write;
+    unsigned requests; /* responses completed on it */
+    char host[URL_HOST_MAX];
+    char peer[64];
+};
+
+struct upstream {
+    struct upconn *conn;
+    struct pool_waiter waiter;
+    ev_timer timer; /* queue, connect, then read_timeout per progress */
     struct buf in, out;
     struct http_reader *reader;
     struct dns_query *query;
@@ -44,9 +67,17 @@ struct upstream {
     size_t next_addr;
     char host[URL_HOST_MAX];
     uint16_t port;
-    char peer[64]; /* "ip:port" connected to, for the access log */
-    bool connected;
+    bool https;
+    bool verify;       /* https: check the chain and host name */
+    char key[URL_HOST_MAX + 32]; /* pool key */
+    char peer[64];     /* "ip:port" used, for the access log */
+    char *head;        /* the request head, kept while a replay is allowed */
+    size_t head_len;
+    unsigned retries_left;
+    bool granted; /* the pool answered a queued request */
     bool eof;
+    bool keep_alive; /* the origin allows reuse after this response */
+    bool switching;  /* a 101 answered an Upgrade: becomes a tunnel */
 };
 
 struct client {
@@ -55,7 +86,7 @@ struct client {
     struct config *cfg; /* the config this connection started with */
     unsigned long long id;
     enum client_state state;
-    int fd;
+    struct sock sock;
     ev_io rio, wio;
     ev_timer timer;
     struct sockaddr_storage addr;
@@ -68,11 +99,14 @@ struct client {
     bool head_started; /* first byte of the current head arrived */
     bool read_eof;
     bool close_after_flush;
+    bool tls_want_read, tls_want_write; /* client TLS handshake */
 
     /* the current request */
     bool req_done;     /* its message was read completely */
     bool req_chunked;  /* its body goes up chunked */
     bool keep_alive;
+    bool connect;      /* a CONNECT tunnel */
+    bool ws_upgrade;   /* asked for Upgrade: websocket */
     int method_id;
     unsigned minor;
     char *method;
@@ -85,12 +119,14 @@ struct client {
     int status;
     enum http_framing framing;
     uint64_t bytes_sent;
+    uint64_t bytes_received; /* request body or tunnel bytes from the client */
 
     struct upstream up;
 };
 
 /* client.c */
-void client_accept(struct server *srv, int fd, const struct sockaddr *sa, socklen_t len);
+void client_accept(struct server *srv, int fd, const struct sockaddr *sa, socklen_t len,
+                   struct tls_ctx *tls);
 void client_close(struct client *c, const char *why);
 void client_free(struct client *c);
 /* Sends a locally made response; closes the connection unless it can be kept. */
@@ -106,13 +142,25 @@ void client_pump(struct client *c);
 void client_drain_idle(struct client *c);
 
 /* upstream.c */
-/* Resolves and connects to c->up.host:port, then sends c->up.out. */
+/* Acquires an origin connection for c->up.host:port, then sends c->up.out. */
 void upstream_start(struct client *c);
+/* The exchange failed or was abandoned: the origin connection is closed. */
 void upstream_close(struct client *c);
+/* The exchange ended well: the connection goes back to the pool if it can. */
+void upstream_done(struct client *c);
 void upstream_update_io(struct client *c);
 /* Restarts a pending lookup on the server's current resolver. */
 void upstream_requery(struct client *c);
 /* The client buffer drained: parse response bytes that were waiting. */
 void upstream_resume(struct client *c);
+/* Tunnel: the client sent bytes (in c->in) for the origin. */
+void upstream_tunnel_flush(struct client *c);
+/* Pool callbacks, for server.c. */
+extern const struct pool_ops upstream_pool_ops;
+void upstream_session_free(void *session);
+
+/* client.c, tunnels */
+/* The origin connection is ready for a CONNECT: answer 200 and relay. */
+void client_tunnel_start(struct client *c);
 
 #endif

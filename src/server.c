@@ -18,7 +18,9 @@
 #include "dns.h"
 #include "log.h"
 #include "notify.h"
+#include "pool.h"
 #include "proxy.h"
+#include "tls.h"
 
 #define SERVER_BACKLOG 1024
 #define SERVER_ACCEPT_BATCH 64
@@ -91,8 +93,22 @@ static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
             }
             return; /* EAGAIN and per-connection errors alike */
         }
-        client_accept(srv, fd, (struct sockaddr *)&ss, len);
+        client_accept(srv, fd, (struct sockaddr *)&ss, len, l->tls);
     }
+}
+
+/* A TLS listener's context; the files are read now, so errors show at start. */
+static int server_listener_tls(struct listener *l)
+{
+    if (!l->addr.tls_cert)
+        return 0;
+    char err[512];
+    l->tls = tls_server_ctx_new(l->addr.tls_cert, l->addr.tls_key, err, sizeof(err));
+    if (!l->tls) {
+        log_error("listen %s: %s", l->addr.text, err);
+        return -1;
+    }
+    return 0;
 }
 
 static int server_open_listeners(struct server *srv, const struct config *cfg)
@@ -110,6 +126,8 @@ static int server_open_listeners(struct server *srv, const struct config *cfg)
             log_error("cannot listen on %s: %s", l->addr.text, strerror(errno));
             return -1;
         }
+        if (server_listener_tls(l) < 0)
+            return -1;
         ev_io_init(&l->io, server_accept_cb, l->fd, EV_READ);
         l->io.data = l;
         ev_io_start(srv->loop, &l->io);
@@ -128,24 +146,18 @@ static void server_close_listeners(struct server *srv)
         close(l->fd);
         l->fd = -1;
     }
+    for (size_t i = 0; i < srv->nlisteners; i++)
+        tls_ctx_free(srv->listeners[i].tls);
     free(srv->listeners);
     srv->listeners = NULL;
     srv->nlisteners = 0;
 }
 
-/* Whether the listen set of two configs is the same, in order. */
-static bool server_same_listen(const struct config *a, const struct config *b)
-{
-    if (a->nlisten != b->nlisten)
-        return false;
-    for (size_t i = 0; i < a->nlisten; i++)
-        if (a->listen[i].addrlen != b->listen[i].addrlen ||
-            memcmp(&a->listen[i].addr, &b->listen[i].addr, a->listen[i].addrlen) != 0)
-            return false;
-    return true;
-}
-
-/* Listener sockets for the new config; sockets on addresses kept stay open. */
+/*
+ * Listeners for the new config. Sockets on addresses kept stay open (no
+ * connection is refused during a reload); TLS certificates are read anew,
+ * so a reload rotates them.
+ */
 static int server_rebind(struct server *srv, const struct config *cfg)
 {
     struct server tmp = {.loop = srv->loop};
@@ -174,6 +186,11 @@ static int server_rebind(struct server *srv, const struct config *cfg)
             log_error("reload: cannot listen on %s: %s", l->addr.text, strerror(errno));
             continue;
         }
+        if (server_listener_tls(l) < 0) {
+            close(l->fd);
+            l->fd = -1;
+            continue;
+        }
         ev_io_init(&l->io, server_accept_cb, l->fd, EV_READ);
         l->io.data = l;
     }
@@ -183,6 +200,49 @@ static int server_rebind(struct server *srv, const struct config *cfg)
     srv->accept_paused = true;
     server_pause_accept(srv, false);
     return 0;
+}
+
+static void server_warn_noverify(const struct config *cfg)
+{
+    if (!cfg->upstream.tls.verify)
+        log_warn("upstream.tls.verify is off: https origins are NOT authenticated");
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        if (cfg->routes[i].origin_tls && !cfg->routes[i].tls_verify)
+            log_warn("route %s -> %s: tls verify is off, the origin is NOT authenticated",
+                     cfg->routes[i].host, cfg->routes[i].origin);
+}
+
+/*
+ * Client TLS contexts for https origins, verifying and not. Connections in
+ * flight keep the contexts they were made with (OpenSSL counts references).
+ */
+static int server_upstream_tls(struct server *srv, const struct config *cfg)
+{
+    char err[512];
+    struct tls_ctx *v = tls_client_ctx_new(cfg->upstream.tls.ca_file, true, err, sizeof(err));
+    if (!v) {
+        log_error("upstream.tls.ca_file: %s", err);
+        return -1;
+    }
+    struct tls_ctx *nv = tls_client_ctx_new(NULL, false, err, sizeof(err));
+    if (!nv) {
+        log_error("upstream TLS: %s", err);
+        tls_ctx_free(v);
+        return -1;
+    }
+    tls_ctx_free(srv->tls_verify);
+    tls_ctx_free(srv->tls_noverify);
+    srv->tls_verify = v;
+    srv->tls_noverify = nv;
+    server_warn_noverify(cfg);
+    return 0;
+}
+
+static void server_pool_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)revents;
+    struct server *srv = w->data;
+    pool_expire(srv->pool, ev_now(loop), srv->cfg->upstream.pool.idle_timeout);
 }
 
 static bool server_same_dns(const struct config *a, const struct config *b)
@@ -239,8 +299,12 @@ static void server_reload(struct server *srv)
         server_requery(srv); /* lookups in flight move to the new resolver */
         dns_free(old);
     }
-    if (!server_same_listen(srv->cfg, cfg))
-        server_rebind(srv, cfg);
+    if (server_upstream_tls(srv, cfg) < 0) {
+        log_error("reload failed, keeping the running config: cannot set up upstream TLS");
+        config_unref(&cfg);
+        return;
+    }
+    server_rebind(srv, cfg);
     log_apply(cfg);
     config_unref(&srv->cfg);
     srv->cfg = cfg;
@@ -253,6 +317,7 @@ static void server_stop(struct server *srv)
 {
     ev_timer_stop(srv->loop, &srv->drain_timer);
     ev_timer_stop(srv->loop, &srv->accept_timer);
+    ev_timer_stop(srv->loop, &srv->pool_timer);
     ev_signal_stop(srv->loop, &srv->sig_hup);
     ev_signal_stop(srv->loop, &srv->sig_usr1);
     ev_signal_stop(srv->loop, &srv->sig_term);
@@ -364,6 +429,15 @@ int server_init(struct server *srv, struct ev_loop *loop, struct config *cfg)
                        cfg->dns.timeout);
     if (!srv->dns)
         return -1;
+    srv->pool = pool_new(&upstream_pool_ops);
+    if (!srv->pool)
+        return -1;
+    pool_set_data_free(srv->pool, upstream_session_free);
+    ev_timer_init(&srv->pool_timer, server_pool_timer_cb, 1., 1.);
+    srv->pool_timer.data = srv;
+    ev_timer_start(loop, &srv->pool_timer);
+    if (server_upstream_tls(srv, cfg) < 0)
+        return -1;
     if (server_open_listeners(srv, cfg) < 0)
         return -1;
     server_signal(srv, &srv->sig_hup, SIGHUP);
@@ -389,6 +463,12 @@ void server_free(struct server *srv)
         client_free(c);
     }
     server_close_listeners(srv);
+    ev_timer_stop(srv->loop, &srv->pool_timer);
+    pool_free(srv->pool);
+    srv->pool = NULL;
+    tls_ctx_free(srv->tls_verify);
+    tls_ctx_free(srv->tls_noverify);
+    srv->tls_verify = srv->tls_noverify = NULL;
     if (srv->dns)
         dns_free(srv->dns);
     srv->dns = NULL;

@@ -13,11 +13,14 @@
 
 struct client;
 struct dns;
+struct pool;
+struct tls_ctx;
 
 struct listener {
     int fd;
     ev_io io;
     struct cfg_listen addr;
+    struct tls_ctx *tls; /* TLS listener, or NULL */
     struct server *srv;
 };
 
@@ -25,6 +28,10 @@ struct server {
     struct ev_loop *loop;
     struct config *cfg; /* current; connections hold their own reference */
     struct dns *dns;
+    struct pool *pool;         /* idle and busy origin connections */
+    struct tls_ctx *tls_verify;   /* https origins, verified */
+    struct tls_ctx *tls_noverify; /* https origins with verify: false */
+    ev_timer pool_timer;       /* expires idle origin connections */
     struct listener *listeners;
     size_t nlisteners;
     bool accept_paused;

@@ -27,7 +27,7 @@ def test_ipv6_literal_origin(magpie, origin6):
     doc = json.loads(r.body)
     assert [v for n, v in doc["headers"] if n.lower() == "host"] == [origin6.authority]
     line = magpie.wait_access_line(lambda l: "/echo" in l)
-    assert line.split()[-1] == "[::1]:%d" % origin6.port
+    assert line.split()[8] == "[::1]:%d" % origin6.port
 
 
 def test_ipv6_client_reverse_x_forwarded_for(magpie_factory, origin):

@@ -1,7 +1,7 @@
 """Access log and error log formats.
 
-Access line: TIME CLIENT METHOD URL STATUS BYTES DURATION_MS CACHE UPSTREAM, e.g.
-2026-11-24T15:30:00.123Z 127.0.0.1:51234 GET http://127.0.0.1:8080/p 200 345 2 DIRECT 127.0.0.1:8080
+Access line: TIME CLIENT METHOD URL STATUS BYTES DURATION_MS CACHE UPSTREAM RECEIVED, e.g.
+2026-11-24T15:30:00.123Z 127.0.0.1:51234 GET http://127.0.0.1:8080/p 200 345 2 DIRECT 127.0.0.1:8080 0
 Error line: 2026-11-24T15:30:00.123Z [info] message
 """
 
@@ -14,7 +14,8 @@ from rawhttp import build_request, fetch
 TIME_RE = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z"
 ACCESS_RE = re.compile(
     r"^(?P<time>%s) (?P<client>\S+) (?P<method>[A-Z]+) (?P<url>\S+) (?P<status>\d{3}) "
-    r"(?P<bytes>\d+) (?P<ms>\d+) (?P<cache>[A-Z_]+) (?P<upstream>\S+)$" % TIME_RE)
+    r"(?P<bytes>\d+) (?P<ms>\d+) (?P<cache>[A-Z_]+) (?P<upstream>\S+) (?P<received>\d+)$"
+    % TIME_RE)
 ERROR_RE = re.compile(r"^%s \[(error|warn|info|debug)\] \S.*$" % TIME_RE)
 
 
@@ -54,6 +55,7 @@ def test_access_line_for_post(magpie, origin):
     fetch(magpie.port, "POST", origin.url("/echo?post"), body=b"abc")
     f = parse(magpie.wait_access_line(lambda l: "/echo?post" in l))
     assert f["method"] == "POST" and f["status"] == "200"
+    assert f["received"] == "3", "request body bytes received from the client"
 
 
 def test_access_line_for_rejected_request_has_no_upstream(magpie, origin):
