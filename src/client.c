@@ -25,6 +25,7 @@ static void client_read_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void client_write_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void client_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void client_process(struct client *c);
+static void client_handshake(struct client *c);
 static void client_log_access(struct client *c);
 static int client_on_head(void *arg, struct http_msg *m);
 static int client_on_body(void *arg, const char *p, size_t n);
@@ -112,8 +113,11 @@ void client_accept(struct server *srv, int fd, const struct sockaddr *sa, sockle
     if (c->deny_status)
         c->timer.repeat = 1.0; /* refused anyway: give the head a second */
     ev_timer_again(srv->loop, &c->timer);
-    client_update_io(c);
     log_debug("#%llu %s: connected", c->id, c->addr_text);
+    if (c->state == CS_TLS)
+        client_handshake(c);
+    else
+        client_update_io(c);
 }
 
 static void client_reset_request(struct client *c)
@@ -205,9 +209,12 @@ void client_update_io(struct client *c)
     if (c->state == CS_CLOSED)
         return;
     bool hs = c->state == CS_TLS;
-    if (client_wants_read(c) || c->sock.write_wants_read || (hs && c->tls_want_read))
+    bool rd = client_wants_read(c);
+    if (rd || c->sock.write_wants_read || (hs && c->tls_want_read)) {
         ev_io_start(loop, &c->rio);
-    else
+        if (rd && sock_pending(&c->sock))
+            ev_feed_event(loop, &c->rio, EV_READ);
+    } else
         ev_io_stop(loop, &c->rio);
     if (!buf_empty(&c->out) || c->sock.read_wants_write || (hs && c->tls_want_write))
         ev_io_start(loop, &c->wio);

@@ -78,6 +78,11 @@ enum sock_io sock_write(struct sock *s, struct buf *b, size_t *n)
     return SOCK_ERROR;
 }
 
+bool sock_pending(const struct sock *s)
+{
+    return s->tls && tls_pending(s->tls);
+}
+
 const char *sock_error(const struct sock *s)
 {
     if (s->tls)

@@ -33,6 +33,8 @@ void sock_init(struct sock *s, int fd);
 enum sock_io sock_read(struct sock *s, struct buf *b, size_t *n);
 enum sock_io sock_write(struct sock *s, struct buf *b, size_t *n);
 const char *sock_error(const struct sock *s);
+/* Whether a read would find bytes the fd no longer signals (TLS buffers). */
+bool sock_pending(const struct sock *s);
 /* Sends close_notify when TLS, frees the TLS state and closes the fd. */
 void sock_close(struct sock *s);
 

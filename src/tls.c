@@ -448,6 +448,11 @@ static enum tls_status tls_io_status(struct tls_conn *tc, int rc, int saved_errn
     return TLS_ERROR;
 }
 
+bool tls_pending(const struct tls_conn *tc)
+{
+    return !tc->failed && SSL_pending(tc->ssl) > 0;
+}
+
 enum tls_status tls_read_buf(struct tls_conn *tc, struct buf *b, size_t *n)
 {
     *n = 0;

@@ -66,6 +66,8 @@ bool tls_conn_resumed(const struct tls_conn *tc);
 enum tls_status tls_read_buf(struct tls_conn *tc, struct buf *b, size_t *n);
 /* Writes from b's head: TLS_OK (some or all written, *n bytes); TLS_WANT_*; TLS_ERROR. */
 enum tls_status tls_write_buf(struct tls_conn *tc, struct buf *b, size_t *n);
+/* Decrypted bytes OpenSSL holds that no fd event will announce. */
+bool tls_pending(const struct tls_conn *tc);
 /* Sends close_notify, best effort, without blocking. */
 void tls_shutdown(struct tls_conn *tc);
 

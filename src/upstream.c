@@ -860,10 +860,13 @@ void upstream_update_io(struct client *c)
     }
     rd = rd || uc->sock.write_wants_read;
     wr = wr || uc->sock.read_wants_write;
-    if (rd)
+    if (rd) {
         ev_io_start(loop, &uc->rio);
-    else
+        if (sock_pending(&uc->sock))
+            ev_feed_event(loop, &uc->rio, EV_READ);
+    } else {
         ev_io_stop(loop, &uc->rio);
+    }
     if (wr)
         ev_io_start(loop, &uc->wio);
     else
