@@ -210,14 +210,19 @@ void pool_conn_add(struct pool *p, struct pool_waiter *w, struct pool_conn *pc)
     pc->origin = w->origin;
 }
 
-/* A slot freed: the first waiter gets it. */
-static void pool_grant_slot(struct pool *p, struct pool_origin *o)
+/*
+ * A slot freed: the first waiter gets it. Returns true when one did; the
+ * caller must then not touch o, which the grant callback may have freed (it
+ * may give the slot back with pool_remove_reserved()).
+ */
+static bool pool_grant_slot(struct pool *p, struct pool_origin *o)
 {
     struct pool_waiter *w = pool_dequeue(o);
     if (!w)
-        return;
+        return false;
     o->nopen++;
     p->ops->grant(w, NULL);
+    return true;
 }
 
 void pool_remove(struct pool *p, struct pool_conn *pc)
@@ -229,8 +234,8 @@ void pool_remove(struct pool *p, struct pool_conn *pc)
         pool_idle_unlink(o, pc);
     pc->origin = NULL;
     o->nopen--;
-    pool_grant_slot(p, o);
-    pool_gc(p, o);
+    if (!pool_grant_slot(p, o))
+        pool_gc(p, o);
 }
 
 void pool_remove_reserved(struct pool *p, struct pool_waiter *w)
@@ -239,8 +244,8 @@ void pool_remove_reserved(struct pool *p, struct pool_waiter *w)
     if (!o)
         return;
     o->nopen--;
-    pool_grant_slot(p, o);
-    pool_gc(p, o);
+    if (!pool_grant_slot(p, o))
+        pool_gc(p, o);
 }
 
 bool pool_release(struct pool *p, struct pool_conn *pc, bool reusable,

@@ -38,8 +38,8 @@ struct pool_ops {
     /*
      * A queued waiter's turn: pc is an idle connection now owned by the
      * waiter, or NULL when a slot is reserved for it to open a new one
-     * (bound with pool_conn_add(), or given back with pool_remove() on a
-     * connection never opened). Called from inside pool functions: defer
+     * (bound with pool_conn_add(), or given back with pool_remove_reserved()
+     * when no connection takes it). Called from inside pool functions: defer
      * real work to the loop.
      */
     void (*grant)(struct pool_waiter *w, struct pool_conn *pc);
