@@ -57,10 +57,10 @@ run: deps
 	./$(BUILD)/magpie -c etc/magpie.yaml
 
 # Everything: unit tests plain and sanitized, end-to-end against the
-# sanitized daemon (which also fails the run on a leak at exit).
+# sanitized daemon (which also fails the run on a leak at exit), and one
+# closing line adding them up.
 test: deps
-	@$(MAKE) --no-print-directory all unit
-	@$(MAKE) --no-print-directory BUILD=build/san SAN=1 all unit e2e
+	@sh tests/run-all.sh
 
 check: test
 

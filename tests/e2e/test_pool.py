@@ -1,0 +1,212 @@
+"""Upstream keep-alive pool and retries: connections are reused per origin,
+bounded by max_per_origin (with a queue_timeout), dropped when the origin
+closes them or when idle_timeout passes; an idempotent request that fails on
+a reused connection before any response byte is retried once on a fresh one,
+a POST never is; a refused connect moves on to the next resolved address."""
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from conftest import poll
+from origin import pattern
+from rawhttp import fetch, is_error_body
+from upstream_util import *  # noqa: F401,F403 (fixtures)
+
+
+def get(m, url, **kw):
+    return fetch(m.port, "GET", url, **kw)
+
+
+# -- reuse -----------------------------------------------------------------------------
+
+def test_sequential_requests_on_one_client_connection_use_one_upstream_connection(
+        magpie, tracking_origin):
+    o = tracking_origin
+    with magpie.conn() as c:
+        for i in range(100):
+            r = c.request("GET", o.url("/bytes/100?seq=%d" % i))
+            assert r.status == 200 and r.body == pattern(100), (i, r)
+    assert o.connections == 1, "100 requests took %d upstream connections" % o.connections
+    sent = [q.header("connection") or "" for q in o.requests]
+    assert not [v for v in sent if "close" in v.lower()], \
+        "magpie asked the origin to close: %r" % sent[:3]
+
+
+def test_sequential_requests_from_separate_clients_use_one_upstream_connection(
+        magpie, tracking_origin):
+    o = tracking_origin
+    for i in range(100):
+        r = get(magpie, o.url("/bytes/10?client=%d" % i))
+        assert r.status == 200 and r.body == pattern(10), (i, r)
+    assert o.connections == 1, "100 requests took %d upstream connections" % o.connections
+
+
+def test_pool_is_per_origin(magpie):
+    a, b = TrackingOrigin(), TrackingOrigin()
+    try:
+        for i in range(10):
+            for o in (a, b):
+                r = get(magpie, o.url("/bytes/5?%d" % i))
+                assert r.status == 200
+                assert r.header("x-response-number") == str(i + 1)
+        assert (a.connections, b.connections) == (1, 1)
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_connection_the_origin_closes_is_not_reused(magpie, tracking_origin):
+    o = tracking_origin
+    r1 = get(magpie, o.url("/nolength/100"))  # answered with Connection: close
+    assert r1.status == 200 and r1.body == pattern(100)
+    r2 = get(magpie, o.url("/bytes/3"))
+    assert r2.status == 200
+    assert r2.header("x-connection-number") == "2"
+    r3 = get(magpie, o.url("/bytes/4"))
+    assert r3.status == 200
+    assert r3.header("x-connection-number") == "2", "the second connection was not kept"
+
+
+# -- limits ----------------------------------------------------------------------------
+
+@pytest.mark.time_limit(30)
+def test_max_per_origin_bounds_concurrent_upstream_connections(magpie_factory, tracking_origin):
+    import aiohttp
+
+    o = tracking_origin
+    m = magpie_factory(upstream={"pool": {"max_per_origin": 4, "max_idle_per_origin": 4}})
+
+    async def main():
+        async with aiohttp.ClientSession(trust_env=False) as s:
+            async def one(i):
+                async with s.get(o.url("/slow/0.2?c=%d" % i), proxy=m.proxy_url) as r:
+                    return r.status, await r.read()
+            return await asyncio.gather(*(one(i) for i in range(50)))
+
+    results = run_async(main(), timeout=25)
+    assert [s for s, _ in results] == [200] * 50, results
+    assert all(body == b"slow\n" for _, body in results)
+    assert o.open_max <= 4, "origin saw %d connections at once (max_per_origin 4; %d in all)" % (
+        o.open_max, o.connections)
+    assert o.request_count() == 50
+
+
+@pytest.mark.time_limit(20)
+def test_request_waiting_past_queue_timeout_gets_503(magpie_factory, tracking_origin):
+    o = tracking_origin
+    m = magpie_factory(upstream={"pool": {"max_per_origin": 1, "max_idle_per_origin": 1,
+                                          "queue_timeout": "1s"}})
+    first = {}
+    t = threading.Thread(target=lambda: first.update(r=get(m, o.url("/slow/2.5"))), daemon=True)
+    t.start()
+    try:
+        assert poll(lambda: o.request_count() == 1), "the slow request never reached the origin"
+        start = time.monotonic()
+        r = get(m, o.url("/bytes/3?queued"))
+        took = time.monotonic() - start
+        assert r.status == 503, r
+        assert is_error_body(r), r.body
+        assert 0.8 <= took < 2.3, "503 after %.2f s with queue_timeout 1s" % took
+        assert o.request_count() == 1, "the queued request reached the origin"
+    finally:
+        t.join(10)
+    assert first["r"].status == 200 and first["r"].body == b"slow\n"
+
+
+@pytest.mark.time_limit(20)
+def test_queued_request_gets_the_freed_connection(magpie_factory, tracking_origin):
+    o = tracking_origin
+    m = magpie_factory(upstream={"pool": {"max_per_origin": 1, "max_idle_per_origin": 1,
+                                          "queue_timeout": "5s"}})
+    first = {}
+    t = threading.Thread(target=lambda: first.update(r=get(m, o.url("/slow/0.5"))), daemon=True)
+    t.start()
+    try:
+        assert poll(lambda: o.request_count() == 1)
+        r = get(m, o.url("/bytes/3?queued"))
+    finally:
+        t.join(10)
+    assert first["r"].status == 200
+    assert r.status == 200 and r.body == pattern(3)
+    assert o.connections == 1
+
+
+def test_idle_connection_closed_by_origin_is_dropped(magpie_factory, tracking_origin):
+    o = tracking_origin
+    m = magpie_factory(upstream={"retries": 0})
+    assert get(m, o.url("/bytes/3")).status == 200
+    time.sleep(0.2)
+    assert (o.open_now, o.closes()) == (1, 0), "magpie did not keep the connection"
+    o.close_all()
+    assert poll(lambda: o.closes() == 1), "the origin did not close its side"
+    time.sleep(0.2)
+    r = get(m, o.url("/bytes/4"))
+    assert r.status == 200 and r.body == pattern(4), r
+    assert r.header("x-connection-number") == "2"
+
+
+@pytest.mark.time_limit(20)
+def test_idle_timeout_closes_idle_upstream_connection(magpie_factory, tracking_origin):
+    o = tracking_origin
+    m = magpie_factory(upstream={"pool": {"idle_timeout": "1s"}})
+    start = time.monotonic()
+    assert get(m, o.url("/bytes/3")).status == 200
+    time.sleep(0.5)
+    assert o.closes() == 0, "the idle connection was closed at once"
+    assert poll(lambda: o.closes() == 1, timeout=4), \
+        "idle upstream connection still open %.1f s after its last use" % (time.monotonic() - start)
+    took = o.closed_at[0] - start
+    assert 0.8 <= took < 4, "closed after %.2f s with idle_timeout 1s" % took
+
+
+# -- retries ---------------------------------------------------------------------------
+
+def drops(o):
+    return [(q.method, q.connection_number) for q in o.requests if q.path == "/drop-reused"]
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "DELETE"])
+def test_idempotent_request_failing_on_reused_connection_is_retried(
+        magpie, tracking_origin, method):
+    o = tracking_origin
+    assert get(magpie, o.url("/bytes/3")).status == 200
+    r = fetch(magpie.port, method, o.url("/drop-reused"))
+    assert r.status == 200, r
+    if method != "HEAD":
+        assert r.body == b"fresh\n"
+    assert r.header("x-connection-number") == "2"
+    assert drops(o) == [(method, 1), (method, 2)]
+
+
+def test_post_failing_on_reused_connection_is_not_replayed(magpie, tracking_origin):
+    o = tracking_origin
+    assert get(magpie, o.url("/bytes/3")).status == 200
+    r = fetch(magpie.port, "POST", o.url("/drop-reused"), body=b"payload")
+    assert r.status == 502, r
+    assert is_error_body(r), r.body
+    time.sleep(0.3)
+    assert drops(o) == [("POST", 1)], "the origin saw the POST %d times" % len(drops(o))
+
+
+def test_no_retry_with_retries_0(magpie_factory, tracking_origin):
+    o = tracking_origin
+    m = magpie_factory(upstream={"retries": 0})
+    assert get(m, o.url("/bytes/3")).status == 200
+    r = get(m, o.url("/drop-reused"))
+    assert r.status == 502, r
+    assert is_error_body(r), r.body
+    time.sleep(0.3)
+    assert drops(o) == [("GET", 1)]
+
+
+def test_refused_connect_tries_next_address(magpie, tracking_origin, dns):
+    o = tracking_origin
+    # 127.0.0.3 is loopback too, but the origin listens on 127.0.0.1 only
+    dns.add("two.test", "127.0.0.3", "127.0.0.1")
+    r = get(magpie, "http://two.test:%d/bytes/7" % o.port)
+    assert r.status == 200, r
+    assert r.body == pattern(7)
+    assert dns.queries_for("two.test")
