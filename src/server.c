@@ -120,14 +120,19 @@ static int server_open_listeners(struct server *srv, const struct config *cfg)
         struct listener *l = &srv->listeners[i];
         l->srv = srv;
         l->addr = cfg->listen[i];
-        l->fd = server_bind(&cfg->listen[i]);
+        l->fd = -1;
         srv->nlisteners++;
+        /* certificates first: sockets then open back to back */
+        if (server_listener_tls(l) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < cfg->nlisten; i++) {
+        struct listener *l = &srv->listeners[i];
+        l->fd = server_bind(&cfg->listen[i]);
         if (l->fd < 0) {
             log_error("cannot listen on %s: %s", l->addr.text, strerror(errno));
             return -1;
         }
-        if (server_listener_tls(l) < 0)
-            return -1;
         ev_io_init(&l->io, server_accept_cb, l->fd, EV_READ);
         l->io.data = l;
         ev_io_start(srv->loop, &l->io);

@@ -57,6 +57,8 @@ def test_keep_alive_on_tls_client_connection(magpie_listen_factory, origin, cert
 def test_tls_and_plain_listeners_side_by_side(magpie_listen_factory, origin, certs, tmp_path):
     plain = free_port()
     m = magpie_listen_factory(lambda port: [tls_listen(certs, port), "127.0.0.1:%d" % plain])
+    # readiness was seen on the first listener; the second may lag it by a moment
+    m.wait_error_log(r"magpie \S+ started", timeout=5)
     r = rawhttp.fetch(plain, "GET", origin.url("/bytes/10"))
     assert r.status == 200 and r.body == pattern(10)
     out = tmp_path / "body"
