@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -132,4 +133,72 @@ void url_format_hostport(char *out, size_t size, const char *host, uint16_t port
         snprintf(out, size, "[%s]:%u", host, port);
     else
         snprintf(out, size, "%s:%u", host, port);
+}
+
+struct url_param {
+    const char *p;
+    size_t len;
+};
+
+static int url_param_cmp(const void *a, const void *b)
+{
+    const struct url_param *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->p, y->p, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+static bool url_param_ignored(const struct url_param *q, char *const *ignore, size_t nignore)
+{
+    const char *eq = memchr(q->p, '=', q->len);
+    size_t nlen = eq ? (size_t)(eq - q->p) : q->len;
+    for (size_t i = 0; i < nignore; i++)
+        if (strlen(ignore[i]) == nlen && memcmp(ignore[i], q->p, nlen) == 0)
+            return true;
+    return false;
+}
+
+#define URL_MAX_PARAMS 256
+
+int url_cache_key(bool https, const char *host, uint16_t port, const char *path, size_t path_len,
+                  char *const *ignore, size_t nignore, char *out, size_t size)
+{
+    const char *q = memchr(path, '?', path_len);
+    size_t plen = q ? (size_t)(q - path) : path_len;
+    char hp[URL_HOST_MAX + 8];
+    url_format_hostport(hp, sizeof(hp), host, port);
+    int n = snprintf(out, size, "%s://%s%s%.*s", https ? "https" : "http", hp,
+                     plen && path[0] == '/' ? "" : "/", (int)plen, path);
+    if (n < 0 || (size_t)n >= size)
+        return -1;
+    if (!q)
+        return 0;
+    struct url_param params[URL_MAX_PARAMS];
+    size_t np = 0;
+    const char *end = path + path_len, *s = q + 1;
+    while (s < end) {
+        const char *amp = memchr(s, '&', (size_t)(end - s));
+        const char *e = amp ? amp : end;
+        if (e > s) {
+            if (np == URL_MAX_PARAMS)
+                return -1; /* too many to normalise: not cacheable under a stable key */
+            params[np++] = (struct url_param){s, (size_t)(e - s)};
+        }
+        s = e + 1;
+    }
+    qsort(params, np, sizeof(params[0]), url_param_cmp);
+    size_t len = (size_t)n;
+    char sep = '?';
+    for (size_t i = 0; i < np; i++) {
+        if (url_param_ignored(&params[i], ignore, nignore))
+            continue;
+        if (len + 1 + params[i].len + 1 > size)
+            return -1;
+        out[len++] = sep;
+        memcpy(out + len, params[i].p, params[i].len);
+        len += params[i].len;
+        sep = '&';
+    }
+    out[len] = '\0';
+    return 0;
 }

@@ -24,6 +24,13 @@ int url_parse_absolute(const char *s, size_t len, struct url *u);
 /* "host[:port]" or "[v6][:port]"; port defaults to defport. 0 or -1. */
 int url_parse_authority(const char *s, size_t len, char *host, size_t hostsz, uint16_t *port,
                         uint16_t defport);
+/*
+ * The cache key of a request target: "scheme://host:port/path?query" with
+ * the query's parameters sorted (so their order does not split the cache)
+ * and those named in ignore[0..nignore) removed. -1 if it does not fit.
+ */
+int url_cache_key(bool https, const char *host, uint16_t port, const char *path, size_t path_len,
+                  char *const *ignore, size_t nignore, char *out, size_t size);
 /* Writes "host:port" (brackets for IPv6) into out. */
 void url_format_hostport(char *out, size_t size, const char *host, uint16_t port);
 

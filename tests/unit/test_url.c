@@ -304,6 +304,47 @@ static void test_roundtrip(void **state)
     rows_done();
 }
 
+static void test_cache_key(void **state)
+{
+    (void)state;
+    static char *const ignore[] = {"utm_source", "fbclid"};
+    static const struct {
+        bool https;
+        const char *host;
+        uint16_t port;
+        const char *path;
+        size_t nignore;
+        const char *want; /* NULL: does not fit */
+    } rows[] = {
+        {false, "a.test", 80, "/", 0, "http://a.test:80/"},
+        {true, "a.test", 443, "/x/y", 0, "https://a.test:443/x/y"},
+        {false, "::1", 8080, "/p", 0, "http://[::1]:8080/p"},
+        {false, "a.test", 80, "?q=1", 0, "http://a.test:80/?q=1"},
+        {false, "a.test", 80, "/s?b=2&a=1", 0, "http://a.test:80/s?a=1&b=2"},
+        {false, "a.test", 80, "/s?a=1&b=2", 0, "http://a.test:80/s?a=1&b=2"},
+        {false, "a.test", 80, "/s?a=2&a=1", 0, "http://a.test:80/s?a=1&a=2"},
+        {false, "a.test", 80, "/s?", 0, "http://a.test:80/s"},
+        {false, "a.test", 80, "/s?&&b&a", 0, "http://a.test:80/s?a&b"},
+        {false, "a.test", 80, "/s?utm_source=x&id=3", 2, "http://a.test:80/s?id=3"},
+        {false, "a.test", 80, "/s?utm_source=x", 2, "http://a.test:80/s"},
+        {false, "a.test", 80, "/s?utm_sourcex=1", 2, "http://a.test:80/s?utm_sourcex=1"},
+        {false, "a.test", 80, "/s?fbclid&z=1", 2, "http://a.test:80/s?z=1"},
+        {false, "a.test", 80, "/s?utm_source=x", 0, "http://a.test:80/s?utm_source=x"},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char out[256];
+        int rc = url_cache_key(rows[i].https, rows[i].host, rows[i].port, rows[i].path,
+                               strlen(rows[i].path), ignore, rows[i].nignore, out, sizeof(out));
+        if (rc != 0 || strcmp(out, rows[i].want) != 0)
+            fail_msg("row %zu (%s): got rc %d \"%s\", want \"%s\"", i, rows[i].path, rc,
+                     rc == 0 ? out : "", rows[i].want);
+    }
+    char small[24];
+    assert_int_equal(url_cache_key(false, "a.test", 80, "/a-long-path", 12, NULL, 0, small,
+                                   sizeof(small)),
+                     -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -314,6 +355,7 @@ int main(void)
         cmocka_unit_test_setup(test_authority_hostsz, rows_reset),
         cmocka_unit_test_setup(test_format_hostport, rows_reset),
         cmocka_unit_test_setup(test_roundtrip, rows_reset),
+        cmocka_unit_test(test_cache_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
