@@ -19,7 +19,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LIBS     := -lev -lhttp_parser $(PKG_LIBS) -lm
 
-SRCS     := $(sort $(wildcard src/*.c))
+SRCS     := $(sort $(wildcard src/*.c src/cache/*.c))
 OBJS     := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
 LIBOBJS  := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
@@ -31,7 +31,7 @@ all: $(BUILD)/magpie
 deps:
 	@sh scripts/deps.sh
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h) Makefile
+$(BUILD)/obj/%.o: src/%.c $(wildcard src/*.h src/cache/*.h) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 

@@ -3,8 +3,10 @@
  * ports, booleans, addresses, networks, names and origin URLs that config.c
  * finds in YAML scalars, plus the formatting of ranges back into messages
  * and the edit distance behind "did you mean"; then the questions asked of
- * a loaded config (ACL, route, CONNECT port). Pure functions: no YAML, no
- * error reporting, no allocation beyond the strings they return.
+ * a loaded config (ACL, PURGE, route, CONNECT port). Pure functions: no
+ * YAML, no error reporting, no allocation beyond the strings they return.
+ * Last, the struct's life cycle (defaults, references, freeing), which
+ * needs no YAML either.
  */
 #include "cfgval.h"
 
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define CFGVAL_NAME_MAX 253   /* proxy_name and host names */
 #define CFGVAL_SUGGEST_MAX 32 /* longer keys get no suggestion */
@@ -56,7 +59,7 @@ int config_parse_size(const char *s, uint64_t *out)
     static const struct {
         const char *sfx;
         unsigned shift;
-    } units[] = {{"", 0}, {"B", 0}, {"KiB", 10}, {"MiB", 20}, {"GiB", 30}};
+    } units[] = {{"", 0}, {"B", 0}, {"KiB", 10}, {"MiB", 20}, {"GiB", 30}, {"TiB", 40}};
     const char *p = s;
     uint64_t n;
     bool ovf;
@@ -302,10 +305,10 @@ const char *cfgval_fmt_duration(double v, char *buf, size_t sz)
 
 const char *cfgval_fmt_size(uint64_t v, char *buf, size_t sz)
 {
-    static const char *const sfx[] = {"B", "KiB", "MiB", "GiB"};
+    static const char *const sfx[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     unsigned u = 0;
 
-    while (u < 3 && v && v % 1024 == 0)
+    while (u < 4 && v && v % 1024 == 0)
         v /= 1024, u++;
     snprintf(buf, sz, "%" PRIu64 "%s", v, sfx[u]);
     return buf;
@@ -353,7 +356,8 @@ static bool prefix_match(const uint8_t *net, const uint8_t *addr, unsigned prefi
     return !bits || (net[bytes] & mask) == (addr[bytes] & mask);
 }
 
-bool config_acl_allows(const struct config *cfg, const struct sockaddr *sa)
+/* Is sa in one of cs[0..n)? IPv4-mapped IPv6 addresses also match IPv4 networks. */
+static bool cidrs_match(const struct cfg_cidr *cs, size_t n, const struct sockaddr *sa)
 {
     static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     struct sockaddr_in sin;
@@ -372,14 +376,24 @@ bool config_acl_allows(const struct config *cfg, const struct sockaddr *sa)
     } else {
         return false;
     }
-    for (size_t i = 0; i < cfg->nacl_allow; i++) {
-        const struct cfg_cidr *c = &cfg->acl_allow[i];
+    for (size_t i = 0; i < n; i++) {
+        const struct cfg_cidr *c = &cs[i];
         if (c->family == family && prefix_match(c->addr, a, c->prefix))
             return true;
         if (is_mapped && c->family == AF_INET && prefix_match(c->addr, a + 12, c->prefix))
             return true;
     }
     return false;
+}
+
+bool config_acl_allows(const struct config *cfg, const struct sockaddr *sa)
+{
+    return cidrs_match(cfg->acl_allow, cfg->nacl_allow, sa);
+}
+
+bool config_purge_allowed(const struct config *cfg, const struct sockaddr *sa)
+{
+    return cidrs_match(cfg->purge_allow, cfg->npurge_allow, sa);
 }
 
 const struct cfg_route *config_route_find(const struct config *cfg, const char *host)
@@ -398,4 +412,125 @@ bool config_connect_port_allowed(const struct config *cfg, uint16_t port)
         if (cfg->connect_allowed_ports[i] == port)
             return true;
     return false;
+}
+
+/* ---- life cycle ---- */
+
+static void free_routes(struct cfg_route *rs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(rs[i].host);
+        free(rs[i].origin);
+        free(rs[i].origin_host);
+        for (size_t j = 0; j < rs[i].ncache_ignore_params; j++)
+            free(rs[i].cache_ignore_params[j]);
+        free(rs[i].cache_ignore_params);
+    }
+    free(rs);
+}
+
+static void config_free(struct config *cfg)
+{
+    free(cfg->path);
+    for (size_t i = 0; i < cfg->nlisten; i++) {
+        free(cfg->listen[i].tls_cert);
+        free(cfg->listen[i].tls_key);
+    }
+    free(cfg->listen);
+    free(cfg->acl_allow);
+    free(cfg->access_log);
+    free(cfg->error_log);
+    free(cfg->proxy_name);
+    free(cfg->upstream.tls.ca_file);
+    free(cfg->connect_allowed_ports);
+    for (size_t i = 0; i < cfg->dns.nservers; i++)
+        free(cfg->dns.servers[i]);
+    free(cfg->dns.servers);
+    free_routes(cfg->routes, cfg->nroutes);
+    free(cfg->purge_allow);
+    free(cfg->cache.dir);
+    free(cfg);
+}
+
+static char *default_proxy_name(void)
+{
+    char h[256];
+
+    if (gethostname(h, sizeof h) != 0)
+        return strdup("magpie");
+    h[sizeof h - 1] = '\0';
+    return strdup(cfgval_is_name(h) ? h : "magpie");
+}
+
+struct config *config_default(void)
+{
+    struct config *cfg = calloc(1, sizeof *cfg);
+
+    if (!cfg)
+        return NULL;
+    cfg->refs = 1;
+    cfg->listen = calloc(1, sizeof *cfg->listen);
+    cfg->acl_allow = calloc(2, sizeof *cfg->acl_allow);
+    cfg->access_log = strdup("-");
+    cfg->error_log = strdup("-");
+    cfg->proxy_name = default_proxy_name();
+    cfg->upstream.tls.ca_file = strdup(CFG_DEFAULT_TLS_CA_FILE);
+    cfg->connect_allowed_ports = calloc(1, sizeof *cfg->connect_allowed_ports);
+    cfg->purge_allow = calloc(2, sizeof *cfg->purge_allow);
+    cfg->cache.dir = strdup(CFG_DEFAULT_CACHE_DIR);
+    if (!cfg->listen || !cfg->acl_allow || !cfg->access_log || !cfg->error_log ||
+        !cfg->proxy_name || !cfg->upstream.tls.ca_file || !cfg->connect_allowed_ports ||
+        !cfg->purge_allow || !cfg->cache.dir) {
+        config_free(cfg);
+        return NULL;
+    }
+    config_parse_sockaddr(CFG_DEFAULT_LISTEN, &cfg->listen[0].addr, &cfg->listen[0].addrlen);
+    snprintf(cfg->listen[0].text, sizeof cfg->listen[0].text, "%s", CFG_DEFAULT_LISTEN);
+    cfg->nlisten = 1;
+    config_parse_cidr("127.0.0.0/8", &cfg->acl_allow[0]);
+    config_parse_cidr("::1/128", &cfg->acl_allow[1]);
+    cfg->nacl_allow = 2;
+    cfg->log_level = LOGL_INFO;
+    cfg->limits.max_connections = CFG_DEFAULT_MAX_CONNECTIONS;
+    cfg->limits.max_header_bytes = CFG_DEFAULT_MAX_HEADER_BYTES;
+    cfg->limits.max_uri_bytes = CFG_DEFAULT_MAX_URI_BYTES;
+    cfg->limits.client_header_timeout = CFG_DEFAULT_CLIENT_HEADER_TIMEOUT;
+    cfg->limits.client_idle_timeout = CFG_DEFAULT_CLIENT_IDLE_TIMEOUT;
+    cfg->limits.shutdown_timeout = CFG_DEFAULT_SHUTDOWN_TIMEOUT;
+    cfg->upstream.connect_timeout = CFG_DEFAULT_CONNECT_TIMEOUT;
+    cfg->upstream.read_timeout = CFG_DEFAULT_READ_TIMEOUT;
+    cfg->upstream.retries = CFG_DEFAULT_RETRIES;
+    cfg->upstream.pool.max_per_origin = CFG_DEFAULT_POOL_MAX_PER_ORIGIN;
+    cfg->upstream.pool.max_idle_per_origin = CFG_DEFAULT_POOL_MAX_IDLE_PER_ORIGIN;
+    cfg->upstream.pool.idle_timeout = CFG_DEFAULT_POOL_IDLE_TIMEOUT;
+    cfg->upstream.pool.queue_timeout = CFG_DEFAULT_POOL_QUEUE_TIMEOUT;
+    cfg->upstream.tls.verify = CFG_DEFAULT_TLS_VERIFY;
+    cfg->connect_allowed_ports[0] = CFG_DEFAULT_CONNECT_PORT;
+    cfg->nconnect_allowed_ports = 1;
+    cfg->dns.max_ttl = CFG_DEFAULT_DNS_MAX_TTL;
+    cfg->dns.timeout = CFG_DEFAULT_DNS_TIMEOUT;
+    config_parse_cidr(CFG_DEFAULT_PURGE_ALLOW_V4, &cfg->purge_allow[0]);
+    config_parse_cidr(CFG_DEFAULT_PURGE_ALLOW_V6, &cfg->purge_allow[1]);
+    cfg->npurge_allow = 2;
+    cfg->cache.enabled = CFG_DEFAULT_CACHE_ENABLED;
+    cfg->cache.max_size = CFG_DEFAULT_CACHE_MAX_SIZE;
+    cfg->cache.max_object_size = CFG_DEFAULT_CACHE_MAX_OBJECT_SIZE;
+    cfg->cache.memory_size = CFG_DEFAULT_CACHE_MEMORY_SIZE;
+    return cfg;
+}
+
+struct config *config_ref(struct config *cfg)
+{
+    if (cfg)
+        cfg->refs++;
+    return cfg;
+}
+
+void config_unref(struct config **cfgp)
+{
+    if (!cfgp || !*cfgp)
+        return;
+    if (--(*cfgp)->refs == 0)
+        config_free(*cfgp);
+    *cfgp = NULL;
 }

@@ -2,8 +2,9 @@
  * cfgval.h - the string-to-value parsers behind config.c: numbers, ports,
  * booleans, names, origins, and the reverse (ranges formatted back for
  * error messages). They know nothing of YAML or of where a value came
- * from; config.c reports. cfgval.c also holds the config_parse_* parsers
- * and the config_* queries (ACL, route, CONNECT port) declared in config.h.
+ * from; config.c reports. cfgval.c also holds the config_parse_* parsers,
+ * the config_* queries (ACL, PURGE, route, CONNECT port) and the life cycle
+ * (config_default, config_ref, config_unref) declared in config.h.
  */
 #ifndef MAGPIE_CFGVAL_H
 #define MAGPIE_CFGVAL_H
@@ -33,7 +34,7 @@ char *cfgval_dup_lower(const char *s, size_t n);
  */
 int cfgval_origin(const char *s, struct cfg_route *r);
 
-/* Back to text for messages: "250ms", "10s", "5m", "1h"; "512B", "64KiB". */
+/* Back to text for messages: "250ms", "10s", "5m", "1h"; "512B", "64KiB", "16TiB". */
 const char *cfgval_fmt_duration(double v, char *buf, size_t sz);
 const char *cfgval_fmt_size(uint64_t v, char *buf, size_t sz);
 

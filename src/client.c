@@ -80,6 +80,7 @@ void client_accept(struct server *srv, int fd, const struct sockaddr *sa, sockle
     c->cfg = config_ref(srv->cfg);
     c->id = ++srv->next_id;
     sock_init(&c->sock, fd);
+    c->cx.obj.fd = -1;
     memcpy(&c->addr, sa, len);
     client_format_addr(sa, c->addr_text, sizeof(c->addr_text));
     buf_init(&c->in, c->cfg->limits.max_header_bytes + PROXY_FEED_MAX);
@@ -130,6 +131,7 @@ static void client_reset_request(struct client *c)
     c->status = 0;
     c->bytes_sent = c->bytes_received = 0;
     c->connect = c->ws_upgrade = false;
+    cache_xchg_reset(c);
     c->framing = HTTP_FRAME_NONE;
     c->head_started = false;
     c->scanned = 0;
@@ -172,6 +174,7 @@ void client_free(struct client *c)
     buf_free(&c->up.out);
     http_reader_free(&c->reader);
     http_reader_free(&c->up.reader);
+    cache_xchg_reset(c);
     free(c->method);
     free(c->url);
     config_unref(&c->cfg);
@@ -193,6 +196,7 @@ static bool client_wants_read(const struct client *c)
     case CS_RESOLVE:
     case CS_CONNECT:
     case CS_FORWARD:
+    case CS_HIT:
         return !c->req_done && buf_used(&c->up.out) < PROXY_HIGH_WATER &&
                buf_used(&c->in) < PROXY_FEED_MAX;
     case CS_TUNNEL:
@@ -216,7 +220,8 @@ void client_update_io(struct client *c)
             ev_feed_event(loop, &c->rio, EV_READ);
     } else
         ev_io_stop(loop, &c->rio);
-    if (!buf_empty(&c->out) || c->sock.read_wants_write || (hs && c->tls_want_write))
+    bool hit = c->state == CS_HIT && cache_serve_pending(c);
+    if (!buf_empty(&c->out) || hit || c->sock.read_wants_write || (hs && c->tls_want_write))
         ev_io_start(loop, &c->wio);
     else
         ev_io_stop(loop, &c->wio);
@@ -327,6 +332,23 @@ static void client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
         client_do_write(c);
 }
 
+/* The hit's head went out: its body follows, then the next request. */
+static void client_hit_more(struct client *c)
+{
+    int r = cache_serve_more(c);
+    if (r < 0) {
+        client_close(c, "cannot send the stored body");
+        return;
+    }
+    if (r > 0 && buf_empty(&c->out)) {
+        c->rsp_done = true;
+        client_response_done(c);
+        return;
+    }
+    ev_timer_again(c->srv->loop, &c->timer);
+    client_update_io(c);
+}
+
 static void client_do_write(struct client *c)
 {
     struct ev_loop *loop = c->srv->loop;
@@ -342,6 +364,10 @@ static void client_do_write(struct client *c)
     }
     if (c->state != CS_HEAD || !buf_empty(&c->out))
         ev_timer_again(loop, &c->timer);
+    if (buf_empty(&c->out) && c->state == CS_HIT) {
+        client_hit_more(c);
+        return;
+    }
     if (buf_empty(&c->out)) {
         buf_compact(&c->out, true);
         if (c->close_after_flush) {
@@ -365,8 +391,8 @@ static void client_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)revents;
     struct client *c = w->data;
-    if (c->state != CS_HEAD && c->state != CS_TUNNEL && c->state != CS_TLS && c->req_done &&
-        buf_empty(&c->out)) {
+    if (c->state != CS_HEAD && c->state != CS_TUNNEL && c->state != CS_TLS &&
+        c->state != CS_HIT && c->req_done && buf_empty(&c->out)) {
         ev_timer_again(loop, w); /* waiting on the origin, whose timer rules */
         return;
     }
@@ -388,10 +414,10 @@ static void client_log_access(struct client *c)
     char line[4096];
     ev_tstamp now = ev_now(c->srv->loop);
     long ms = c->started > 0 ? (long)((now - c->started) * 1000.0 + 0.5) : 0;
-    snprintf(line, sizeof(line), "%s %s %s %d %llu %ld DIRECT %s %llu", c->addr_text,
+    snprintf(line, sizeof(line), "%s %s %s %d %llu %ld %s %s %llu", c->addr_text,
              c->method ? c->method : "-", c->url ? c->url : "-", c->status,
-             (unsigned long long)c->bytes_sent, ms, c->up.peer[0] ? c->up.peer : "-",
-             (unsigned long long)c->bytes_received);
+             (unsigned long long)c->bytes_sent, ms, cache_result_name(c->cx.result),
+             c->up.peer[0] ? c->up.peer : "-", (unsigned long long)c->bytes_received);
     log_access(line, strlen(line));
 }
 
@@ -573,6 +599,11 @@ static void client_process(struct client *c)
         buf_consume(&c->in, used);
         if (c->state == CS_HEAD)
             return; /* answered locally */
+        if (c->state == CS_HIT) {
+            cache_serve_start(c);
+            client_update_io(c);
+            return;
+        }
         upstream_start(c);
         if (c->state == CS_CLOSED || c->state == CS_HEAD)
             return;
@@ -678,8 +709,9 @@ static int client_build_request(struct client *c, const struct http_msg *m, cons
 
 /* Picks the origin: the absolute-URI's authority or the route for Host. */
 static int client_route(struct client *c, const struct http_msg *m, struct url *u,
-                        const char **host_hdr, bool *reverse)
+                        const char **host_hdr, bool *reverse, const struct cfg_route **rtp)
 {
+    *rtp = NULL;
     const char *target = http_str(m, m->target);
     if (url_parse_absolute(target, m->target_len, u) == 0) {
         c->url = strndup(target, m->target_len);
@@ -708,6 +740,7 @@ static int client_route(struct client *c, const struct http_msg *m, struct url *
     if (c->url)
         snprintf(c->url, ulen, "http://%s%s", hv, target);
     const struct cfg_route *rt = config_route_find(c->cfg, host);
+    *rtp = rt;
     if (!rt) {
         char reason[URL_HOST_MAX + 96];
         snprintf(reason, sizeof(reason),
@@ -781,8 +814,18 @@ static int client_on_head(void *arg, struct http_msg *m)
     struct url u;
     const char *host_hdr = NULL;
     bool reverse;
-    if (client_route(c, m, &u, &host_hdr, &reverse) < 0)
+    const struct cfg_route *rt;
+    if (client_route(c, m, &u, &host_hdr, &reverse, &rt) < 0)
         return -1;
+    if (!c->ws_upgrade && c->url) {
+        int r = cache_request(c, m, u.https, u.host, u.port, u.path, u.path_len, rt);
+        if (r < 0)
+            return -1;
+        if (r > 0) {
+            c->state = CS_HIT; /* served once the parser has returned */
+            return 0;
+        }
+    }
     if (!c->url) {
         client_fail(c, 500, "out of memory");
         return -1;

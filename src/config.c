@@ -9,9 +9,9 @@
  * mean" when a valid key is close) and calls the setter. Setters report and
  * carry on, so a single run lists every error in the file. Nothing here opens
  * sockets, log files or TLS files: the caller acts on the validated result.
- * Turning a scalar's text into a value (numbers, addresses, origins), and
- * the queries on a loaded config, are in cfgval.c; this file walks the YAML
- * and reports.
+ * Turning a scalar's text into a value (numbers, addresses, origins), the
+ * queries on a loaded config and its life cycle (defaults, references,
+ * freeing) are in cfgval.c; this file walks the YAML and reports.
  */
 #include "config.h"
 #include "cfgval.h"
@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <yaml.h>
 
 #define CFG_PATH_MAX 128 /* longest dotted key path we build, "routes[12].origin" */
@@ -262,23 +261,41 @@ SETTER(set_uint)
         *FIELD(base, k, unsigned) = (unsigned)n;
 }
 
-SETTER(set_size)
+/* A size within k's range into *n; false after reporting. */
+static bool get_size(struct ctx *c, const char *path, yaml_node_t *v, const struct key *k,
+                     uint64_t *n)
 {
     const char *s = get_scalar(c, path, v, "a size");
     char lo[32], hi[32];
-    uint64_t n;
-    int rc = s ? config_parse_size(s, &n) : 0;
+    int rc = s ? config_parse_size(s, n) : 0;
 
     if (!s)
-        return;
+        return false;
     if (rc == -1)
-        bad(c, v, path, s, "is not a size (use B, KiB, MiB or GiB)");
-    else if (rc || n < k->min || n > k->max)
-        cfg_err(c, v->start_mark, "%s: %s is out of range (%s..%s)", path, s,
-                cfgval_fmt_size((uint64_t)k->min, lo, sizeof lo),
-                cfgval_fmt_size((uint64_t)k->max, hi, sizeof hi));
-    else
+        return bad(c, v, path, s, "is not a size (use B, KiB, MiB, GiB or TiB)");
+    if (!rc && *n >= k->min && *n <= k->max)
+        return true;
+    cfg_err(c, v->start_mark, "%s: %s is out of range (%s..%s)", path, s,
+            cfgval_fmt_size((uint64_t)k->min, lo, sizeof lo),
+            cfgval_fmt_size((uint64_t)k->max, hi, sizeof hi));
+    return false;
+}
+
+SETTER(set_size)
+{
+    uint64_t n;
+
+    if (get_size(c, path, v, k, &n))
         *FIELD(base, k, size_t) = (size_t)n;
+}
+
+/* Cache sizes: 64 bits wherever size_t is narrower. */
+SETTER(set_size64)
+{
+    uint64_t n;
+
+    if (get_size(c, path, v, k, &n))
+        *FIELD(base, k, uint64_t) = n;
 }
 
 SETTER(set_duration)
@@ -554,6 +571,22 @@ static bool dns_server_item(struct ctx *c, const char *path, yaml_node_t *it, co
     return true;
 }
 
+/* A query parameter name for the cache key: exact and case-sensitive. */
+static bool param_item(struct ctx *c, const char *path, yaml_node_t *it, const char *s, void *arr,
+                       size_t got)
+{
+    char **names = arr;
+
+    for (size_t j = 0; j < got; j++)
+        if (!strcmp(names[j], s))
+            return bad(c, it, path, s, "is listed twice");
+    if (!(names[got] = strdup(s))) {
+        oom(c, it);
+        return false;
+    }
+    return true;
+}
+
 SETTER(set_route_host)
 {
     struct cfg_route *r = base;
@@ -599,6 +632,22 @@ SETTER(set_route_tls)
     r->tls_verify_set = vals[0] != NULL;
 }
 
+#define ROFF(f) offsetof(struct cfg_route, f)
+#define CFG_YEAR (365 * 24 * 3600.0)
+
+static const struct key route_cache_keys[] = {
+    {.name = "enabled", .set = set_bool, .off = ROFF(cache_enabled)},
+    {.name = "default_ttl", .set = set_duration, .off = ROFF(cache_default_ttl), .max = CFG_YEAR},
+    {.name = "ignore_query_params",
+     .set = set_list,
+     .off = ROFF(cache_ignore_params),
+     .noff = ROFF(ncache_ignore_params),
+     .isz = sizeof(char *),
+     .item = param_item,
+     .want = "a parameter name"},
+    {.name = NULL},
+};
+
 /* The required keys come first. */
 enum { ROUTE_HOST, ROUTE_ORIGIN, ROUTE_TLS };
 
@@ -606,6 +655,7 @@ static const struct key route_keys[] = {
     [ROUTE_HOST] = {.name = "host", .set = set_route_host},
     [ROUTE_ORIGIN] = {.name = "origin", .set = set_route_origin},
     [ROUTE_TLS] = {.name = "tls", .set = set_route_tls},
+    {.name = "cache", .set = set_map, .sub = route_cache_keys},
     {.name = NULL},
 };
 
@@ -616,6 +666,8 @@ static void parse_route(struct ctx *c, const char *path, size_t i, yaml_node_t *
     struct cfg_route *r = &cfg->routes[i];
     char ip[CFG_PATH_MAX];
 
+    r->cache_enabled = CFG_DEFAULT_ROUTE_CACHE_ENABLED;
+    r->cache_default_ttl = CFG_DEFAULT_ROUTE_CACHE_DEFAULT_TTL;
     snprintf(ip, sizeof ip, "%s[%zu]", path, i);
     if (it->type != YAML_MAPPING_NODE) {
         type_err(c, ip, it, "a mapping");
@@ -632,16 +684,6 @@ static void parse_route(struct ctx *c, const char *path, size_t i, yaml_node_t *
             break;
         }
     }
-}
-
-static void free_routes(struct cfg_route *rs, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(rs[i].host);
-        free(rs[i].origin);
-        free(rs[i].origin_host);
-    }
-    free(rs);
 }
 
 /* Routes are a list of mappings; the default (none) is replaced. */
@@ -668,6 +710,10 @@ SETTER(set_routes)
 #define MS 0.001
 #define MIN 60.0
 #define HOUR 3600.0
+#define KIB 1024.0
+#define MIB (1024 * KIB)
+#define GIB (1024 * MIB)
+#define TIB (1024 * GIB)
 #define DURATION(n, f, lo, hi)                                                                     \
     {                                                                                              \
         .name = n, .set = set_duration, .off = OFF(f), .min = lo, .max = hi                        \
@@ -675,6 +721,10 @@ SETTER(set_routes)
 #define SIZE(n, f, lo, hi)                                                                         \
     {                                                                                              \
         .name = n, .set = set_size, .off = OFF(f), .min = lo, .max = hi                            \
+    }
+#define SIZE64(n, f, lo, hi)                                                                       \
+    {                                                                                              \
+        .name = n, .set = set_size64, .off = OFF(f), .min = lo, .max = hi                          \
     }
 #define UINT(n, f, lo, hi)                                                                         \
     {                                                                                              \
@@ -700,23 +750,32 @@ static const struct key limits_keys[] = {
     [LIM_N] = {.name = NULL},
 };
 
+/* Reports that keys[big] (a) exceeds keys[lim] (b), at whichever of the two
+ * the file sets (the one that exceeds, when both are). */
+static void size_over(struct ctx *c, const char *path, yaml_node_t **vals, const struct key *keys,
+                      int big, int lim, uint64_t a, uint64_t b)
+{
+    char as[32], bs[32];
+
+    cfg_err(c, (vals[big] ? vals[big] : vals[lim])->start_mark,
+            "%s.%s (%s) must not exceed %s.%s (%s)", path, keys[big].name,
+            cfgval_fmt_size(a, as, sizeof as), path, keys[lim].name,
+            cfgval_fmt_size(b, bs, sizeof bs));
+}
+
 /* limits, plus the one rule that spans two keys. */
 SETTER(set_limits)
 {
     struct config *cfg = base;
     yaml_node_t *vals[CFG_MAX_KEYS] = {0};
     unsigned nerr = c->nerr;
-    char a[32], b[32];
 
     if (!is_map(c, path, v))
         return;
     walk_map(c, path, v, base, limits_keys, vals);
-    if (c->nerr != nerr || cfg->limits.max_uri_bytes <= cfg->limits.max_header_bytes)
-        return;
-    cfg_err(c, (vals[LIM_URI] ? vals[LIM_URI] : vals[LIM_HEADER])->start_mark,
-            "%s.max_uri_bytes (%s) must not exceed %s.max_header_bytes (%s)", path,
-            cfgval_fmt_size(cfg->limits.max_uri_bytes, a, sizeof a), path,
-            cfgval_fmt_size(cfg->limits.max_header_bytes, b, sizeof b));
+    if (c->nerr == nerr && cfg->limits.max_uri_bytes > cfg->limits.max_header_bytes)
+        size_over(c, path, vals, limits_keys, LIM_URI, LIM_HEADER, cfg->limits.max_uri_bytes,
+                  cfg->limits.max_header_bytes);
 }
 
 static const struct key acl_keys[] = {
@@ -779,6 +838,37 @@ static const struct key dns_keys[] = {
     {.name = NULL},
 };
 
+static const struct key admin_keys[] = {
+    LIST("purge_allow", purge_allow, npurge_allow, cidr_item, 0, "a CIDR"),
+    {.name = NULL},
+};
+
+enum { CACHE_ENABLED, CACHE_DIR, CACHE_MAX, CACHE_OBJECT, CACHE_MEMORY, CACHE_N };
+
+static const struct key cache_keys[] = {
+    [CACHE_ENABLED] = {.name = "enabled", .set = set_bool, .off = OFF(cache.enabled)},
+    [CACHE_DIR] = {.name = "dir", .set = set_path, .off = OFF(cache.dir)},
+    [CACHE_MAX] = SIZE64("max_size", cache.max_size, MIB, 16 * TIB),
+    [CACHE_OBJECT] = SIZE64("max_object_size", cache.max_object_size, KIB, 16 * TIB),
+    [CACHE_MEMORY] = SIZE64("memory_size", cache.memory_size, 0, 64 * GIB),
+    [CACHE_N] = {.name = NULL},
+};
+
+/* cache, plus the one rule that spans two keys. */
+SETTER(set_cache)
+{
+    struct config *cfg = base;
+    yaml_node_t *vals[CFG_MAX_KEYS] = {0};
+    unsigned nerr = c->nerr;
+
+    if (!is_map(c, path, v))
+        return;
+    walk_map(c, path, v, base, cache_keys, vals);
+    if (c->nerr == nerr && cfg->cache.max_object_size > cfg->cache.max_size)
+        size_over(c, path, vals, cache_keys, CACHE_OBJECT, CACHE_MAX, cfg->cache.max_object_size,
+                  cfg->cache.max_size);
+}
+
 static const struct key top_keys[] = {
     LIST_OF("listen", listen, nlisten, listen_item, listen_map_item, 1, "an address:port"),
     {.name = "acl", .set = set_map, .sub = acl_keys},
@@ -791,104 +881,10 @@ static const struct key top_keys[] = {
     {.name = "connect", .set = set_map, .sub = connect_keys},
     {.name = "dns", .set = set_map, .sub = dns_keys},
     {.name = "routes", .set = set_routes},
+    {.name = "cache", .set = set_cache},
+    {.name = "admin", .set = set_map, .sub = admin_keys},
     {.name = NULL},
 };
-
-/* ---- life cycle ---- */
-
-static void config_free(struct config *cfg)
-{
-    free(cfg->path);
-    for (size_t i = 0; i < cfg->nlisten; i++) {
-        free(cfg->listen[i].tls_cert);
-        free(cfg->listen[i].tls_key);
-    }
-    free(cfg->listen);
-    free(cfg->acl_allow);
-    free(cfg->access_log);
-    free(cfg->error_log);
-    free(cfg->proxy_name);
-    free(cfg->upstream.tls.ca_file);
-    free(cfg->connect_allowed_ports);
-    for (size_t i = 0; i < cfg->dns.nservers; i++)
-        free(cfg->dns.servers[i]);
-    free(cfg->dns.servers);
-    free_routes(cfg->routes, cfg->nroutes);
-    free(cfg);
-}
-
-static char *default_proxy_name(void)
-{
-    char h[256];
-
-    if (gethostname(h, sizeof h) != 0)
-        return strdup("magpie");
-    h[sizeof h - 1] = '\0';
-    return strdup(cfgval_is_name(h) ? h : "magpie");
-}
-
-struct config *config_default(void)
-{
-    struct config *cfg = calloc(1, sizeof *cfg);
-
-    if (!cfg)
-        return NULL;
-    cfg->refs = 1;
-    cfg->listen = calloc(1, sizeof *cfg->listen);
-    cfg->acl_allow = calloc(2, sizeof *cfg->acl_allow);
-    cfg->access_log = strdup("-");
-    cfg->error_log = strdup("-");
-    cfg->proxy_name = default_proxy_name();
-    cfg->upstream.tls.ca_file = strdup(CFG_DEFAULT_TLS_CA_FILE);
-    cfg->connect_allowed_ports = calloc(1, sizeof *cfg->connect_allowed_ports);
-    if (!cfg->listen || !cfg->acl_allow || !cfg->access_log || !cfg->error_log ||
-        !cfg->proxy_name || !cfg->upstream.tls.ca_file || !cfg->connect_allowed_ports) {
-        config_free(cfg);
-        return NULL;
-    }
-    config_parse_sockaddr(CFG_DEFAULT_LISTEN, &cfg->listen[0].addr, &cfg->listen[0].addrlen);
-    snprintf(cfg->listen[0].text, sizeof cfg->listen[0].text, "%s", CFG_DEFAULT_LISTEN);
-    cfg->nlisten = 1;
-    config_parse_cidr("127.0.0.0/8", &cfg->acl_allow[0]);
-    config_parse_cidr("::1/128", &cfg->acl_allow[1]);
-    cfg->nacl_allow = 2;
-    cfg->log_level = LOGL_INFO;
-    cfg->limits.max_connections = CFG_DEFAULT_MAX_CONNECTIONS;
-    cfg->limits.max_header_bytes = CFG_DEFAULT_MAX_HEADER_BYTES;
-    cfg->limits.max_uri_bytes = CFG_DEFAULT_MAX_URI_BYTES;
-    cfg->limits.client_header_timeout = CFG_DEFAULT_CLIENT_HEADER_TIMEOUT;
-    cfg->limits.client_idle_timeout = CFG_DEFAULT_CLIENT_IDLE_TIMEOUT;
-    cfg->limits.shutdown_timeout = CFG_DEFAULT_SHUTDOWN_TIMEOUT;
-    cfg->upstream.connect_timeout = CFG_DEFAULT_CONNECT_TIMEOUT;
-    cfg->upstream.read_timeout = CFG_DEFAULT_READ_TIMEOUT;
-    cfg->upstream.retries = CFG_DEFAULT_RETRIES;
-    cfg->upstream.pool.max_per_origin = CFG_DEFAULT_POOL_MAX_PER_ORIGIN;
-    cfg->upstream.pool.max_idle_per_origin = CFG_DEFAULT_POOL_MAX_IDLE_PER_ORIGIN;
-    cfg->upstream.pool.idle_timeout = CFG_DEFAULT_POOL_IDLE_TIMEOUT;
-    cfg->upstream.pool.queue_timeout = CFG_DEFAULT_POOL_QUEUE_TIMEOUT;
-    cfg->upstream.tls.verify = CFG_DEFAULT_TLS_VERIFY;
-    cfg->connect_allowed_ports[0] = CFG_DEFAULT_CONNECT_PORT;
-    cfg->nconnect_allowed_ports = 1;
-    cfg->dns.max_ttl = CFG_DEFAULT_DNS_MAX_TTL;
-    cfg->dns.timeout = CFG_DEFAULT_DNS_TIMEOUT;
-    return cfg;
-}
-
-struct config *config_ref(struct config *cfg)
-{
-    if (cfg)
-        cfg->refs++;
-    return cfg;
-}
-
-void config_unref(struct config **cfgp)
-{
-    if (!cfgp || !*cfgp)
-        return;
-    if (--(*cfgp)->refs == 0)
-        config_free(*cfgp);
-    *cfgp = NULL;
-}
 
 /* libyaml gives reader errors (bad UTF-8) as a byte offset only. */
 static yaml_mark_t offset_mark(FILE *f, size_t offset)

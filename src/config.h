@@ -37,6 +37,10 @@ struct cfg_route {
     uint16_t origin_port;
     bool tls_verify;     /* https origins: the route's tls.verify, else upstream.tls.verify */
     bool tls_verify_set; /* the route said tls.verify itself */
+    bool cache_enabled;  /* cache.enabled; false: this route's requests bypass the cache */
+    double cache_default_ttl;   /* cache.default_ttl, seconds; -1 when unset (none) */
+    char **cache_ignore_params; /* cache.ignore_query_params: left out of the cache key */
+    size_t ncache_ignore_params;
 };
 
 struct config {
@@ -91,6 +95,18 @@ struct config {
 
     struct cfg_route *routes;
     size_t nroutes;
+
+    /* admin.purge_allow: client networks whose PURGE requests are obeyed. */
+    struct cfg_cidr *purge_allow;
+    size_t npurge_allow;
+
+    struct {
+        bool enabled;
+        char *dir;                /* relative to the working directory unless absolute */
+        uint64_t max_size;        /* on disk, 1MiB..16TiB */
+        uint64_t max_object_size; /* one stored response, 1KiB..max_size */
+        uint64_t memory_size;     /* hot objects kept in RAM; 0: no memory tier */
+    } cache;
 };
 
 /* Defaults in one place; etc/magpie.yaml documents each. */
@@ -113,19 +129,30 @@ struct config {
 #define CFG_DEFAULT_CONNECT_PORT 443 /* connect.allowed_ports: [443] */
 #define CFG_DEFAULT_DNS_MAX_TTL 300.0
 #define CFG_DEFAULT_DNS_TIMEOUT 5.0
+#define CFG_DEFAULT_CACHE_ENABLED true
+#define CFG_DEFAULT_CACHE_DIR "var/cache"
+#define CFG_DEFAULT_CACHE_MAX_SIZE (UINT64_C(1) << 30)          /* 1GiB */
+#define CFG_DEFAULT_CACHE_MAX_OBJECT_SIZE (UINT64_C(256) << 20) /* 256MiB */
+#define CFG_DEFAULT_CACHE_MEMORY_SIZE (UINT64_C(64) << 20)      /* 64MiB */
+#define CFG_DEFAULT_PURGE_ALLOW_V4 "127.0.0.0/8" /* admin.purge_allow: [V4, V6] */
+#define CFG_DEFAULT_PURGE_ALLOW_V6 "::1/128"
+#define CFG_DEFAULT_ROUTE_CACHE_ENABLED true
+#define CFG_DEFAULT_ROUTE_CACHE_DEFAULT_TTL (-1.0) /* none */
 
 /*
  * Loads and validates path. On failure returns NULL after printing every
  * error found to errs, one per line, as "path:line:col: message".
  */
 struct config *config_load(const char *path, FILE *errs);
-/* The embedded defaults: listen 127.0.0.1:3128, ACL loopback only, CONNECT to 443. */
+/* The embedded defaults: listen 127.0.0.1:3128, ACL and PURGE loopback only, CONNECT to 443. */
 struct config *config_default(void);
 struct config *config_ref(struct config *cfg);
 /* Drops a reference and clears *cfgp; frees on the last one. */
 void config_unref(struct config **cfgp);
 
 bool config_acl_allows(const struct config *cfg, const struct sockaddr *sa);
+/* May this client PURGE? admin.purge_allow, matched like the ACL. */
+bool config_purge_allowed(const struct config *cfg, const struct sockaddr *sa);
 /* host: the request's Host without port; case-insensitive. */
 const struct cfg_route *config_route_find(const struct config *cfg, const char *host);
 /* May a CONNECT request reach this port? Never with an empty list. */
@@ -133,7 +160,7 @@ bool config_connect_port_allowed(const struct config *cfg, uint16_t port);
 
 /* "250ms", "10s", "5m", "1h" (a bare number is seconds). 0 on success. */
 int config_parse_duration(const char *s, double *out);
-/* "512", "512B", "64KiB", "1MiB", "1GiB". 0 on success. */
+/* "512", "512B", "64KiB", "1MiB", "1GiB", "1TiB". 0 on success. */
 int config_parse_size(const char *s, uint64_t *out);
 /* "1.2.3.4:80", "[::1]:80". 0 on success. */
 int config_parse_sockaddr(const char *s, struct sockaddr_storage *ss, socklen_t *len);

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 
 #include "buf.h"
+#include "cache/cache.h"
 #include "dns.h"
 #include "http.h"
 #include "pool.h"
@@ -34,6 +35,7 @@ enum client_state {
     CS_RESOLVE, /* looking up the origin */
     CS_CONNECT, /* connecting (and TLS handshaking) to the origin */
     CS_FORWARD, /* request going up, response coming down */
+    CS_HIT,     /* answering from the cache */
     CS_TUNNEL,  /* CONNECT or WebSocket: bytes relayed both ways */
     CS_CLOSED,  /* closed; freed once the loop iteration ends */
 };
@@ -122,6 +124,7 @@ struct client {
     uint64_t bytes_received; /* request body or tunnel bytes from the client */
 
     struct upstream up;
+    struct cache_xchg cx;
 };
 
 /* client.c */

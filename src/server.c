@@ -443,6 +443,7 @@ int server_init(struct server *srv, struct ev_loop *loop, struct config *cfg)
     ev_timer_start(loop, &srv->pool_timer);
     if (server_upstream_tls(srv, cfg) < 0)
         return -1;
+    srv->store = cache_open(cfg);
     if (server_open_listeners(srv, cfg) < 0)
         return -1;
     server_signal(srv, &srv->sig_hup, SIGHUP);
@@ -471,6 +472,9 @@ void server_free(struct server *srv)
     ev_timer_stop(srv->loop, &srv->pool_timer);
     pool_free(srv->pool);
     srv->pool = NULL;
+    if (srv->store)
+        store_close(srv->store);
+    srv->store = NULL;
     tls_ctx_free(srv->tls_verify);
     tls_ctx_free(srv->tls_noverify);
     srv->tls_verify = srv->tls_noverify = NULL;

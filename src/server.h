@@ -14,6 +14,7 @@
 struct client;
 struct dns;
 struct pool;
+struct store;
 struct tls_ctx;
 
 struct listener {
@@ -29,6 +30,7 @@ struct server {
     struct config *cfg; /* current; connections hold their own reference */
     struct dns *dns;
     struct pool *pool;         /* idle and busy origin connections */
+    struct store *store;       /* the disk cache, NULL when disabled */
     struct tls_ctx *tls_verify;   /* https origins, verified */
     struct tls_ctx *tls_noverify; /* https origins with verify: false */
     ev_timer pool_timer;       /* expires idle origin connections */

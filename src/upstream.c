@@ -605,6 +605,7 @@ static void upstream_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         return;
     case CS_TLS:
     case CS_HEAD:
+    case CS_HIT:
     case CS_RESOLVE:
     case CS_TUNNEL:
     case CS_CLOSED:
@@ -910,18 +911,22 @@ static int upstream_write_head(struct client *c, const struct http_msg *m, bool 
     if (m->status == 101)
         return client_out(c, "\r\nConnection: Upgrade\r\n\r\n", 25);
     if (interim)
-        return client_out(c, "\r\n", 2);
+        return client_out(c, "\r\n\r\n", 4);
+    char cs[128];
+    int csn = cache_status_headers(c, cs, sizeof(cs));
+    if (client_out(c, "\r\n", 2) < 0 || client_out(c, cs, (size_t)csn) < 0)
+        return -1;
     if (c->framing == HTTP_FRAME_LENGTH)
-        n = snprintf(buf, sizeof(buf), "\r\nContent-Length: %lld", (long long)m->content_length);
+        n = snprintf(buf, sizeof(buf), "Content-Length: %lld\r\n", (long long)m->content_length);
     else if (c->framing == HTTP_FRAME_CHUNKED)
-        n = snprintf(buf, sizeof(buf), "\r\nTransfer-Encoding: chunked");
+        n = snprintf(buf, sizeof(buf), "Transfer-Encoding: chunked\r\n");
     else
         n = 0;
     if (client_out(c, buf, (size_t)n) < 0)
         return -1;
     const char *conn = !c->keep_alive ? "close" : c->minor == 0 ? "keep-alive" : NULL;
-    n = conn ? snprintf(buf, sizeof(buf), "\r\nConnection: %s\r\n\r\n", conn)
-             : snprintf(buf, sizeof(buf), "\r\n\r\n");
+    n = conn ? snprintf(buf, sizeof(buf), "Connection: %s\r\n\r\n", conn)
+             : snprintf(buf, sizeof(buf), "\r\n");
     return client_out(c, buf, (size_t)n);
 }
 
@@ -962,6 +967,7 @@ static int upstream_on_head(void *arg, struct http_msg *m)
     if (c->framing == HTTP_FRAME_CLOSE || !c->req_done || c->srv->draining)
         c->keep_alive = false;
     c->bytes_sent = 0; /* interim responses are not counted */
+    cache_response_head(c, m);
     if (upstream_write_head(c, m, false) < 0) {
         client_close(c, "client buffer overflow");
         return -1;
@@ -980,6 +986,7 @@ static int upstream_on_body(void *arg, const char *p, size_t n)
         client_close(c, "client buffer overflow");
         return -1;
     }
+    cache_response_body(c, p, n);
     return 0;
 }
 
@@ -995,5 +1002,6 @@ static int upstream_on_done(void *arg)
         return -1;
     }
     c->rsp_done = true;
+    cache_response_end(c, true);
     return 0;
 }

@@ -382,6 +382,7 @@ def default_config(workdir, host, port, dns, origin):
         "upstream": {"connect_timeout": "5s", "read_timeout": "30s"},
         "dns": {"servers": [dns.address], "max_ttl": "300s", "timeout": "5s"},
         "routes": [{"host": "api.local", "origin": origin.url("")}],
+        "cache": {"dir": str(workdir / "cache")},
     }
 
 

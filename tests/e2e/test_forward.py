@@ -4,6 +4,7 @@ framing conversions, keep-alive and pipelining."""
 import hashlib
 import json
 import os
+import socket
 import threading
 import time
 
@@ -297,3 +298,48 @@ def test_client_leaving_while_origin_is_slow_does_not_disturb_others(magpie, ori
     r = fetch(magpie.port, "GET", origin.url("/bytes/1000"))
     assert r.status == 200 and r.body == pattern(1000)
 
+
+
+def test_interim_100_continue_is_relayed_before_the_final_response(magpie):
+    """An origin that answers Expect: 100-continue with an interim 100: the
+    client sees the 100 head (a complete head, blank line included), then
+    the final response, on the same connection."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    srv.settimeout(10)
+    port = srv.getsockname()[1]
+    got = {}
+
+    def serve():
+        conn, _ = srv.accept()
+        with conn:
+            conn.settimeout(10)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(4096)
+            got["head"] = data
+            conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+            body = data.split(b"\r\n\r\n", 1)[1]
+            while len(body) < 5:
+                body += conn.recv(4096)
+            got["body"] = body
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        with magpie.conn() as c:
+            c.send(b"POST http://127.0.0.1:%d/up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                   b"Expect: 100-continue\r\n\r\n" % port)
+            assert c.wait_for(b"\r\n\r\n"), "no interim response"
+            assert c.buf.startswith(b"HTTP/1.1 100 "), c.buf
+            c.send(b"hello")
+            assert c.wait_for(b"ok"), c.buf
+            final = c.buf.split(b"\r\n\r\n", 1)[1]
+            assert final.startswith(b"HTTP/1.1 200 "), c.buf
+    finally:
+        t.join(5)
+        srv.close()
+    assert got["body"] == b"hello"
+    assert b"expect: 100-continue" in got["head"].lower()

@@ -1,7 +1,9 @@
 /*
- * test_config.c - config.c through its public API: the value parsers, ACL
- * matching, route lookup, valid files, and broken files whose every error
- * line (file:line:col: message) is compared exactly.
+ * test_config.c - config.c through its public API: the file's structure
+ * (unknown and repeated keys, types, nesting, syntax), whole valid files,
+ * defaults, route lookup and the rules spanning two keys, with every error
+ * line (file:line:col: message) compared exactly. Single values, good and
+ * bad, and the ACL, PURGE and CONNECT matching are in test_cfgval.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -99,203 +101,14 @@ static bool allows(const struct config *cfg, const char *ip)
     return config_acl_allows(cfg, (struct sockaddr *)&ss);
 }
 
-/* ---- parsers ---- */
-
-static void test_parse_duration(void **state)
+static bool purges(const struct config *cfg, const char *ip)
 {
-    static const struct {
-        const char *in;
-        double want;
-    } ok[] = {{"250ms", 0.25}, {"10s", 10},   {"5m", 300},  {"1h", 3600},    {"7", 7},
-              {"0", 0},        {"1.5s", 1.5}, {"0.5m", 30}, {"2.25h", 8100}, {"1.5ms", 0.0015}};
-    static const char *const bad[] = {"",    "s",   "10x", "-1s",  "1.s", ".5s",   "10 s",
-                                      "1e3", "10S", "1d",  "10ss", "+1s", "1.2.3s"};
-    double d;
+    struct sockaddr_storage ss = addr(ip);
 
-    (void)state;
-    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
-        assert_int_equal(config_parse_duration(ok[i].in, &d), 0);
-        assert_true(d == ok[i].want);
-    }
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        assert_int_not_equal(config_parse_duration(bad[i], &d), 0);
-    assert_int_not_equal(config_parse_duration("99999999999999999999s", &d), 0);
-}
-
-static void test_parse_size(void **state)
-{
-    static const struct {
-        const char *in;
-        uint64_t want;
-    } ok[] = {{"0", 0},
-              {"512", 512},
-              {"512B", 512},
-              {"64KiB", 65536},
-              {"1MiB", 1048576},
-              {"1GiB", 1073741824},
-              {"17179869183GiB", 17179869183ull << 30},
-              {"18446744073709551615", UINT64_MAX},
-              {"18446744073709551615B", UINT64_MAX}};
-    static const char *const bad[] = {"",       "B",  "64XB",  "64kib", "64KB", "64K",
-                                      "1.5MiB", "-1", "1 KiB", "0x10",  "+5",   "1MiBB"};
-    uint64_t n;
-
-    (void)state;
-    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
-        assert_int_equal(config_parse_size(ok[i].in, &n), 0);
-        assert_true(n == ok[i].want);
-    }
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        assert_int_equal(config_parse_size(bad[i], &n), -1);
-    /* overflow: of the digits, and of the unit multiplication */
-    assert_int_equal(config_parse_size("18446744073709551616", &n), -2);
-    assert_int_equal(config_parse_size("17179869184GiB", &n), -2);
-    assert_int_equal(config_parse_size("18014398509481984KiB", &n), -2);
-    assert_int_equal(config_parse_size("99999999999999999999999XB", &n), -1);
-}
-
-static void test_parse_sockaddr(void **state)
-{
-    struct sockaddr_storage ss;
-    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-    struct in6_addr lo6 = IN6ADDR_LOOPBACK_INIT;
-    socklen_t len;
-
-    (void)state;
-    assert_int_equal(config_parse_sockaddr("127.0.0.1:3128", &ss, &len), 0);
-    assert_int_equal(sin->sin_family, AF_INET);
-    assert_int_equal(len, sizeof(struct sockaddr_in));
-    assert_int_equal(ntohs(sin->sin_port), 3128);
-    assert_int_equal(ntohl(sin->sin_addr.s_addr), 0x7f000001);
-
-    assert_int_equal(config_parse_sockaddr("[::1]:65535", &ss, &len), 0);
-    assert_int_equal(sin6->sin6_family, AF_INET6);
-    assert_int_equal(len, sizeof(struct sockaddr_in6));
-    assert_int_equal(ntohs(sin6->sin6_port), 65535);
-    assert_memory_equal(&sin6->sin6_addr, &lo6, 16);
-
-    assert_int_equal(config_parse_sockaddr("0.0.0.0:1", &ss, &len), 0);
-    assert_int_equal(config_parse_sockaddr("[::ffff:10.0.0.1]:80", &ss, &len), 0);
-
-    static const char *const bad_addr[] = {"",
-                                           "1.2.3.4",
-                                           ":80",
-                                           "1.2.3:80",
-                                           "1.2.3.4.5:80",
-                                           "::1:80",
-                                           "[::1]",
-                                           "[::1]80",
-                                           "localhost:80",
-                                           "[1.2.3.4]:80",
-                                           "256.1.1.1:80",
-                                           "[::1:80",
-                                           "1.2.3.4:80:80"};
-    for (size_t i = 0; i < sizeof bad_addr / sizeof bad_addr[0]; i++)
-        assert_int_equal(config_parse_sockaddr(bad_addr[i], &ss, &len), -1);
-    static const char *const bad_port[] = {"1.2.3.4:",   "1.2.3.4:0",     "1.2.3.4:65536",
-                                           "1.2.3.4:-1", "1.2.3.4:8a",    "[::1]:999999",
-                                           "[::1]:",     "1.2.3.4:000080"};
-    for (size_t i = 0; i < sizeof bad_port / sizeof bad_port[0]; i++)
-        assert_int_equal(config_parse_sockaddr(bad_port[i], &ss, &len), -2);
-}
-
-static void test_parse_cidr(void **state)
-{
-    static const uint8_t ten[16] = {10};
-    static const uint8_t v6net[16] = {0x20, 0x01, 0x0d, 0xb8, 0x80};
-    struct cfg_cidr c;
-
-    (void)state;
-    assert_int_equal(config_parse_cidr("10.0.0.0/8", &c), 0);
-    assert_int_equal(c.family, AF_INET);
-    assert_int_equal(c.prefix, 8);
-    assert_memory_equal(c.addr, ten, 16);
-    /* host bits are zeroed */
-    assert_int_equal(config_parse_cidr("10.1.2.3/8", &c), 0);
-    assert_memory_equal(c.addr, ten, 16);
-    assert_int_equal(config_parse_cidr("192.168.1.7", &c), 0);
-    assert_int_equal(c.prefix, 32);
-    assert_int_equal(config_parse_cidr("0.0.0.0/0", &c), 0);
-    assert_int_equal(c.prefix, 0);
-    assert_int_equal(config_parse_cidr("::1", &c), 0);
-    assert_int_equal(c.family, AF_INET6);
-    assert_int_equal(c.prefix, 128);
-    assert_int_equal(c.addr[15], 1);
-    assert_int_equal(config_parse_cidr("2001:db8:80ff::1/33", &c), 0);
-    assert_int_equal(c.prefix, 33);
-    assert_memory_equal(c.addr, v6net, 16);
-    assert_int_equal(config_parse_cidr("::/0", &c), 0);
-
-    static const char *const bad[] = {"",
-                                      "10.0.0.0/33",
-                                      "::/129",
-                                      "10.0.0.0/",
-                                      "10.0.0.0/-1",
-                                      "10.0.0/8",
-                                      "10.0.0.0/8/8",
-                                      "/8",
-                                      "10.0.0.0/0008",
-                                      "host/8",
-                                      "::1/12a",
-                                      "10.0.0.0/ 8",
-                                      "10.0.0.0/99999999999999999999"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        assert_int_not_equal(config_parse_cidr(bad[i], &c), 0);
+    return config_purge_allowed(cfg, (struct sockaddr *)&ss);
 }
 
 /* ---- queries ---- */
-
-static void test_acl(void **state)
-{
-    struct config *cfg =
-        load_ok("acl:\n"
-                "  allow: [10.0.0.0/8, 192.168.1.7, 2001:db8::/32, 172.16.0.0/12]\n");
-
-    (void)state;
-    assert_true(allows(cfg, "10.0.0.1"));
-    assert_true(allows(cfg, "10.255.255.255"));
-    assert_false(allows(cfg, "11.0.0.1"));
-    assert_true(allows(cfg, "192.168.1.7"));
-    assert_false(allows(cfg, "192.168.1.8"));
-    assert_true(allows(cfg, "172.31.255.255"));
-    assert_false(allows(cfg, "172.32.0.0"));
-    assert_false(allows(cfg, "127.0.0.1"));
-    assert_true(allows(cfg, "2001:db8::1"));
-    assert_true(allows(cfg, "2001:db8:ffff::1"));
-    assert_false(allows(cfg, "2001:db9::1"));
-    assert_false(allows(cfg, "::1"));
-    /* IPv4-mapped IPv6 clients match IPv4 networks */
-    assert_true(allows(cfg, "::ffff:10.1.2.3"));
-    assert_true(allows(cfg, "::ffff:192.168.1.7"));
-    assert_false(allows(cfg, "::ffff:192.168.1.8"));
-    /* ...but an IPv4-compatible or other v6 address with the same tail does not */
-    assert_false(allows(cfg, "::10.1.2.3"));
-    assert_false(allows(cfg, "64:ff9b::10.1.2.3"));
-    config_unref(&cfg);
-
-    cfg = config_default();
-    assert_true(allows(cfg, "127.0.0.1"));
-    assert_true(allows(cfg, "127.255.0.9"));
-    assert_true(allows(cfg, "::1"));
-    assert_true(allows(cfg, "::ffff:127.0.0.1"));
-    assert_false(allows(cfg, "::2"));
-    assert_false(allows(cfg, "10.0.0.1"));
-    struct sockaddr sa = {.sa_family = AF_UNIX};
-    assert_false(config_acl_allows(cfg, &sa));
-    config_unref(&cfg);
-
-    /* libyaml wants a flow-list item that starts with ":" quoted */
-    cfg = load_ok("acl: {allow: [0.0.0.0/0, \"::/0\"]}\n");
-    assert_true(allows(cfg, "1.2.3.4"));
-    assert_true(allows(cfg, "fe80::1"));
-    config_unref(&cfg);
-
-    cfg = load_ok("acl: {allow: []}\n");
-    assert_int_equal(cfg->nacl_allow, 0);
-    assert_false(allows(cfg, "127.0.0.1"));
-    config_unref(&cfg);
-}
 
 static void test_routes(void **state)
 {
@@ -377,6 +190,19 @@ static void check_defaults(const struct config *cfg)
     assert_true(cfg->dns.max_ttl == CFG_DEFAULT_DNS_MAX_TTL);
     assert_true(cfg->dns.timeout == CFG_DEFAULT_DNS_TIMEOUT);
     assert_int_equal(cfg->nroutes, 0);
+    assert_int_equal(cfg->npurge_allow, 2);
+    assert_int_equal(cfg->purge_allow[0].family, AF_INET);
+    assert_int_equal(cfg->purge_allow[0].prefix, 8);
+    assert_int_equal(cfg->purge_allow[1].family, AF_INET6);
+    assert_int_equal(cfg->purge_allow[1].prefix, 128);
+    assert_true(cfg->cache.enabled == CFG_DEFAULT_CACHE_ENABLED);
+    assert_string_equal(cfg->cache.dir, CFG_DEFAULT_CACHE_DIR);
+    assert_true(cfg->cache.max_size == CFG_DEFAULT_CACHE_MAX_SIZE);
+    assert_true(cfg->cache.max_object_size == CFG_DEFAULT_CACHE_MAX_OBJECT_SIZE);
+    assert_true(cfg->cache.memory_size == CFG_DEFAULT_CACHE_MEMORY_SIZE);
+    assert_true(CFG_DEFAULT_CACHE_MAX_SIZE == 1ull << 30);
+    assert_true(CFG_DEFAULT_CACHE_MAX_OBJECT_SIZE == 256ull << 20);
+    assert_true(CFG_DEFAULT_CACHE_MEMORY_SIZE == 64ull << 20);
 }
 
 static void test_defaults_and_refs(void **state)
@@ -412,7 +238,7 @@ static void test_empty_files(void **state)
         config_unref(&cfg);
     }
     /* keys with no value keep their defaults */
-    struct config *cfg = load_ok("limits:\nupstream:\ndns:\nacl:\nroutes:\n");
+    struct config *cfg = load_ok("limits:\nupstream:\ndns:\nacl:\nroutes:\ncache:\nadmin:\n");
     check_defaults(cfg);
     config_unref(&cfg);
     cfg = load_ok("upstream:\n  pool:\n  tls:\nconnect:\n");
@@ -529,61 +355,6 @@ static void test_upstream_keys(void **state)
     config_unref(&cfg);
 }
 
-static void test_booleans(void **state)
-{
-    static const struct {
-        const char *in;
-        bool want;
-    } forms[] = {{"true", true},   {"True", true},   {"TRUE", true}, {"yes", true},
-                 {"Yes", true},    {"on", true},     {"ON", true},   {"\"true\"", true},
-                 {"false", false}, {"False", false}, {"no", false},  {"NO", false},
-                 {"off", false},   {"Off", false}};
-    char yaml[128];
-
-    (void)state;
-    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
-        snprintf(yaml, sizeof yaml, "upstream: {tls: {verify: %s}}\n", forms[i].in);
-        struct config *cfg = load_ok(yaml);
-        assert_true(cfg->upstream.tls.verify == forms[i].want);
-        config_unref(&cfg);
-    }
-}
-
-static void test_connect_ports(void **state)
-{
-    struct config *cfg = config_default();
-
-    (void)state;
-    assert_true(config_connect_port_allowed(cfg, 443));
-    assert_false(config_connect_port_allowed(cfg, 80));
-    assert_false(config_connect_port_allowed(cfg, 0));
-    assert_false(config_connect_port_allowed(cfg, 8443));
-    config_unref(&cfg);
-
-    cfg = load_ok("connect:\n  allowed_ports:\n    - 443\n    - 8443\n    - 1\n    - 65535\n");
-    assert_int_equal(cfg->nconnect_allowed_ports, 4);
-    assert_int_equal(cfg->connect_allowed_ports[1], 8443);
-    assert_true(config_connect_port_allowed(cfg, 443));
-    assert_true(config_connect_port_allowed(cfg, 8443));
-    assert_true(config_connect_port_allowed(cfg, 1));
-    assert_true(config_connect_port_allowed(cfg, 65535));
-    assert_false(config_connect_port_allowed(cfg, 80));
-    config_unref(&cfg);
-
-    /* a single port, not a list */
-    cfg = load_ok("connect: {allowed_ports: 8443}\n");
-    assert_int_equal(cfg->nconnect_allowed_ports, 1);
-    assert_true(config_connect_port_allowed(cfg, 8443));
-    assert_false(config_connect_port_allowed(cfg, 443));
-    config_unref(&cfg);
-
-    /* empty: CONNECT is refused everywhere */
-    cfg = load_ok("connect: {allowed_ports: []}\n");
-    assert_int_equal(cfg->nconnect_allowed_ports, 0);
-    assert_false(config_connect_port_allowed(cfg, 443));
-    config_unref(&cfg);
-}
-
 static void test_listen_tls(void **state)
 {
     struct config *cfg = load_ok("listen:\n"
@@ -650,6 +421,100 @@ static void test_route_tls(void **state)
     config_unref(&cfg);
 }
 
+static void test_cache_keys(void **state)
+{
+    struct config *cfg = load_ok("cache:\n"
+                                 "  enabled: false\n"
+                                 "  dir: /var/cache/magpie\n"
+                                 "  max_size: 16TiB\n"
+                                 "  max_object_size: 16TiB\n"
+                                 "  memory_size: 0\n"
+                                 "admin:\n"
+                                 "  purge_allow: [10.0.0.0/8, \"fd00::/8\"]\n");
+
+    (void)state;
+    assert_false(cfg->cache.enabled);
+    assert_string_equal(cfg->cache.dir, "/var/cache/magpie");
+    assert_true(cfg->cache.max_size == 16ull << 40);
+    assert_true(cfg->cache.max_object_size == 16ull << 40);
+    assert_true(cfg->cache.memory_size == 0);
+    assert_int_equal(cfg->npurge_allow, 2);
+    assert_int_equal(cfg->purge_allow[1].family, AF_INET6);
+    assert_true(purges(cfg, "10.1.2.3"));
+    assert_true(purges(cfg, "::ffff:10.1.2.3"));
+    assert_true(purges(cfg, "fd12::1"));
+    assert_false(purges(cfg, "127.0.0.1"));
+    assert_false(purges(cfg, "::1"));
+    assert_true(allows(cfg, "127.0.0.1")); /* the ACL keeps its default */
+    config_unref(&cfg);
+
+    /* the other end of each range; unset keys keep their defaults */
+    cfg = load_ok("cache: {max_size: 1MiB, max_object_size: 1KiB, memory_size: 64GiB}\n"
+                  "admin: {purge_allow: 192.0.2.1}\n");
+    assert_true(cfg->cache.enabled);
+    assert_string_equal(cfg->cache.dir, CFG_DEFAULT_CACHE_DIR);
+    assert_true(cfg->cache.max_size == 1ull << 20);
+    assert_true(cfg->cache.max_object_size == 1024);
+    assert_true(cfg->cache.memory_size == 64ull << 30);
+    assert_int_equal(cfg->npurge_allow, 1);
+    assert_true(purges(cfg, "192.0.2.1"));
+    assert_false(purges(cfg, "192.0.2.2"));
+    config_unref(&cfg);
+
+    cfg = load_ok("cache: {dir: cache, max_size: 2GiB}\nadmin: {purge_allow: []}\n");
+    assert_string_equal(cfg->cache.dir, "cache");
+    assert_true(cfg->cache.max_object_size == CFG_DEFAULT_CACHE_MAX_OBJECT_SIZE);
+    assert_int_equal(cfg->npurge_allow, 0);
+    assert_false(purges(cfg, "127.0.0.1"));
+    config_unref(&cfg);
+}
+
+static void test_route_cache(void **state)
+{
+    struct config *cfg =
+        load_ok("routes:\n"
+                "  - host: a.local\n"
+                "    origin: \"http://127.0.0.1:8080\"\n"
+                "    cache:\n"
+                "      enabled: false\n"
+                "      default_ttl: 60s\n"
+                "      ignore_query_params: [utm_source, UTM_source, fbclid]\n"
+                "  - { host: b.local, origin: \"http://b.example\" }\n"
+                "  - { host: c.local, origin: \"http://c.example\", cache: }\n"
+                "  - { host: d.local, origin: \"http://d.example\", cache: {default_ttl: 0s} }\n"
+                "  - host: e.local\n"
+                "    origin: \"http://e.example\"\n"
+                "    cache: {default_ttl: 8760h, ignore_query_params: gclid, enabled: yes}\n");
+    const struct cfg_route *r;
+
+    (void)state;
+    r = config_route_find(cfg, "a.local");
+    assert_false(r->cache_enabled);
+    assert_true(r->cache_default_ttl == 60);
+    assert_int_equal(r->ncache_ignore_params, 3);
+    assert_string_equal(r->cache_ignore_params[0], "utm_source");
+    assert_string_equal(r->cache_ignore_params[1], "UTM_source"); /* case-sensitive */
+    assert_string_equal(r->cache_ignore_params[2], "fbclid");
+    /* no cache key, or one with no value: the defaults */
+    for (const char *const *h = (const char *const[]){"b.local", "c.local", NULL}; *h; h++) {
+        r = config_route_find(cfg, *h);
+        assert_true(r->cache_enabled == CFG_DEFAULT_ROUTE_CACHE_ENABLED);
+        assert_true(r->cache_default_ttl == CFG_DEFAULT_ROUTE_CACHE_DEFAULT_TTL);
+        assert_true(r->cache_default_ttl == -1);
+        assert_int_equal(r->ncache_ignore_params, 0);
+        assert_null(r->cache_ignore_params);
+    }
+    r = config_route_find(cfg, "d.local");
+    assert_true(r->cache_enabled);
+    assert_true(r->cache_default_ttl == 0);
+    r = config_route_find(cfg, "e.local");
+    assert_true(r->cache_enabled);
+    assert_true(r->cache_default_ttl == 365 * 24 * 3600.0);
+    assert_int_equal(r->ncache_ignore_params, 1);
+    assert_string_equal(r->cache_ignore_params[0], "gclid");
+    config_unref(&cfg);
+}
+
 static void test_example_file(void **state)
 {
     const char *path =
@@ -708,45 +573,6 @@ static void test_err_wrong_type(void **state)
                   "magpie.yaml:1:1: top level: expected a mapping, got \"just words\"\n");
 }
 
-static void test_err_duration(void **state)
-{
-    (void)state;
-    expect_errors("upstream:\n  read_timeout: 10x\n",
-                  "magpie.yaml:2:17: upstream.read_timeout: \"10x\" is not a duration "
-                  "(use ms, s, m or h)\n");
-    expect_errors("limits: {shutdown_timeout: 2h, client_header_timeout: 0s}\n",
-                  "magpie.yaml:1:28: limits.shutdown_timeout: 2h is out of range (1ms..1h)\n"
-                  "magpie.yaml:1:55: limits.client_header_timeout: 0s is out of range "
-                  "(1ms..1h)\n");
-    expect_errors("dns: {max_ttl: 25h}\n",
-                  "magpie.yaml:1:16: dns.max_ttl: 25h is out of range (0s..24h)\n");
-}
-
-static void test_err_size(void **state)
-{
-    (void)state;
-    expect_errors("limits:\n  max_header_bytes: 64XB\n",
-                  "magpie.yaml:2:21: limits.max_header_bytes: \"64XB\" is not a size "
-                  "(use B, KiB, MiB or GiB)\n");
-    expect_errors("limits:\n  max_header_bytes: 99999999999999999999KiB\n",
-                  "magpie.yaml:2:21: limits.max_header_bytes: 99999999999999999999KiB is out of "
-                  "range (1KiB..1MiB)\n");
-    expect_errors("limits:\n  max_uri_bytes: 255\n",
-                  "magpie.yaml:2:18: limits.max_uri_bytes: 255 is out of range (256B..1MiB)\n");
-}
-
-static void test_err_number_range(void **state)
-{
-    (void)state;
-    expect_errors("limits:\n  max_connections: 0\n",
-                  "magpie.yaml:2:20: limits.max_connections: 0 is out of range (1..1000000)\n");
-    expect_errors("limits:\n  max_connections: 99999999999999999999999\n",
-                  "magpie.yaml:2:20: limits.max_connections: 99999999999999999999999 is out of "
-                  "range (1..1000000)\n");
-    expect_errors("limits:\n  max_connections: 1e3\n",
-                  "magpie.yaml:2:20: limits.max_connections: \"1e3\" is not a number\n");
-}
-
 static void test_err_listen(void **state)
 {
     (void)state;
@@ -761,24 +587,6 @@ static void test_err_listen(void **state)
     expect_errors("listen: []\n", "magpie.yaml:1:9: listen: must not be empty\n");
     expect_errors("listen: ::1:3128\n", "magpie.yaml:1:9: listen: \"::1:3128\" is not an "
                                         "address:port\n");
-}
-
-static void test_err_port(void **state)
-{
-    (void)state;
-    expect_errors("listen: [127.0.0.1:70000, \"[::1]:0\"]\n",
-                  "magpie.yaml:1:10: listen[0]: \"127.0.0.1:70000\" has a bad port (use "
-                  "1..65535)\n"
-                  "magpie.yaml:1:27: listen[1]: \"[::1]:0\" has a bad port (use 1..65535)\n");
-}
-
-static void test_err_cidr(void **state)
-{
-    (void)state;
-    expect_errors("acl:\n  allow:\n    - 10.0.0.0/33\n    - ::1/129\n    - {a: b}\n",
-                  "magpie.yaml:3:7: acl.allow[0]: \"10.0.0.0/33\" is not a CIDR\n"
-                  "magpie.yaml:4:7: acl.allow[1]: \"::1/129\" is not a CIDR\n"
-                  "magpie.yaml:5:7: acl.allow[2]: expected a CIDR, got a mapping\n");
 }
 
 static void test_err_log_settings(void **state)
@@ -885,33 +693,12 @@ static void test_err_many(void **state)
                   "magpie.yaml:3:1: unknown key \"log_levl\" (did you mean \"log_level\"?)\n"
                   "magpie.yaml:5:20: limits.max_connections: 0 is out of range (1..1000000)\n"
                   "magpie.yaml:6:21: limits.max_header_bytes: \"64XB\" is not a size (use B, "
-                  "KiB, MiB or GiB)\n"
+                  "KiB, MiB, GiB or TiB)\n"
                   "magpie.yaml:7:24: limits.client_idle_timeout: \"soon\" is not a duration (use "
                   "ms, s, m or h)\n"
                   "magpie.yaml:8:17: dns.servers[0]: \"1.2.3\" is not an IP address or "
                   "address:port\n"
                   "magpie.yaml:9:10: routes[0]: missing \"origin\"\n");
-}
-
-static void test_err_dns(void **state)
-{
-    (void)state;
-    expect_errors("dns:\n"
-                  "  servers:\n"
-                  "    - 1.2.3\n"
-                  "    - ns1.example:53\n"
-                  "    - 127.0.0.1:99999\n"
-                  "    - \"[1.2.3.4]\"\n"
-                  "  timeout: 0\n",
-                  "magpie.yaml:3:7: dns.servers[0]: \"1.2.3\" is not an IP address or "
-                  "address:port\n"
-                  "magpie.yaml:4:7: dns.servers[1]: \"ns1.example:53\" is not an IP address or "
-                  "address:port\n"
-                  "magpie.yaml:5:7: dns.servers[2]: \"127.0.0.1:99999\" has a bad port (use "
-                  "1..65535)\n"
-                  "magpie.yaml:6:7: dns.servers[3]: \"[1.2.3.4]\" is not an IP address or "
-                  "address:port\n"
-                  "magpie.yaml:7:12: dns.timeout: 0 is out of range (1ms..5m)\n");
 }
 
 static void test_err_uri_vs_header(void **state)
@@ -924,15 +711,6 @@ static void test_err_uri_vs_header(void **state)
     expect_errors("limits:\n  max_header_bytes: 4KiB\n",
                   "magpie.yaml:2:21: limits.max_uri_bytes (8KiB) must not exceed "
                   "limits.max_header_bytes (4KiB)\n");
-}
-
-static void test_err_retries(void **state)
-{
-    (void)state;
-    expect_errors("upstream:\n  retries: 6\n",
-                  "magpie.yaml:2:12: upstream.retries: 6 is out of range (0..5)\n");
-    expect_errors("upstream: {retries: -1}\n",
-                  "magpie.yaml:1:21: upstream.retries: \"-1\" is not a number\n");
 }
 
 static void test_err_pool(void **state)
@@ -964,47 +742,6 @@ static void test_err_pool(void **state)
                   "magpie.yaml:7:5: unknown key \"upstream.pool.size\"\n");
     expect_errors("upstream: {pool: [1]}\n",
                   "magpie.yaml:1:18: upstream.pool: expected a mapping, got a list\n");
-}
-
-static void test_err_bool(void **state)
-{
-    (void)state;
-    expect_errors("upstream:\n  tls:\n    verify: maybe\n",
-                  "magpie.yaml:3:13: upstream.tls.verify: \"maybe\" is not a boolean (use true "
-                  "or false)\n");
-    expect_errors("upstream: {tls: {verify: 1, ca_file: \"\"}}\n",
-                  "magpie.yaml:1:26: upstream.tls.verify: \"1\" is not a boolean (use true or "
-                  "false)\n"
-                  "magpie.yaml:1:38: upstream.tls.ca_file: expected a path, got \"\"\n");
-    expect_errors("upstream: {tls: {verify: [true], ca_file: }}\n",
-                  "magpie.yaml:1:26: upstream.tls.verify: expected a boolean, got a list\n"
-                  "magpie.yaml:1:43: upstream.tls.ca_file: expected a path, got nothing\n");
-}
-
-static void test_err_connect_ports(void **state)
-{
-    (void)state;
-    expect_errors("connect:\n"
-                  "  allowed_ports:\n"
-                  "    - 0\n"
-                  "    - https\n"
-                  "    - 65536\n"
-                  "    - 443\n"
-                  "    - 443\n"
-                  "    - {port: 80}\n",
-                  "magpie.yaml:3:7: connect.allowed_ports[0]: 0 is out of range (1..65535)\n"
-                  "magpie.yaml:4:7: connect.allowed_ports[1]: \"https\" is not a port number "
-                  "(use 1..65535)\n"
-                  "magpie.yaml:5:7: connect.allowed_ports[2]: 65536 is out of range "
-                  "(1..65535)\n"
-                  "magpie.yaml:7:7: connect.allowed_ports[4]: \"443\" is listed twice\n"
-                  "magpie.yaml:8:7: connect.allowed_ports[5]: expected a port, got a mapping\n");
-    expect_errors("connect: {allowed_ports: https}\n",
-                  "magpie.yaml:1:26: connect.allowed_ports: \"https\" is not a port number (use "
-                  "1..65535)\n");
-    expect_errors("connect: {alowed_ports: [443]}\n",
-                  "magpie.yaml:1:11: unknown key \"connect.alowed_ports\" (did you mean "
-                  "\"connect.allowed_ports\"?)\n");
 }
 
 static void test_err_listen_map(void **state)
@@ -1063,6 +800,109 @@ static void test_err_route_tls(void **state)
                   "magpie.yaml:8:56: routes[2].tls: expected a mapping, got \"false\"\n");
 }
 
+static void test_err_cache(void **state)
+{
+    (void)state;
+    expect_errors("cache:\n"
+                  "  max_sise: 1GiB\n"
+                  "  dir: \"\"\n"
+                  "  max_size: 1TB\n"
+                  "  memory_size: 65GiB\n"
+                  "  max_object_size: 512B\n"
+                  "  enabled: maybe\n",
+                  "magpie.yaml:2:3: unknown key \"cache.max_sise\" (did you mean "
+                  "\"cache.max_size\"?)\n"
+                  "magpie.yaml:3:8: cache.dir: expected a path, got \"\"\n"
+                  "magpie.yaml:4:13: cache.max_size: \"1TB\" is not a size (use B, KiB, MiB, GiB "
+                  "or TiB)\n"
+                  "magpie.yaml:5:16: cache.memory_size: 65GiB is out of range (0B..64GiB)\n"
+                  "magpie.yaml:6:20: cache.max_object_size: 512B is out of range (1KiB..16TiB)\n"
+                  "magpie.yaml:7:12: cache.enabled: \"maybe\" is not a boolean (use true or "
+                  "false)\n");
+    expect_errors("cache: {max_size: 17TiB, dir: }\n",
+                  "magpie.yaml:1:19: cache.max_size: 17TiB is out of range (1MiB..16TiB)\n"
+                  "magpie.yaml:1:31: cache.dir: expected a path, got nothing\n");
+    expect_errors("cache:\n  max_size: 1023KiB\n  memory_size: 99999999999TiB\n",
+                  "magpie.yaml:2:13: cache.max_size: 1023KiB is out of range (1MiB..16TiB)\n"
+                  "magpie.yaml:3:16: cache.memory_size: 99999999999TiB is out of range "
+                  "(0B..64GiB)\n");
+    expect_errors("cache: [1]\nadmin: on\n",
+                  "magpie.yaml:1:8: cache: expected a mapping, got a list\n"
+                  "magpie.yaml:2:8: admin: expected a mapping, got \"on\"\n");
+}
+
+static void test_err_object_vs_cache_size(void **state)
+{
+    (void)state;
+    expect_errors("cache:\n  max_size: 1GiB\n  max_object_size: 2GiB\n",
+                  "magpie.yaml:3:20: cache.max_object_size (2GiB) must not exceed "
+                  "cache.max_size (1GiB)\n");
+    /* the default max_object_size (256MiB) is over a smaller max_size */
+    expect_errors("cache:\n  max_size: 128MiB\n",
+                  "magpie.yaml:2:13: cache.max_object_size (256MiB) must not exceed "
+                  "cache.max_size (128MiB)\n");
+}
+
+static void test_err_admin(void **state)
+{
+    (void)state;
+    expect_errors("admin:\n"
+                  "  purge_allow:\n"
+                  "    - 127.0.0.1/33\n"
+                  "    - localhost\n"
+                  "    - {net: 10.0.0.0/8}\n"
+                  "  purge_alow: []\n",
+                  "magpie.yaml:3:7: admin.purge_allow[0]: \"127.0.0.1/33\" is not a CIDR\n"
+                  "magpie.yaml:4:7: admin.purge_allow[1]: \"localhost\" is not a CIDR\n"
+                  "magpie.yaml:5:7: admin.purge_allow[2]: expected a CIDR, got a mapping\n"
+                  "magpie.yaml:6:3: unknown key \"admin.purge_alow\" (did you mean "
+                  "\"admin.purge_allow\"?)\n");
+    expect_errors("admin: {purge_allow: \"::1/129\"}\n",
+                  "magpie.yaml:1:22: admin.purge_allow: \"::1/129\" is not a CIDR\n");
+}
+
+static void test_err_route_cache(void **state)
+{
+    (void)state;
+    expect_errors(
+        "routes:\n"
+        "  - host: a.local\n"
+        "    origin: \"http://127.0.0.1:8080\"\n"
+        "    cache:\n"
+        "      default_ttl: 1d\n"
+        "      ignore_query_params: [utm_source, \"\", fbclid, utm_source]\n"
+        "      enable: false\n"
+        "  - { host: b.local, origin: \"http://b.example\", cache: {default_ttl: 8761h} }\n"
+        "  - { host: c.local, origin: \"http://c.example\", cache: off }\n"
+        "  - host: d.local\n"
+        "    origin: \"http://d.example\"\n"
+        "    cache: {ignore_query_params: {a: 1}, enabled: 2, default_ttl: }\n"
+        "  - host: e.local\n"
+        "    origin: \"http://e.example\"\n"
+        "    cache: {ignore_query_params: [a, ~, [b]]}\n",
+        "magpie.yaml:5:20: routes[0].cache.default_ttl: \"1d\" is not a duration (use "
+        "ms, s, m or h)\n"
+        "magpie.yaml:6:41: routes[0].cache.ignore_query_params[1]: expected a parameter "
+        "name, got \"\"\n"
+        "magpie.yaml:6:53: routes[0].cache.ignore_query_params[3]: \"utm_source\" is "
+        "listed twice\n"
+        "magpie.yaml:7:7: unknown key \"routes[0].cache.enable\" (did you mean "
+        "\"routes[0].cache.enabled\"?)\n"
+        "magpie.yaml:8:71: routes[1].cache.default_ttl: 8761h is out of range "
+        "(0s..8760h)\n"
+        "magpie.yaml:9:57: routes[2].cache: expected a mapping, got \"off\"\n"
+        "magpie.yaml:12:34: routes[3].cache.ignore_query_params: expected a list, got "
+        "a mapping\n"
+        "magpie.yaml:12:51: routes[3].cache.enabled: \"2\" is not a boolean (use true "
+        "or false)\n"
+        "magpie.yaml:12:67: routes[3].cache.default_ttl: expected a duration, got "
+        "nothing\n"
+        "magpie.yaml:15:38: routes[4].cache.ignore_query_params[1]: expected a "
+        "parameter name, got nothing\n"
+        "magpie.yaml:15:41: routes[4].cache.ignore_query_params[2]: expected a "
+        "parameter name, got a list\n");
+}
+
 static void test_err_open(void **state)
 {
     char *buf = NULL;
@@ -1081,45 +921,35 @@ static void test_err_open(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_duration),
-        cmocka_unit_test(test_parse_size),
-        cmocka_unit_test(test_parse_sockaddr),
-        cmocka_unit_test(test_parse_cidr),
-        cmocka_unit_test(test_acl),
         cmocka_unit_test(test_routes),
         cmocka_unit_test(test_defaults_and_refs),
         cmocka_unit_test(test_empty_files),
         cmocka_unit_test(test_full_file),
         cmocka_unit_test(test_listen_forms),
         cmocka_unit_test(test_upstream_keys),
-        cmocka_unit_test(test_booleans),
-        cmocka_unit_test(test_connect_ports),
         cmocka_unit_test(test_listen_tls),
         cmocka_unit_test(test_route_tls),
+        cmocka_unit_test(test_cache_keys),
+        cmocka_unit_test(test_route_cache),
         cmocka_unit_test(test_example_file),
         cmocka_unit_test(test_err_unknown_key_suggest),
         cmocka_unit_test(test_err_unknown_key_plain),
         cmocka_unit_test(test_err_wrong_type),
-        cmocka_unit_test(test_err_duration),
-        cmocka_unit_test(test_err_size),
-        cmocka_unit_test(test_err_number_range),
         cmocka_unit_test(test_err_listen),
-        cmocka_unit_test(test_err_port),
-        cmocka_unit_test(test_err_cidr),
         cmocka_unit_test(test_err_log_settings),
         cmocka_unit_test(test_err_proxy_name),
         cmocka_unit_test(test_err_routes),
         cmocka_unit_test(test_err_duplicate_key),
         cmocka_unit_test(test_err_syntax),
         cmocka_unit_test(test_err_many),
-        cmocka_unit_test(test_err_dns),
         cmocka_unit_test(test_err_uri_vs_header),
-        cmocka_unit_test(test_err_retries),
         cmocka_unit_test(test_err_pool),
-        cmocka_unit_test(test_err_bool),
-        cmocka_unit_test(test_err_connect_ports),
         cmocka_unit_test(test_err_listen_map),
         cmocka_unit_test(test_err_route_tls),
+        cmocka_unit_test(test_err_cache),
+        cmocka_unit_test(test_err_object_vs_cache_size),
+        cmocka_unit_test(test_err_admin),
+        cmocka_unit_test(test_err_route_cache),
         cmocka_unit_test(test_err_open),
     };
 

@@ -1,0 +1,533 @@
+/*
+ * cache/cache.c - the cache in the request path. A GET or HEAD through an
+ * enabled cache is looked up by its key (url_cache_key) and, when the
+ * stored response varies, by the request's values of the Vary fields; a
+ * response policy.c deems usable is served from disk, anything else goes
+ * upstream, and a storable response is written to the store while it
+ * streams to the client. Unsafe methods invalidate what they touch.
+ */
+#include "cache/cache.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proxy.h"
+
+#define CACHE_KEY_MAX 8192
+#define CACHE_VARIANT_MAX 4096
+#define CACHE_SENDFILE_MAX (4 * 1024 * 1024)
+
+struct store *cache_open(const struct config *cfg)
+{
+    if (!cfg->cache.enabled)
+        return NULL;
+    char err[512];
+    struct store *s = store_open(cfg->cache.dir, cfg->cache.max_size, cfg->cache.max_object_size,
+                                 err, sizeof(err));
+    if (!s) {
+        log_error("cache disabled: %s: %s", cfg->cache.dir, err);
+        return NULL;
+    }
+    const struct store_stats *st = store_stats(s);
+    log_info("cache %s: %llu objects, %llu bytes; removed %llu invalid and %llu temporary files",
+             cfg->cache.dir, (unsigned long long)st->objects, (unsigned long long)st->bytes,
+             (unsigned long long)st->removed_invalid, (unsigned long long)st->removed_tmp);
+    return s;
+}
+
+const char *cache_result_name(enum cache_result r)
+{
+    switch (r) {
+    case CACHE_NONE:
+        return "DIRECT";
+    case CACHE_BYPASS:
+        return "BYPASS";
+    case CACHE_MISS:
+        return "MISS";
+    case CACHE_HIT:
+        return "HIT";
+    case CACHE_STALE:
+        return "STALE";
+    }
+    return "DIRECT";
+}
+
+void cache_xchg_reset(struct client *c)
+{
+    struct cache_xchg *x = &c->cx;
+    if (x->writer)
+        store_abort(x->writer);
+    if (x->obj.fd >= 0 || x->obj.head)
+        store_obj_close(&x->obj);
+    http_reader_free(&x->head);
+    free(x->key);
+    memset(x, 0, sizeof(*x));
+    x->obj.fd = -1;
+}
+
+/* ---- facts about a response ---- */
+
+static void cache_facts(const struct http_msg *m, time_t req_t, time_t resp_t,
+                        struct cache_resp *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->status = m->status;
+    cc_init(&r->cc);
+    r->date = r->expires = r->last_modified = -1;
+    r->age = -1;
+    r->request_time = req_t;
+    r->response_time = resp_t;
+    for (size_t i = 0; i < m->nhdrs; i++) {
+        const char *n = http_hname(m, &m->hdrs[i]), *v = http_hvalue(m, &m->hdrs[i]);
+        if (strcasecmp(n, "Cache-Control") == 0) {
+            cc_parse(&r->cc, v);
+        } else if (strcasecmp(n, "Date") == 0) {
+            r->date = http_date_parse(v);
+        } else if (strcasecmp(n, "Expires") == 0) {
+            time_t t = http_date_parse(v);
+            r->expires = t < 0 ? 0 : t; /* an invalid Expires means already expired */
+        } else if (strcasecmp(n, "Last-Modified") == 0) {
+            r->last_modified = http_date_parse(v);
+        } else if (strcasecmp(n, "Age") == 0) {
+            char *end;
+            long long a = strtoll(v, &end, 10);
+            r->age = (*v && !*end && a >= 0) ? a : -1;
+        } else if (strcasecmp(n, "Vary") == 0) {
+            r->vary_star = r->vary_star || http_list_has(v, "*");
+        } else if (strcasecmp(n, "ETag") == 0) {
+            r->has_etag = true;
+        }
+    }
+}
+
+/* Every Vary field of m joined with ", " into out. */
+static void cache_vary_of(const struct http_msg *m, char *out, size_t size)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < m->nhdrs; i++) {
+        if (strcasecmp(http_hname(m, &m->hdrs[i]), "Vary") != 0)
+            continue;
+        int n = snprintf(out + len, size - len, "%s%s", len ? ", " : "",
+                         http_hvalue(m, &m->hdrs[i]));
+        if (n < 0 || (size_t)n >= size - len)
+            break;
+        len += (size_t)n;
+    }
+}
+
+static const char *cache_req_field(const char *name, void *arg)
+{
+    const struct http_header *h = http_find(arg, name);
+    return h ? http_hvalue(arg, h) : NULL;
+}
+
+/* The request's secondary key for a response varying on vary. */
+static bool cache_variant(const struct http_msg *req, const char *vary, char *out, size_t size)
+{
+    long n = policy_vary_key(vary, cache_req_field, (void *)req, out, size);
+    return n >= 0 && (size_t)n + 1 < size; /* a key that fills out may be cut */
+}
+
+static const char *cache_hval(const struct http_msg *m, const char *name)
+{
+    const struct http_header *h = http_find(m, name);
+    return h ? http_hvalue(m, h) : NULL;
+}
+
+/* ---- requests ---- */
+
+static void cache_request_cc(const struct http_msg *m, struct cc *cc)
+{
+    bool any = false;
+    cc_init(cc);
+    for (size_t i = 0; i < m->nhdrs; i++) {
+        if (strcasecmp(http_hname(m, &m->hdrs[i]), "Cache-Control") == 0) {
+            cc_parse(cc, http_hvalue(m, &m->hdrs[i]));
+            any = true;
+        }
+    }
+    const char *pragma = cache_hval(m, "Pragma");
+    if (!any && pragma && http_list_has(pragma, "no-cache"))
+        cc->no_cache = true; /* RFC 9111 §5.4: Pragma counts only without Cache-Control */
+}
+
+static int cache_noop_head(void *arg, struct http_msg *m)
+{
+    (void)arg, (void)m;
+    return 0;
+}
+
+static int cache_noop_body(void *arg, const char *p, size_t n)
+{
+    (void)arg, (void)p, (void)n;
+    return 0;
+}
+
+static int cache_noop_done(void *arg)
+{
+    (void)arg;
+    return 0;
+}
+
+static const struct http_reader_ops cache_head_ops = {
+    .on_head = cache_noop_head,
+    .on_body = cache_noop_body,
+    .on_done = cache_noop_done,
+};
+
+/* Parses the stored head block of x->obj; false if it is not a response head. */
+static bool cache_parse_stored(struct cache_xchg *x)
+{
+    x->head = http_reader_new(false, &cache_head_ops, NULL);
+    if (!x->head)
+        return false;
+    http_reader_expect_no_body(x->head);
+    enum http_error err;
+    http_reader_feed(x->head, x->obj.head, x->obj.head_len, &err);
+    return err == HTTP_OK && http_reader_msg(x->head)->status >= 200;
+}
+
+static void cache_drop_obj(struct cache_xchg *x)
+{
+    store_obj_close(&x->obj);
+    x->obj.fd = -1;
+    http_reader_free(&x->head);
+}
+
+/* 1 when a stored response can answer m as it is, else 0. */
+static int cache_lookup(struct client *c, const struct http_msg *m)
+{
+    struct cache_xchg *x = &c->cx;
+    struct store *st = c->srv->store;
+    const char *vary = store_vary(st, x->key);
+    char variant[CACHE_VARIANT_MAX];
+    if (!vary || !cache_variant(m, vary, variant, sizeof(variant)))
+        return 0;
+    if (store_get(st, x->key, variant, &x->obj) < 0) {
+        x->obj.fd = -1;
+        return 0;
+    }
+    if (!cache_parse_stored(x)) {
+        log_warn("cache: unparsable stored head for %s; removing it", x->key);
+        cache_drop_obj(x);
+        store_remove(st, x->key);
+        return 0;
+    }
+    struct cache_resp r;
+    cache_facts(http_reader_msg(x->head), x->obj.request_time, x->obj.response_time, &r);
+    time_t now = (time_t)ev_now(c->srv->loop);
+    double lifetime = policy_freshness_lifetime(&r, x->default_ttl);
+    double age = policy_current_age(&r, now);
+    if (policy_use(&x->req_cc, &r, lifetime, age) == USE_REVALIDATE) {
+        x->result = CACHE_STALE;
+        cache_drop_obj(x);
+        return 0;
+    }
+    x->result = CACHE_HIT;
+    x->age = age;
+    return 1;
+}
+
+static int cache_purge(struct client *c)
+{
+    if (!config_purge_allowed(c->cfg, (const struct sockaddr *)&c->addr)) {
+        client_fail(c, 403, "PURGE is not allowed from this address");
+        return -1;
+    }
+    int n = c->srv->store ? store_remove(c->srv->store, c->cx.key) : 0;
+    char reason[64];
+    snprintf(reason, sizeof(reason), "purged %d stored response%s", n, n == 1 ? "" : "s");
+    client_fail(c, n > 0 ? 200 : 404, n > 0 ? reason : "not in the cache");
+    return -1;
+}
+
+int cache_request(struct client *c, const struct http_msg *m, bool https, const char *host,
+                  uint16_t port, const char *path, size_t path_len, const struct cfg_route *rt)
+{
+    struct cache_xchg *x = &c->cx;
+    struct store *st = c->srv->store;
+    char key[CACHE_KEY_MAX];
+    x->result = CACHE_BYPASS;
+    if (url_cache_key(https, host, port, path, path_len, rt ? rt->cache_ignore_params : NULL,
+                      rt ? rt->ncache_ignore_params : 0, key, sizeof(key)) < 0)
+        return 0;
+    x->key = strdup(key);
+    if (!x->key)
+        return 0;
+    if (strcmp(c->method, "PURGE") == 0)
+        return cache_purge(c);
+    if (!st || (rt && !rt->cache_enabled) ||
+        (c->method_id != HTTP_M_GET && c->method_id != HTTP_M_HEAD))
+        return 0;
+    cache_request_cc(m, &x->req_cc);
+    if (x->req_cc.no_store)
+        return 0;
+    x->req_auth = http_find(m, "Authorization") != NULL;
+    x->default_ttl = rt ? rt->cache_default_ttl : -1;
+    x->lookup = true;
+    x->result = CACHE_MISS;
+    if (cache_lookup(c, m))
+        return 1;
+    if (x->req_cc.only_if_cached) {
+        client_fail(c, 504, "not in the cache (only-if-cached)");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- serving hits ---- */
+
+int cache_status_headers(const struct client *c, char *out, size_t size)
+{
+    const struct cache_xchg *x = &c->cx;
+    const char *cs;
+    switch (x->result) {
+    case CACHE_NONE:
+        out[0] = '\0';
+        return 0;
+    case CACHE_BYPASS:
+        cs = "fwd=bypass";
+        break;
+    case CACHE_MISS:
+        cs = x->storing ? "fwd=miss; stored" : "fwd=miss";
+        break;
+    case CACHE_STALE:
+        cs = x->storing ? "fwd=stale; stored" : "fwd=stale";
+        break;
+    case CACHE_HIT:
+        cs = "hit";
+        break;
+    default:
+        cs = "fwd=miss";
+    }
+    return snprintf(out, size, "Cache-Status: magpie; %s\r\nX-Cache: %s\r\n", cs,
+                    cache_result_name(x->result));
+}
+
+/* What a hit answers: 200, 304 (the client has it), 206 or 416 (Range). */
+static int cache_hit_status(struct client *c, const struct http_msg *req,
+                            const struct http_msg *rsp, uint64_t *first, uint64_t *len)
+{
+    const char *etag = cache_hval(rsp, "ETag");
+    const char *lm = cache_hval(rsp, "Last-Modified");
+    const char *inm = cache_hval(req, "If-None-Match");
+    const char *ims = cache_hval(req, "If-Modified-Since");
+    *first = 0;
+    *len = c->cx.obj.body_len;
+    if (rsp->status != 200)
+        return rsp->status;
+    if ((inm || ims) &&
+        policy_not_modified(inm, ims, etag, lm ? http_date_parse(lm) : (time_t)-1))
+        return 304;
+    const char *range = cache_hval(req, "Range");
+    const char *if_range = cache_hval(req, "If-Range");
+    if (!range || (if_range && (!etag || strcmp(if_range, etag) != 0)))
+        return 200;
+    uint64_t a, b;
+    int r = policy_range(range, c->cx.obj.body_len, &a, &b);
+    if (r == 0)
+        return 200;
+    if (r < 0)
+        return 416;
+    *first = a;
+    *len = b - a + 1;
+    return 206;
+}
+
+static bool cache_hit_skips(const char *name, int status)
+{
+    static const char *const own[] = {"Age", "Content-Length", "Content-Range", "Connection"};
+    for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+        if (strcasecmp(name, own[i]) == 0)
+            return true;
+    return status == 304 && strcasecmp(name, "Content-Type") == 0;
+}
+
+void cache_serve_start(struct client *c)
+{
+    struct cache_xchg *x = &c->cx;
+    const struct http_msg *rsp = http_reader_msg(x->head);
+    const struct http_msg *req = http_reader_msg(c->reader);
+    uint64_t first, len;
+    int status = cache_hit_status(c, req, rsp, &first, &len);
+    struct buf *out = &c->out;
+    size_t before = buf_used(out);
+    const char *reason = status == rsp->status ? http_str(rsp, rsp->reason) : "";
+    buf_printf(out, "HTTP/1.1 %d %s\r\n", status, reason[0] ? reason : http_reason(status));
+    for (size_t i = 0; i < rsp->nhdrs; i++) {
+        const struct http_header *h = &rsp->hdrs[i];
+        if (!cache_hit_skips(http_hname(rsp, h), status))
+            buf_printf(out, "%s: %s\r\n", http_hname(rsp, h), http_hvalue(rsp, h));
+    }
+    buf_printf(out, "Age: %lld\r\nVia: 1.1 %s\r\n", (long long)(x->age + 0.5),
+               c->cfg->proxy_name);
+    if (status == 206)
+        buf_printf(out, "Content-Range: bytes %llu-%llu/%llu\r\n", (unsigned long long)first,
+                   (unsigned long long)(first + len - 1), (unsigned long long)x->obj.body_len);
+    if (status == 416)
+        buf_printf(out, "Content-Range: bytes */%llu\r\n", (unsigned long long)x->obj.body_len);
+    if (status == 416)
+        len = 0;
+    if (status != 304)
+        buf_printf(out, "Content-Length: %llu\r\n", (unsigned long long)len);
+    char cs[128];
+    cache_status_headers(c, cs, sizeof(cs));
+    const char *conn = !c->keep_alive ? "close" : c->minor == 0 ? "keep-alive" : NULL;
+    buf_printf(out, "%s%s%s%s\r\n", cs, conn ? "Connection: " : "", conn ? conn : "",
+               conn ? "\r\n" : "");
+    c->bytes_sent += buf_used(out) - before;
+    c->status = status;
+    c->rsp_head_sent = true;
+    x->body_off = first;
+    x->body_left = (status == 304 || status == 416 || c->method_id == HTTP_M_HEAD) ? 0 : len;
+}
+
+bool cache_serve_pending(const struct client *c)
+{
+    return c->cx.body_left > 0;
+}
+
+int cache_serve_more(struct client *c)
+{
+    struct cache_xchg *x = &c->cx;
+    if (x->body_left == 0)
+        return 1;
+    off_t off = (off_t)(x->obj.body_off + x->body_off);
+    ssize_t n;
+    size_t asked;
+    if (!c->sock.tls) {
+        asked = x->body_left < CACHE_SENDFILE_MAX ? x->body_left : CACHE_SENDFILE_MAX;
+        n = sendfile(c->sock.fd, x->obj.fd, &off, asked);
+        if (n < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+    } else {
+        size_t room = buf_room(&c->out);
+        if (room > x->body_left)
+            room = x->body_left;
+        asked = room;
+        n = room ? pread(x->obj.fd, buf_tail(&c->out), room, off) : 0;
+        if (n < 0)
+            return -1;
+        c->out.len += (size_t)n;
+    }
+    if (n == 0 && asked > 0)
+        return -1; /* the file is shorter than its header said */
+    x->body_off += (uint64_t)n;
+    x->body_left -= (uint64_t)n;
+    c->bytes_sent += (uint64_t)n;
+    return x->body_left == 0 ? 1 : 0;
+}
+
+/* ---- storing responses ---- */
+
+/* The head block as stored: the origin's status and end-to-end headers. */
+static int cache_head_block(const struct http_msg *m, struct buf *out)
+{
+    const char *reason = http_str(m, m->reason);
+    if (buf_printf(out, "HTTP/1.1 %d %s\r\n", m->status,
+                   reason[0] ? reason : http_reason(m->status)) < 0)
+        return -1;
+    for (size_t i = 0; i < m->nhdrs; i++) {
+        const struct http_header *h = &m->hdrs[i];
+        const char *name = http_hname(m, h);
+        if (h->hop || strcasecmp(name, "Content-Length") == 0)
+            continue;
+        if (buf_printf(out, "%s: %s\r\n", name, http_hvalue(m, h)) < 0)
+            return -1;
+    }
+    return buf_append(out, "\r\n", 2);
+}
+
+/* The cache key a Location or Content-Location names, if same-origin. */
+static void cache_invalidate_ref(struct client *c, const char *ref)
+{
+    struct url u;
+    const char *key = c->cx.key;
+    const char *rest = strstr(key, "://");
+    if (!ref || !rest)
+        return;
+    const char *slash = strchr(rest + 3, '/');
+    size_t origin_len = slash ? (size_t)(slash - key) : strlen(key);
+    char other[CACHE_KEY_MAX];
+    if (ref[0] == '/' && ref[1] != '/') {
+        snprintf(other, sizeof(other), "%.*s%s", (int)origin_len, key, ref);
+    } else if (url_parse_absolute(ref, strlen(ref), &u) == 0) {
+        if (url_cache_key(u.https, u.host, u.port, u.path, u.path_len, NULL, 0, other,
+                          sizeof(other)) < 0 ||
+            strncmp(other, key, origin_len) != 0 || other[origin_len] != '/')
+            return; /* another origin: RFC 9111 §4.4 forbids touching it */
+    } else {
+        return;
+    }
+    store_remove(c->srv->store, other);
+}
+
+static void cache_invalidate(struct client *c, const struct http_msg *m)
+{
+    if (!c->srv->store || !c->cx.key || !policy_invalidates(c->method, m->status))
+        return;
+    int n = store_remove(c->srv->store, c->cx.key);
+    cache_invalidate_ref(c, cache_hval(m, "Location"));
+    cache_invalidate_ref(c, cache_hval(m, "Content-Location"));
+    log_debug("#%llu %s: %s invalidated %s (%d stored)", c->id, c->addr_text, c->method,
+              c->cx.key, n);
+}
+
+void cache_response_head(struct client *c, const struct http_msg *m)
+{
+    struct cache_xchg *x = &c->cx;
+    struct store *st = c->srv->store;
+    cache_invalidate(c, m);
+    if (!x->lookup || !st || c->method_id != HTTP_M_GET)
+        return;
+    time_t now = (time_t)ev_now(c->srv->loop);
+    struct cache_resp r;
+    cache_facts(m, (time_t)c->started, now, &r);
+    if (!policy_storable(c->method, &x->req_cc, x->req_auth, &r, x->default_ttl))
+        return;
+    if (policy_freshness_lifetime(&r, x->default_ttl) <= 0 && !r.has_etag &&
+        r.last_modified < 0)
+        return; /* stale at once and impossible to validate: never reusable */
+    if (m->content_length > 0 && (uint64_t)m->content_length > c->cfg->cache.max_object_size)
+        return;
+    const struct http_msg *req = http_reader_msg(c->reader);
+    char vary[CACHE_VARIANT_MAX], variant[CACHE_VARIANT_MAX];
+    cache_vary_of(m, vary, sizeof(vary));
+    if (!cache_variant(req, vary, variant, sizeof(variant)))
+        return;
+    struct buf head;
+    buf_init(&head, c->cfg->limits.max_header_bytes * 2);
+    if (cache_head_block(m, &head) == 0)
+        x->writer = store_begin(st, x->key, variant, vary, buf_head(&head), buf_used(&head),
+                                (time_t)c->started, now);
+    buf_free(&head);
+    x->storing = x->writer != NULL;
+}
+
+void cache_response_body(struct client *c, const char *p, size_t n)
+{
+    struct cache_xchg *x = &c->cx;
+    if (x->writer && store_append(x->writer, p, n) < 0) {
+        store_abort(x->writer);
+        x->writer = NULL;
+    }
+}
+
+void cache_response_end(struct client *c, bool complete)
+{
+    struct cache_xchg *x = &c->cx;
+    if (!x->writer)
+        return;
+    if (complete)
+        x->stored = store_commit(x->writer) == 0;
+    else
+        store_abort(x->writer);
+    x->writer = NULL;
+}

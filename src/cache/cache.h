@@ -1,0 +1,83 @@
+/*
+ * cache/cache.h - the shared HTTP cache as the proxy sees it: deciding per
+ * request whether the store can answer, serving hits (head block, then the
+ * body by sendfile), storing responses as they stream through, and
+ * invalidating after unsafe methods. RFC 9111 decisions come from
+ * policy.c, bytes on disk from store.c.
+ */
+#ifndef MAGPIE_CACHE_CACHE_H
+#define MAGPIE_CACHE_CACHE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cache/policy.h"
+#include "cache/store.h"
+
+struct client;
+struct http_msg;
+struct http_reader;
+struct config;
+struct cfg_route;
+
+/* What the cache did for a request: the X-Cache value and the log field. */
+enum cache_result {
+    CACHE_NONE,   /* not through the cache (CONNECT, WebSocket, errors) */
+    CACHE_BYPASS, /* not cacheable (method, request no-store, disabled route) */
+    CACHE_MISS,
+    CACHE_HIT,
+    CACHE_STALE,  /* a stored response was stale and fetched again */
+};
+
+/* Per-exchange cache state, embedded in struct client. */
+struct cache_xchg {
+    enum cache_result result;
+    bool lookup;    /* GET/HEAD through an enabled cache */
+    bool storing;   /* a writer is open for this response */
+    bool stored;    /* and it was committed */
+    char *key;      /* primary cache key */
+    struct cc req_cc;
+    bool req_auth;
+    double default_ttl;
+    struct store_obj obj; /* the stored response being served (fd >= 0) */
+    struct http_reader *head; /* parses obj.head */
+    uint64_t body_off, body_left; /* serving progress */
+    struct store_writer *writer;
+    double age;          /* of the stored response being served */
+};
+
+/* Opens the store named by cfg (NULL and a log line if it cannot, or if
+   the cache is disabled: magpie then runs without one). */
+struct store *cache_open(const struct config *cfg);
+
+/*
+ * Called with a request head once it is routed. key/route describe the
+ * target. Returns 1 when the store answers (the caller serves it with
+ * cache_serve_start()), 0 to go upstream, -1 after answering an error.
+ */
+int cache_request(struct client *c, const struct http_msg *m, bool https, const char *host,
+                  uint16_t port, const char *path, size_t path_len, const struct cfg_route *rt);
+/* Writes the hit's head into the client buffer and starts its body. */
+void cache_serve_start(struct client *c);
+/*
+ * Moves more of the hit's body towards the client (sendfile, or through the
+ * client buffer for TLS clients): 1 when all of it went, 0 when more is
+ * left (wait for writability), -1 on error.
+ */
+int cache_serve_more(struct client *c);
+/* Whether a hit still has body to send. */
+bool cache_serve_pending(const struct client *c);
+
+/* The final response head arrived from the origin: store it if allowed. */
+void cache_response_head(struct client *c, const struct http_msg *m);
+void cache_response_body(struct client *c, const char *p, size_t n);
+/* The response ended; complete says whether every byte arrived. */
+void cache_response_end(struct client *c, bool complete);
+/* Cache-Status and X-Cache header lines for the response. */
+int cache_status_headers(const struct client *c, char *out, size_t size);
+/* The access log's cache field. */
+const char *cache_result_name(enum cache_result r);
+/* Frees what an exchange holds (idempotent). */
+void cache_xchg_reset(struct client *c);
+
+#endif

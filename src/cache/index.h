@@ -1,0 +1,64 @@
+/*
+ * cache/index.h - the in-memory index of the disk store: a hash table from
+ * key to its stored variants (newest stored first), and one LRU list over
+ * every object, with the byte total that eviction keeps under max_size.
+ * It does no I/O: cache/store.c decides what is on disk and keeps this in
+ * step with it.
+ */
+#ifndef MAGPIE_CACHE_INDEX_H
+#define MAGPIE_CACHE_INDEX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define INDEX_ID_LEN 32 /* SHA-256 of key "\n" variant: the file name */
+
+struct index;
+struct index_key;
+
+/* One stored variant. Fields without '_' may be read; none may be written
+   except through index_* calls. */
+struct index_obj {
+    const char *variant; /* secondary key, "" without Vary */
+    const char *vary;    /* Vary field names of this response, "" if none */
+    uint64_t size;       /* bytes the file takes (what max_size counts) */
+    unsigned char id[INDEX_ID_LEN];
+    struct index_key *_key;                /* owner; never NULL */
+    struct index_obj *_vnext;              /* next older variant of _key */
+    struct index_obj *_lru_prev, *_lru_next; /* prev: less recently used */
+    char _data[];                          /* variant NUL vary NUL */
+};
+
+struct index *index_new(void);
+void index_free(struct index *idx);
+
+/* The variant of key stored as variant, or NULL. */
+struct index_obj *index_find(struct index *idx, const char *key, const char *variant);
+/* The most recently stored variant of key, or NULL. */
+struct index_obj *index_newest(struct index *idx, const char *key);
+/* The least recently stored variant of o's key (o itself if alone). */
+struct index_obj *index_oldest_variant(const struct index_obj *o);
+unsigned index_variants(const struct index_obj *o);
+const char *index_obj_key(const struct index_obj *o);
+
+/*
+ * Adds an object as the newest variant of key and the most recently used
+ * object, replacing (and freeing) an entry with the same key and variant.
+ * NULL when out of memory (the index is then unchanged).
+ */
+struct index_obj *index_insert(struct index *idx, const char *key, const char *variant,
+                               const char *vary, uint64_t size,
+                               const unsigned char id[INDEX_ID_LEN]);
+/* Unlinks and frees o (and its key when it was the last variant). */
+void index_remove(struct index *idx, struct index_obj *o);
+/* Makes o the most recently used object. */
+void index_touch(struct index *idx, struct index_obj *o);
+void index_set_size(struct index *idx, struct index_obj *o, uint64_t size);
+
+/* The least recently used object, or NULL when empty. */
+struct index_obj *index_lru_oldest(const struct index *idx);
+uint64_t index_objects(const struct index *idx);
+uint64_t index_bytes(const struct index *idx);
+
+#endif

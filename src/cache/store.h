@@ -1,0 +1,100 @@
+/*
+ * cache/store.h - the disk store: one file per stored response variant,
+ * an in-memory index rebuilt from the files at start, LRU eviction by
+ * bytes. Files are written under <dir>/tmp/ and renamed into place only
+ * when complete, so a crash never leaves a visible half object; every file
+ * is checked (magic, version, lengths, checksums) before it is trusted,
+ * and one that fails is removed and counted.
+ *
+ * Layout: <dir>/<2 hex>/<2 hex>/<sha256(key "\n" variant) in hex>.
+ * docs/CACHE.md describes the file format.
+ */
+#ifndef MAGPIE_CACHE_STORE_H
+#define MAGPIE_CACHE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct store;
+struct store_writer;
+
+/* Bounds every stored file respects: store_begin() refuses larger input,
+   and a file on disk claiming more is invalid. */
+#define STORE_MAX_KEY (64 * 1024)      /* key, variant and Vary names, each */
+#define STORE_MAX_HEAD (1024 * 1024)   /* the stored head block */
+#define STORE_MAX_VARIANTS 64          /* per key; more evicts the oldest stored */
+#define STORE_BODY_CRC_MAX (64 * 1024) /* bodies up to this are CRC-checked by store_get */
+
+struct store_stats {
+    uint64_t objects, bytes;     /* what the index holds now */
+    uint64_t removed_invalid;    /* files that failed validation */
+    uint64_t removed_tmp;        /* leftover temporary files deleted at start */
+    uint64_t evicted;            /* removed to stay under max_size */
+    uint64_t write_errors;       /* writes abandoned (disk full, I/O error) */
+};
+
+/* An open stored response, for serving. */
+struct store_obj {
+    int fd;
+    char *head;        /* the stored response head block, ending in CRLF CRLF */
+    size_t head_len;
+    uint64_t body_off; /* where the body starts in fd (for sendfile) */
+    uint64_t body_len;
+    time_t request_time, response_time;
+};
+
+/*
+ * Opens (creating) dir, deletes leftover temporary files, and rebuilds the
+ * index from the stored files. NULL on failure with a reason in err.
+ */
+struct store *store_open(const char *dir, uint64_t max_size, uint64_t max_object_size, char *err,
+                         size_t errlen);
+void store_close(struct store *s);
+const struct store_stats *store_stats(const struct store *s);
+
+/*
+ * The Vary field names recorded with the newest variant of key ("" when it
+ * does not vary), or NULL when nothing is stored for key. Valid until the
+ * next call that changes the store.
+ */
+const char *store_vary(struct store *s, const char *key);
+
+/*
+ * Opens the variant of key whose secondary key is variant ("" without
+ * Vary). 0 on success (and the object becomes most recently used), -1 when
+ * absent or invalid (an invalid file is removed and counted).
+ */
+int store_get(struct store *s, const char *key, const char *variant, struct store_obj *out);
+void store_obj_close(struct store_obj *o);
+
+/*
+ * Starts storing a response: head is its head block as it will be served.
+ * NULL when it cannot be stored (the reason is logged once per cause, so a
+ * full disk does not flood the log).
+ */
+struct store_writer *store_begin(struct store *s, const char *key, const char *variant,
+                                 const char *vary, const void *head, size_t head_len,
+                                 time_t request_time, time_t response_time);
+/* Appends body bytes. -1 when the object is abandoned (over
+   max_object_size, or a write error): call store_abort(). */
+int store_append(struct store_writer *w, const void *p, size_t n);
+/* Makes the object visible, replacing the same variant, and evicts what
+   max_size requires. Frees the writer. 0, or -1 (nothing stored). */
+int store_commit(struct store_writer *w);
+/* Drops the temporary file and frees the writer. */
+void store_abort(struct store_writer *w);
+
+/*
+ * A 304 refreshed a stored variant: its head block and times are replaced,
+ * its body kept (written to a new file and renamed, so readers of the old
+ * one are unaffected). 0 or -1.
+ */
+int store_refresh(struct store *s, const char *key, const char *variant, const void *head,
+                  size_t head_len, time_t request_time, time_t response_time);
+
+/* Removes every variant of key. Returns how many were removed. */
+int store_remove(struct store *s, const char *key);
+
+#endif
