@@ -41,7 +41,7 @@ def test_access_line_format_and_fields(magpie, origin):
     assert f["url"] == url
     assert f["status"] == "200"
     assert int(f["bytes"]) == len(received), "bytes field vs bytes the client received"
-    assert f["cache"] == "DIRECT"
+    assert f["cache"] == "MISS"  # a GET looked up in the cache and not found
     assert f["upstream"] == "127.0.0.1:%d" % origin.port
 
 
@@ -63,7 +63,7 @@ def test_access_line_for_rejected_request_has_no_upstream(magpie, origin):
     f = parse(magpie.wait_access_line(lambda l: " 400 " in l))
     assert f["status"] == "400"
     assert f["upstream"] == "-"
-    assert f["cache"] == "DIRECT"
+    assert f["cache"] == "MISS"  # a GET looked up in the cache and not found
 
 
 def test_access_line_for_reverse_request(magpie, origin):
