@@ -72,5 +72,8 @@ install: all
 	install -D -m 0755 $(BUILD)/magpie $(DESTDIR)$(PREFIX)/sbin/magpie
 	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/magpie/README.md
 	install -D -m 0644 systemd/magpie.service $(DESTDIR)/etc/systemd/system/magpie.service
-	[ -e $(DESTDIR)/etc/magpie/magpie.yaml ] || \
-		install -D -m 0644 etc/magpie.yaml $(DESTDIR)/etc/magpie/magpie.yaml
+	# the service's cache lives in systemd's CacheDirectory, not under a checkout
+	[ -e $(DESTDIR)/etc/magpie/magpie.yaml ] || { \
+		install -d $(DESTDIR)/etc/magpie && \
+		sed 's|^  dir: var/cache$$|  dir: /var/cache/magpie|' etc/magpie.yaml \
+			> $(DESTDIR)/etc/magpie/magpie.yaml; }

@@ -84,7 +84,8 @@ enum {
     X(NAME, "file name does not match its key and variant")                                        \
     X(BADNAME, "not a cache file name")                                                            \
     X(NOTREG, "not a regular file")                                                                \
-    X(READ, "read error")
+    X(READ, "read error")                                                                          \
+    X(NOMEM, "out of memory") /* ours, not the file's: never removed for it */
 
 enum store_bad {
     BAD_NONE,
@@ -146,26 +147,19 @@ struct meta {
 
 /* ---- small helpers ---- */
 
-static void put_u32(unsigned char *p, uint32_t v)
+/* Little-endian n-byte fields, whatever the host's order. */
+static void put_le(unsigned char *p, uint64_t v, int n)
 {
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < n; i++)
         p[i] = (unsigned char)(v >> (8 * i));
 }
 
-static void put_u64(unsigned char *p, uint64_t v)
+static uint64_t get_le(const unsigned char *p, int n)
 {
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_u64(const unsigned char *p)
-{
-    return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
 }
 
 static time_t mono_now(void)
@@ -314,15 +308,21 @@ static void store_log_bad(struct store *s, const char *rel, enum store_bad why)
 /* Unlinks a file that failed validation and counts it. */
 static void store_reject(struct store *s, const char *rel, enum store_bad why)
 {
+    if (why == BAD_NOMEM) {
+        log_error("cache: out of memory reading %s/%s", s->dir, rel);
+        return;
+    }
     store_log_bad(s, rel, why);
     if (unlinkat(s->dfd, rel, 0) < 0 && errno != ENOENT)
         log_warn("cache: cannot remove %s/%s: %s", s->dir, rel, strerror(errno));
     s->stats.removed_invalid++;
 }
 
-/* Logs a write failure once per errno until a commit succeeds again. */
-static void store_log_werr(struct store *s, const char *what, int err)
+/* Counts a write failure; logs it once per errno until a commit succeeds
+   again, so a full disk gives one line, not one per response. */
+static void store_write_error(struct store *s, const char *what, int err)
 {
+    s->stats.write_errors++;
     for (unsigned i = 0; i < s->nwerr_logged; i++)
         if (s->werr_logged[i] == err)
             return;
@@ -332,12 +332,6 @@ static void store_log_werr(struct store *s, const char *what, int err)
              what, s->dir, strerror(err));
 }
 
-static void store_write_error(struct store *s, const char *what, int err)
-{
-    s->stats.write_errors++;
-    store_log_werr(s, what, err);
-}
-
 /* ---- reading and validating a stored file ---- */
 
 /* Checks the fixed header in s->rbuf against the file size; fills lengths. */
@@ -345,15 +339,15 @@ static enum store_bad meta_parse_fixed(const unsigned char *h, uint64_t fsize, s
 {
     if (memcmp(h + OFF_MAGIC, FMT_MAGIC, 8) != 0)
         return BAD_MAGIC;
-    if (get_u32(h + OFF_VERSION) != FMT_VERSION)
+    if ((uint32_t)get_le(h + OFF_VERSION, 4) != FMT_VERSION)
         return BAD_VERSION;
-    if (get_u32(h + OFF_HSIZE) != FMT_HDR)
+    if ((uint32_t)get_le(h + OFF_HSIZE, 4) != FMT_HDR)
         return BAD_HSIZE;
-    m->klen = get_u32(h + OFF_KLEN);
-    m->vlen = get_u32(h + OFF_VLEN);
-    m->ylen = get_u32(h + OFF_YLEN);
-    m->hlen = get_u32(h + OFF_HLEN);
-    m->body_len = get_u64(h + OFF_BLEN);
+    m->klen = (uint32_t)get_le(h + OFF_KLEN, 4);
+    m->vlen = (uint32_t)get_le(h + OFF_VLEN, 4);
+    m->ylen = (uint32_t)get_le(h + OFF_YLEN, 4);
+    m->hlen = (uint32_t)get_le(h + OFF_HLEN, 4);
+    m->body_len = get_le(h + OFF_BLEN, 8);
     if (m->klen == 0 || m->klen > STORE_MAX_KEY || m->vlen > STORE_MAX_KEY ||
         m->ylen > STORE_MAX_KEY || m->hlen > STORE_MAX_HEAD)
         return BAD_LENGTHS;
@@ -361,9 +355,9 @@ static enum store_bad meta_parse_fixed(const unsigned char *h, uint64_t fsize, s
     m->body_off = (uint64_t)FMT_HDR + m->klen + m->vlen + m->ylen + m->hlen;
     if (m->body_len > fsize || m->body_off + m->body_len != fsize)
         return BAD_SIZE;
-    m->request_time = (int64_t)get_u64(h + OFF_REQT);
-    m->response_time = (int64_t)get_u64(h + OFF_RESPT);
-    m->body_crc = get_u32(h + OFF_BCRC);
+    m->request_time = (int64_t)get_le(h + OFF_REQT, 8);
+    m->response_time = (int64_t)get_le(h + OFF_RESPT, 8);
+    m->body_crc = (uint32_t)get_le(h + OFF_BCRC, 4);
     return BAD_NONE;
 }
 
@@ -386,11 +380,11 @@ static enum store_bad meta_check_strings(struct store *s, struct meta *m,
         return BAD_STRING;
     uLong crc = crc32(0, h, OFF_HCRC);
     crc = crc32_z(crc, h + FMT_HDR, (size_t)(m->body_off - FMT_HDR));
-    if ((uint32_t)crc != get_u32(h + OFF_HCRC))
+    if ((uint32_t)crc != (uint32_t)get_le(h + OFF_HCRC, 4))
         return BAD_HCRC;
     unsigned char got[INDEX_ID_LEN];
     if (store_hash(s, m->key, m->klen, m->variant, m->vlen, got) < 0)
-        return BAD_READ;
+        return BAD_NOMEM;
     if (memcmp(got, id, INDEX_ID_LEN) != 0)
         return BAD_NAME;
     return BAD_NONE;
@@ -413,7 +407,7 @@ static enum store_bad meta_load(struct store *s, int fd, const unsigned char id[
     uint64_t fsize = (uint64_t)st->st_size;
     size_t first = fsize < SCAN_READ ? (size_t)fsize : SCAN_READ;
     if (rbuf_reserve(s, SCAN_READ) < 0)
-        return BAD_READ;
+        return BAD_NOMEM;
     ssize_t r = pread_full(fd, s->rbuf, first, 0);
     if (r < 0)
         return BAD_READ;
@@ -425,7 +419,7 @@ static enum store_bad meta_load(struct store *s, int fd, const unsigned char id[
     if (m->body_off > (uint64_t)r) {
         size_t need = (size_t)m->body_off;
         if (rbuf_reserve(s, need) < 0)
-            return BAD_READ;
+            return BAD_NOMEM;
         ssize_t r2 = pread_full(fd, s->rbuf + r, need - (size_t)r, r);
         if (r2 < 0)
             return BAD_READ;
@@ -440,7 +434,7 @@ static enum store_bad meta_check_body(struct store *s, int fd, struct meta *m)
 {
     size_t off = (size_t)m->body_off, n = (size_t)m->body_len;
     if (rbuf_reserve(s, off + n) < 0)
-        return BAD_READ;
+        return BAD_NOMEM;
     meta_point(s, m);
     ssize_t r = pread_full(fd, s->rbuf + off, n, (off_t)off);
     if (r < 0)
@@ -568,20 +562,20 @@ oom:
     sc->oom_logged = true;
 }
 
-/* One entry of <dir>/a/b/: a stored object, or something to remove. */
-static void scan_file(struct store *s, struct scan *sc, DIR *d, const char *a, const char *b,
+/* One entry of <dir>/ab/cd/ (dir): a stored object, or something to remove. */
+static void scan_file(struct store *s, struct scan *sc, DIR *d, const char *dir,
                       const struct dirent *de)
 {
     char rel[8 + sizeof(de->d_name)];
     unsigned char id[INDEX_ID_LEN];
     unsigned char type = entry_type(d, de);
-    snprintf(rel, sizeof(rel), "%.2s/%.2s/%s", a, b, de->d_name);
+    snprintf(rel, sizeof(rel), "%.5s/%s", dir, de->d_name);
     if (type == DT_DIR) {
         scan_ignore(s, sc, rel);
         return;
     }
-    if (parse_id(de->d_name, id) < 0 || memcmp(de->d_name, a, 2) != 0 ||
-        memcmp(de->d_name + 2, b, 2) != 0) {
+    if (parse_id(de->d_name, id) < 0 || memcmp(de->d_name, dir, 2) != 0 ||
+        memcmp(de->d_name + 2, dir + 3, 2) != 0) {
         store_reject(s, rel, BAD_BADNAME);
         return;
     }
@@ -608,27 +602,14 @@ static void scan_file(struct store *s, struct scan *sc, DIR *d, const char *a, c
         scan_add(s, sc, &st, &m, id);
 }
 
-static void scan_dir2(struct store *s, struct scan *sc, const char *a, const char *b)
+/* A fan-out directory: "ab" (level 1, holding "cd" directories) or
+   "ab/cd" (level 2, holding objects). Files in level 1 are not ours to
+   keep; directories we did not make are left alone. */
+static void scan_dir(struct store *s, struct scan *sc, const char *dir, int level)
 {
-    char rel[8];
-    snprintf(rel, sizeof(rel), "%.2s/%.2s", a, b);
-    DIR *d = open_dir_at(s->dfd, rel);
+    DIR *d = open_dir_at(s->dfd, dir);
     if (!d) {
-        log_warn("cache: cannot open %s/%s: %s; skipped", s->dir, rel, strerror(errno));
-        return;
-    }
-    struct dirent *de;
-    while ((de = readdir(d)))
-        if (!is_dot(de->d_name))
-            scan_file(s, sc, d, a, b, de);
-    closedir(d);
-}
-
-static void scan_dir1(struct store *s, struct scan *sc, const char *a)
-{
-    DIR *d = open_dir_at(s->dfd, a);
-    if (!d) {
-        log_warn("cache: cannot open %s/%s: %s; skipped", s->dir, a, strerror(errno));
+        log_warn("cache: cannot open %s/%s: %s; skipped", s->dir, dir, strerror(errno));
         return;
     }
     struct dirent *de;
@@ -636,14 +617,18 @@ static void scan_dir1(struct store *s, struct scan *sc, const char *a)
         char rel[4 + sizeof(de->d_name)];
         if (is_dot(de->d_name))
             continue;
-        snprintf(rel, sizeof(rel), "%.2s/%s", a, de->d_name);
+        if (level == 2) {
+            scan_file(s, sc, d, dir, de);
+            continue;
+        }
+        snprintf(rel, sizeof(rel), "%.2s/%s", dir, de->d_name);
         unsigned char type = entry_type(d, de);
         if (type == DT_DIR && is_fanout_name(de->d_name))
-            scan_dir2(s, sc, a, de->d_name);
+            scan_dir(s, sc, rel, 2);
         else if (type == DT_DIR)
             scan_ignore(s, sc, rel);
         else
-            store_reject(s, rel, BAD_BADNAME); /* a file inside our fan-out tree */
+            store_reject(s, rel, BAD_BADNAME);
     }
     closedir(d);
 }
@@ -712,7 +697,7 @@ static void store_scan(struct store *s)
             if (is_dot(de->d_name) || strcmp(de->d_name, "tmp") == 0)
                 continue;
             if (is_fanout_name(de->d_name) && entry_type(d, de) == DT_DIR)
-                scan_dir1(s, &sc, de->d_name);
+                scan_dir(s, &sc, de->d_name, 1);
             else
                 scan_ignore(s, &sc, de->d_name);
         }
@@ -918,7 +903,8 @@ static int store_open_obj(struct store *s, const char *key, const char *variant,
         if (fd >= 0)
             close(fd);
         store_reject(s, rel, bad);
-        index_remove(s->idx, o);
+        if (bad != BAD_NOMEM)
+            index_remove(s->idx, o);
         return -1;
     }
     if (!meta_is(m, key, variant)) {
@@ -982,21 +968,21 @@ static void writer_header(const struct store_writer *w, unsigned char h[FMT_HDR]
 {
     memset(h, 0, FMT_HDR);
     memcpy(h + OFF_MAGIC, FMT_MAGIC, 8);
-    put_u32(h + OFF_VERSION, FMT_VERSION);
-    put_u32(h + OFF_HSIZE, FMT_HDR);
-    put_u32(h + OFF_KLEN, w->klen);
-    put_u32(h + OFF_VLEN, w->vlen);
-    put_u32(h + OFF_YLEN, w->ylen);
-    put_u32(h + OFF_HLEN, w->hlen);
-    put_u64(h + OFF_REQT, (uint64_t)(int64_t)w->request_time);
-    put_u64(h + OFF_RESPT, (uint64_t)(int64_t)w->response_time);
+    put_le(h + OFF_VERSION, FMT_VERSION, 4);
+    put_le(h + OFF_HSIZE, FMT_HDR, 4);
+    put_le(h + OFF_KLEN, w->klen, 4);
+    put_le(h + OFF_VLEN, w->vlen, 4);
+    put_le(h + OFF_YLEN, w->ylen, 4);
+    put_le(h + OFF_HLEN, w->hlen, 4);
+    put_le(h + OFF_REQT, (uint64_t)(int64_t)w->request_time, 8);
+    put_le(h + OFF_RESPT, (uint64_t)(int64_t)w->response_time, 8);
     if (!final)
         return;
-    put_u64(h + OFF_BLEN, w->body_len);
-    put_u32(h + OFF_BCRC, w->body_crc);
+    put_le(h + OFF_BLEN, w->body_len, 8);
+    put_le(h + OFF_BCRC, w->body_crc, 4);
     uLong crc = crc32(0, h, OFF_HCRC);
     size_t meta_len = (size_t)w->klen + w->vlen + w->ylen + w->hlen;
-    put_u32(h + OFF_HCRC, (uint32_t)crc32_combine(crc, w->meta_crc, (z_off_t)meta_len));
+    put_le(h + OFF_HCRC, (uint32_t)crc32_combine(crc, w->meta_crc, (z_off_t)meta_len), 4);
 }
 
 /* Header placeholder, key, variant, Vary, then the head. */
