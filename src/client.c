@@ -427,6 +427,8 @@ void client_fail(struct client *c, int status, const char *reason)
         return;
     log_info("#%llu %s: %d %s%s%s", c->id, c->addr_text, status, reason, c->url ? " for " : "",
              c->url ? c->url : "");
+    if (cache_stale_fallback(c, status))
+        return;
     upstream_close(c);
     if (c->rsp_head_sent) {
         /* too late for a status: a close makes the truncation visible */
@@ -701,6 +703,8 @@ static int client_build_request(struct client *c, const struct http_msg *m, cons
         return -1;
     if (m->content_length >= 0 &&
         buf_printf(out, "Content-Length: %lld\r\n", (long long)m->content_length) < 0)
+        return -1;
+    if (cache_request_headers(c, out) < 0)
         return -1;
     if (c->ws_upgrade)
         return buf_printf(out, "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n");

@@ -649,6 +649,11 @@ static void upstream_feed(struct client *c)
         if (used == 0)
             break;
     }
+    if (c->rsp_done && c->cx.intercept) {
+        upstream_done(c);
+        cache_serve_stored(c);
+        return;
+    }
     if (c->rsp_done && u->switching) {
         /* what the origin sent after its 101 belongs to the new protocol */
         if (client_out(c, buf_head(&u->in), buf_used(&u->in)) < 0) {
@@ -967,7 +972,8 @@ static int upstream_on_head(void *arg, struct http_msg *m)
     if (c->framing == HTTP_FRAME_CLOSE || !c->req_done || c->srv->draining)
         c->keep_alive = false;
     c->bytes_sent = 0; /* interim responses are not counted */
-    cache_response_head(c, m);
+    if (cache_response_head(c, m) == 1)
+        return 0; /* read and dropped; the store answers once it ended */
     if (upstream_write_head(c, m, false) < 0) {
         client_close(c, "client buffer overflow");
         return -1;
@@ -979,6 +985,8 @@ static int upstream_on_head(void *arg, struct http_msg *m)
 static int upstream_on_body(void *arg, const char *p, size_t n)
 {
     struct client *c = arg;
+    if (c->cx.intercept)
+        return 0;
     int rc = c->framing == HTTP_FRAME_CHUNKED ? http_chunk_append(&c->out, p, n)
                                               : buf_append(&c->out, p, n);
     c->bytes_sent += n;
@@ -993,6 +1001,10 @@ static int upstream_on_body(void *arg, const char *p, size_t n)
 static int upstream_on_done(void *arg)
 {
     struct client *c = arg;
+    if (c->cx.intercept) {
+        c->rsp_done = true;
+        return 0;
+    }
     if (!c->rsp_head_sent) {
         http_reader_next(c->up.reader); /* an interim response: the final one follows */
         return 0;

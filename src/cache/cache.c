@@ -54,6 +54,8 @@ const char *cache_result_name(enum cache_result r)
         return "HIT";
     case CACHE_STALE:
         return "STALE";
+    case CACHE_REVALIDATED:
+        return "REVALIDATED";
     }
     return "DIRECT";
 }
@@ -201,6 +203,27 @@ static void cache_drop_obj(struct cache_xchg *x)
     http_reader_free(&x->head);
 }
 
+/*
+ * A stale stored response: go up conditional on its validators when the
+ * client's request is not conditional itself, and keep it open while it may
+ * still answer (a 304, or stale-if-error).
+ */
+static void cache_plan_revalidation(struct client *c, const struct http_msg *req,
+                                    const struct cache_resp *r, double lifetime, double age)
+{
+    struct cache_xchg *x = &c->cx;
+    const struct http_msg *stored = http_reader_msg(x->head);
+    bool conditional = http_find(req, "If-None-Match") || http_find(req, "If-Modified-Since") ||
+                       http_find(req, "Range") || http_find(req, "If-Range");
+    x->result = CACHE_STALE;
+    x->age = age;
+    x->revalidate = stored->status == 200 && !conditional &&
+                    (cache_hval(stored, "ETag") || cache_hval(stored, "Last-Modified"));
+    x->stale_if_error = policy_stale_if_error(&x->req_cc, r, lifetime, age);
+    if (!x->revalidate && !x->stale_if_error)
+        cache_drop_obj(x);
+}
+
 /* 1 when a stored response can answer m as it is, else 0. */
 static int cache_lookup(struct client *c, const struct http_msg *m)
 {
@@ -226,8 +249,7 @@ static int cache_lookup(struct client *c, const struct http_msg *m)
     double lifetime = policy_freshness_lifetime(&r, x->default_ttl);
     double age = policy_current_age(&r, now);
     if (policy_use(&x->req_cc, &r, lifetime, age) == USE_REVALIDATE) {
-        x->result = CACHE_STALE;
-        cache_drop_obj(x);
+        cache_plan_revalidation(c, m, &r, lifetime, age);
         return 0;
     }
     x->result = CACHE_HIT;
@@ -304,9 +326,18 @@ int cache_status_headers(const struct client *c, char *out, size_t size)
     case CACHE_HIT:
         cs = "hit";
         break;
+    case CACHE_REVALIDATED:
+        cs = "fwd=stale; fwd-status=304";
+        break;
     default:
         cs = "fwd=miss";
     }
+    if (x->result == CACHE_STALE && x->fwd_status)
+        return snprintf(out, size, "Cache-Status: magpie; hit; fwd=stale; fwd-status=%d\r\n"
+                                   "X-Cache: STALE\r\n", x->fwd_status);
+    if (x->result == CACHE_STALE && x->intercept)
+        return snprintf(out, size, "Cache-Status: magpie; hit; fwd=stale; detail=origin-error\r\n"
+                                   "X-Cache: STALE\r\n");
     return snprintf(out, size, "Cache-Status: magpie; %s\r\nX-Cache: %s\r\n", cs,
                     cache_result_name(x->result));
 }
@@ -480,28 +511,99 @@ static void cache_invalidate(struct client *c, const struct http_msg *m)
               c->cx.key, n);
 }
 
-void cache_response_head(struct client *c, const struct http_msg *m)
+int cache_request_headers(const struct client *c, struct buf *out)
+{
+    const struct cache_xchg *x = &c->cx;
+    if (!x->revalidate)
+        return 0;
+    const struct http_msg *stored = http_reader_msg(x->head);
+    const char *etag = cache_hval(stored, "ETag");
+    const char *lm = cache_hval(stored, "Last-Modified");
+    if (etag && buf_printf(out, "If-None-Match: %s\r\n", etag) < 0)
+        return -1;
+    if (lm && buf_printf(out, "If-Modified-Since: %s\r\n", lm) < 0)
+        return -1;
+    return 0;
+}
+
+/* The stored head updated with a 304's fields (RFC 9111 §3.2, §4.3.4). */
+static int cache_merged_head(const struct http_msg *stored, const struct http_msg *m,
+                             struct buf *out)
+{
+    const char *reason = http_str(stored, stored->reason);
+    if (buf_printf(out, "HTTP/1.1 %d %s\r\n", stored->status,
+                   reason[0] ? reason : http_reason(stored->status)) < 0)
+        return -1;
+    for (size_t i = 0; i < stored->nhdrs; i++) {
+        const char *name = http_hname(stored, &stored->hdrs[i]);
+        const struct http_header *h = http_find(m, name);
+        if (h && !h->hop && strcasecmp(name, "Content-Length") != 0)
+            continue; /* the 304's value replaces it */
+        if (buf_printf(out, "%s: %s\r\n", name, http_hvalue(stored, &stored->hdrs[i])) < 0)
+            return -1;
+    }
+    for (size_t i = 0; i < m->nhdrs; i++) {
+        const struct http_header *h = &m->hdrs[i];
+        const char *name = http_hname(m, h);
+        if (h->hop || strcasecmp(name, "Content-Length") == 0)
+            continue;
+        if (buf_printf(out, "%s: %s\r\n", name, http_hvalue(m, h)) < 0)
+            return -1;
+    }
+    return buf_append(out, "\r\n", 2);
+}
+
+/* A 304 to our revalidation: the stored response is fresh again. */
+static void cache_refresh(struct client *c, const struct http_msg *m)
+{
+    struct cache_xchg *x = &c->cx;
+    const struct http_msg *req = http_reader_msg(c->reader);
+    const struct http_msg *stored = http_reader_msg(x->head);
+    char vary[CACHE_VARIANT_MAX], variant[CACHE_VARIANT_MAX];
+    cache_vary_of(stored, vary, sizeof(vary));
+    struct buf head;
+    buf_init(&head, c->cfg->limits.max_header_bytes * 2);
+    if (cache_variant(req, vary, variant, sizeof(variant)) && cache_merged_head(stored, m, &head) == 0)
+        store_refresh(c->srv->store, x->key, variant, buf_head(&head), buf_used(&head),
+                      (time_t)c->started, (time_t)ev_now(c->srv->loop));
+    buf_free(&head);
+}
+
+int cache_response_head(struct client *c, const struct http_msg *m)
 {
     struct cache_xchg *x = &c->cx;
     struct store *st = c->srv->store;
     cache_invalidate(c, m);
+    if (x->obj.fd >= 0 && m->status == 304 && x->revalidate) {
+        cache_refresh(c, m);
+        x->result = CACHE_REVALIDATED;
+        x->intercept = true;
+        return 1;
+    }
+    if (x->obj.fd >= 0 && m->status >= 500 && x->stale_if_error) {
+        x->fwd_status = m->status;
+        x->intercept = true;
+        return 1;
+    }
+    if (x->obj.fd >= 0)
+        cache_drop_obj(x); /* a full response replaces what was stored */
     if (!x->lookup || !st || c->method_id != HTTP_M_GET)
-        return;
+        return 0;
     time_t now = (time_t)ev_now(c->srv->loop);
     struct cache_resp r;
     cache_facts(m, (time_t)c->started, now, &r);
     if (!policy_storable(c->method, &x->req_cc, x->req_auth, &r, x->default_ttl))
-        return;
+        return 0;
     if (policy_freshness_lifetime(&r, x->default_ttl) <= 0 && !r.has_etag &&
         r.last_modified < 0)
-        return; /* stale at once and impossible to validate: never reusable */
+        return 0; /* stale at once and impossible to validate: never reusable */
     if (m->content_length > 0 && (uint64_t)m->content_length > c->cfg->cache.max_object_size)
-        return;
+        return 0;
     const struct http_msg *req = http_reader_msg(c->reader);
     char vary[CACHE_VARIANT_MAX], variant[CACHE_VARIANT_MAX];
     cache_vary_of(m, vary, sizeof(vary));
     if (!cache_variant(req, vary, variant, sizeof(variant)))
-        return;
+        return 0;
     struct buf head;
     buf_init(&head, c->cfg->limits.max_header_bytes * 2);
     if (cache_head_block(m, &head) == 0)
@@ -509,6 +611,47 @@ void cache_response_head(struct client *c, const struct http_msg *m)
                                 (time_t)c->started, now);
     buf_free(&head);
     x->storing = x->writer != NULL;
+    return 0;
+}
+
+void cache_serve_stored(struct client *c)
+{
+    struct cache_xchg *x = &c->cx;
+    if (x->result == CACHE_REVALIDATED) {
+        /* serve the refreshed copy: its Age starts again */
+        const struct http_msg *req = http_reader_msg(c->reader);
+        const char *vary = store_vary(c->srv->store, x->key);
+        char variant[CACHE_VARIANT_MAX];
+        cache_drop_obj(x);
+        if (!vary || !cache_variant(req, vary, variant, sizeof(variant)) ||
+            store_get(c->srv->store, x->key, variant, &x->obj) < 0 || !cache_parse_stored(x)) {
+            client_fail(c, 502, "the revalidated response vanished from the cache");
+            return;
+        }
+        struct cache_resp r;
+        cache_facts(http_reader_msg(x->head), x->obj.request_time, x->obj.response_time, &r);
+        x->age = policy_current_age(&r, (time_t)ev_now(c->srv->loop));
+    }
+    c->state = CS_HIT;
+    c->rsp_head_sent = c->rsp_done = false;
+    cache_serve_start(c);
+    client_update_io(c);
+}
+
+bool cache_stale_fallback(struct client *c, int status)
+{
+    struct cache_xchg *x = &c->cx;
+    if (status < 500 || x->obj.fd < 0 || !x->stale_if_error || c->rsp_head_sent ||
+        c->state == CS_HIT || c->state == CS_CLOSED)
+        return false;
+    log_info("#%llu %s: origin failed (%d); serving the stale stored %s", c->id, c->addr_text,
+             status, x->key);
+    upstream_close(c);
+    x->result = CACHE_STALE;
+    x->intercept = true;
+    x->revalidate = false;
+    cache_serve_stored(c);
+    return true;
 }
 
 void cache_response_body(struct client *c, const char *p, size_t n)

@@ -14,6 +14,7 @@
 #include "cache/policy.h"
 #include "cache/store.h"
 
+struct buf;
 struct client;
 struct http_msg;
 struct http_reader;
@@ -26,7 +27,8 @@ enum cache_result {
     CACHE_BYPASS, /* not cacheable (method, request no-store, disabled route) */
     CACHE_MISS,
     CACHE_HIT,
-    CACHE_STALE,  /* a stored response was stale and fetched again */
+    CACHE_STALE,  /* stale: fetched again, or served because the origin failed */
+    CACHE_REVALIDATED, /* stale, and the origin's 304 said it still holds */
 };
 
 /* Per-exchange cache state, embedded in struct client. */
@@ -35,6 +37,10 @@ struct cache_xchg {
     bool lookup;    /* GET/HEAD through an enabled cache */
     bool storing;   /* a writer is open for this response */
     bool stored;    /* and it was committed */
+    bool revalidate; /* the request goes up conditional on the stored validators */
+    bool stale_if_error; /* the stored response may answer if the origin fails */
+    bool intercept;  /* the origin's answer is consumed here, the store answers */
+    int fwd_status;  /* the origin's status when the store answered instead */
     char *key;      /* primary cache key */
     struct cc req_cc;
     bool req_auth;
@@ -68,8 +74,19 @@ int cache_serve_more(struct client *c);
 /* Whether a hit still has body to send. */
 bool cache_serve_pending(const struct client *c);
 
-/* The final response head arrived from the origin: store it if allowed. */
-void cache_response_head(struct client *c, const struct http_msg *m);
+/* Conditional header lines for revalidating a stale stored response. */
+int cache_request_headers(const struct client *c, struct buf *out);
+/*
+ * The final response head arrived from the origin: store it if allowed.
+ * Returns 1 when the store answers instead (a 304 to our revalidation, or
+ * a 5xx that stale-if-error covers): the origin's response is then read
+ * and dropped, and cache_serve_stored() answers once it ended.
+ */
+int cache_response_head(struct client *c, const struct http_msg *m);
+/* Answers from the store after an intercepted origin response. */
+void cache_serve_stored(struct client *c);
+/* The origin could not be reached: true when a stale response answered. */
+bool cache_stale_fallback(struct client *c, int status);
 void cache_response_body(struct client *c, const char *p, size_t n);
 /* The response ended; complete says whether every byte arrived. */
 void cache_response_end(struct client *c, bool complete);

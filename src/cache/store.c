@@ -85,7 +85,9 @@ enum {
     X(BADNAME, "not a cache file name")                                                            \
     X(NOTREG, "not a regular file")                                                                \
     X(READ, "read error")                                                                          \
-    X(NOMEM, "out of memory") /* ours, not the file's: never removed for it */
+    X(NOMEM, "out of memory") /* from here on: our trouble, the file stays */                    \
+    X(OPEN, "cannot open")                                                                         \
+    X(UNLINK, "cannot remove")
 
 enum store_bad {
     BAD_NONE,
@@ -282,39 +284,44 @@ static void store_sync_stats(struct store *s)
 
 /* ---- invalid files and their log lines ---- */
 
-/* Logs a rejected file: once per reason per scan, or per LOG_INTERVAL at
-   run time, so a damaged disk yields a handful of lines, not thousands. */
-static void store_log_bad(struct store *s, const char *rel, enum store_bad why)
+/* Whether a line for this reason may be logged now: once per reason per
+   scan, or per LOG_INTERVAL at run time, so a damaged disk (or a full fd
+   table) yields a handful of lines, not thousands. */
+static bool store_log_ok(struct store *s, enum store_bad why)
 {
     if (s->scanning) {
         s->scan_bad[why]++;
-        if (s->scan_logged & (1u << why))
-            return;
+        bool first = !(s->scan_logged & (1u << why));
         s->scan_logged |= 1u << why;
-        log_warn("cache: removing %s/%s: %s (further files with this problem are counted in "
-                 "the scan summary)",
-                 s->dir, rel, bad_text[why]);
-        return;
+        return first;
     }
     time_t now = mono_now();
     if (s->bad_logged_at[why] && now - s->bad_logged_at[why] < LOG_INTERVAL)
-        return;
+        return false;
     s->bad_logged_at[why] = now;
-    log_warn("cache: removing %s/%s: %s (logged at most once a minute per reason; see "
-             "removed_invalid)",
-             s->dir, rel, bad_text[why]);
+    return true;
 }
 
-/* Unlinks a file that failed validation and counts it. */
-static void store_reject(struct store *s, const char *rel, enum store_bad why)
+/* err: an errno to show, or 0. */
+static void store_log_bad(struct store *s, const char *rel, enum store_bad why, int err)
 {
-    if (why == BAD_NOMEM) {
-        log_error("cache: out of memory reading %s/%s", s->dir, rel);
+    if (!store_log_ok(s, why))
         return;
-    }
-    store_log_bad(s, rel, why);
+    log_warn("cache: %s/%s: %s%s%s; %s (%s)", s->dir, rel, bad_text[why], err ? ": " : "",
+             err ? strerror(err) : "", why < BAD_NOMEM ? "removed" : "kept",
+             s->scanning ? "more are counted in the scan summary"
+                         : "logged at most once a minute per reason");
+}
+
+/* Unlinks a file that failed validation and counts it; for our own
+   trouble (BAD_NOMEM and after) only logs. */
+static void store_reject(struct store *s, const char *rel, enum store_bad why, int err)
+{
+    store_log_bad(s, rel, why, err);
+    if (why >= BAD_NOMEM)
+        return;
     if (unlinkat(s->dfd, rel, 0) < 0 && errno != ENOENT)
-        log_warn("cache: cannot remove %s/%s: %s", s->dir, rel, strerror(errno));
+        store_log_bad(s, rel, BAD_UNLINK, errno);
     s->stats.removed_invalid++;
 }
 
@@ -502,10 +509,12 @@ static void store_clean_tmp(struct store *s)
         if (is_dot(de->d_name))
             continue;
         int flags = entry_type(d, de) == DT_DIR ? AT_REMOVEDIR : 0;
+        char rel[8 + sizeof(de->d_name)];
+        snprintf(rel, sizeof(rel), "tmp/%s", de->d_name);
         if (unlinkat(dirfd(d), de->d_name, flags) == 0)
             s->stats.removed_tmp++;
         else
-            log_warn("cache: cannot remove %s/tmp/%s: %s", s->dir, de->d_name, strerror(errno));
+            store_log_bad(s, rel, BAD_UNLINK, errno);
     }
     closedir(d);
 }
@@ -576,20 +585,20 @@ static void scan_file(struct store *s, struct scan *sc, DIR *d, const char *dir,
     }
     if (parse_id(de->d_name, id) < 0 || memcmp(de->d_name, dir, 2) != 0 ||
         memcmp(de->d_name + 2, dir + 3, 2) != 0) {
-        store_reject(s, rel, BAD_BADNAME);
+        store_reject(s, rel, BAD_BADNAME, 0);
         return;
     }
     if (type != DT_REG && type != DT_UNKNOWN) {
-        store_reject(s, rel, BAD_NOTREG);
+        store_reject(s, rel, BAD_NOTREG, 0);
         return;
     }
     /* O_NONBLOCK: a FIFO planted here must not hang the start. */
     int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0) {
         if (errno == ELOOP)
-            store_reject(s, rel, BAD_NOTREG);
+            store_reject(s, rel, BAD_NOTREG, 0);
         else if (errno != ENOENT)
-            log_warn("cache: cannot open %s/%s: %s; skipped", s->dir, rel, strerror(errno));
+            store_reject(s, rel, BAD_OPEN, errno);
         return;
     }
     struct stat st;
@@ -597,7 +606,7 @@ static void scan_file(struct store *s, struct scan *sc, DIR *d, const char *dir,
     enum store_bad bad = meta_load(s, fd, id, &st, &m);
     close(fd);
     if (bad)
-        store_reject(s, rel, bad);
+        store_reject(s, rel, bad, 0);
     else
         scan_add(s, sc, &st, &m, id);
 }
@@ -609,7 +618,7 @@ static void scan_dir(struct store *s, struct scan *sc, const char *dir, int leve
 {
     DIR *d = open_dir_at(s->dfd, dir);
     if (!d) {
-        log_warn("cache: cannot open %s/%s: %s; skipped", s->dir, dir, strerror(errno));
+        store_log_bad(s, dir, BAD_OPEN, errno);
         return;
     }
     struct dirent *de;
@@ -628,7 +637,7 @@ static void scan_dir(struct store *s, struct scan *sc, const char *dir, int leve
         else if (type == DT_DIR)
             scan_ignore(s, sc, rel);
         else
-            store_reject(s, rel, BAD_BADNAME);
+            store_reject(s, rel, BAD_BADNAME, 0);
     }
     closedir(d);
 }
@@ -668,16 +677,14 @@ static void scan_summary(struct store *s, double secs)
     size_t n = 0;
     for (int i = 1; i < BAD_MAX && n < sizeof(why); i++)
         if (s->scan_bad[i])
-            n += (size_t)snprintf(why + n, sizeof(why) - n, "%s%s: %llu", n ? ", " : " (",
+            n += (size_t)snprintf(why + n, sizeof(why) - n, "%s%s: %llu", n ? ", " : "; files: ",
                                   bad_text[i], (unsigned long long)s->scan_bad[i]);
-    if (n && n < sizeof(why) - 1)
-        strcat(why, ")");
-    log_info("cache: %s: indexed %llu objects, %llu bytes in %.3f s; removed %llu invalid%s, "
-             "%llu temporary",
+    log_info("cache: %s: indexed %llu objects, %llu bytes in %.3f s; removed %llu invalid, "
+             "%llu temporary%s",
              s->dir, (unsigned long long)index_objects(s->idx),
              (unsigned long long)index_bytes(s->idx), secs,
-             (unsigned long long)s->stats.removed_invalid, why,
-             (unsigned long long)s->stats.removed_tmp);
+             (unsigned long long)s->stats.removed_invalid,
+             (unsigned long long)s->stats.removed_tmp, why);
 }
 
 /* Rebuilds the index from <dir>/ab/cd/ files. Top-level entries other
@@ -735,6 +742,8 @@ static int tmp_open(struct store *s, char name[TMP_LEN])
     for (int tries = 0; tries < 16; tries++) {
         snprintf(name, TMP_LEN, "tmp/%ld.%llu", (long)getpid(), (unsigned long long)++s->tmp_seq);
         int fd = openat(s->dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0 && errno == ENOENT && mkdirat(s->dfd, "tmp", 0700) == 0)
+            continue; /* someone removed tmp/: make it again */
         if (fd >= 0 || errno != EEXIST)
             return fd;
     }
@@ -789,7 +798,7 @@ static void store_drop(struct store *s, struct index_obj *o)
     char rel[REL_LEN];
     rel_path(o->id, rel);
     if (unlinkat(s->dfd, rel, 0) < 0 && errno != ENOENT)
-        log_warn("cache: cannot remove %s/%s: %s", s->dir, rel, strerror(errno));
+        store_log_bad(s, rel, BAD_UNLINK, errno);
     index_remove(s->idx, o);
 }
 
@@ -890,7 +899,7 @@ static int store_open_obj(struct store *s, const char *key, const char *variant,
         return -1;
     }
     if (fd < 0 && errno != ELOOP) {
-        log_warn("cache: cannot open %s/%s: %s", s->dir, rel, strerror(errno));
+        store_reject(s, rel, BAD_OPEN, errno);
         return -1;
     }
     if (fd < 0)
@@ -902,7 +911,7 @@ static int store_open_obj(struct store *s, const char *key, const char *variant,
     if (bad) {
         if (fd >= 0)
             close(fd);
-        store_reject(s, rel, bad);
+        store_reject(s, rel, bad, 0);
         if (bad != BAD_NOMEM)
             index_remove(s->idx, o);
         return -1;

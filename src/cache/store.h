@@ -8,6 +8,9 @@
  *
  * Layout: <dir>/<2 hex>/<2 hex>/<sha256(key "\n" variant) in hex>.
  * docs/CACHE.md describes the file format.
+ *
+ * Single-threaded, and one process per directory (store_open() empties
+ * <dir>/tmp/). Keys are C strings: key, variant and vary cannot hold NUL.
  */
 #ifndef MAGPIE_CACHE_STORE_H
 #define MAGPIE_CACHE_STORE_H
@@ -48,9 +51,14 @@ struct store_obj {
 /*
  * Opens (creating) dir, deletes leftover temporary files, and rebuilds the
  * index from the stored files. NULL on failure with a reason in err.
+ * max_size bounds the bytes of all files (evicting least recently used
+ * first); max_object_size bounds head + body of one response (0: only
+ * max_size does). A response is also refused when it alone passes max_size.
  */
 struct store *store_open(const char *dir, uint64_t max_size, uint64_t max_object_size, char *err,
                          size_t errlen);
+/* Every writer must be committed or aborted first. Open store_obj stay
+   valid (they own their fd and head). */
 void store_close(struct store *s);
 const struct store_stats *store_stats(const struct store *s);
 
@@ -65,6 +73,11 @@ const char *store_vary(struct store *s, const char *key);
  * Opens the variant of key whose secondary key is variant ("" without
  * Vary). 0 on success (and the object becomes most recently used), -1 when
  * absent or invalid (an invalid file is removed and counted).
+ * On success out owns an O_RDONLY fd (the body is at body_off, for
+ * sendfile/pread) and a malloc'd, NUL-terminated copy of the head; free
+ * both with store_obj_close(). Eviction or replacement of the object
+ * meanwhile does not disturb an open one. On failure out->fd is -1 and
+ * store_obj_close(out) is harmless.
  */
 int store_get(struct store *s, const char *key, const char *variant, struct store_obj *out);
 void store_obj_close(struct store_obj *o);
@@ -77,11 +90,14 @@ void store_obj_close(struct store_obj *o);
 struct store_writer *store_begin(struct store *s, const char *key, const char *variant,
                                  const char *vary, const void *head, size_t head_len,
                                  time_t request_time, time_t response_time);
-/* Appends body bytes. -1 when the object is abandoned (over
-   max_object_size, or a write error): call store_abort(). */
+/* Appends body bytes (blocking write(2)s). -1 when the object is
+   abandoned (over max_object_size, or a write error): call store_abort()
+   (store_commit() of a failed writer also just cleans up and returns -1). */
 int store_append(struct store_writer *w, const void *p, size_t n);
 /* Makes the object visible, replacing the same variant, and evicts what
-   max_size requires. Frees the writer. 0, or -1 (nothing stored). */
+   max_size requires. Frees the writer. 0, or -1 (nothing stored; when the
+   object was complete but alone too big for max_size, the variant it
+   would have replaced is removed too, being superseded). */
 int store_commit(struct store_writer *w);
 /* Drops the temporary file and frees the writer. */
 void store_abort(struct store_writer *w);

@@ -366,6 +366,12 @@ static void test_tmp_cleanup(void **state)
     store_close(s2);
     store_abort(w); /* its file is gone already: harmless */
     assert_int_equal(st(t)->objects, 0);
+    /* tmp/ removed under a running store comes back */
+    snprintf(path, sizeof(path), "%s/tmp", t->dir);
+    assert_int_equal(rmdir(path), 0);
+    assert_int_equal(put(s, "k", "", "", HEAD, "hello", 5), 0);
+    check_get(s, "k", "", HEAD, "hello", 5);
+    assert_int_equal(st(t)->write_errors, 0);
 }
 
 static void test_vanished_file(void **state)
@@ -456,6 +462,26 @@ static void test_wrong_version(void **state)
     assert_false(gets(s, "k", ""));
     assert_int_equal(st(t)->removed_invalid, 1);
     assert_int_equal(file_size(p), -1);
+    assert_int_equal(log_count(t, "unknown format version"), 1);
+}
+
+/* Many bad files of one kind found at run time: one log line. */
+static void test_runtime_log_limit(void **state)
+{
+    struct t *t = *state;
+    struct store *s = topen(t, 10 * MIB, MIB);
+    char key[8], p[256];
+    for (int i = 0; i < 5; i++) {
+        snprintf(key, sizeof(key), "k%d", i);
+        assert_int_equal(put(s, key, "", "", HEAD, "hello", 5), 0);
+        obj_path(t, key, "", p, sizeof(p));
+        flip_byte(p, 8);
+    }
+    for (int i = 0; i < 5; i++) {
+        snprintf(key, sizeof(key), "k%d", i);
+        assert_false(gets(s, key, ""));
+    }
+    assert_int_equal(st(t)->removed_invalid, 5);
     assert_int_equal(log_count(t, "unknown format version"), 1);
 }
 
@@ -807,6 +833,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_corrupt_body, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_runtime_log_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_garbage_at_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_mismatch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hash_input_collision, setup, teardown),
