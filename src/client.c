@@ -148,6 +148,7 @@ void client_close(struct client *c, const char *why)
     log_debug("#%llu %s: closed: %s", c->id, c->addr_text, why);
     if (c->method)
         client_log_access(c); /* a request cut short */
+    cache_xchg_reset(c); /* releases the requests that followed this one */
     upstream_close(c);
     ev_io_stop(srv->loop, &c->rio);
     ev_io_stop(srv->loop, &c->wio);
@@ -602,7 +603,8 @@ static void client_process(struct client *c)
         if (c->state == CS_HEAD)
             return; /* answered locally */
         if (c->state == CS_HIT) {
-            cache_serve_start(c);
+            if (!c->cx.follower || c->cx.obj.fd >= 0)
+                cache_serve_start(c); /* a hit, or a fetch already streaming */
             client_update_io(c);
             return;
         }
@@ -819,16 +821,18 @@ static int client_on_head(void *arg, struct http_msg *m)
     const char *host_hdr = NULL;
     bool reverse;
     const struct cfg_route *rt;
+    bool follow = false;
     if (client_route(c, m, &u, &host_hdr, &reverse, &rt) < 0)
         return -1;
     if (!c->ws_upgrade && c->url) {
         int r = cache_request(c, m, u.https, u.host, u.port, u.path, u.path_len, rt);
         if (r < 0)
             return -1;
-        if (r > 0) {
+        if (r == 1) {
             c->state = CS_HIT; /* served once the parser has returned */
             return 0;
         }
+        follow = r == 2;
     }
     if (!c->url) {
         client_fail(c, 500, "out of memory");
@@ -850,7 +854,8 @@ static int client_on_head(void *arg, struct http_msg *m)
     snprintf(c->up.host, sizeof(c->up.host), "%s", u.host);
     c->up.port = u.port;
     c->up.https = u.https;
-    c->state = CS_RESOLVE;
+    /* a follower waits for the fetch it joined; its request is ready in case */
+    c->state = follow ? CS_HIT : CS_RESOLVE;
     return 0;
 }
 

@@ -45,6 +45,7 @@ static int run(struct config *cfg)
     if (log_open(cfg->error_log, cfg->access_log, cfg->log_level) < 0)
         return EXIT_STARTUP;
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN); /* a file-size limit fails one cache write, not the daemon */
     struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
     if (!loop) {
         log_error("cannot initialise the event loop");

@@ -152,6 +152,8 @@ void upstream_close(struct client *c);
 /* The exchange ended well: the connection goes back to the pool if it can. */
 void upstream_done(struct client *c);
 void upstream_update_io(struct client *c);
+/* Starts the exchange from the loop rather than from the caller's stack. */
+void upstream_start_later(struct client *c);
 /* Restarts a pending lookup on the server's current resolver. */
 void upstream_requery(struct client *c);
 /* The client buffer drained: parse response bytes that were waiting. */

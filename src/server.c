@@ -472,6 +472,7 @@ void server_free(struct server *srv)
     ev_timer_stop(srv->loop, &srv->pool_timer);
     pool_free(srv->pool);
     srv->pool = NULL;
+    cache_flights_free(srv);
     if (srv->store)
         store_close(srv->store);
     srv->store = NULL;

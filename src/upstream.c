@@ -247,6 +247,15 @@ static void upstream_resolve(struct client *c)
         upstream_dns_cb(c, u->addrs.n ? DNS_OK : st, &u->addrs);
 }
 
+void upstream_start_later(struct client *c)
+{
+    c->state = CS_QUEUED;
+    c->cx.released = true;
+    ev_init(&c->up.timer, upstream_timer_cb);
+    c->up.timer.data = c;
+    ev_feed_event(c->srv->loop, &c->up.timer, EV_TIMER);
+}
+
 void upstream_requery(struct client *c)
 {
     dns_cancel(c->up.query);
@@ -577,6 +586,11 @@ static void upstream_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     char reason[URL_HOST_MAX + 128];
     switch (c->state) {
     case CS_QUEUED:
+        if (c->cx.released) {
+            c->cx.released = false;
+            upstream_start(c);
+            return;
+        }
         if (u->granted) {
             u->granted = false;
             upstream_use_conn(c);

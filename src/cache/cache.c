@@ -23,6 +23,36 @@
 #define CACHE_VARIANT_MAX 4096
 #define CACHE_SENDFILE_MAX (4 * 1024 * 1024)
 
+/*
+ * One fetch of a key in flight. Requests for the same key that miss while
+ * it is on its way follow it instead of going upstream: once its response
+ * head shows a stored, length-delimited response of their variant, they
+ * stream the body from the temporary file as it grows; otherwise they are
+ * released to fetch for themselves.
+ */
+struct cache_flight {
+    struct cache_flight *next;
+    char *key;
+    struct client *leader;
+    struct client *followers;
+    bool streaming;     /* followers are being served from the file */
+    char *head;         /* the stored head block */
+    size_t head_len;
+    char *variant;
+    char *vary;
+    uint64_t total;     /* body length (Content-Length) */
+    uint64_t written;
+    time_t request_time, response_time;
+};
+
+static int cache_collapse(struct client *c);
+static bool cache_follow_open(struct client *fc, struct cache_flight *f, struct store_writer *w);
+static void cache_flight_decide(struct client *leader, const struct http_msg *m);
+static void cache_flight_progress(struct client *leader, uint64_t written);
+static void cache_flight_end(struct client *leader, bool complete);
+static void cache_unfollow(struct client *c);
+static bool cache_parse_stored(struct cache_xchg *x);
+
 struct store *cache_open(const struct config *cfg)
 {
     if (!cfg->cache.enabled)
@@ -34,10 +64,6 @@ struct store *cache_open(const struct config *cfg)
         log_error("cache disabled: %s: %s", cfg->cache.dir, err);
         return NULL;
     }
-    const struct store_stats *st = store_stats(s);
-    log_info("cache %s: %llu objects, %llu bytes; removed %llu invalid and %llu temporary files",
-             cfg->cache.dir, (unsigned long long)st->objects, (unsigned long long)st->bytes,
-             (unsigned long long)st->removed_invalid, (unsigned long long)st->removed_tmp);
     return s;
 }
 
@@ -63,6 +89,10 @@ const char *cache_result_name(enum cache_result r)
 void cache_xchg_reset(struct client *c)
 {
     struct cache_xchg *x = &c->cx;
+    if (x->flight && x->follower)
+        cache_unfollow(c);
+    else if (x->flight)
+        cache_flight_end(c, false);
     if (x->writer)
         store_abort(x->writer);
     if (x->obj.fd >= 0 || x->obj.head)
@@ -301,6 +331,8 @@ int cache_request(struct client *c, const struct http_msg *m, bool https, const 
         client_fail(c, 504, "not in the cache (only-if-cached)");
         return -1;
     }
+    if (x->result == CACHE_MISS && c->method_id == HTTP_M_GET && x->obj.fd < 0)
+        return cache_collapse(c);
     return 0;
 }
 
@@ -335,6 +367,9 @@ int cache_status_headers(const struct client *c, char *out, size_t size)
     if (x->result == CACHE_STALE && x->fwd_status)
         return snprintf(out, size, "Cache-Status: magpie; hit; fwd=stale; fwd-status=%d\r\n"
                                    "X-Cache: STALE\r\n", x->fwd_status);
+    if (x->follower)
+        return snprintf(out, size, "Cache-Status: magpie; fwd=miss; collapsed\r\n"
+                                   "X-Cache: MISS\r\n");
     if (x->result == CACHE_STALE && x->intercept)
         return snprintf(out, size, "Cache-Status: magpie; hit; fwd=stale; detail=origin-error\r\n"
                                    "X-Cache: STALE\r\n");
@@ -422,7 +457,8 @@ void cache_serve_start(struct client *c)
 
 bool cache_serve_pending(const struct client *c)
 {
-    return c->cx.body_left > 0;
+    const struct cache_xchg *x = &c->cx;
+    return x->body_left > 0 && (!x->follower || x->avail > x->body_off);
 }
 
 int cache_serve_more(struct client *c)
@@ -433,15 +469,20 @@ int cache_serve_more(struct client *c)
     off_t off = (off_t)(x->obj.body_off + x->body_off);
     ssize_t n;
     size_t asked;
+    uint64_t ready = x->body_left;
+    if (x->follower)
+        ready = x->avail > x->body_off ? x->avail - x->body_off : 0; /* what the fetch wrote */
+    if (ready == 0)
+        return 0;
     if (!c->sock.tls) {
-        asked = x->body_left < CACHE_SENDFILE_MAX ? x->body_left : CACHE_SENDFILE_MAX;
+        asked = ready < CACHE_SENDFILE_MAX ? ready : CACHE_SENDFILE_MAX;
         n = sendfile(c->sock.fd, x->obj.fd, &off, asked);
         if (n < 0)
             return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
     } else {
         size_t room = buf_room(&c->out);
-        if (room > x->body_left)
-            room = x->body_left;
+        if (room > ready)
+            room = ready;
         asked = room;
         n = room ? pread(x->obj.fd, buf_tail(&c->out), room, off) : 0;
         if (n < 0)
@@ -569,10 +610,11 @@ static void cache_refresh(struct client *c, const struct http_msg *m)
     buf_free(&head);
 }
 
+static void cache_store_response(struct client *c, const struct http_msg *m);
+
 int cache_response_head(struct client *c, const struct http_msg *m)
 {
     struct cache_xchg *x = &c->cx;
-    struct store *st = c->srv->store;
     cache_invalidate(c, m);
     if (x->obj.fd >= 0 && m->status == 304 && x->revalidate) {
         cache_refresh(c, m);
@@ -587,31 +629,53 @@ int cache_response_head(struct client *c, const struct http_msg *m)
     }
     if (x->obj.fd >= 0)
         cache_drop_obj(x); /* a full response replaces what was stored */
+    cache_store_response(c, m);
+    cache_flight_decide(c, m);
+    return 0;
+}
+
+/* Opens a writer for a storable response (x->writer stays NULL otherwise). */
+static void cache_store_response(struct client *c, const struct http_msg *m)
+{
+    struct cache_xchg *x = &c->cx;
+    struct store *st = c->srv->store;
     if (!x->lookup || !st || c->method_id != HTTP_M_GET)
-        return 0;
+        return;
     time_t now = (time_t)ev_now(c->srv->loop);
     struct cache_resp r;
     cache_facts(m, (time_t)c->started, now, &r);
     if (!policy_storable(c->method, &x->req_cc, x->req_auth, &r, x->default_ttl))
-        return 0;
+        return;
     if (policy_freshness_lifetime(&r, x->default_ttl) <= 0 && !r.has_etag &&
         r.last_modified < 0)
-        return 0; /* stale at once and impossible to validate: never reusable */
+        return; /* stale at once and impossible to validate: never reusable */
     if (m->content_length > 0 && (uint64_t)m->content_length > c->cfg->cache.max_object_size)
-        return 0;
+        return;
     const struct http_msg *req = http_reader_msg(c->reader);
     char vary[CACHE_VARIANT_MAX], variant[CACHE_VARIANT_MAX];
     cache_vary_of(m, vary, sizeof(vary));
     if (!cache_variant(req, vary, variant, sizeof(variant)))
-        return 0;
+        return;
     struct buf head;
     buf_init(&head, c->cfg->limits.max_header_bytes * 2);
     if (cache_head_block(m, &head) == 0)
         x->writer = store_begin(st, x->key, variant, vary, buf_head(&head), buf_used(&head),
                                 (time_t)c->started, now);
+    struct cache_flight *f = x->flight;
+    if (x->writer && f && f->leader == c && (f->head = malloc(buf_used(&head)))) {
+        memcpy(f->head, buf_head(&head), buf_used(&head));
+        f->head_len = buf_used(&head);
+        f->variant = strdup(variant);
+        f->vary = strdup(vary);
+        f->request_time = (time_t)c->started;
+        f->response_time = now;
+        if (!f->variant || !f->vary) {
+            free(f->head);
+            f->head = NULL;
+        }
+    }
     buf_free(&head);
     x->storing = x->writer != NULL;
-    return 0;
 }
 
 void cache_serve_stored(struct client *c)
@@ -657,10 +721,16 @@ bool cache_stale_fallback(struct client *c, int status)
 void cache_response_body(struct client *c, const char *p, size_t n)
 {
     struct cache_xchg *x = &c->cx;
-    if (x->writer && store_append(x->writer, p, n) < 0) {
+    if (!x->writer)
+        return;
+    if (store_append(x->writer, p, n) < 0) {
         store_abort(x->writer);
         x->writer = NULL;
+        cache_flight_end(c, false);
+        return;
     }
+    x->written += n;
+    cache_flight_progress(c, x->written);
 }
 
 void cache_response_end(struct client *c, bool complete)
@@ -673,4 +743,198 @@ void cache_response_end(struct client *c, bool complete)
     else
         store_abort(x->writer);
     x->writer = NULL;
+    cache_flight_end(c, complete); /* followers read the file through their own fd */
+}
+
+/* ---- collapsed forwarding ---- */
+
+static struct cache_flight *cache_flight_find(struct server *srv, const char *key)
+{
+    for (struct cache_flight *f = srv->flights; f; f = f->next)
+        if (strcmp(f->key, key) == 0)
+            return f;
+    return NULL;
+}
+
+static void cache_flight_unlink(struct server *srv, struct cache_flight *f)
+{
+    struct cache_flight **pp = &srv->flights;
+    while (*pp && *pp != f)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = f->next;
+    free(f->key);
+    free(f->head);
+    free(f->variant);
+    free(f->vary);
+    free(f);
+}
+
+void cache_flights_free(struct server *srv)
+{
+    while (srv->flights)
+        cache_flight_unlink(srv, srv->flights);
+}
+
+/* A follower goes upstream itself, from the loop (its request is built). */
+static void cache_release(struct client *c)
+{
+    struct cache_xchg *x = &c->cx;
+    x->flight = NULL;
+    x->fnext = NULL;
+    x->follower = false;
+    upstream_start_later(c);
+}
+
+/* Ends a flight: every follower is released, or closed if it was mid-body. */
+static void cache_flight_end(struct client *leader, bool complete)
+{
+    struct cache_xchg *x = &leader->cx;
+    struct cache_flight *f = x->flight;
+    if (!f || f->leader != leader)
+        return;
+    struct client *next;
+    for (struct client *fc = f->followers; fc; fc = next) {
+        next = fc->cx.fnext;
+        fc->cx.flight = NULL;
+        fc->cx.fnext = NULL;
+        if (!f->streaming)
+            cache_release(fc);
+        else if (!complete && fc->cx.avail < f->total)
+            client_close(fc, "the fetch it followed failed");
+        else
+            client_update_io(fc);
+    }
+    x->flight = NULL;
+    cache_flight_unlink(leader->srv, f);
+}
+
+/* Joins the fetch of x->key in flight, or starts one. 2 when joined. */
+static int cache_collapse(struct client *c)
+{
+    struct cache_xchg *x = &c->cx;
+    struct cache_flight *f = cache_flight_find(c->srv, x->key);
+    if (f && f->streaming) {
+        /* already streaming: follow it from where it is, if it is our variant */
+        char variant[CACHE_VARIANT_MAX];
+        if (!cache_variant(http_reader_msg(c->reader), f->vary, variant, sizeof(variant)) ||
+            strcmp(variant, f->variant) != 0 || !f->leader->cx.writer)
+            return 0;
+    }
+    if (f) {
+        x->flight = f;
+        x->follower = true;
+        x->fnext = f->followers;
+        f->followers = c;
+        if (f->streaming && !cache_follow_open(c, f, f->leader->cx.writer)) {
+            cache_unfollow(c);
+            x->follower = false;
+            return 0;
+        }
+        return 2;
+    }
+    f = calloc(1, sizeof(*f));
+    if (!f || !(f->key = strdup(x->key))) {
+        free(f);
+        return 0;
+    }
+    f->leader = c;
+    f->next = c->srv->flights;
+    c->srv->flights = f;
+    x->flight = f;
+    return 0;
+}
+
+/* Opens the object a follower streams; false if it cannot. */
+static bool cache_follow_open(struct client *fc, struct cache_flight *f, struct store_writer *w)
+{
+    struct cache_xchg *x = &fc->cx;
+    uint64_t body_off;
+    x->obj.fd = store_writer_reader(w, &body_off);
+    x->obj.head = malloc(f->head_len);
+    if (x->obj.fd < 0 || !x->obj.head)
+        return false;
+    memcpy(x->obj.head, f->head, f->head_len);
+    x->obj.head_len = f->head_len;
+    x->obj.body_off = body_off;
+    x->obj.body_len = f->total;
+    x->obj.request_time = f->request_time;
+    x->obj.response_time = f->response_time;
+    if (!cache_parse_stored(x))
+        return false;
+    x->age = 0;
+    x->result = CACHE_MISS;
+    x->avail = f->written;
+    return true;
+}
+
+/* A follower whose variant matches starts streaming from the file. */
+static void cache_follow(struct client *fc, struct cache_flight *f, struct store_writer *w)
+{
+    if (!cache_follow_open(fc, f, w)) {
+        client_close(fc, "cannot follow the fetch");
+        return;
+    }
+    cache_serve_start(fc);
+    client_update_io(fc);
+}
+
+/* The leader's head is in: followers of its variant stream, others go alone. */
+static void cache_flight_decide(struct client *leader, const struct http_msg *m)
+{
+    struct cache_xchg *x = &leader->cx;
+    struct cache_flight *f = x->flight;
+    if (!f || f->leader != leader)
+        return;
+    bool can = x->writer && m->content_length >= 0 && f->head;
+    struct client **pp = &f->followers;
+    while (*pp) {
+        struct client *fc = *pp;
+        char variant[CACHE_VARIANT_MAX];
+        bool same = can && cache_variant(http_reader_msg(fc->reader), f->vary, variant,
+                                         sizeof(variant)) &&
+                    strcmp(variant, f->variant) == 0;
+        if (same) {
+            pp = &fc->cx.fnext;
+            continue;
+        }
+        *pp = fc->cx.fnext;
+        cache_release(fc);
+    }
+    if (!can || !f->followers) {
+        cache_flight_end(leader, false);
+        return;
+    }
+    f->streaming = true;
+    f->total = (uint64_t)m->content_length;
+    for (struct client *fc = f->followers; fc; fc = fc->cx.fnext)
+        cache_follow(fc, f, x->writer);
+}
+
+/* The leader stored more body: followers may send it. */
+static void cache_flight_progress(struct client *leader, uint64_t written)
+{
+    struct cache_flight *f = leader->cx.flight;
+    if (!f || f->leader != leader || !f->streaming)
+        return;
+    f->written = written;
+    for (struct client *fc = f->followers; fc; fc = fc->cx.fnext) {
+        fc->cx.avail = written;
+        client_update_io(fc);
+    }
+}
+
+/* A follower leaves before its fetch ended (it closed, or failed). */
+static void cache_unfollow(struct client *c)
+{
+    struct cache_flight *f = c->cx.flight;
+    if (!f)
+        return;
+    for (struct client **pp = &f->followers; *pp; pp = &(*pp)->cx.fnext) {
+        if (*pp == c) {
+            *pp = c->cx.fnext;
+            break;
+        }
+    }
+    c->cx.flight = NULL;
 }

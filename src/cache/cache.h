@@ -15,7 +15,9 @@
 #include "cache/store.h"
 
 struct buf;
+struct cache_flight;
 struct client;
+struct server;
 struct http_msg;
 struct http_reader;
 struct config;
@@ -41,6 +43,13 @@ struct cache_xchg {
     bool stale_if_error; /* the stored response may answer if the origin fails */
     bool intercept;  /* the origin's answer is consumed here, the store answers */
     int fwd_status;  /* the origin's status when the store answered instead */
+    /* collapsed forwarding: one fetch per key, later requests follow it */
+    struct cache_flight *flight; /* the fetch this exchange leads or follows */
+    struct client *fnext;        /* next follower of the same fetch */
+    bool follower;
+    bool released;  /* a follower told to fetch for itself after all */
+    uint64_t avail; /* follower: body bytes the fetch has written so far */
+    uint64_t written; /* leader: body bytes stored so far */
     char *key;      /* primary cache key */
     struct cc req_cc;
     bool req_auth;
@@ -59,7 +68,10 @@ struct store *cache_open(const struct config *cfg);
 /*
  * Called with a request head once it is routed. key/route describe the
  * target. Returns 1 when the store answers (the caller serves it with
- * cache_serve_start()), 0 to go upstream, -1 after answering an error.
+ * cache_serve_start()), 2 when the request follows a fetch of the same key
+ * already in flight (it waits; its upstream request is still built, in
+ * case it has to fetch for itself), 0 to go upstream, -1 after answering an
+ * error.
  */
 int cache_request(struct client *c, const struct http_msg *m, bool https, const char *host,
                   uint16_t port, const char *path, size_t path_len, const struct cfg_route *rt);
@@ -71,8 +83,10 @@ void cache_serve_start(struct client *c);
  * left (wait for writability), -1 on error.
  */
 int cache_serve_more(struct client *c);
-/* Whether a hit still has body to send. */
+/* Whether a hit has body bytes ready to send now. */
 bool cache_serve_pending(const struct client *c);
+/* Frees the fetches still registered (at exit, after every client closed). */
+void cache_flights_free(struct server *srv);
 
 /* Conditional header lines for revalidating a stale stored response. */
 int cache_request_headers(const struct client *c, struct buf *out);

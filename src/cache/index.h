@@ -24,10 +24,10 @@ struct index_obj {
     const char *vary;    /* Vary field names of this response, "" if none */
     uint64_t size;       /* bytes the file takes (what max_size counts) */
     unsigned char id[INDEX_ID_LEN];
-    struct index_key *_key;                /* owner; never NULL */
-    struct index_obj *_vnext;              /* next older variant of _key */
+    struct index_key *_key;                  /* owner; never NULL */
+    struct index_obj *_vnext;                /* next older variant of _key */
     struct index_obj *_lru_prev, *_lru_next; /* prev: less recently used */
-    char _data[];                          /* variant NUL vary NUL */
+    char _data[];                            /* variant NUL vary NUL */
 };
 
 struct index *index_new(void);

@@ -71,6 +71,7 @@ enum {
 #define TMP_LEN 48
 
 /* Why a file was rejected: reason, log text. */
+/* clang-format off */
 #define STORE_BAD_TABLE(X)                                                                         \
     X(SHORT, "shorter than a header")                                                              \
     X(MAGIC, "bad magic")                                                                          \
@@ -85,7 +86,7 @@ enum {
     X(BADNAME, "not a cache file name")                                                            \
     X(NOTREG, "not a regular file")                                                                \
     X(READ, "read error")                                                                          \
-    X(NOMEM, "out of memory") /* from here on: our trouble, the file stays */                    \
+    X(NOMEM, "out of memory") /* from here on: our trouble, the file stays */                      \
     X(OPEN, "cannot open")                                                                         \
     X(UNLINK, "cannot remove")
 
@@ -94,7 +95,7 @@ enum store_bad {
 #define X(name, text) BAD_##name,
     STORE_BAD_TABLE(X)
 #undef X
-        BAD_MAX
+    BAD_MAX
 };
 
 static const char *const bad_text[BAD_MAX] = {
@@ -103,6 +104,7 @@ static const char *const bad_text[BAD_MAX] = {
     STORE_BAD_TABLE(X)
 #undef X
 };
+/* clang-format on */
 
 struct store {
     char *dir;
@@ -114,8 +116,8 @@ struct store {
     EVP_MD_CTX *mdctx;
     unsigned char *rbuf; /* header/strings/head/small body of the file being read */
     size_t rbuf_cap;
-    uint64_t tmp_seq;    /* makes temporary names unique within this process */
-    unsigned writers;    /* writers not yet committed or aborted */
+    uint64_t tmp_seq; /* makes temporary names unique within this process */
+    unsigned writers; /* writers not yet committed or aborted */
     /* Log rate limits (no globals: they live here). */
     bool scanning;
     uint32_t scan_logged;          /* bit per reason: logged in this scan */
@@ -453,7 +455,6 @@ static enum store_bad meta_check_body(struct store *s, int fd, struct meta *m)
     return BAD_NONE;
 }
 
-
 /* ---- start-up: tmp/ cleanup and the scan ---- */
 
 struct scan_rec {
@@ -677,14 +678,15 @@ static void scan_summary(struct store *s, double secs)
     size_t n = 0;
     for (int i = 1; i < BAD_MAX && n < sizeof(why); i++)
         if (s->scan_bad[i])
-            n += (size_t)snprintf(why + n, sizeof(why) - n, "%s%s: %llu", n ? ", " : "; files: ",
-                                  bad_text[i], (unsigned long long)s->scan_bad[i]);
+            n += (size_t)snprintf(why + n, sizeof(why) - n, "%s%s: %llu",
+                                  n ? ", " : "; files: ", bad_text[i],
+                                  (unsigned long long)s->scan_bad[i]);
     log_info("cache: %s: indexed %llu objects, %llu bytes in %.3f s; removed %llu invalid, "
              "%llu temporary%s",
              s->dir, (unsigned long long)index_objects(s->idx),
              (unsigned long long)index_bytes(s->idx), secs,
-             (unsigned long long)s->stats.removed_invalid,
-             (unsigned long long)s->stats.removed_tmp, why);
+             (unsigned long long)s->stats.removed_invalid, (unsigned long long)s->stats.removed_tmp,
+             why);
 }
 
 /* Rebuilds the index from <dir>/ab/cd/ files. Top-level entries other
@@ -1194,8 +1196,8 @@ static int copy_body(int in, off_t off, int out, uint64_t n)
         ssize_t r = copy_file_range(in, &off, out, NULL, chunk, 0);
         if (r < 0 && errno == EINTR)
             continue;
-        if (r < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
-                      errno == EOPNOTSUPP || errno == EBADF))
+        if (r < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP ||
+                      errno == EBADF))
             break;
         if (r <= 0) {
             if (r == 0)
@@ -1259,4 +1261,12 @@ int store_remove(struct store *s, const char *key)
     }
     store_sync_stats(s);
     return n;
+}
+
+int store_writer_reader(struct store_writer *w, uint64_t *body_off)
+{
+    if (w->failed)
+        return -1;
+    *body_off = (uint64_t)FMT_HDR + w->klen + w->vlen + w->ylen + w->hlen;
+    return openat(w->s->dfd, w->tmp, O_RDONLY | O_CLOEXEC);
 }

@@ -34,7 +34,7 @@ struct store_stats {
     uint64_t objects, bytes;     /* what the index holds now */
     uint64_t removed_invalid;    /* files that failed validation */
     uint64_t removed_tmp;        /* leftover temporary files deleted at start */
-    uint64_t evicted;            /* removed to stay under max_size */
+    uint64_t evicted;            /* removed to stay under max_size (or STORE_MAX_VARIANTS) */
     uint64_t write_errors;       /* writes abandoned (disk full, I/O error) */
 };
 
@@ -99,6 +99,12 @@ int store_append(struct store_writer *w, const void *p, size_t n);
    object was complete but alone too big for max_size, the variant it
    would have replaced is removed too, being superseded). */
 int store_commit(struct store_writer *w);
+/*
+ * A read-only descriptor on the object being written, for readers that
+ * stream it while it grows (collapsed forwarding): the body starts at
+ * *body_off. It stays valid after commit or abort. -1 on failure.
+ */
+int store_writer_reader(struct store_writer *w, uint64_t *body_off);
 /* Drops the temporary file and frees the writer. */
 void store_abort(struct store_writer *w);
 

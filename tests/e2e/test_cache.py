@@ -234,3 +234,42 @@ def test_restart_keeps_the_cache(magpie_factory, origin):
     r2 = fetch(m.port, "GET", url)
     assert r2.header("x-cache") == "HIT" and number(r2) == number(r1)
     assert len(origin.requests) == 1
+
+
+def _concurrently(n, fn):
+    import threading
+    results = [None] * n
+    errors = []
+
+    def run(i):
+        try:
+            results[i] = fn(i)
+        except Exception as e:  # reported below, with the others
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors[:3]
+    return results
+
+
+def test_concurrent_misses_make_one_origin_request(magpie_factory, origin):
+    from origin import pattern
+    m = magpie_factory(routes=[{"host": "api.local", "origin": origin.url(""),
+                                "cache": {"default_ttl": "60s"}}])
+    rs = _concurrently(50, lambda i: fetch(m.port, "GET", "/drip/200000/1", host="api.local",
+                                           timeout=20))
+    assert all(r.status == 200 and r.body == pattern(200000) for r in rs)
+    got = [r for r in origin.requests if "/drip/" in r.target]
+    assert len(got) == 1, "%d origin requests for one URL" % len(got)
+    assert sum(1 for r in rs if "collapsed" in r.header("cache-status")) >= 1
+
+
+def test_collapsed_waiters_of_an_uncacheable_response_fetch_for_themselves(magpie, origin):
+    rs = _concurrently(10, lambda i: fetch(magpie.port, "GET", origin.url("/slow/0.5"), timeout=20))
+    assert all(r.status == 200 and r.body == b"slow\n" for r in rs)
+    numbers = {r.header("x-response-number") for r in rs}
+    assert len(numbers) == 10, "every waiter got its own response"

@@ -63,7 +63,7 @@ def test_access_line_for_rejected_request_has_no_upstream(magpie, origin):
     f = parse(magpie.wait_access_line(lambda l: " 400 " in l))
     assert f["status"] == "400"
     assert f["upstream"] == "-"
-    assert f["cache"] == "MISS"  # a GET looked up in the cache and not found
+    assert f["cache"] == "DIRECT"  # refused before it reached the cache
 
 
 def test_access_line_for_reverse_request(magpie, origin):
