@@ -68,13 +68,15 @@ static void client_ip(const struct client *c, char *out, size_t size)
 
 /* ---- life cycle ---- */
 
-void client_accept(struct server *srv, int fd, const struct sockaddr *sa, socklen_t len,
-                   struct tls_ctx *tls)
+/* A connection's struct, on the server's list; fd -1 for a background fetch. */
+static struct client *client_new(struct server *srv, int fd, const struct sockaddr *sa,
+                                 socklen_t len)
 {
     struct client *c = calloc(1, sizeof(*c));
     if (!c) {
-        close(fd);
-        return;
+        if (fd >= 0)
+            close(fd);
+        return NULL;
     }
     c->srv = srv;
     c->cfg = config_ref(srv->cfg);
@@ -89,7 +91,8 @@ void client_accept(struct server *srv, int fd, const struct sockaddr *sa, sockle
     buf_init(&c->up.out, c->cfg->limits.max_header_bytes + PROXY_OUT_MAX);
     c->reader = http_reader_new(true, &client_reader_ops, c);
     int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (fd >= 0)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     ev_io_init(&c->rio, client_read_cb, fd, EV_READ);
     ev_io_init(&c->wio, client_write_cb, fd, EV_WRITE);
     ev_init(&c->timer, client_timer_cb);
@@ -99,6 +102,16 @@ void client_accept(struct server *srv, int fd, const struct sockaddr *sa, sockle
         srv->clients->prev = c;
     srv->clients = c;
     srv->nclients++;
+    c->state = CS_HEAD;
+    return c;
+}
+
+void client_accept(struct server *srv, int fd, const struct sockaddr *sa, socklen_t len,
+                   struct tls_ctx *tls)
+{
+    struct client *c = client_new(srv, fd, sa, len);
+    if (!c)
+        return;
     if (!config_acl_allows(c->cfg, sa))
         c->deny_status = 403;
     else if (srv->nclients > c->cfg->limits.max_connections)
@@ -213,6 +226,10 @@ void client_update_io(struct client *c)
     struct ev_loop *loop = c->srv->loop;
     if (c->state == CS_CLOSED)
         return;
+    if (c->phantom) {
+        upstream_update_io(c); /* no client socket: only the origin side moves */
+        return;
+    }
     bool hs = c->state == CS_TLS;
     bool rd = client_wants_read(c);
     if (rd || c->sock.write_wants_read || (hs && c->tls_want_read)) {
@@ -232,7 +249,40 @@ void client_update_io(struct client *c)
 int client_out(struct client *c, const void *p, size_t n)
 {
     c->bytes_sent += n;
-    return buf_append(&c->out, p, n);
+    return c->phantom ? 0 : buf_append(&c->out, p, n);
+}
+
+/*
+ * stale-while-revalidate: the stale response was served; this refreshes it
+ * in the background, as a connection of its own with no client socket that
+ * replays the request head (without conditionals: it fetches for the cache).
+ */
+struct client *client_spawn_refresh(struct client *c, const struct http_msg *m)
+{
+    struct client *p = client_new(c->srv, -1, (const struct sockaddr *)&c->addr,
+                                  sizeof(c->addr));
+    if (!p)
+        return NULL;
+    p->phantom = true;
+    static const char *const skip[] = {"If-None-Match", "If-Modified-Since", "If-Range",
+                                       "Range", "Cache-Control", "Pragma"};
+    int rc = buf_printf(&p->in, "GET %s HTTP/1.1\r\n", http_str(m, m->target));
+    for (size_t i = 0; i < m->nhdrs && rc == 0; i++) {
+        const char *name = http_hname(m, &m->hdrs[i]);
+        bool drop = false;
+        for (size_t k = 0; k < sizeof(skip) / sizeof(skip[0]); k++)
+            drop = drop || strcasecmp(name, skip[k]) == 0;
+        if (!drop)
+            rc = buf_printf(&p->in, "%s: %s\r\n", name, http_hvalue(m, &m->hdrs[i]));
+    }
+    if (rc < 0 || buf_append(&p->in, "\r\n", 2) < 0) {
+        client_close(p, "refresh request too large");
+        return NULL;
+    }
+    log_debug("#%llu: refreshing %s in the background for #%llu", p->id, c->url, c->id);
+    ev_timer_set(&p->timer, 0., 0.); /* starts from the loop: client_timer_cb */
+    ev_timer_start(c->srv->loop, &p->timer);
+    return p;
 }
 
 static void client_handshake(struct client *c)
@@ -392,6 +442,10 @@ static void client_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)revents;
     struct client *c = w->data;
+    if (c->phantom && c->state == CS_HEAD && !c->head_started) {
+        client_process(c); /* a background refresh starts */
+        return;
+    }
     if (c->state != CS_HEAD && c->state != CS_TUNNEL && c->state != CS_TLS &&
         c->state != CS_HIT && c->req_done && buf_empty(&c->out)) {
         ev_timer_again(loop, w); /* waiting on the origin, whose timer rules */
@@ -466,7 +520,7 @@ void client_response_done(struct client *c)
         return;
     client_log_access(c);
     upstream_done(c);
-    if (!c->req_done || !c->keep_alive || c->srv->draining || c->read_eof)
+    if (!c->req_done || !c->keep_alive || c->srv->draining || c->read_eof || c->phantom)
         c->close_after_flush = true;
     client_reset_request(c);
     http_reader_next(c->reader);

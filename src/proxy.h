@@ -102,6 +102,7 @@ struct client {
     bool read_eof;
     bool close_after_flush;
     bool tls_want_read, tls_want_write; /* client TLS handshake */
+    bool phantom; /* a background refresh: no client socket, output dropped */
 
     /* the current request */
     bool req_done;     /* its message was read completely */
@@ -139,6 +140,8 @@ void client_update_io(struct client *c);
 void client_response_done(struct client *c);
 /* Appends to the client buffer, counting bytes for the log. -1 if over the cap. */
 int client_out(struct client *c, const void *p, size_t n);
+/* Refreshes a stale stored response from the loop, with no client waiting. */
+struct client *client_spawn_refresh(struct client *c, const struct http_msg *m);
 /* Parses request bytes that were waiting for room upstream. */
 void client_pump(struct client *c);
 /* Stops reading; the connection stays open just long enough to flush. */

@@ -1001,6 +1001,10 @@ static int upstream_on_body(void *arg, const char *p, size_t n)
     struct client *c = arg;
     if (c->cx.intercept)
         return 0;
+    if (c->phantom) {
+        cache_response_body(c, p, n); /* nobody to relay to: only the store */
+        return 0;
+    }
     int rc = c->framing == HTTP_FRAME_CHUNKED ? http_chunk_append(&c->out, p, n)
                                               : buf_append(&c->out, p, n);
     c->bytes_sent += n;
@@ -1023,7 +1027,7 @@ static int upstream_on_done(void *arg)
         http_reader_next(c->up.reader); /* an interim response: the final one follows */
         return 0;
     }
-    if (c->framing == HTTP_FRAME_CHUNKED && http_chunk_append(&c->out, NULL, 0) < 0) {
+    if (c->framing == HTTP_FRAME_CHUNKED && !c->phantom && http_chunk_append(&c->out, NULL, 0) < 0) {
         client_close(c, "client buffer overflow");
         return -1;
     }

@@ -46,6 +46,7 @@ struct cache_flight {
 };
 
 static int cache_collapse(struct client *c);
+static struct cache_flight *cache_flight_find(struct server *srv, const char *key);
 static bool cache_follow_open(struct client *fc, struct cache_flight *f, struct store_writer *w);
 static void cache_flight_decide(struct client *leader, const struct http_msg *m);
 static void cache_flight_progress(struct client *leader, uint64_t written);
@@ -238,6 +239,26 @@ static void cache_drop_obj(struct cache_xchg *x)
  * client's request is not conditional itself, and keep it open while it may
  * still answer (a 304, or stale-if-error).
  */
+/* Starts a background refresh of x->key, registered as its fetch in flight. */
+static void cache_refresh_later(struct client *c, const struct http_msg *m)
+{
+    struct cache_flight *f = calloc(1, sizeof(*f));
+    if (!f || !(f->key = strdup(c->cx.key))) {
+        free(f);
+        return;
+    }
+    struct client *p = client_spawn_refresh(c, m);
+    if (!p) {
+        free(f->key);
+        free(f);
+        return;
+    }
+    f->leader = p;
+    p->cx.flight = f;
+    f->next = c->srv->flights;
+    c->srv->flights = f;
+}
+
 static void cache_plan_revalidation(struct client *c, const struct http_msg *req,
                                     const struct cache_resp *r, double lifetime, double age)
 {
@@ -278,12 +299,18 @@ static int cache_lookup(struct client *c, const struct http_msg *m)
     time_t now = (time_t)ev_now(c->srv->loop);
     double lifetime = policy_freshness_lifetime(&r, x->default_ttl);
     double age = policy_current_age(&r, now);
-    if (policy_use(&x->req_cc, &r, lifetime, age) == USE_REVALIDATE) {
+    enum policy_use use = policy_use(&x->req_cc, &r, lifetime, age);
+    if (c->phantom || use == USE_REVALIDATE) {
         cache_plan_revalidation(c, m, &r, lifetime, age);
         return 0;
     }
-    x->result = CACHE_HIT;
+    x->result = use == USE_FRESH ? CACHE_HIT : CACHE_STALE;
     x->age = age;
+    if (use == USE_STALE_REVALIDATE) {
+        x->swr = true;
+        if (!cache_flight_find(c->srv, x->key))
+            cache_refresh_later(c, m);
+    }
     return 1;
 }
 
@@ -370,6 +397,9 @@ int cache_status_headers(const struct client *c, char *out, size_t size)
     if (x->follower)
         return snprintf(out, size, "Cache-Status: magpie; fwd=miss; collapsed\r\n"
                                    "X-Cache: MISS\r\n");
+    if (x->result == CACHE_STALE && !x->intercept && x->obj.fd >= 0 && c->state == CS_HIT)
+        return snprintf(out, size, "Cache-Status: magpie; hit; detail=%s\r\nX-Cache: STALE\r\n",
+                        x->swr ? "stale-while-revalidate" : "max-stale");
     if (x->result == CACHE_STALE && x->intercept)
         return snprintf(out, size, "Cache-Status: magpie; hit; fwd=stale; detail=origin-error\r\n"
                                    "X-Cache: STALE\r\n");
@@ -681,6 +711,11 @@ static void cache_store_response(struct client *c, const struct http_msg *m)
 void cache_serve_stored(struct client *c)
 {
     struct cache_xchg *x = &c->cx;
+    if (c->phantom) {
+        c->rsp_done = true; /* the refresh is in the store: nobody to serve */
+        client_response_done(c);
+        return;
+    }
     if (x->result == CACHE_REVALIDATED) {
         /* serve the refreshed copy: its Age starts again */
         const struct http_msg *req = http_reader_msg(c->reader);
@@ -814,6 +849,8 @@ static int cache_collapse(struct client *c)
 {
     struct cache_xchg *x = &c->cx;
     struct cache_flight *f = cache_flight_find(c->srv, x->key);
+    if (f && f->leader == c)
+        return 0; /* a background refresh that found nothing to revalidate */
     if (f && f->streaming) {
         /* already streaming: follow it from where it is, if it is our variant */
         char variant[CACHE_VARIANT_MAX];

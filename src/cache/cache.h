@@ -47,6 +47,7 @@ struct cache_xchg {
     struct cache_flight *flight; /* the fetch this exchange leads or follows */
     struct client *fnext;        /* next follower of the same fetch */
     bool follower;
+    bool swr;       /* served stale while a background refresh runs */
     bool released;  /* a follower told to fetch for itself after all */
     uint64_t avail; /* follower: body bytes the fetch has written so far */
     uint64_t written; /* leader: body bytes stored so far */

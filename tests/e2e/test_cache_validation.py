@@ -157,3 +157,23 @@ def test_must_revalidate_never_serves_stale_on_error(magpie, vorigin):
     o.fail_status = 500
     r = fetch(magpie.port, "GET", url)
     assert r.status == 500
+
+
+def test_stale_while_revalidate_serves_stale_and_refreshes_in_the_background(magpie, vorigin):
+    o = vorigin("max-age=1, stale-while-revalidate=30")
+    url = o.url("/doc")
+    fetch(magpie.port, "GET", url)
+    time.sleep(1.3)
+    r = fetch(magpie.port, "GET", url)
+    assert r.status == 200 and r.body == o.body
+    assert r.header("x-cache") == "STALE"
+    assert "stale-while-revalidate" in r.header("cache-status")
+    deadline = time.monotonic() + 5
+    while len(o.requests) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(o.requests) == 2, "no background refresh reached the origin"
+    assert o.requests[1].get("If-None-Match") == '"v1"'
+    time.sleep(0.2)
+    r = fetch(magpie.port, "GET", url)
+    assert r.header("x-cache") == "HIT", "the refresh made the entry fresh again"
+    assert len(o.requests) == 2
