@@ -292,6 +292,11 @@ void index_set_size(struct index *idx, struct index_obj *o, uint64_t size)
 
 /* ---- insert / remove ---- */
 
+void index_set_verified(struct index_obj *o)
+{
+    o->verified = true;
+}
+
 static struct index_obj *index_obj_new(const char *variant, const char *vary, uint64_t size,
                                        const unsigned char id[INDEX_ID_LEN])
 {
@@ -304,6 +309,7 @@ static struct index_obj *index_obj_new(const char *variant, const char *vary, ui
     o->variant = o->_data;
     o->vary = o->_data + vlen + 1;
     o->size = size;
+    o->verified = false;
     memcpy(o->id, id, INDEX_ID_LEN);
     o->_key = NULL;
     o->_vnext = NULL;

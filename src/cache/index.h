@@ -23,12 +23,16 @@ struct index_obj {
     const char *variant; /* secondary key, "" without Vary */
     const char *vary;    /* Vary field names of this response, "" if none */
     uint64_t size;       /* bytes the file takes (what max_size counts) */
+    bool verified;       /* its body CRC was checked (or it was written) by this process */
     unsigned char id[INDEX_ID_LEN];
     struct index_key *_key;                  /* owner; never NULL */
     struct index_obj *_vnext;                /* next older variant of _key */
     struct index_obj *_lru_prev, *_lru_next; /* prev: less recently used */
     char _data[];                            /* variant NUL vary NUL */
 };
+
+/* Marks the body as checked: later reads skip the CRC of large bodies. */
+void index_set_verified(struct index_obj *o);
 
 struct index *index_new(void);
 void index_free(struct index *idx);

@@ -337,8 +337,6 @@ def test_damaged_files_are_misses_and_removed(magpie_factory, origin):
         assert r.header("x-cache") == "HIT", name
 
 
-@pytest.mark.xfail(strict=True, reason="docs/CACHE.md, validation step 10: a body over 64 KiB "
-                   "is not CRC-checked on a hit, so a damaged one is served as a HIT")
 def test_damaged_large_body_is_not_served(magpie_factory, origin):
     m = magpie_factory(routes=cached_route(origin))
     d = cache_dir(m)
