@@ -529,13 +529,17 @@ int cache_serve_more(struct client *c)
 
 /* ---- storing responses ---- */
 
-/* The head block as stored: the origin's status and end-to-end headers. */
-static int cache_head_block(const struct http_msg *m, struct buf *out)
+/* The status line of m, as a stored head starts. */
+static int cache_put_status(const struct http_msg *m, struct buf *out)
 {
     const char *reason = http_str(m, m->reason);
-    if (buf_printf(out, "HTTP/1.1 %d %s\r\n", m->status,
-                   reason[0] ? reason : http_reason(m->status)) < 0)
-        return -1;
+    return buf_printf(out, "HTTP/1.1 %d %s\r\n", m->status,
+                      reason[0] ? reason : http_reason(m->status));
+}
+
+/* m's end-to-end fields, framing left out (a stored body has its length). */
+static int cache_put_fields(const struct http_msg *m, struct buf *out)
+{
     for (size_t i = 0; i < m->nhdrs; i++) {
         const struct http_header *h = &m->hdrs[i];
         const char *name = http_hname(m, h);
@@ -544,6 +548,14 @@ static int cache_head_block(const struct http_msg *m, struct buf *out)
         if (buf_printf(out, "%s: %s\r\n", name, http_hvalue(m, h)) < 0)
             return -1;
     }
+    return 0;
+}
+
+/* The head block as stored: the origin's status and end-to-end headers. */
+static int cache_head_block(const struct http_msg *m, struct buf *out)
+{
+    if (cache_put_status(m, out) < 0 || cache_put_fields(m, out) < 0)
+        return -1;
     return buf_append(out, "\r\n", 2);
 }
 
@@ -601,9 +613,7 @@ int cache_request_headers(const struct client *c, struct buf *out)
 static int cache_merged_head(const struct http_msg *stored, const struct http_msg *m,
                              struct buf *out)
 {
-    const char *reason = http_str(stored, stored->reason);
-    if (buf_printf(out, "HTTP/1.1 %d %s\r\n", stored->status,
-                   reason[0] ? reason : http_reason(stored->status)) < 0)
+    if (cache_put_status(stored, out) < 0)
         return -1;
     for (size_t i = 0; i < stored->nhdrs; i++) {
         const char *name = http_hname(stored, &stored->hdrs[i]);
@@ -613,14 +623,8 @@ static int cache_merged_head(const struct http_msg *stored, const struct http_ms
         if (buf_printf(out, "%s: %s\r\n", name, http_hvalue(stored, &stored->hdrs[i])) < 0)
             return -1;
     }
-    for (size_t i = 0; i < m->nhdrs; i++) {
-        const struct http_header *h = &m->hdrs[i];
-        const char *name = http_hname(m, h);
-        if (h->hop || strcasecmp(name, "Content-Length") == 0)
-            continue;
-        if (buf_printf(out, "%s: %s\r\n", name, http_hvalue(m, h)) < 0)
-            return -1;
-    }
+    if (cache_put_fields(m, out) < 0)
+        return -1;
     return buf_append(out, "\r\n", 2);
 }
 
@@ -634,7 +638,8 @@ static void cache_refresh(struct client *c, const struct http_msg *m)
     cache_vary_of(stored, vary, sizeof(vary));
     struct buf head;
     buf_init(&head, c->cfg->limits.max_header_bytes * 2);
-    if (cache_variant(req, vary, variant, sizeof(variant)) && cache_merged_head(stored, m, &head) == 0)
+    if (cache_variant(req, vary, variant, sizeof(variant)) &&
+        cache_merged_head(stored, m, &head) == 0)
         store_refresh(c->srv->store, x->key, variant, buf_head(&head), buf_used(&head),
                       (time_t)c->started, (time_t)ev_now(c->srv->loop));
     buf_free(&head);
