@@ -311,6 +311,12 @@ static void server_reload(struct server *srv)
     }
     server_rebind(srv, cfg);
     log_apply(cfg);
+    if (cfg->cache.enabled != srv->cfg->cache.enabled ||
+        strcmp(cfg->cache.dir, srv->cfg->cache.dir) != 0 ||
+        cfg->cache.max_size != srv->cfg->cache.max_size ||
+        cfg->cache.max_object_size != srv->cfg->cache.max_object_size)
+        log_warn("reload: cache.enabled, dir, max_size and max_object_size take effect at the "
+                 "next start; the running store is kept");
     config_unref(&srv->cfg);
     srv->cfg = cfg;
     log_info("configuration reloaded from %s", path);
