@@ -2,7 +2,15 @@
 # Installs the Debian packages magpie builds and tests with, and only those
 # that are missing. Libraries are probed with pkg-config, or by header where
 # Debian ships no .pc file (libev, http-parser); tools with command -v.
+# `sh scripts/deps.sh bench` also installs what `make bench` drives: nginx
+# (the origin) and wrk (the load generator).
 set -eu
+
+mode="${1:-}"
+case "$mode" in
+"" | bench) ;;
+*) echo "usage: sh scripts/deps.sh [bench]" >&2; exit 2 ;;
+esac
 
 missing=""
 need_pc() { pkg-config --exists "$1" 2>/dev/null || missing="$missing $2"; }
@@ -32,6 +40,12 @@ if [ -x /usr/bin/python3 ]; then
 else
     missing="$missing python3 python3-pytest python3-aiohttp python3-httpx python3-requests"
 fi
+if [ "$mode" = bench ]; then
+    # nginx lives in /usr/sbin, which a non-root PATH may lack.
+    [ -x /usr/sbin/nginx ] || need_cmd nginx nginx
+    need_cmd wrk wrk
+    need_cmd taskset util-linux
+fi
 
 [ -z "$missing" ] && exit 0
 # pkg-config missing means the .pc probes were skipped: install them all.
@@ -44,6 +58,16 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Installing nginx would start the packaged service on port 80; the bench runs
+# its own nginx. Without a policy-rc.d already in place, deny service starts
+# for the duration of the install only.
+policy=""
+if [ "$mode" = bench ] && [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 0755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+fi
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing

@@ -537,6 +537,11 @@ void client_response_done(struct client *c)
         client_process(c);
         return;
     }
+    if (buf_empty(&c->in)) {
+        /* idle keep-alive connections hold no buffers */
+        buf_compact(&c->in, true);
+        http_reader_release(c->reader);
+    }
     client_update_io(c);
 }
 

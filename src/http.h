@@ -116,6 +116,8 @@ void http_reader_expect_no_body(struct http_reader *r);
 bool http_reader_mid_message(const struct http_reader *r);
 /* Detailed parser error text for logs. */
 const char *http_reader_strerror(const struct http_reader *r);
+/* Frees the last message's memory (between messages, on idle connections). */
+void http_reader_release(struct http_reader *r);
 /* The message being read or last read. */
 struct http_msg *http_reader_msg(struct http_reader *r);
 
