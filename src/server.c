@@ -370,6 +370,10 @@ static void server_drain_timeout_cb(struct ev_loop *loop, ev_timer *w, int reven
     (void)loop, (void)revents;
     struct server *srv = w->data;
     log_warn("shutdown timeout: closing %u connection(s) still open", srv->nclients);
+    for (struct client *c = srv->clients; c; c = c->next)
+        log_warn("#%llu %s: state %d, %s %s%s", c->id, c->addr_text, (int)c->state,
+                 c->method ? c->method : "-", c->url ? c->url : "(between requests)",
+                 c->cx.follower ? " (following a fetch)" : "");
     while (srv->clients)
         client_close(srv->clients, "shutdown timeout");
 }

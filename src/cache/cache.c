@@ -500,8 +500,8 @@ int cache_serve_more(struct client *c)
     ssize_t n;
     size_t asked;
     uint64_t ready = x->body_left;
-    if (x->follower)
-        ready = x->avail > x->body_off ? x->avail - x->body_off : 0; /* what the fetch wrote */
+    if (x->follower && x->avail < x->body_off + ready) /* only what the fetch wrote */
+        ready = x->avail > x->body_off ? x->avail - x->body_off : 0;
     if (ready == 0)
         return 0;
     if (!c->sock.tls) {
@@ -864,6 +864,8 @@ static int cache_collapse(struct client *c)
             return 0;
     }
     if (f) {
+        log_debug("#%llu %s: follows #%llu's fetch of %s%s", c->id, c->addr_text, f->leader->id,
+                  f->key, f->streaming ? " (streaming)" : "");
         x->flight = f;
         x->follower = true;
         x->fnext = f->followers;

@@ -231,6 +231,7 @@ def test_restart_keeps_the_cache(magpie_factory, origin):
     m.signal(signal.SIGTERM)
     assert m.expect_exit(10) == 0
     m.start()
+    m.checked = False  # the restarted daemon is checked at teardown too
     r2 = fetch(m.port, "GET", url)
     assert r2.header("x-cache") == "HIT" and number(r2) == number(r1)
     assert len(origin.requests) == 1
@@ -273,3 +274,26 @@ def test_collapsed_waiters_of_an_uncacheable_response_fetch_for_themselves(magpi
     assert all(r.status == 200 and r.body == b"slow\n" for r in rs)
     numbers = {r.header("x-response-number") for r in rs}
     assert len(numbers) == 10, "every waiter got its own response"
+
+
+def test_range_requests_following_a_fetch_get_their_range(magpie_factory, origin):
+    from origin import pattern
+    m = magpie_factory(routes=[{"host": "api.local", "origin": origin.url(""),
+                                "cache": {"default_ttl": "60s"}}])
+
+    def one(i):
+        if i == 0:
+            return fetch(m.port, "GET", "/drip/100000/0.5", host="api.local", timeout=20)
+        # on a kept-alive connection, so bytes past the range would break the next answer
+        with m.conn(timeout=20) as c:
+            r = c.request("GET", "/drip/100000/0.5", host="api.local",
+                          headers=[("Range", "bytes=5-9")])
+            nxt = c.request("GET", "/headers?%s&n=%d" % (CC60, i), host="api.local")
+            assert nxt.status == 200 and nxt.body == b"headers\n", nxt
+            return r
+
+    rs = _concurrently(8, one)
+    assert rs[0].status == 200 and rs[0].body == pattern(100000)
+    for r in rs[1:]:
+        assert r.status == 206 and r.body == pattern(100000)[5:10], r
+    assert len([r for r in origin.requests if "/drip/" in r.target]) == 1
