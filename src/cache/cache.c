@@ -945,10 +945,11 @@ static void cache_flight_decide(struct client *leader, const struct http_msg *m)
         *pp = fc->cx.fnext;
         cache_release(fc);
     }
-    if (!can || !f->followers) {
+    if (!can) {
         cache_flight_end(leader, false);
         return;
     }
+    /* streaming stays registered even alone: later misses join it mid-way */
     f->streaming = true;
     f->total = (uint64_t)m->content_length;
     for (struct client *fc = f->followers; fc; fc = fc->cx.fnext)
