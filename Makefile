@@ -25,7 +25,7 @@ LIBOBJS  := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test unit e2e check clean install
+.PHONY: all deps run test unit e2e check clean install bench
 all: $(BUILD)/magpie
 
 deps:
@@ -63,6 +63,14 @@ test: deps
 	@sh tests/run-all.sh
 
 check: test
+
+# Throughput, latency and memory against nginx serving the same files
+# directly (docs/PERFORMANCE.md); not part of `make test`. Installs nginx and
+# wrk when missing, takes a few minutes and needs the machine to itself.
+bench: deps
+	@sh scripts/deps.sh bench
+	@$(MAKE) --no-print-directory all
+	/usr/bin/python3 bench/run.py --magpie $(abspath $(BUILD)/magpie)
 
 clean:
 	rm -rf build

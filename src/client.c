@@ -540,6 +540,8 @@ void client_response_done(struct client *c)
     if (buf_empty(&c->in)) {
         /* idle keep-alive connections hold no buffers */
         buf_compact(&c->in, true);
+        if (buf_empty(&c->out))
+            buf_compact(&c->out, true);
         http_reader_release(c->reader);
     }
     client_update_io(c);

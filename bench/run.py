@@ -1,0 +1,723 @@
+#!/usr/bin/python3
+"""magpie benchmark: magpie against the same nginx served directly.
+
+`make bench` runs this with the optimized build/magpie. It starts Debian's
+nginx as the origin on loopback (bench/nginx.conf.in), magpie on a generated
+config, and measures each scenario alternately through magpie and against
+nginx directly, REPS times, then prints one table (and writes it as Markdown).
+
+Every figure comes with its evidence: the origin's request counter (nginx
+stub_status) is read around each measurement, so a "hit" scenario that
+reached the origin, or a run with errors, is reported as invalid instead of
+as a number. Everything listens on 127.0.0.1; every process started here is
+stopped by its PID when the bench ends, fails or is interrupted.
+"""
+
+import argparse
+import asyncio
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+NFILES = 100
+BIG = 100 * 1024 * 1024
+BIG_FETCHES = 8  # downloads per repetition and side
+IDLE_CONNS = 2000
+COLLAPSE_CLIENTS = 500
+
+
+def log(msg):
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, what, timeout=10.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode} at start")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within {timeout}s")
+
+
+def raise_nofile():
+    """More fds for us and every child: the idle scenario holds 2,000 each way."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def proc_status(pid, field):
+    """A /proc/PID/status figure in bytes (VmRSS, VmHWM)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no {field} for pid {pid}")
+
+
+def reset_hwm(pid):
+    """Resets VmHWM to the current RSS (Linux: clear_refs 5); False if not allowed."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.tmp = tempfile.mkdtemp(prefix="magpie-bench-")
+        self.procs = []  # (name, Popen) of everything we started
+        ncpu = len(os.sched_getaffinity(0))
+        self.pinned = ncpu >= 2 and shutil.which("taskset") is not None and not args.no_pin
+        if self.pinned:
+            cpus = sorted(os.sched_getaffinity(0))
+            self.server_cpu, self.client_cpu = cpus[0], cpus[1]
+            # the driver (curl, the Python clients) runs beside wrk
+            os.sched_setaffinity(0, {self.client_cpu})
+        self.nginx = self.magpie = None
+        self.origin_port = free_port()
+        self.status_port = free_port()
+        self.magpie_port = None
+        self.problems = []  # misbehaviour seen along the way
+
+    # ---- processes ----
+
+    def server_cmd(self, argv):
+        return (["taskset", "-c", str(self.server_cpu)] + argv) if self.pinned else argv
+
+    def client_cmd(self, argv):
+        return (["taskset", "-c", str(self.client_cpu)] + argv) if self.pinned else argv
+
+    def spawn(self, name, argv, **kw):
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, **kw)
+        self.procs.append((name, p))
+        return p
+
+    def stop(self, p, sig=signal.SIGTERM, timeout=10.0):
+        if p is None or p.poll() is not None:
+            return
+        p.send_signal(sig)
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+    def stop_all(self):
+        for _, p in reversed(self.procs):
+            self.stop(p)
+        self.procs = []
+
+    # ---- the origin ----
+
+    def make_docroot(self):
+        www = os.path.join(self.tmp, "www")
+        for d in ("1k", "64k", "nostore/1k", "slow"):
+            os.makedirs(os.path.join(www, d))
+        for i in range(NFILES):
+            small = os.urandom(1024)
+            for d in ("1k", "nostore/1k"):
+                with open(os.path.join(www, d, str(i)), "wb") as f:
+                    f.write(small)
+            with open(os.path.join(www, "64k", str(i)), "wb") as f:
+                f.write(os.urandom(64 * 1024))
+        with open(os.path.join(www, "slow", "c"), "wb") as f:
+            f.write(os.urandom(64 * 1024))
+        with open(os.path.join(www, "big"), "wb") as f:
+            chunk = os.urandom(1 << 20)
+            for _ in range(BIG >> 20):
+                f.write(chunk)
+
+    def start_nginx(self):
+        os.makedirs(os.path.join(self.tmp, "nginx-tmp"), exist_ok=True)
+        with open(os.path.join(HERE, "nginx.conf.in")) as f:
+            conf = f.read()
+        conf = (conf.replace("@USER@", "user root;" if os.geteuid() == 0 else "")
+                .replace("@TMP@", self.tmp)
+                .replace("@PORT@", str(self.origin_port))
+                .replace("@STATUS_PORT@", str(self.status_port)))
+        path = os.path.join(self.tmp, "nginx.conf")
+        with open(path, "w") as f:
+            f.write(conf)
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        self.nginx = self.spawn("nginx", self.server_cmd(
+            [nginx, "-p", self.tmp, "-e", os.path.join(self.tmp, "nginx-error.log"), "-c", path]))
+        wait_port(self.origin_port, self.nginx, "nginx")
+        wait_port(self.status_port, self.nginx, "nginx")
+
+    def restart_nginx(self):
+        self.stop(self.nginx)
+        self.procs = [(n, p) for n, p in self.procs if p is not self.nginx]
+        self.start_nginx()
+
+    def origin_requests(self):
+        """nginx's request counter, less the status request itself."""
+        url = f"http://127.0.0.1:{self.status_port}/"
+        with urllib.request.urlopen(url, timeout=5) as r:
+            text = r.read().decode()
+        m = re.search(r"server accepts handled requests\s+(\d+)\s+(\d+)\s+(\d+)", text)
+        if not m:
+            raise RuntimeError(f"unexpected stub_status answer: {text!r}")
+        return int(m.group(3))
+
+    def count_origin(self, fn):
+        """Runs fn(); returns (its result, origin requests made meanwhile)."""
+        before = self.origin_requests()
+        res = fn()
+        after = self.origin_requests()
+        return res, after - before - 1  # the second status request counts itself
+
+    # ---- magpie ----
+
+    def start_magpie(self):
+        if self.magpie_port is None:
+            self.magpie_port = free_port()
+        cfg = os.path.join(self.tmp, "magpie.yaml")
+        with open(cfg, "w") as f:
+            f.write(f"""# generated by bench/run.py
+listen:
+  - 127.0.0.1:{self.magpie_port}
+access_log: "off"
+error_log: {self.tmp}/magpie-error.log
+log_level: warn
+proxy_name: magpie-bench
+limits:
+  max_connections: 10000
+upstream:
+  pool:
+    max_per_origin: 1024
+    max_idle_per_origin: 1024
+cache:
+  dir: {self.tmp}/cache
+  max_size: 2GiB
+  max_object_size: 256MiB
+""")
+        chk = subprocess.run([self.args.magpie, "-t", "-c", cfg], capture_output=True, text=True)
+        if chk.returncode != 0:
+            raise RuntimeError(f"magpie -t rejected the generated config:\n{chk.stderr}")
+        self.magpie = self.spawn("magpie", self.server_cmd([self.args.magpie, "-c", cfg]))
+        wait_port(self.magpie_port, self.magpie, "magpie")
+
+    def restart_magpie(self):
+        self.check_magpie("before a restart")
+        self.stop(self.magpie)
+        self.procs = [(n, p) for n, p in self.procs if p is not self.magpie]
+        self.start_magpie()
+
+    def check_magpie(self, when):
+        """Notes (and survives) a magpie that died: restarts it."""
+        if self.magpie.poll() is None:
+            return True
+        self.problems.append(f"magpie exited with {self.magpie.returncode} {when}")
+        log(self.problems[-1])
+        self.procs = [(n, p) for n, p in self.procs if p is not self.magpie]
+        self.start_magpie()
+        return False
+
+    # ---- clients ----
+
+    def target(self, side, path):
+        """(connect port, request target) for path through magpie or direct."""
+        if side == "magpie":
+            return self.magpie_port, f"http://127.0.0.1:{self.origin_port}{path}"
+        return self.origin_port, path
+
+    def fetch(self, side, path, sock=None):
+        """One GET; returns (status, headers dict, body length)."""
+        port, tgt = self.target(side, path)
+        own = sock is None
+        s = sock or socket.create_connection(("127.0.0.1", port), timeout=10)
+        try:
+            s.sendall(f"GET {tgt} HTTP/1.1\r\nHost: 127.0.0.1:{self.origin_port}\r\n\r\n"
+                      .encode())
+            return read_response(s)
+        finally:
+            if own:
+                s.close()
+
+    def warm(self, prefix, n=NFILES):
+        """Fetches prefix/0..n-1 through magpie twice; the second pass must hit."""
+        port, _ = self.target("magpie", "/")
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            for rnd in range(2):
+                for i in range(n):
+                    st, hdrs, _ = self.fetch("magpie", f"{prefix}{i}", s)
+                    if st != 200:
+                        raise RuntimeError(f"warming {prefix}{i}: status {st}")
+                    if rnd == 1 and hdrs.get("x-cache") != "HIT":
+                        raise RuntimeError(f"{prefix}{i} is not a hit after warming: "
+                                           f"X-Cache {hdrs.get('x-cache')}")
+
+    def wrk(self, side, prefix):
+        port, tgt = self.target(side, prefix)
+        env = dict(os.environ, BENCH_PREFIX=tgt, BENCH_FILES=str(NFILES))
+        argv = self.client_cmd(["wrk", "-t1", f"-c{self.args.connections}",
+                                f"-d{self.args.duration}s", "--latency", "-s",
+                                os.path.join(HERE, "absolute.lua"), f"http://127.0.0.1:{port}/"])
+        out = subprocess.run(argv, env=env, capture_output=True, text=True,
+                             timeout=self.args.duration + 30)
+        if out.returncode != 0:
+            raise RuntimeError(f"wrk failed: {out.stderr or out.stdout}")
+        return parse_wrk(out.stdout)
+
+    # ---- scenarios ----
+
+    def sc_wrk(self, name, prefix, expect_origin):
+        """hit-1k, hit-64k, miss-1k: wrk through magpie, then direct, REPS times."""
+        runs = {"magpie": [], "direct": []}
+        for rep in range(self.args.reps):
+            for side in ("magpie", "direct"):
+                res, origin = self.count_origin(lambda: self.wrk(side, prefix))
+                res["origin"] = origin
+                res["per_req"] = origin / res["requests"] if res["requests"] else float("nan")
+                bad = []
+                if res["errors"]:
+                    bad.append(f"{res['errors']} socket errors")
+                if res["non2xx"]:
+                    bad.append(f"{res['non2xx']} non-2xx responses")
+                if side == "magpie" and expect_origin == 0 and origin > 0:
+                    bad.append(f"a hit scenario reached the origin {origin} times")
+                if side == "magpie" and expect_origin == 1 and not 0.95 <= res["per_req"] <= 1.05:
+                    bad.append(f"{res['per_req']:.3f} origin requests per request, not 1")
+                if side == "magpie" and not self.check_magpie(f"during {name}"):
+                    bad.append("magpie died")
+                res["invalid"] = "; ".join(bad)
+                runs[side].append(res)
+                log(f"{name} #{rep + 1} {side}: {res['rps']:.0f} req/s, p50 {res['p50']:.3f} ms, "
+                    f"p99 {res['p99']:.3f} ms, origin {origin}/{res['requests']}"
+                    + (f"  INVALID: {res['invalid']}" if bad else ""))
+        return runs
+
+    def curl_big(self, side):
+        port, tgt = self.target(side, "/big")
+        hdr = os.path.join(self.tmp, "big.hdr")
+        argv = ["curl", "-sS", "-o", "/dev/null", "-D", hdr, "-w",
+                "%{http_code} %{size_download} %{speed_download}"]
+        if side == "magpie":
+            argv += ["-x", f"http://127.0.0.1:{port}"]
+        argv.append(f"http://127.0.0.1:{self.origin_port}/big")
+        out = subprocess.run(self.client_cmd(argv), capture_output=True, text=True, timeout=120)
+        if out.returncode != 0:
+            raise RuntimeError(f"curl /big via {side}: {out.stderr}")
+        code, size, speed = out.stdout.split()
+        with open(hdr) as f:
+            xcache = re.search(r"^x-cache:\s*(\S+)", f.read(), re.I | re.M)
+        return int(code), int(size), float(speed), xcache.group(1) if xcache else None
+
+    def sc_big(self):
+        # warm: the first fetch stores it (its peak RSS is logged, not judged)
+        hwm_ok = reset_hwm(self.magpie.pid)
+        rss0 = proc_status(self.magpie.pid, "VmRSS")
+        code, size, speed, xc = self.curl_big("magpie")
+        if code != 200 or size != BIG or xc != "MISS":
+            raise RuntimeError(f"warming /big: status {code}, {size} bytes, X-Cache {xc}")
+        if hwm_ok:
+            log(f"big warm-up (miss, stored): {speed / 1e6:.0f} MB/s, peak RSS growth "
+                f"{(proc_status(self.magpie.pid, 'VmHWM') - rss0) / 1024:.0f} KiB")
+        runs = {"magpie": [], "direct": []}
+        pid = self.magpie.pid
+        for rep in range(max(self.args.reps, 5)):  # one download is ~50 ms: noisy
+            hwm_ok = reset_hwm(pid)
+            rss0 = proc_status(pid, "VmRSS")
+            fetches = {"magpie": [], "direct": []}
+            for _ in range(BIG_FETCHES):  # interleaved, so drift hits both sides
+                for side in ("magpie", "direct"):
+                    fetches[side].append(self.count_origin(lambda: self.curl_big(side)))
+            growth = proc_status(pid, "VmHWM") - rss0 if hwm_ok else float("nan")
+            for side in ("magpie", "direct"):
+                got = fetches[side]
+                origin = sum(o for _, o in got)
+                speed = sum(f[1] for f, _ in got) / sum(f[1] / f[2] for f, _ in got)
+                bad = []
+                for (code, size, _, xc), _ in got:
+                    if code != 200 or size != BIG:
+                        bad.append(f"status {code}, {size} bytes")
+                    if side == "magpie" and xc != "HIT":
+                        bad.append(f"not a hit: X-Cache {xc}")
+                if side == "magpie" and origin > 0:
+                    bad.append(f"{origin} origin requests for a cached file")
+                if side == "magpie" and not hwm_ok:
+                    bad.append("cannot reset VmHWM (clear_refs)")
+                res = {"mbps": speed / 1e6, "origin": origin, "per_req": origin / len(got),
+                       "hwm": growth, "invalid": "; ".join(bad[:1])}
+                runs[side].append(res)
+                log(f"big #{rep + 1} {side}: {res['mbps']:.0f} MB/s over {len(got)} downloads, "
+                    f"origin {origin}"
+                    + (f", peak RSS growth {growth / 1024:.0f} KiB" if side == "magpie" else "")
+                    + (f"  INVALID: {res['invalid']}" if bad else ""))
+        return runs
+
+    def idle_once(self, side):
+        """RSS growth per idle keep-alive connection that made one request."""
+        if side == "magpie":
+            self.restart_magpie()  # a fresh heap: no free lists from earlier scenarios
+            pid = self.magpie.pid
+        else:
+            self.restart_nginx()  # the same for the origin
+            pid = self.nginx.pid
+        port, _ = self.target(side, "/")
+        self.fetch(side, "/1k/0")  # the first request's one-off allocations
+        time.sleep(0.3)
+        rss0 = proc_status(pid, "VmRSS")
+        socks, bad = [], []
+        origin = 0
+        try:
+            def open_all():
+                for i in range(IDLE_CONNS):
+                    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+                    socks.append(s)
+                    st, _, n = self.fetch(side, f"/1k/{i % NFILES}", s)
+                    if st != 200 or n != 1024:
+                        bad.append(f"connection {i}: status {st}, {n} bytes")
+                        break
+            _, origin = self.count_origin(open_all)
+            time.sleep(0.5)
+            rss1 = proc_status(pid, "VmRSS")
+            # the connections are still open: a request on the last one works
+            st, _, _ = self.fetch(side, "/1k/0", socks[-1])
+            if st != 200:
+                bad.append(f"an idle connection answered {st}")
+        finally:
+            for s in socks:
+                s.close()
+        if side == "magpie" and origin > 0:
+            bad.append(f"{origin} origin requests for cached files")
+        return {"per_conn": (rss1 - rss0) / IDLE_CONNS, "origin": origin,
+                "per_req": origin / IDLE_CONNS, "invalid": "; ".join(bad[:1])}
+
+    def sc_idle(self):
+        runs = {"magpie": [], "direct": []}
+        for rep in range(self.args.reps):
+            for side in ("magpie", "direct"):
+                res = self.idle_once(side)
+                runs[side].append(res)
+                log(f"idle #{rep + 1} {side}: {res['per_conn']:.0f} B per connection"
+                    + (f"  INVALID: {res['invalid']}" if res["invalid"] else ""))
+        return runs
+
+    def collapse_once(self, side, rep):
+        port, tgt = self.target(side, f"/slow/c?rep={rep}")  # a URL nobody asked for yet
+        if side == "magpie":
+            self.check_magpie("before collapse")
+        res, origin = self.count_origin(
+            lambda: asyncio.run(burst(port, tgt, self.origin_port, COLLAPSE_CLIENTS)))
+        bad = []
+        ok = sum(1 for st, n, _ in res if st == 200 and n == 64 * 1024)
+        if ok != COLLAPSE_CLIENTS:
+            bad.append(f"{COLLAPSE_CLIENTS - ok} of {COLLAPSE_CLIENTS} failed")
+        kinds = {}
+        for _, _, cs in res:
+            kinds[cs] = kinds.get(cs, 0) + 1
+        if side == "magpie" and not self.check_magpie("during collapse"):
+            bad.append("magpie died")
+        return {"origin": origin, "per_req": origin / COLLAPSE_CLIENTS, "ok": ok,
+                "kinds": kinds, "invalid": "; ".join(bad)}
+
+    def sc_collapse(self):
+        runs = {"magpie": [], "direct": []}
+        for rep in range(self.args.reps):
+            for side in ("magpie", "direct"):
+                res = self.collapse_once(side, rep)
+                runs[side].append(res)
+                log(f"collapse #{rep + 1} {side}: {res['origin']} origin requests, "
+                    f"{res['ok']} complete answers"
+                    + (f", {res['kinds']}" if side == "magpie" else "")
+                    + (f"  INVALID: {res['invalid']}" if res["invalid"] else ""))
+        return runs
+
+
+def read_response(s):
+    """Reads one Content-Length response from a blocking socket."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            raise RuntimeError("connection closed before the response head")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    hdrs = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        hdrs[k.strip().lower()] = v.strip()
+    left = int(hdrs.get("content-length", "0")) - len(body)
+    n = len(body)
+    while left > 0:
+        chunk = s.recv(min(left, 1 << 20))
+        if not chunk:
+            raise RuntimeError("connection closed mid-body")
+        left -= len(chunk)
+        n += len(chunk)
+    return status, hdrs, n
+
+
+async def burst(port, target, origin_port, n):
+    """n connections open first, then all send the same GET at once."""
+    conns = await asyncio.gather(*(asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
+                                   for _ in range(n)))
+    req = f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1:{origin_port}\r\n\r\n".encode()
+    for _, w in conns:
+        w.write(req)
+
+    async def one(r, w):
+        try:
+            head = await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 30)
+            lines = head.decode("latin-1").split("\r\n")
+            hdrs = {l.partition(":")[0].lower(): l.partition(":")[2].strip() for l in lines[1:]}
+            body = await asyncio.wait_for(r.readexactly(int(hdrs.get("content-length", 0))), 30)
+            return int(lines[0].split()[1]), len(body), hdrs.get("cache-status", "-")
+        except (asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError, ValueError,
+                asyncio.LimitOverrunError) as e:
+            return 0, 0, type(e).__name__
+        finally:
+            w.close()
+
+    return await asyncio.gather(*(one(r, w) for r, w in conns))
+
+
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
+
+
+def parse_wrk(text):
+    def lat(pct):
+        m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s|m)\s*$", text, re.M)
+        return float(m.group(1)) * UNITS[m.group(2)] if m else float("nan")
+
+    m = re.search(r"(\d+) requests in ([\d.]+)(\w+)", text)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    if not m or not rps:
+        raise RuntimeError(f"cannot read wrk's output:\n{text}")
+    return {"requests": int(m.group(1)), "rps": float(rps.group(1)), "p50": lat(50),
+            "p99": lat(99), "errors": sum(map(int, errs.groups())) if errs else 0,
+            "non2xx": int(non2xx.group(1)) if non2xx else 0}
+
+
+# ---- the table ----
+
+def med(runs, key):
+    vals = [r[key] for r in runs]
+    return statistics.median(vals) if vals else float("nan")
+
+
+def ratios(runs, key):
+    return statistics.median(m[key] / d[key] for m, d in zip(runs["magpie"], runs["direct"]))
+
+
+def fmt(x, spec):
+    return "n/a" if x != x else format(x, spec)
+
+
+def build_rows(results):
+    """(scenario, figure, magpie, direct, ratio, origin/req, target, verdict) rows."""
+    rows = []
+
+    def invalid(runs):
+        bad = [r["invalid"] for side in runs.values() for r in side if r["invalid"]]
+        return bad[0] if bad else ""
+
+    def verdict(ok, bad):
+        return f"INVALID: {bad}" if bad else ("met" if ok else "MISSED")
+
+    for name, target in (("hit-1k", 1.25), ("hit-64k", 1.05), ("miss-1k", 0.55)):
+        runs = results.get(name)
+        if not runs:
+            continue
+        bad = invalid(runs)
+        r = ratios(runs, "rps")
+        per = med(runs["magpie"], "per_req")
+        rows.append((name, "req/s", fmt(med(runs["magpie"], "rps"), ",.0f"),
+                     fmt(med(runs["direct"], "rps"), ",.0f"), fmt(r, ".2f") + "×",
+                     fmt(per, ".3f"), f"≥ {target}×", verdict(r >= target, bad)))
+        mp99, dp99 = med(runs["magpie"], "p99"), med(runs["direct"], "p99")
+        rows.append((name, "p50 / p99 ms",
+                     f"{fmt(med(runs['magpie'], 'p50'), '.2f')} / {fmt(mp99, '.2f')}",
+                     f"{fmt(med(runs['direct'], 'p50'), '.2f')} / {fmt(dp99, '.2f')}",
+                     fmt(mp99 / dp99, ".2f") + "× (p99)", "",
+                     "p99 ≤ direct" if name.startswith("hit") else "—",
+                     verdict(mp99 <= dp99, bad) if name.startswith("hit") else ""))
+    runs = results.get("big")
+    if runs:
+        bad = invalid(runs)
+        r = ratios(runs, "mbps")
+        hwm = max(x["hwm"] for x in runs["magpie"])
+        rows.append(("big", "MB/s (100 MiB hit)", fmt(med(runs["magpie"], "mbps"), ",.0f"),
+                     fmt(med(runs["direct"], "mbps"), ",.0f"), fmt(r, ".2f") + "×",
+                     fmt(med(runs["magpie"], "per_req"), ".3f"), "≥ 1.0×",
+                     verdict(r >= 1.0, bad)))
+        rows.append(("big", "peak RSS growth", fmt(hwm / 1024, ",.0f") + " KiB (max)", "", "",
+                     "", "≤ 2 MiB", verdict(hwm <= 2 * 1024 * 1024, bad)))
+    runs = results.get("idle")
+    if runs:
+        bad = invalid(runs)
+        m = med(runs["magpie"], "per_conn")
+        rows.append(("idle", f"RSS per idle conn ({IDLE_CONNS:,})", fmt(m, ",.0f") + " B",
+                     fmt(med(runs["direct"], "per_conn"), ",.0f") + " B", "",
+                     fmt(med(runs["magpie"], "per_req"), ".3f"), "≤ 512 B",
+                     verdict(m <= 512, bad)))
+    runs = results.get("collapse")
+    if runs:
+        bad = invalid(runs)
+        m = max(x["origin"] for x in runs["magpie"])
+        rows.append(("collapse", f"origin requests ({COLLAPSE_CLIENTS} clients)",
+                     f"{m} (max)", fmt(med(runs["direct"], "origin"), ".0f"), "",
+                     fmt(m / COLLAPSE_CLIENTS, ".3f"), "= 1", verdict(m == 1, bad)))
+    return rows
+
+
+HEADER = ("scenario", "figure", "magpie", "nginx direct", "ratio", "origin req/client req",
+          "target", "result")
+
+
+def text_table(rows):
+    widths = [max(len(str(r[i])) for r in rows + [HEADER]) for i in range(len(HEADER))]
+    line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()
+    return "\n".join([line(HEADER), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+def md_table(rows):
+    out = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def machine_note(b):
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    nginx_v = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.strip()
+    rev = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
+                         capture_output=True, text=True).stdout.strip() or "?"
+    return (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, magpie {rev}, "
+            f"{nginx_v.replace('nginx version: ', '')}, wrk 4 (1 thread, "
+            f"{b.args.connections} connections, {b.args.duration} s), "
+            f"{len(os.sched_getaffinity(0)) if not b.pinned else 2} CPUs ({cpu}), "
+            f"{'servers on CPU %d, clients on CPU %d' % (b.server_cpu, b.client_cpu) if b.pinned else 'not pinned'}, "
+            f"{b.args.reps} repetitions, load average before: {os.getloadavg()[0]:.2f}")
+
+
+def on_sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
+SCENARIOS = ("hit-1k", "hit-64k", "miss-1k", "big", "idle", "collapse")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--magpie", default=os.path.join(ROOT, "build", "magpie"))
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    ap.add_argument("--connections", type=int, default=50)
+    ap.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenarios")
+    ap.add_argument("--markdown", default=os.path.join(ROOT, "build", "bench.md"))
+    ap.add_argument("--no-pin", action="store_true", help="do not use taskset")
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir")
+    args = ap.parse_args()
+    only = [s for s in args.only.split(",") if s]
+    for s in only:
+        if s not in SCENARIOS:
+            ap.error(f"unknown scenario {s}; known: {', '.join(SCENARIOS)}")
+    for tool in ("wrk", "curl"):
+        if not shutil.which(tool):
+            sys.exit(f"bench: {tool} is missing (sh scripts/deps.sh bench installs it)")
+    if not (shutil.which("nginx") or os.path.exists("/usr/sbin/nginx")):
+        sys.exit("bench: nginx is missing (sh scripts/deps.sh bench installs it)")
+    if not os.access(args.magpie, os.X_OK):
+        sys.exit(f"bench: no magpie binary at {args.magpie} (run make)")
+    os.environ["PATH"] += ":/usr/sbin"
+    raise_nofile()
+
+    b = Bench(args)
+    note = machine_note(b)
+    results = {}
+    t0 = time.monotonic()
+    # SIGTERM (a stopped make, a CI timeout) unwinds like Ctrl-C: finally runs
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        log(f"temp dir {b.tmp}; generating files")
+        b.make_docroot()
+        b.start_nginx()
+        b.start_magpie()
+        if "hit-1k" in only:
+            b.warm("/1k/")
+            results["hit-1k"] = b.sc_wrk("hit-1k", "/1k/", 0)
+        if "hit-64k" in only:
+            b.warm("/64k/")
+            results["hit-64k"] = b.sc_wrk("hit-64k", "/64k/", 0)
+        if "miss-1k" in only:
+            results["miss-1k"] = b.sc_wrk("miss-1k", "/nostore/1k/", 1)
+        if "big" in only:
+            results["big"] = b.sc_big()
+        if "collapse" in only:
+            results["collapse"] = b.sc_collapse()
+        if "idle" in only:
+            b.warm("/1k/")
+            results["idle"] = b.sc_idle()
+        b.check_magpie("at the end")
+    except KeyboardInterrupt:
+        log("interrupted")
+        return 130
+    finally:
+        b.stop_all()
+        try:
+            with open(os.path.join(b.tmp, "magpie-error.log")) as f:
+                errlog = f.read().strip()
+        except OSError:
+            errlog = ""
+        if errlog:
+            b.problems.append("magpie error log:\n" + "\n".join(
+                "    " + l for l in errlog.splitlines()[-20:]))
+        if args.keep:
+            log(f"kept {b.tmp}")
+        else:
+            shutil.rmtree(b.tmp, ignore_errors=True)
+
+    rows = build_rows(results)
+    print(f"\nmagpie bench: {note}; {time.monotonic() - t0:.0f} s\n")
+    print(text_table(rows))
+    for p in b.problems:
+        print(f"\nnote: {p}")
+    if args.markdown:
+        os.makedirs(os.path.dirname(args.markdown), exist_ok=True)
+        with open(args.markdown, "w") as f:
+            f.write(f"{note}.\n\n{md_table(rows)}\n")
+            for p in b.problems:
+                f.write(f"\nNote: {p}\n")
+        log(f"Markdown table in {args.markdown}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
