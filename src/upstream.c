@@ -210,13 +210,6 @@ void upstream_start(struct client *c)
     u->retries_left = c->cfg->upstream.retries;
     free(u->head);
     u->head = NULL;
-    if (!c->connect && upstream_replayable(c) && u->retries_left > 0) {
-        u->head = malloc(buf_used(&u->out));
-        if (u->head) {
-            u->head_len = buf_used(&u->out);
-            memcpy(u->head, buf_head(&u->out), u->head_len);
-        }
-    }
     upstream_set_key(u);
     upstream_acquire(c);
 }
@@ -272,6 +265,15 @@ static void upstream_ready(struct client *c)
         ev_timer_stop(c->srv->loop, &u->timer);
         client_tunnel_start(c);
         return;
+    }
+    /* only a reused connection can fail before answering: keep the head
+       for a replay then, and copy nothing on new connections */
+    if (!u->head && u->conn->requests > 0 && u->retries_left > 0 && upstream_replayable(c)) {
+        u->head = malloc(buf_used(&u->out));
+        if (u->head) {
+            u->head_len = buf_used(&u->out);
+            memcpy(u->head, buf_head(&u->out), u->head_len);
+        }
     }
     c->state = CS_FORWARD;
     u->timer.repeat = c->cfg->upstream.read_timeout;
@@ -916,16 +918,17 @@ static int upstream_write_head(struct client *c, const struct http_msg *m, bool 
             client_out(c, http_hvalue(m, h), h->value_len) < 0 || client_out(c, "\r\n", 2) < 0)
             return -1;
     }
-    struct buf via;
-    buf_init(&via, 64 * 1024);
-    for (size_t i = 0; i < m->nhdrs; i++)
-        if (strcasecmp(http_hname(m, &m->hdrs[i]), "Via") == 0)
-            buf_printf(&via, "%s, ", http_hvalue(m, &m->hdrs[i]));
-    buf_printf(&via, "1.%u %s", m->minor, c->cfg->proxy_name);
-    n = snprintf(buf, sizeof(buf), "Via: ");
-    int rc = client_out(c, buf, (size_t)n) < 0 || client_out(c, buf_head(&via), buf_used(&via)) < 0;
-    buf_free(&via);
-    if (rc)
+    /* one Via line: the origin's entries, then ours */
+    if (client_out(c, "Via: ", 5) < 0)
+        return -1;
+    for (size_t i = 0; i < m->nhdrs; i++) {
+        const struct http_header *h = &m->hdrs[i];
+        if (strcasecmp(http_hname(m, h), "Via") == 0 &&
+            (client_out(c, http_hvalue(m, h), h->value_len) < 0 || client_out(c, ", ", 2) < 0))
+            return -1;
+    }
+    n = snprintf(buf, sizeof(buf), "1.%u %s", m->minor, c->cfg->proxy_name);
+    if (client_out(c, buf, (size_t)n) < 0)
         return -1;
     if (m->status == 101)
         return client_out(c, "\r\nConnection: Upgrade\r\n\r\n", 25);

@@ -333,16 +333,19 @@ int cache_request(struct client *c, const struct http_msg *m, bool https, const 
     struct cache_xchg *x = &c->cx;
     struct store *st = c->srv->store;
     char key[CACHE_KEY_MAX];
+    bool purge = strcmp(c->method, "PURGE") == 0;
     x->result = CACHE_BYPASS;
+    if (!st && !purge)
+        return 0; /* no store: nothing to look up or invalidate */
     if (url_cache_key(https, host, port, path, path_len, rt ? rt->cache_ignore_params : NULL,
                       rt ? rt->ncache_ignore_params : 0, key, sizeof(key)) < 0)
         return 0;
     x->key = strdup(key);
     if (!x->key)
         return 0;
-    if (strcmp(c->method, "PURGE") == 0)
+    if (purge)
         return cache_purge(c);
-    if (!st || (rt && !rt->cache_enabled) ||
+    if ((rt && !rt->cache_enabled) ||
         (c->method_id != HTTP_M_GET && c->method_id != HTTP_M_HEAD))
         return 0;
     cache_request_cc(m, &x->req_cc);
