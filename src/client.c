@@ -211,8 +211,11 @@ static bool client_wants_read(const struct client *c)
     case CS_CONNECT:
     case CS_FORWARD:
     case CS_HIT:
-        return !c->req_done && buf_used(&c->up.out) < PROXY_HIGH_WATER &&
-               buf_used(&c->in) < PROXY_FEED_MAX;
+        /* after the request, keep the watcher armed (re-arming it costs two
+           epoll_ctl per request); pipelined bytes wait in c->in */
+        if (c->req_done)
+            return buf_used(&c->in) < PROXY_FEED_MAX;
+        return buf_used(&c->up.out) < PROXY_HIGH_WATER && buf_used(&c->in) < PROXY_FEED_MAX;
     case CS_TUNNEL:
         return buf_used(&c->in) < PROXY_HIGH_WATER;
     case CS_CLOSED:
@@ -331,6 +334,7 @@ static void client_on_eof(struct client *c)
 }
 
 static void client_do_write(struct client *c);
+static void client_rest(struct client *c);
 
 static void client_do_read(struct client *c)
 {
@@ -383,6 +387,24 @@ static void client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
         client_do_write(c);
 }
 
+/*
+ * Writes what is ready now instead of after a loop pass: the socket is
+ * nearly always writable, and waiting for it costs a loop pass and two
+ * epoll_ctl. Not nested: a pipelined request answered from within a write
+ * waits for the next pass, so the stack stays shallow.
+ */
+void client_flush(struct client *c)
+{
+    if (c->flushing || c->phantom || c->state == CS_CLOSED || c->state == CS_TLS ||
+        ev_is_active(&c->wio) || (buf_empty(&c->out) && !(c->state == CS_HIT && cache_serve_pending(c)))) {
+        client_update_io(c);
+        return;
+    }
+    c->flushing = true;
+    client_do_write(c);
+    c->flushing = false;
+}
+
 /* The hit's head went out: its body follows, then the next request. */
 static void client_hit_more(struct client *c)
 {
@@ -404,6 +426,10 @@ static void client_do_write(struct client *c)
 {
     struct ev_loop *loop = c->srv->loop;
     size_t n;
+    if (c->state == CS_HIT && cache_serve_gathers(c)) {
+        client_hit_more(c); /* head and body in one write */
+        return;
+    }
     enum sock_io r = sock_write(&c->sock, &c->out, &n);
     if (r == SOCK_ERROR) {
         client_close(c, sock_error(&c->sock));
@@ -429,6 +455,8 @@ static void client_do_write(struct client *c)
             client_process(c); /* a pipelined request was waiting */
             return;
         }
+        if (c->state == CS_HEAD)
+            client_rest(c);
     }
     if (c->state == CS_FORWARD && !buf_empty(&c->up.in) &&
         buf_used(&c->out) < PROXY_HIGH_WATER) {
@@ -533,18 +561,27 @@ void client_response_done(struct client *c)
             client_close(c, "done");
             return;
         }
-    } else if (buf_empty(&c->out) && !buf_empty(&c->in)) {
+    }
+    if (!buf_empty(&c->out)) {
+        client_flush(c); /* once written, a pipelined request goes on */
+        return;
+    }
+    if (!buf_empty(&c->in)) {
         client_process(c);
         return;
     }
-    if (buf_empty(&c->in)) {
-        /* idle keep-alive connections hold no buffers */
-        buf_compact(&c->in, true);
-        if (buf_empty(&c->out))
-            buf_compact(&c->out, true);
-        http_reader_release(c->reader);
-    }
+    client_rest(c);
     client_update_io(c);
+}
+
+/* Between requests a keep-alive connection holds no buffers. */
+static void client_rest(struct client *c)
+{
+    if (c->state != CS_HEAD || c->head_started || !buf_empty(&c->in) || !buf_empty(&c->out))
+        return;
+    buf_compact(&c->in, true);
+    buf_compact(&c->out, true);
+    http_reader_release(c->reader);
 }
 
 void client_drain_idle(struct client *c)
@@ -664,9 +701,9 @@ static void client_process(struct client *c)
         if (c->state == CS_HEAD)
             return; /* answered locally */
         if (c->state == CS_HIT) {
-            if (!c->cx.follower || c->cx.obj.fd >= 0)
+            if (!c->cx.follower || store_obj_is_open(&c->cx.obj))
                 cache_serve_start(c); /* a hit, or a fetch already streaming */
-            client_update_io(c);
+            client_flush(c);
             return;
         }
         upstream_start(c);

@@ -103,6 +103,7 @@ struct client {
     bool close_after_flush;
     bool tls_want_read, tls_want_write; /* client TLS handshake */
     bool phantom; /* a background refresh: no client socket, output dropped */
+    bool flushing; /* in client_flush(): a nested one waits for the loop */
 
     /* the current request */
     bool req_done;     /* its message was read completely */
@@ -136,6 +137,8 @@ void client_free(struct client *c);
 /* Sends a locally made response; closes the connection unless it can be kept. */
 void client_fail(struct client *c, int status, const char *reason);
 void client_update_io(struct client *c);
+/* Writes pending output now if the socket takes it, else waits for it. */
+void client_flush(struct client *c);
 /* The response went out completely: log it and take the next request. */
 void client_response_done(struct client *c);
 /* Appends to the client buffer, counting bytes for the log. -1 if over the cap. */

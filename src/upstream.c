@@ -33,6 +33,7 @@ static void upstream_finish_eof(struct client *c);
 static void upstream_readable(struct client *c);
 static void upstream_writable(struct client *c);
 static void upstream_acquire(struct client *c);
+static void upstream_write_request(struct client *c);
 static int upstream_on_head(void *arg, struct http_msg *m);
 static int upstream_on_body(void *arg, const char *p, size_t n);
 static int upstream_on_done(void *arg);
@@ -278,7 +279,7 @@ static void upstream_ready(struct client *c)
     c->state = CS_FORWARD;
     u->timer.repeat = c->cfg->upstream.read_timeout;
     ev_timer_again(c->srv->loop, &u->timer);
-    client_update_io(c);
+    upstream_write_request(c); /* a ready connection takes it now: no loop pass */
 }
 
 /* Goes on with a connection the pool granted or handed back. */
@@ -688,7 +689,7 @@ static void upstream_feed(struct client *c)
         upstream_finish_eof(c); /* everything parsed, or a head that cannot complete */
         return;
     }
-    client_update_io(c);
+    client_flush(c);
 }
 
 void upstream_resume(struct client *c)

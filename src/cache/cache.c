@@ -13,15 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/sendfile.h>
 #include <unistd.h>
 
+#include "cache/cache_int.h"
 #include "log.h"
 #include "proxy.h"
 
 #define CACHE_KEY_MAX 8192
 #define CACHE_VARIANT_MAX 4096
-#define CACHE_SENDFILE_MAX (4 * 1024 * 1024)
 
 /*
  * One fetch of a key in flight. Requests for the same key that miss while
@@ -65,6 +64,8 @@ struct store *cache_open(const struct config *cfg)
         log_error("cache disabled: %s: %s", cfg->cache.dir, err);
         return NULL;
     }
+    if (store_set_memory(s, cfg->cache.memory_size) < 0)
+        log_error("cache: no memory for the memory tier; serving from disk only");
     return s;
 }
 
@@ -96,8 +97,7 @@ void cache_xchg_reset(struct client *c)
         cache_flight_end(c, false);
     if (x->writer)
         store_abort(x->writer);
-    if (x->obj.fd >= 0 || x->obj.head)
-        store_obj_close(&x->obj);
+    store_obj_close(&x->obj);
     http_reader_free(&x->head);
     free(x->key);
     memset(x, 0, sizeof(*x));
@@ -106,8 +106,7 @@ void cache_xchg_reset(struct client *c)
 
 /* ---- facts about a response ---- */
 
-static void cache_facts(const struct http_msg *m, time_t req_t, time_t resp_t,
-                        struct cache_resp *r)
+void cache_facts(const struct http_msg *m, time_t req_t, time_t resp_t, struct cache_resp *r)
 {
     memset(r, 0, sizeof(*r));
     r->status = m->status;
@@ -168,7 +167,7 @@ static bool cache_variant(const struct http_msg *req, const char *vary, char *ou
     return n >= 0 && (size_t)n + 1 < size; /* a key that fills out may be cut */
 }
 
-static const char *cache_hval(const struct http_msg *m, const char *name)
+const char *cache_hval(const struct http_msg *m, const char *name)
 {
     const struct http_header *h = http_find(m, name);
     return h ? http_hvalue(m, h) : NULL;
@@ -218,19 +217,43 @@ static const struct http_reader_ops cache_head_ops = {
 /* Parses the stored head block of x->obj; false if it is not a response head. */
 static bool cache_parse_stored(struct cache_xchg *x)
 {
+    http_reader_free(&x->head);
     x->head = http_reader_new(false, &cache_head_ops, NULL);
     if (!x->head)
         return false;
     http_reader_expect_no_body(x->head);
     enum http_error err;
     http_reader_feed(x->head, x->obj.head, x->obj.head_len, &err);
-    return err == HTTP_OK && http_reader_msg(x->head)->status >= 200;
+    if (err == HTTP_OK && http_reader_msg(x->head)->status >= 200)
+        return true;
+    http_reader_free(&x->head);
+    return false;
+}
+
+const struct http_msg *cache_stored_msg(struct cache_xchg *x)
+{
+    if (!x->head && !cache_parse_stored(x))
+        return NULL;
+    return http_reader_msg(x->head);
+}
+
+bool cache_stored_facts(struct cache_xchg *x, struct cache_resp *r)
+{
+    const struct cache_prep *p = cache_prep_of(x);
+    if (p) {
+        *r = p->r;
+        return true;
+    }
+    const struct http_msg *m = x->obj.mem ? NULL : cache_stored_msg(x);
+    if (!m)
+        return false;
+    cache_facts(m, x->obj.request_time, x->obj.response_time, r);
+    return true;
 }
 
 static void cache_drop_obj(struct cache_xchg *x)
 {
     store_obj_close(&x->obj);
-    x->obj.fd = -1;
     http_reader_free(&x->head);
 }
 
@@ -263,12 +286,12 @@ static void cache_plan_revalidation(struct client *c, const struct http_msg *req
                                     const struct cache_resp *r, double lifetime, double age)
 {
     struct cache_xchg *x = &c->cx;
-    const struct http_msg *stored = http_reader_msg(x->head);
+    const struct http_msg *stored = cache_stored_msg(x);
     bool conditional = http_find(req, "If-None-Match") || http_find(req, "If-Modified-Since") ||
                        http_find(req, "Range") || http_find(req, "If-Range");
     x->result = CACHE_STALE;
     x->age = age;
-    x->revalidate = stored->status == 200 && !conditional &&
+    x->revalidate = stored && stored->status == 200 && !conditional &&
                     (cache_hval(stored, "ETag") || cache_hval(stored, "Last-Modified"));
     x->stale_if_error = policy_stale_if_error(&x->req_cc, r, lifetime, age);
     if (!x->revalidate && !x->stale_if_error)
@@ -284,18 +307,15 @@ static int cache_lookup(struct client *c, const struct http_msg *m)
     char variant[CACHE_VARIANT_MAX];
     if (!vary || !cache_variant(m, vary, variant, sizeof(variant)))
         return 0;
-    if (store_get(st, x->key, variant, &x->obj) < 0) {
-        x->obj.fd = -1;
+    if (store_get(st, x->key, variant, &x->obj) < 0)
         return 0;
-    }
-    if (!cache_parse_stored(x)) {
+    struct cache_resp r;
+    if (!cache_stored_facts(x, &r)) {
         log_warn("cache: unparsable stored head for %s; removing it", x->key);
         cache_drop_obj(x);
         store_remove(st, x->key);
         return 0;
     }
-    struct cache_resp r;
-    cache_facts(http_reader_msg(x->head), x->obj.request_time, x->obj.response_time, &r);
     time_t now = (time_t)ev_now(c->srv->loop);
     double lifetime = policy_freshness_lifetime(&r, x->default_ttl);
     double age = policy_current_age(&r, now);
@@ -361,173 +381,9 @@ int cache_request(struct client *c, const struct http_msg *m, bool https, const 
         client_fail(c, 504, "not in the cache (only-if-cached)");
         return -1;
     }
-    if (x->result == CACHE_MISS && c->method_id == HTTP_M_GET && x->obj.fd < 0)
+    if (x->result == CACHE_MISS && c->method_id == HTTP_M_GET && !store_obj_is_open(&x->obj))
         return cache_collapse(c);
     return 0;
-}
-
-/* ---- serving hits ---- */
-
-int cache_status_headers(const struct client *c, char *out, size_t size)
-{
-    const struct cache_xchg *x = &c->cx;
-    const char *cs;
-    switch (x->result) {
-    case CACHE_NONE:
-        out[0] = '\0';
-        return 0;
-    case CACHE_BYPASS:
-        cs = "fwd=bypass";
-        break;
-    case CACHE_MISS:
-        cs = x->storing ? "fwd=miss; stored" : "fwd=miss";
-        break;
-    case CACHE_STALE:
-        cs = x->storing ? "fwd=stale; stored" : "fwd=stale";
-        break;
-    case CACHE_HIT:
-        cs = "hit";
-        break;
-    case CACHE_REVALIDATED:
-        cs = "fwd=stale; fwd-status=304";
-        break;
-    default:
-        cs = "fwd=miss";
-    }
-    if (x->result == CACHE_STALE && x->fwd_status)
-        return snprintf(out, size, "Cache-Status: magpie; hit; fwd=stale; fwd-status=%d\r\n"
-                                   "X-Cache: STALE\r\n", x->fwd_status);
-    if (x->follower)
-        return snprintf(out, size, "Cache-Status: magpie; fwd=miss; collapsed\r\n"
-                                   "X-Cache: MISS\r\n");
-    if (x->result == CACHE_STALE && !x->intercept && x->obj.fd >= 0 && c->state == CS_HIT)
-        return snprintf(out, size, "Cache-Status: magpie; hit; detail=%s\r\nX-Cache: STALE\r\n",
-                        x->swr ? "stale-while-revalidate" : "max-stale");
-    if (x->result == CACHE_STALE && x->intercept)
-        return snprintf(out, size, "Cache-Status: magpie; hit; fwd=stale; detail=origin-error\r\n"
-                                   "X-Cache: STALE\r\n");
-    return snprintf(out, size, "Cache-Status: magpie; %s\r\nX-Cache: %s\r\n", cs,
-                    cache_result_name(x->result));
-}
-
-/* What a hit answers: 200, 304 (the client has it), 206 or 416 (Range). */
-static int cache_hit_status(struct client *c, const struct http_msg *req,
-                            const struct http_msg *rsp, uint64_t *first, uint64_t *len)
-{
-    const char *etag = cache_hval(rsp, "ETag");
-    const char *lm = cache_hval(rsp, "Last-Modified");
-    const char *inm = cache_hval(req, "If-None-Match");
-    const char *ims = cache_hval(req, "If-Modified-Since");
-    *first = 0;
-    *len = c->cx.obj.body_len;
-    if (rsp->status != 200)
-        return rsp->status;
-    if ((inm || ims) &&
-        policy_not_modified(inm, ims, etag, lm ? http_date_parse(lm) : (time_t)-1))
-        return 304;
-    const char *range = cache_hval(req, "Range");
-    const char *if_range = cache_hval(req, "If-Range");
-    if (!range || (if_range && (!etag || strcmp(if_range, etag) != 0)))
-        return 200;
-    uint64_t a, b;
-    int r = policy_range(range, c->cx.obj.body_len, &a, &b);
-    if (r == 0)
-        return 200;
-    if (r < 0)
-        return 416;
-    *first = a;
-    *len = b - a + 1;
-    return 206;
-}
-
-static bool cache_hit_skips(const char *name, int status)
-{
-    static const char *const own[] = {"Age", "Content-Length", "Content-Range", "Connection"};
-    for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
-        if (strcasecmp(name, own[i]) == 0)
-            return true;
-    return status == 304 && strcasecmp(name, "Content-Type") == 0;
-}
-
-void cache_serve_start(struct client *c)
-{
-    struct cache_xchg *x = &c->cx;
-    const struct http_msg *rsp = http_reader_msg(x->head);
-    const struct http_msg *req = http_reader_msg(c->reader);
-    uint64_t first, len;
-    int status = cache_hit_status(c, req, rsp, &first, &len);
-    struct buf *out = &c->out;
-    size_t before = buf_used(out);
-    const char *reason = status == rsp->status ? http_str(rsp, rsp->reason) : "";
-    buf_printf(out, "HTTP/1.1 %d %s\r\n", status, reason[0] ? reason : http_reason(status));
-    for (size_t i = 0; i < rsp->nhdrs; i++) {
-        const struct http_header *h = &rsp->hdrs[i];
-        if (!cache_hit_skips(http_hname(rsp, h), status))
-            buf_printf(out, "%s: %s\r\n", http_hname(rsp, h), http_hvalue(rsp, h));
-    }
-    buf_printf(out, "Age: %lld\r\nVia: 1.1 %s\r\n", (long long)(x->age + 0.5),
-               c->cfg->proxy_name);
-    if (status == 206)
-        buf_printf(out, "Content-Range: bytes %llu-%llu/%llu\r\n", (unsigned long long)first,
-                   (unsigned long long)(first + len - 1), (unsigned long long)x->obj.body_len);
-    if (status == 416)
-        buf_printf(out, "Content-Range: bytes */%llu\r\n", (unsigned long long)x->obj.body_len);
-    if (status == 416)
-        len = 0;
-    if (status != 304)
-        buf_printf(out, "Content-Length: %llu\r\n", (unsigned long long)len);
-    char cs[128];
-    cache_status_headers(c, cs, sizeof(cs));
-    const char *conn = !c->keep_alive ? "close" : c->minor == 0 ? "keep-alive" : NULL;
-    buf_printf(out, "%s%s%s%s\r\n", cs, conn ? "Connection: " : "", conn ? conn : "",
-               conn ? "\r\n" : "");
-    c->bytes_sent += buf_used(out) - before;
-    c->status = status;
-    c->rsp_head_sent = true;
-    x->body_off = first;
-    x->body_left = (status == 304 || status == 416 || c->method_id == HTTP_M_HEAD) ? 0 : len;
-}
-
-bool cache_serve_pending(const struct client *c)
-{
-    const struct cache_xchg *x = &c->cx;
-    return x->body_left > 0 && (!x->follower || x->avail > x->body_off);
-}
-
-int cache_serve_more(struct client *c)
-{
-    struct cache_xchg *x = &c->cx;
-    if (x->body_left == 0)
-        return 1;
-    off_t off = (off_t)(x->obj.body_off + x->body_off);
-    ssize_t n;
-    size_t asked;
-    uint64_t ready = x->body_left;
-    if (x->follower && x->avail < x->body_off + ready) /* only what the fetch wrote */
-        ready = x->avail > x->body_off ? x->avail - x->body_off : 0;
-    if (ready == 0)
-        return 0;
-    if (!c->sock.tls) {
-        asked = ready < CACHE_SENDFILE_MAX ? ready : CACHE_SENDFILE_MAX;
-        n = sendfile(c->sock.fd, x->obj.fd, &off, asked);
-        if (n < 0)
-            return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
-    } else {
-        size_t room = buf_room(&c->out);
-        if (room > ready)
-            room = ready;
-        asked = room;
-        n = room ? pread(x->obj.fd, buf_tail(&c->out), room, off) : 0;
-        if (n < 0)
-            return -1;
-        c->out.len += (size_t)n;
-    }
-    if (n == 0 && asked > 0)
-        return -1; /* the file is shorter than its header said */
-    x->body_off += (uint64_t)n;
-    x->body_left -= (uint64_t)n;
-    c->bytes_sent += (uint64_t)n;
-    return x->body_left == 0 ? 1 : 0;
 }
 
 /* ---- storing responses ---- */
@@ -597,12 +453,14 @@ static void cache_invalidate(struct client *c, const struct http_msg *m)
               c->cx.key, n);
 }
 
-int cache_request_headers(const struct client *c, struct buf *out)
+int cache_request_headers(struct client *c, struct buf *out)
 {
-    const struct cache_xchg *x = &c->cx;
+    struct cache_xchg *x = &c->cx;
     if (!x->revalidate)
         return 0;
-    const struct http_msg *stored = http_reader_msg(x->head);
+    const struct http_msg *stored = cache_stored_msg(x);
+    if (!stored)
+        return 0;
     const char *etag = cache_hval(stored, "ETag");
     const char *lm = cache_hval(stored, "Last-Modified");
     if (etag && buf_printf(out, "If-None-Match: %s\r\n", etag) < 0)
@@ -636,8 +494,10 @@ static void cache_refresh(struct client *c, const struct http_msg *m)
 {
     struct cache_xchg *x = &c->cx;
     const struct http_msg *req = http_reader_msg(c->reader);
-    const struct http_msg *stored = http_reader_msg(x->head);
+    const struct http_msg *stored = cache_stored_msg(x);
     char vary[CACHE_VARIANT_MAX], variant[CACHE_VARIANT_MAX];
+    if (!stored)
+        return;
     cache_vary_of(stored, vary, sizeof(vary));
     struct buf head;
     buf_init(&head, c->cfg->limits.max_header_bytes * 2);
@@ -654,18 +514,18 @@ int cache_response_head(struct client *c, const struct http_msg *m)
 {
     struct cache_xchg *x = &c->cx;
     cache_invalidate(c, m);
-    if (x->obj.fd >= 0 && m->status == 304 && x->revalidate) {
+    if (store_obj_is_open(&x->obj) && m->status == 304 && x->revalidate) {
         cache_refresh(c, m);
         x->result = CACHE_REVALIDATED;
         x->intercept = true;
         return 1;
     }
-    if (x->obj.fd >= 0 && m->status >= 500 && x->stale_if_error) {
+    if (store_obj_is_open(&x->obj) && m->status >= 500 && x->stale_if_error) {
         x->fwd_status = m->status;
         x->intercept = true;
         return 1;
     }
-    if (x->obj.fd >= 0)
+    if (store_obj_is_open(&x->obj))
         cache_drop_obj(x); /* a full response replaces what was stored */
     cache_store_response(c, m);
     cache_flight_decide(c, m);
@@ -730,13 +590,13 @@ void cache_serve_stored(struct client *c)
         const char *vary = store_vary(c->srv->store, x->key);
         char variant[CACHE_VARIANT_MAX];
         cache_drop_obj(x);
+        struct cache_resp r;
         if (!vary || !cache_variant(req, vary, variant, sizeof(variant)) ||
-            store_get(c->srv->store, x->key, variant, &x->obj) < 0 || !cache_parse_stored(x)) {
+            store_get(c->srv->store, x->key, variant, &x->obj) < 0 ||
+            !cache_stored_facts(x, &r)) {
             client_fail(c, 502, "the revalidated response vanished from the cache");
             return;
         }
-        struct cache_resp r;
-        cache_facts(http_reader_msg(x->head), x->obj.request_time, x->obj.response_time, &r);
         x->age = policy_current_age(&r, (time_t)ev_now(c->srv->loop));
     }
     c->state = CS_HIT;
@@ -748,7 +608,7 @@ void cache_serve_stored(struct client *c)
 bool cache_stale_fallback(struct client *c, int status)
 {
     struct cache_xchg *x = &c->cx;
-    if (status < 500 || x->obj.fd < 0 || !x->stale_if_error || c->rsp_head_sent ||
+    if (status < 500 || !store_obj_is_open(&x->obj) || !x->stale_if_error || c->rsp_head_sent ||
         c->state == CS_HIT || c->state == CS_CLOSED)
         return false;
     log_info("#%llu %s: origin failed (%d); serving the stale stored %s", c->id, c->addr_text,
@@ -897,11 +757,12 @@ static bool cache_follow_open(struct client *fc, struct cache_flight *f, struct 
 {
     struct cache_xchg *x = &fc->cx;
     uint64_t body_off;
+    char *head = malloc(f->head_len);
+    x->obj.head = head;
     x->obj.fd = store_writer_reader(w, &body_off);
-    x->obj.head = malloc(f->head_len);
-    if (x->obj.fd < 0 || !x->obj.head)
+    if (x->obj.fd < 0 || !head)
         return false;
-    memcpy(x->obj.head, f->head, f->head_len);
+    memcpy(head, f->head, f->head_len);
     x->obj.head_len = f->head_len;
     x->obj.body_off = body_off;
     x->obj.body_len = f->total;

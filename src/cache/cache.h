@@ -84,13 +84,16 @@ void cache_serve_start(struct client *c);
  * left (wait for writability), -1 on error.
  */
 int cache_serve_more(struct client *c);
+/* Whether cache_serve_more() sends the client buffer too (a memory copy
+   to a plain socket: head and body in one write). */
+bool cache_serve_gathers(const struct client *c);
 /* Whether a hit has body bytes ready to send now. */
 bool cache_serve_pending(const struct client *c);
 /* Frees the fetches still registered (at exit, after every client closed). */
 void cache_flights_free(struct server *srv);
 
 /* Conditional header lines for revalidating a stale stored response. */
-int cache_request_headers(const struct client *c, struct buf *out);
+int cache_request_headers(struct client *c, struct buf *out);
 /*
  * The final response head arrived from the origin: store it if allowed.
  * Returns 1 when the store answers instead (a 304 to our revalidation, or

@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cache/memory.h"
+
 #define INDEX_MIN_BUCKETS 1024
 
 struct index_key {
@@ -133,6 +135,8 @@ void index_free(struct index *idx)
             struct index_obj *o = k->variants;
             while (o) {
                 struct index_obj *onext = o->_vnext;
+                if (o->mem)
+                    mem_drop(o->mem);
                 free(o);
                 o = onext;
             }
@@ -297,6 +301,11 @@ void index_set_verified(struct index_obj *o)
     o->verified = true;
 }
 
+void index_set_mem(struct index_obj *o, struct mem_obj *m)
+{
+    o->mem = m;
+}
+
 static struct index_obj *index_obj_new(const char *variant, const char *vary, uint64_t size,
                                        const unsigned char id[INDEX_ID_LEN])
 {
@@ -310,6 +319,7 @@ static struct index_obj *index_obj_new(const char *variant, const char *vary, ui
     o->vary = o->_data + vlen + 1;
     o->size = size;
     o->verified = false;
+    o->mem = NULL;
     memcpy(o->id, id, INDEX_ID_LEN);
     o->_key = NULL;
     o->_vnext = NULL;
@@ -359,6 +369,8 @@ void index_remove(struct index *idx, struct index_obj *o)
     lru_unlink(idx, o);
     idx->nobjs--;
     idx->bytes -= o->size;
+    if (o->mem)
+        mem_drop(o->mem);
     free(o);
     if (!k->variants)
         index_key_del(idx, k);

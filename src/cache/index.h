@@ -16,6 +16,7 @@
 
 struct index;
 struct index_key;
+struct mem_obj;
 
 /* One stored variant. Fields without '_' may be read; none may be written
    except through index_* calls. */
@@ -24,6 +25,7 @@ struct index_obj {
     const char *vary;    /* Vary field names of this response, "" if none */
     uint64_t size;       /* bytes the file takes (what max_size counts) */
     bool verified;       /* its body CRC was checked (or it was written) by this process */
+    struct mem_obj *mem; /* its copy in the memory tier, or NULL */
     unsigned char id[INDEX_ID_LEN];
     struct index_key *_key;                  /* owner; never NULL */
     struct index_obj *_vnext;                /* next older variant of _key */
@@ -33,6 +35,8 @@ struct index_obj {
 
 /* Marks the body as checked: later reads skip the CRC of large bodies. */
 void index_set_verified(struct index_obj *o);
+/* Records o's memory copy (memory.c); removing o drops the copy. */
+void index_set_mem(struct index_obj *o, struct mem_obj *m);
 
 struct index *index_new(void);
 void index_free(struct index *idx);

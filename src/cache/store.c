@@ -40,6 +40,7 @@
 #include <zlib.h>
 
 #include "cache/index.h"
+#include "cache/memory.h"
 #include "log.h"
 
 /* ---- the file format (docs/CACHE.md) ---- */
@@ -111,6 +112,7 @@ struct store {
     int dfd; /* the cache directory; every path is relative to it */
     uint64_t max_size, max_object_size;
     struct index *idx;
+    struct mem_tier *mem; /* NULL: no memory tier */
     struct store_stats stats;
     EVP_MD *md;
     EVP_MD_CTX *mdctx;
@@ -282,6 +284,8 @@ static void store_sync_stats(struct store *s)
 {
     s->stats.objects = index_objects(s->idx);
     s->stats.bytes = index_bytes(s->idx);
+    s->stats.memory_objects = mem_objects(s->mem);
+    s->stats.memory_bytes = mem_bytes(s->mem);
 }
 
 /* ---- invalid files and their log lines ---- */
@@ -875,6 +879,7 @@ void store_close(struct store *s)
         log_error("cache: %s closed with %u writers open (a bug: they must be committed or "
                   "aborted first)",
                   s->dir, s->writers);
+    mem_free(s->mem);
     index_free(s->idx);
     if (s->dfd >= 0)
         close(s->dfd);
@@ -934,8 +939,9 @@ static int store_open_obj(struct store *s, const char *key, const char *variant,
         bad = BAD_NOTREG;
     if (!bad)
         bad = meta_load(s, fd, o->id, st, m);
-    if (!bad && check_body && m->body_len <= STORE_BODY_CRC_MAX)
-        bad = meta_check_body(s, fd, m);
+    if (!bad && check_body &&
+        (m->body_len <= STORE_BODY_CRC_MAX || mem_fits(s->mem, m->hlen, m->body_len)))
+        bad = meta_check_body(s, fd, m); /* into s->rbuf, where a memory copy takes it */
     else if (!bad && check_body && !o->verified)
         bad = meta_check_body_stream(fd, m);
     if (!bad && check_body)
@@ -962,30 +968,94 @@ static void obj_reset(struct store_obj *out)
     out->fd = -1;
 }
 
+/* A hit on a memory copy: no system call, but one a minute for the LRU. */
+static void store_get_mem(struct store *s, struct index_obj *o, struct store_obj *out)
+{
+    struct mem_obj *m = o->mem;
+    mem_get(m);
+    mem_touch(m);
+    index_touch(s->idx, o);
+    out->mem = m;
+    out->head = m->head;
+    out->head_len = m->head_len;
+    out->body_len = m->body_len;
+    out->request_time = m->request_time;
+    out->response_time = m->response_time;
+    time_t now = time(NULL);
+    if (m->touched + TOUCH_INTERVAL <= now) {
+        char rel[REL_LEN];
+        rel_path(o->id, rel);
+        (void)utimensat(s->dfd, rel, NULL, 0);
+        m->touched = now;
+    }
+}
+
+/* Keeps a copy of a small object just read and checked (its body is in
+   s->rbuf). Whether it worked or not, the file serves this request. */
+static void store_keep_copy(struct store *s, struct index_obj *o, const struct meta *m,
+                            time_t mtime)
+{
+    if (!mem_fits(s->mem, m->hlen, m->body_len))
+        return;
+    struct mem_obj *c = mem_add(s->mem, o, (const char *)m->head, m->hlen, m->body_len);
+    if (!c)
+        return;
+    memcpy(mem_body_buf(c), s->rbuf + m->body_off, (size_t)m->body_len);
+    c->request_time = (time_t)m->request_time;
+    c->response_time = (time_t)m->response_time;
+    c->touched = mtime;
+}
+
+int store_set_memory(struct store *s, uint64_t bytes)
+{
+    mem_free(s->mem);
+    s->mem = NULL;
+    uint64_t per_object = bytes / 8 < STORE_MEM_OBJECT_MAX ? bytes / 8 : STORE_MEM_OBJECT_MAX;
+    if (bytes && !(s->mem = mem_new(bytes, per_object)))
+        return -1;
+    store_sync_stats(s);
+    return 0;
+}
+
 int store_get(struct store *s, const char *key, const char *variant, struct store_obj *out)
 {
     struct stat st;
     struct meta m;
     struct index_obj *o;
     obj_reset(out);
+    o = index_find(s->idx, key, variant);
+    if (o && o->mem) {
+        store_get_mem(s, o, out);
+        return 0;
+    }
     int fd = store_open_obj(s, key, variant, &o, &st, &m, true);
-    if (fd >= 0 && !(out->head = malloc((size_t)m.hlen + 1))) {
+    if (fd >= 0 && (uint64_t)st.st_size != o->size) /* replaced behind our back, but valid */
+        index_set_size(s->idx, o, (uint64_t)st.st_size);
+    if (fd >= 0)
+        store_keep_copy(s, o, &m, st.st_mtime);
+    if (fd >= 0 && o->mem) {
+        close(fd);
+        store_get_mem(s, o, out);
+        store_sync_stats(s);
+        return 0;
+    }
+    char *head = fd >= 0 ? malloc((size_t)m.hlen + 1) : NULL;
+    if (fd >= 0 && !head) {
         close(fd);
         fd = -1;
     }
     store_sync_stats(s);
     if (fd < 0)
         return -1;
-    memcpy(out->head, m.head, m.hlen);
-    out->head[m.hlen] = '\0';
+    memcpy(head, m.head, m.hlen);
+    head[m.hlen] = '\0';
+    out->head = head;
     out->head_len = m.hlen;
     out->fd = fd;
     out->body_off = m.body_off;
     out->body_len = m.body_len;
     out->request_time = (time_t)m.request_time;
     out->response_time = (time_t)m.response_time;
-    if ((uint64_t)st.st_size != o->size) /* replaced behind our back, but valid */
-        index_set_size(s->idx, o, (uint64_t)st.st_size);
     index_touch(s->idx, o);
     /* The mtime carries LRU order across restarts; refresh it cheaply. */
     if (st.st_mtime + TOUCH_INTERVAL <= time(NULL))
@@ -998,7 +1068,10 @@ void store_obj_close(struct store_obj *o)
 {
     if (o->fd >= 0)
         close(o->fd);
-    free(o->head);
+    if (o->mem)
+        mem_put(o->mem);
+    else
+        free((char *)o->head);
     obj_reset(o);
 }
 

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <time.h>
 
+struct mem_obj;
 struct store;
 struct store_writer;
 
@@ -29,6 +30,7 @@ struct store_writer;
 #define STORE_MAX_HEAD (1024 * 1024)   /* the stored head block */
 #define STORE_MAX_VARIANTS 64          /* per key; more evicts the oldest stored */
 #define STORE_BODY_CRC_MAX (64 * 1024) /* bodies up to this are CRC-checked by store_get */
+#define STORE_MEM_OBJECT_MAX (1024 * 1024) /* larger objects are sent from their file */
 
 struct store_stats {
     uint64_t objects, bytes;     /* what the index holds now */
@@ -36,17 +38,24 @@ struct store_stats {
     uint64_t removed_tmp;        /* leftover temporary files deleted at start */
     uint64_t evicted;            /* removed to stay under max_size (or STORE_MAX_VARIANTS) */
     uint64_t write_errors;       /* writes abandoned (disk full, I/O error) */
+    uint64_t memory_objects, memory_bytes; /* copies in the memory tier */
 };
 
-/* An open stored response, for serving. */
+/* An open stored response, for serving: a file, or a memory copy. */
 struct store_obj {
-    int fd;
-    char *head;        /* the stored response head block, ending in CRLF CRLF */
+    int fd;            /* -1 for a memory copy */
+    const char *head;  /* the stored response head block, ending in CRLF CRLF */
     size_t head_len;
     uint64_t body_off; /* where the body starts in fd (for sendfile) */
     uint64_t body_len;
     time_t request_time, response_time;
+    struct mem_obj *mem; /* the memory copy (head and body point into it), or NULL */
 };
+
+static inline bool store_obj_is_open(const struct store_obj *o)
+{
+    return o->fd >= 0 || o->mem;
+}
 
 /*
  * Opens (creating) dir, deletes leftover temporary files, and rebuilds the
@@ -57,6 +66,12 @@ struct store_obj {
  */
 struct store *store_open(const char *dir, uint64_t max_size, uint64_t max_object_size, char *err,
                          size_t errlen);
+/*
+ * Keeps copies of small objects (up to STORE_MEM_OBJECT_MAX, and an eighth
+ * of bytes) in memory once read, within bytes; 0 (the default) keeps none.
+ * -1 when out of memory.
+ */
+int store_set_memory(struct store *s, uint64_t bytes);
 /* Every writer must be committed or aborted first. Open store_obj stay
    valid (they own their fd and head). */
 void store_close(struct store *s);
@@ -73,11 +88,12 @@ const char *store_vary(struct store *s, const char *key);
  * Opens the variant of key whose secondary key is variant ("" without
  * Vary). 0 on success (and the object becomes most recently used), -1 when
  * absent or invalid (an invalid file is removed and counted).
- * On success out owns an O_RDONLY fd (the body is at body_off, for
- * sendfile/pread) and a malloc'd, NUL-terminated copy of the head; free
- * both with store_obj_close(). Eviction or replacement of the object
- * meanwhile does not disturb an open one. On failure out->fd is -1 and
- * store_obj_close(out) is harmless.
+ * On success out holds either a reference to the object's memory copy
+ * (out->mem; fd -1) or an O_RDONLY fd (the body is at body_off, for
+ * sendfile/pread) and a malloc'd copy of the head; the head is
+ * NUL-terminated either way. store_obj_close() lets go of them. Eviction
+ * or replacement of the object meanwhile does not disturb an open one. On
+ * failure out->fd is -1 and store_obj_close(out) is harmless.
  */
 int store_get(struct store *s, const char *key, const char *variant, struct store_obj *out);
 void store_obj_close(struct store_obj *o);

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "cache/index.h"
+#include "cache/memory.h"
 #include "cache/store.h"
 #include "log.h"
 
@@ -829,6 +830,141 @@ static void test_scale_open(void **state)
 
 /* ---- the index alone ---- */
 
+/* ---- the memory tier ---- */
+
+/* Gets key from memory and checks its body. */
+static void check_mem(struct store *s, const char *key, const char *body, size_t len)
+{
+    struct store_obj o;
+    assert_int_equal(store_get(s, key, "", &o), 0);
+    assert_non_null(o.mem);
+    assert_int_equal(o.fd, -1);
+    assert_true(store_obj_is_open(&o));
+    assert_int_equal(o.body_len, len);
+    assert_memory_equal(o.mem->body, body, len);
+    assert_memory_equal(o.head, HEAD, strlen(HEAD));
+    assert_int_equal(o.head[o.head_len], '\0');
+    assert_int_equal(o.request_time, 100);
+    assert_int_equal(o.response_time, 200);
+    store_obj_close(&o);
+    assert_false(store_obj_is_open(&o));
+}
+
+static void test_memory_copy_after_first_read(void **state)
+{
+    struct t *t = *state;
+    struct store *s = topen(t, 10 * MIB, MIB);
+    assert_int_equal(store_set_memory(s, MIB), 0);
+    assert_int_equal(put(s, "k", "", "", HEAD, "hello", 5), 0);
+    assert_int_equal(st(t)->memory_objects, 0); /* kept on its first read, not on write */
+    check_mem(s, "k", "hello", 5);
+    assert_int_equal(st(t)->memory_objects, 1);
+    assert_true(st(t)->memory_bytes > 5);
+    /* later hits never touch the file: a damaged byte there goes unseen,
+       because the copy was checked when it was read */
+    char p[256];
+    obj_path(t, "k", "", p, sizeof(p));
+    flip_byte(p, file_size(p) - 1);
+    check_mem(s, "k", "hello", 5);
+    assert_int_equal(st(t)->removed_invalid, 0);
+}
+
+static void test_memory_damaged_file_never_kept(void **state)
+{
+    struct t *t = *state;
+    struct store *s = topen(t, 10 * MIB, MIB);
+    char p[256];
+    assert_int_equal(put(s, "k", "", "", HEAD, "hello", 5), 0);
+    obj_path(t, "k", "", p, sizeof(p));
+    flip_byte(p, file_size(p) - 1);
+    assert_int_equal(store_set_memory(s, MIB), 0);
+    assert_false(gets(s, "k", ""));
+    assert_int_equal(st(t)->removed_invalid, 1);
+    assert_int_equal(st(t)->memory_objects, 0);
+}
+
+static void test_memory_follows_replace_and_remove(void **state)
+{
+    struct t *t = *state;
+    struct store *s = topen(t, 10 * MIB, MIB);
+    assert_int_equal(store_set_memory(s, MIB), 0);
+    assert_int_equal(put(s, "k", "", "", HEAD, "hello", 5), 0);
+    struct store_obj held;
+    assert_int_equal(store_get(s, "k", "", &held), 0);
+    assert_non_null(held.mem);
+    /* a new response replaces the copy; the one being sent stays intact */
+    assert_int_equal(put(s, "k", "", "", HEAD, "HELLO", 5), 0);
+    assert_int_equal(st(t)->memory_objects, 0);
+    check_mem(s, "k", "HELLO", 5);
+    assert_memory_equal(held.mem->body, "hello", 5);
+    store_obj_close(&held);
+    /* a 304's refresh writes a new file: the copy goes, and comes back */
+    assert_int_equal(store_refresh(s, "k", "", HEAD, strlen(HEAD), 100, 200), 0);
+    assert_int_equal(st(t)->memory_objects, 0);
+    check_mem(s, "k", "HELLO", 5);
+    assert_int_equal(store_remove(s, "k"), 1);
+    assert_int_equal(st(t)->memory_objects, 0);
+    assert_int_equal(st(t)->memory_bytes, 0);
+    assert_false(gets(s, "k", ""));
+}
+
+static void test_memory_limits(void **state)
+{
+    struct t *t = *state;
+    struct store *s = topen(t, 10 * MIB, MIB);
+    /* 64 KiB in all: at most 8 KiB per object */
+    assert_int_equal(store_set_memory(s, 64 * 1024), 0);
+    char *body = malloc(20000);
+    assert_non_null(body);
+    memset(body, 'x', 20000);
+    assert_int_equal(put(s, "big", "", "", HEAD, body, 20000), 0);
+    struct store_obj o;
+    assert_int_equal(store_get(s, "big", "", &o), 0);
+    assert_null(o.mem); /* served from its file */
+    assert_true(o.fd >= 0);
+    store_obj_close(&o);
+    for (int i = 0; i < 40; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "k%d", i);
+        assert_int_equal(put(s, key, "", "", HEAD, body, 4000), 0);
+        assert_true(gets(s, key, ""));
+        assert_true(st(t)->memory_bytes <= 64 * 1024);
+    }
+    assert_true(st(t)->memory_objects >= 10 && st(t)->memory_objects < 16);
+    assert_true(gets(s, "k39", "")); /* the newest are the ones kept */
+    assert_true(st(t)->memory_objects >= 10);
+    free(body);
+}
+
+static void test_memory_follows_disk_eviction(void **state)
+{
+    struct t *t = *state;
+    /* a disk budget for about four objects, a memory budget for all */
+    struct store *s = topen(t, 4 * 4400, MIB);
+    assert_int_equal(store_set_memory(s, MIB), 0);
+    char body[4000];
+    memset(body, 'y', sizeof(body));
+    for (int i = 0; i < 10; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "k%d", i);
+        assert_int_equal(put(s, key, "", "", HEAD, body, sizeof(body)), 0);
+        gets(s, key, "");
+        assert_true(st(t)->memory_objects <= st(t)->objects);
+    }
+    assert_false(gets(s, "k0", ""));
+    assert_true(gets(s, "k9", ""));
+}
+
+static void test_memory_off(void **state)
+{
+    struct t *t = *state;
+    struct store *s = topen(t, 10 * MIB, MIB);
+    assert_int_equal(store_set_memory(s, 0), 0);
+    assert_int_equal(put(s, "k", "", "", HEAD, "hello", 5), 0);
+    check_get(s, "k", "", HEAD, "hello", 5);
+    assert_int_equal(st(t)->memory_objects, 0);
+}
+
 static void test_index_basics(void **state)
 {
     (void)state;
@@ -890,6 +1026,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_write_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unusable_dir, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scale_open, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_memory_copy_after_first_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_memory_damaged_file_never_kept, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_memory_follows_replace_and_remove, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_memory_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_memory_follows_disk_eviction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_memory_off, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

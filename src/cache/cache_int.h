@@ -1,0 +1,36 @@
+/*
+ * cache/cache_int.h - what cache.c (lookup, storing, collapsed forwarding)
+ * and serve.c (answering from the store) share. Not for the rest of magpie.
+ */
+#ifndef MAGPIE_CACHE_CACHE_INT_H
+#define MAGPIE_CACHE_CACHE_INT_H
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "cache/cache.h"
+#include "cache/policy.h"
+
+struct http_msg;
+
+/* What a memory copy's head says, worked out once for all its hits. */
+struct cache_prep {
+    struct cache_resp r;  /* freshness facts (times of the stored object) */
+    size_t prefix_len;    /* of prefix: a 200 hit's status line and repeated fields */
+    char prefix[];
+};
+
+/* The value of the first field called name, or NULL. */
+const char *cache_hval(const struct http_msg *m, const char *name);
+/* The freshness facts of a response head. */
+void cache_facts(const struct http_msg *m, time_t req_t, time_t resp_t, struct cache_resp *r);
+/* The open stored response's head, parsed on first use; NULL if it is not
+   a valid response head. */
+const struct http_msg *cache_stored_msg(struct cache_xchg *x);
+/* The facts of the open stored response: from its memory copy's
+   preparation, else from its parsed head. false if unparsable. */
+bool cache_stored_facts(struct cache_xchg *x, struct cache_resp *r);
+/* The preparation of the open memory copy (made on first use), or NULL. */
+const struct cache_prep *cache_prep_of(struct cache_xchg *x);
+
+#endif

@@ -1,0 +1,340 @@
+/*
+ * cache/serve.c - answering from the store: the head of a hit (200, or 304,
+ * 206 or 416 for conditional and range requests, with Age, Via and
+ * Cache-Status), then its body. A memory copy goes out with its head in one
+ * gathered write, its head block prepared once per copy; a file goes by
+ * sendfile (TLS clients: pread through the client buffer).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include "cache/cache_int.h"
+#include "cache/memory.h"
+#include "proxy.h"
+
+#define CACHE_SENDFILE_MAX (4 * 1024 * 1024)
+
+int cache_status_headers(const struct client *c, char *out, size_t size)
+{
+    const struct cache_xchg *x = &c->cx;
+    const char *cs;
+    switch (x->result) {
+    case CACHE_NONE:
+        out[0] = '\0';
+        return 0;
+    case CACHE_BYPASS:
+        cs = "fwd=bypass";
+        break;
+    case CACHE_MISS:
+        cs = x->storing ? "fwd=miss; stored" : "fwd=miss";
+        break;
+    case CACHE_STALE:
+        cs = x->storing ? "fwd=stale; stored" : "fwd=stale";
+        break;
+    case CACHE_HIT:
+        cs = "hit";
+        break;
+    case CACHE_REVALIDATED:
+        cs = "fwd=stale; fwd-status=304";
+        break;
+    default:
+        cs = "fwd=miss";
+    }
+    if (x->result == CACHE_STALE && x->fwd_status)
+        return snprintf(out, size, "Cache-Status: magpie; hit; fwd=stale; fwd-status=%d\r\n"
+                                   "X-Cache: STALE\r\n", x->fwd_status);
+    if (x->follower)
+        return snprintf(out, size, "Cache-Status: magpie; fwd=miss; collapsed\r\n"
+                                   "X-Cache: MISS\r\n");
+    if (x->result == CACHE_STALE && !x->intercept && store_obj_is_open(&x->obj) &&
+        c->state == CS_HIT)
+        return snprintf(out, size, "Cache-Status: magpie; hit; detail=%s\r\nX-Cache: STALE\r\n",
+                        x->swr ? "stale-while-revalidate" : "max-stale");
+    if (x->result == CACHE_STALE && x->intercept)
+        return snprintf(out, size, "Cache-Status: magpie; hit; fwd=stale; detail=origin-error\r\n"
+                                   "X-Cache: STALE\r\n");
+    return snprintf(out, size, "Cache-Status: magpie; %s\r\nX-Cache: %s\r\n", cs,
+                    cache_result_name(x->result));
+}
+
+/* What a hit answers: 200, 304 (the client has it), 206 or 416 (Range). */
+static int cache_hit_status(struct client *c, const struct http_msg *req,
+                            const struct http_msg *rsp, uint64_t *first, uint64_t *len)
+{
+    const char *etag = cache_hval(rsp, "ETag");
+    const char *lm = cache_hval(rsp, "Last-Modified");
+    const char *inm = cache_hval(req, "If-None-Match");
+    const char *ims = cache_hval(req, "If-Modified-Since");
+    *first = 0;
+    *len = c->cx.obj.body_len;
+    if (rsp->status != 200)
+        return rsp->status;
+    if ((inm || ims) &&
+        policy_not_modified(inm, ims, etag, lm ? http_date_parse(lm) : (time_t)-1))
+        return 304;
+    const char *range = cache_hval(req, "Range");
+    const char *if_range = cache_hval(req, "If-Range");
+    if (!range || (if_range && (!etag || strcmp(if_range, etag) != 0)))
+        return 200;
+    uint64_t a, b;
+    int r = policy_range(range, c->cx.obj.body_len, &a, &b);
+    if (r == 0)
+        return 200;
+    if (r < 0)
+        return 416;
+    *first = a;
+    *len = b - a + 1;
+    return 206;
+}
+
+static bool cache_hit_skips(const char *name, int status)
+{
+    static const char *const own[] = {"Age", "Content-Length", "Content-Range", "Connection"};
+    for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+        if (strcasecmp(name, own[i]) == 0)
+            return true;
+    return status == 304 && strcasecmp(name, "Content-Type") == 0;
+}
+
+bool cache_serve_pending(const struct client *c)
+{
+    const struct cache_xchg *x = &c->cx;
+    return x->body_left > 0 && (!x->follower || x->avail > x->body_off);
+}
+
+/* ---- memory copies: the head block, prepared once ---- */
+
+/* The stored head as a hit with the stored status repeats it. */
+static int cache_put_stored_head(struct buf *out, const struct http_msg *rsp, int status)
+{
+    const char *reason = status == rsp->status ? http_str(rsp, rsp->reason) : "";
+    if (buf_printf(out, "HTTP/1.1 %d %s\r\n", status, reason[0] ? reason : http_reason(status)) < 0)
+        return -1;
+    for (size_t i = 0; i < rsp->nhdrs; i++) {
+        const struct http_header *h = &rsp->hdrs[i];
+        if (!cache_hit_skips(http_hname(rsp, h), status) &&
+            buf_printf(out, "%s: %s\r\n", http_hname(rsp, h), http_hvalue(rsp, h)) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static struct cache_prep *cache_prep_build(struct cache_xchg *x)
+{
+    const struct http_msg *m = cache_stored_msg(x);
+    if (!m)
+        return NULL;
+    struct buf b;
+    buf_init(&b, 2 * x->obj.head_len + 64);
+    struct cache_prep *p = NULL;
+    if (cache_put_stored_head(&b, m, m->status) == 0 &&
+        (p = malloc(sizeof(*p) + buf_used(&b)))) {
+        cache_facts(m, x->obj.request_time, x->obj.response_time, &p->r);
+        p->prefix_len = buf_used(&b);
+        memcpy(p->prefix, buf_head(&b), p->prefix_len);
+    }
+    buf_free(&b);
+    return p;
+}
+
+const struct cache_prep *cache_prep_of(struct cache_xchg *x)
+{
+    struct mem_obj *m = x->obj.mem;
+    if (!m)
+        return NULL;
+    if (!m->aux) {
+        struct cache_prep *p = cache_prep_build(x);
+        if (!p)
+            return NULL;
+        mem_set_aux(m, p, free);
+    }
+    return m->aux;
+}
+
+/* A request that wants the whole stored response as it is. */
+static bool cache_plain_request(const struct http_msg *req)
+{
+    for (size_t i = 0; i < req->nhdrs; i++) {
+        const char *n = http_hname(req, &req->hdrs[i]);
+        if ((n[0] == 'I' || n[0] == 'i' || n[0] == 'R' || n[0] == 'r') &&
+            (strcasecmp(n, "If-None-Match") == 0 || strcasecmp(n, "If-Modified-Since") == 0 ||
+             strcasecmp(n, "Range") == 0))
+            return false;
+    }
+    return true;
+}
+
+/* ---- the head ---- */
+
+static char *put_str(char *p, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(p, s, n);
+    return p + n;
+}
+
+static char *put_u64(char *p, uint64_t v)
+{
+    char t[20];
+    int i = 0;
+    do
+        t[i++] = (char)('0' + v % 10);
+    while ((v /= 10) > 0);
+    while (i > 0)
+        *p++ = t[--i];
+    return p;
+}
+
+/* Age, Via, Content-Range/Length, Cache-Status, Connection and the end of
+   the head. The caller's buffer holds CACHE_TAIL_MAX bytes. */
+#define CACHE_TAIL_MAX 1024
+static size_t cache_head_tail(struct client *c, int status, uint64_t first, uint64_t len,
+                              char *out)
+{
+    struct cache_xchg *x = &c->cx;
+    char *p = put_str(out, "Age: ");
+    p = put_u64(p, (uint64_t)(x->age + 0.5));
+    p = put_str(p, "\r\nVia: 1.1 ");
+    p = put_str(p, c->cfg->proxy_name); /* at most 253 bytes (cfgval.c) */
+    p = put_str(p, "\r\n");
+    if (status == 206 || status == 416) {
+        p = put_str(p, "Content-Range: bytes ");
+        if (status == 206) {
+            p = put_u64(p, first);
+            *p++ = '-';
+            p = put_u64(p, first + len - 1);
+        } else {
+            *p++ = '*';
+        }
+        *p++ = '/';
+        p = put_u64(p, x->obj.body_len);
+        p = put_str(p, "\r\n");
+    }
+    if (status != 304) {
+        p = put_str(p, "Content-Length: ");
+        p = put_u64(p, status == 416 ? 0 : len);
+        p = put_str(p, "\r\n");
+    }
+    int cs = cache_status_headers(c, p, 256);
+    if (cs > 0 && cs < 256)
+        p += cs;
+    if (!c->keep_alive)
+        p = put_str(p, "Connection: close\r\n");
+    else if (c->minor == 0)
+        p = put_str(p, "Connection: keep-alive\r\n");
+    p = put_str(p, "\r\n");
+    return (size_t)(p - out);
+}
+
+void cache_serve_start(struct client *c)
+{
+    struct cache_xchg *x = &c->cx;
+    const struct http_msg *req = http_reader_msg(c->reader);
+    const struct cache_prep *p = cache_prep_of(x);
+    const struct http_msg *rsp = NULL;
+    uint64_t first = 0, len = x->obj.body_len;
+    int status;
+    if (p && cache_plain_request(req)) {
+        status = p->r.status;
+    } else if ((rsp = cache_stored_msg(x))) {
+        status = cache_hit_status(c, req, rsp, &first, &len);
+    } else {
+        client_close(c, "unparsable stored head");
+        return;
+    }
+    struct buf *out = &c->out;
+    size_t before = buf_used(out);
+    char tail[CACHE_TAIL_MAX];
+    size_t tail_len = cache_head_tail(c, status, first, len, tail);
+    int rc = p && status == p->r.status ? buf_append(out, p->prefix, p->prefix_len)
+                                        : cache_put_stored_head(out, rsp, status);
+    if (rc < 0 || buf_append(out, tail, tail_len) < 0) {
+        client_close(c, "response head too large");
+        return;
+    }
+    c->bytes_sent += buf_used(out) - before;
+    c->status = status;
+    c->rsp_head_sent = true;
+    x->body_off = first;
+    x->body_left = (status == 304 || status == 416 || c->method_id == HTTP_M_HEAD) ? 0 : len;
+}
+
+/* ---- the body ---- */
+
+bool cache_serve_gathers(const struct client *c)
+{
+    return c->cx.obj.mem && !c->sock.tls && c->cx.body_left > 0;
+}
+
+/* A memory copy: whatever of the head is still in c->out, then the body,
+   in one sendmsg. */
+static ssize_t cache_send_mem(struct client *c)
+{
+    struct cache_xchg *x = &c->cx;
+    struct iovec iov[2];
+    int n = 0;
+    size_t head = buf_used(&c->out);
+    if (head > 0)
+        iov[n++] = (struct iovec){(void *)buf_head(&c->out), head};
+    iov[n++] = (struct iovec){(void *)(x->obj.mem->body + x->body_off), (size_t)x->body_left};
+    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+    ssize_t w = sendmsg(c->sock.fd, &msg, MSG_NOSIGNAL);
+    if (w < 0)
+        return w;
+    size_t from_head = (size_t)w < head ? (size_t)w : head;
+    buf_consume(&c->out, from_head);
+    if (buf_empty(&c->out))
+        buf_compact(&c->out, true);
+    return w - (ssize_t)from_head;
+}
+
+int cache_serve_more(struct client *c)
+{
+    struct cache_xchg *x = &c->cx;
+    if (x->body_left == 0)
+        return 1;
+    off_t off = (off_t)(x->obj.body_off + x->body_off);
+    ssize_t n;
+    size_t asked;
+    uint64_t ready = x->body_left;
+    if (x->follower && x->avail < x->body_off + ready) /* only what the fetch wrote */
+        ready = x->avail > x->body_off ? x->avail - x->body_off : 0;
+    if (ready == 0)
+        return 0;
+    if (x->obj.mem && !c->sock.tls) {
+        asked = (size_t)ready;
+        n = cache_send_mem(c);
+        if (n < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+        if (n == 0)
+            return 0; /* only head bytes went */
+    } else if (!c->sock.tls) {
+        asked = ready < CACHE_SENDFILE_MAX ? ready : CACHE_SENDFILE_MAX;
+        n = sendfile(c->sock.fd, x->obj.fd, &off, asked);
+        if (n < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+    } else {
+        size_t room = buf_room(&c->out);
+        if (room > ready)
+            room = ready;
+        asked = room;
+        if (x->obj.mem)
+            memcpy(buf_tail(&c->out), x->obj.mem->body + x->body_off, room);
+        n = x->obj.mem ? (ssize_t)room : room ? pread(x->obj.fd, buf_tail(&c->out), room, off) : 0;
+        if (n < 0)
+            return -1;
+        c->out.len += (size_t)n;
+    }
+    if (n == 0 && asked > 0)
+        return -1; /* the file is shorter than its header said */
+    x->body_off += (uint64_t)n;
+    x->body_left -= (uint64_t)n;
+    c->bytes_sent += (uint64_t)n;
+    return x->body_left == 0 ? 1 : 0;
+}
