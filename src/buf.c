@@ -17,7 +17,7 @@
 void buf_init(struct buf *b, size_t max)
 {
     memset(b, 0, sizeof(*b));
-    b->max = max;
+    b->max = max < UINT32_MAX ? (uint32_t)max : UINT32_MAX;
 }
 
 void buf_free(struct buf *b)

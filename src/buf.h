@@ -8,14 +8,17 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
+/* 32-bit offsets: a connection holds two of these while idle, and no
+   buffer may grow past 4 GiB anyway (buf_init clamps max). */
 struct buf {
     char *data;
-    size_t off; /* first unconsumed byte */
-    size_t len; /* end of data */
-    size_t cap; /* allocated */
-    size_t max; /* hard limit on cap */
+    uint32_t off; /* first unconsumed byte */
+    uint32_t len; /* end of data */
+    uint32_t cap; /* allocated */
+    uint32_t max; /* hard limit on cap */
 };
 
 void buf_init(struct buf *b, size_t max);

@@ -21,8 +21,7 @@
 
 #include "log.h"
 
-static void client_read_cb(struct ev_loop *loop, ev_io *w, int revents);
-static void client_write_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void client_io_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void client_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void client_process(struct client *c);
 static void client_handshake(struct client *c);
@@ -82,21 +81,16 @@ static struct client *client_new(struct server *srv, int fd, const struct sockad
     c->cfg = config_ref(srv->cfg);
     c->id = ++srv->next_id;
     sock_init(&c->sock, fd);
-    c->cx.obj.fd = -1;
-    memcpy(&c->addr, sa, len);
+    memcpy(&c->addr, sa, len < sizeof(c->addr) ? len : sizeof(c->addr));
     client_format_addr(sa, c->addr_text, sizeof(c->addr_text));
     buf_init(&c->in, c->cfg->limits.max_header_bytes + PROXY_FEED_MAX);
     buf_init(&c->out, PROXY_OUT_MAX);
-    buf_init(&c->up.in, c->cfg->limits.max_header_bytes + PROXY_FEED_MAX);
-    buf_init(&c->up.out, c->cfg->limits.max_header_bytes + PROXY_OUT_MAX);
-    c->reader = http_reader_new(true, &client_reader_ops, c);
     int one = 1;
     if (fd >= 0)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    ev_io_init(&c->rio, client_read_cb, fd, EV_READ);
-    ev_io_init(&c->wio, client_write_cb, fd, EV_WRITE);
+    ev_io_init(&c->io, client_io_cb, fd, 0);
     ev_init(&c->timer, client_timer_cb);
-    c->rio.data = c->wio.data = c->timer.data = c;
+    c->io.data = c->timer.data = c;
     c->next = srv->clients;
     if (srv->clients)
         srv->clients->prev = c;
@@ -119,7 +113,7 @@ void client_accept(struct server *srv, int fd, const struct sockaddr *sa, sockle
     c->state = tls ? CS_TLS : CS_HEAD;
     if (tls)
         c->sock.tls = tls_server_new(tls, fd);
-    if (!c->reader || (tls && !c->sock.tls)) {
+    if (tls && !c->sock.tls) {
         client_close(c, "out of memory");
         return;
     }
@@ -136,20 +130,23 @@ void client_accept(struct server *srv, int fd, const struct sockaddr *sa, sockle
 
 static void client_reset_request(struct client *c)
 {
-    free(c->method);
-    free(c->url);
-    c->method = c->url = NULL;
-    c->req_done = c->req_chunked = c->keep_alive = false;
-    c->rsp_head_sent = c->rsp_done = false;
-    c->status = 0;
-    c->bytes_sent = c->bytes_received = 0;
-    c->connect = c->ws_upgrade = false;
-    cache_xchg_reset(c);
-    c->framing = HTTP_FRAME_NONE;
+    struct exchange *ex = c->ex;
     c->head_started = false;
     c->scanned = 0;
-    c->started = 0;
-    c->up.peer[0] = '\0';
+    if (!ex)
+        return;
+    free(ex->method);
+    free(ex->url);
+    ex->method = ex->url = NULL;
+    ex->req_done = ex->req_chunked = ex->keep_alive = false;
+    ex->rsp_head_sent = ex->rsp_done = false;
+    ex->status = 0;
+    ex->bytes_sent = ex->bytes_received = 0;
+    ex->connect = ex->ws_upgrade = false;
+    ex->framing = HTTP_FRAME_NONE;
+    ex->started = 0;
+    ex->up.peer[0] = '\0';
+    cache_xchg_reset(c);
 }
 
 /* Closes now; the memory goes at the end of this loop iteration. */
@@ -159,12 +156,11 @@ void client_close(struct client *c, const char *why)
         return;
     struct server *srv = c->srv;
     log_debug("#%llu %s: closed: %s", c->id, c->addr_text, why);
-    if (c->method)
+    if (c->ex && c->ex->method)
         client_log_access(c); /* a request cut short */
     cache_xchg_reset(c); /* releases the requests that followed this one */
     upstream_close(c);
-    ev_io_stop(srv->loop, &c->rio);
-    ev_io_stop(srv->loop, &c->wio);
+    ev_io_stop(srv->loop, &c->io);
     ev_timer_stop(srv->loop, &c->timer);
     sock_close(&c->sock);
     c->state = CS_CLOSED;
@@ -180,17 +176,47 @@ void client_close(struct client *c, const char *why)
     server_client_closed(srv);
 }
 
+/* What a request needs beyond the connection: 0, or -1 out of memory. */
+static int client_begin(struct client *c)
+{
+    if (!c->reader && !(c->reader = http_reader_new(true, &client_reader_ops, c)))
+        return -1;
+    if (c->ex)
+        return 0;
+    struct exchange *ex = calloc(1, sizeof(*ex));
+    if (!ex)
+        return -1;
+    buf_init(&ex->up.in, c->cfg->limits.max_header_bytes + PROXY_FEED_MAX);
+    buf_init(&ex->up.out, c->cfg->limits.max_header_bytes + PROXY_OUT_MAX);
+    ex->cx.obj.fd = -1;
+    ex->client = c;
+    c->ex = ex;
+    return 0;
+}
+
+/* Frees the request state; the origin side must be done with it. */
+static void client_end(struct client *c)
+{
+    struct exchange *ex = c->ex;
+    http_reader_free(&c->reader);
+    if (!ex)
+        return;
+    cache_xchg_reset(c);
+    upstream_close(c); /* a no-op unless an error path left it open */
+    buf_free(&ex->up.in);
+    buf_free(&ex->up.out);
+    http_reader_free(&ex->up.reader);
+    free(ex->method);
+    free(ex->url);
+    free(ex);
+    c->ex = NULL;
+}
+
 void client_free(struct client *c)
 {
     buf_free(&c->in);
     buf_free(&c->out);
-    buf_free(&c->up.in);
-    buf_free(&c->up.out);
-    http_reader_free(&c->reader);
-    http_reader_free(&c->up.reader);
-    cache_xchg_reset(c);
-    free(c->method);
-    free(c->url);
+    client_end(c);
     config_unref(&c->cfg);
     free(c);
 }
@@ -213,9 +239,9 @@ static bool client_wants_read(const struct client *c)
     case CS_HIT:
         /* after the request, keep the watcher armed (re-arming it costs two
            epoll_ctl per request); pipelined bytes wait in c->in */
-        if (c->req_done)
+        if (c->ex->req_done)
             return buf_used(&c->in) < PROXY_FEED_MAX;
-        return buf_used(&c->up.out) < PROXY_HIGH_WATER && buf_used(&c->in) < PROXY_FEED_MAX;
+        return buf_used(&c->ex->up.out) < PROXY_HIGH_WATER && buf_used(&c->in) < PROXY_FEED_MAX;
     case CS_TUNNEL:
         return buf_used(&c->in) < PROXY_HIGH_WATER;
     case CS_CLOSED:
@@ -235,23 +261,26 @@ void client_update_io(struct client *c)
     }
     bool hs = c->state == CS_TLS;
     bool rd = client_wants_read(c);
-    if (rd || c->sock.write_wants_read || (hs && c->tls_want_read)) {
-        ev_io_start(loop, &c->rio);
-        if (rd && sock_pending(&c->sock))
-            ev_feed_event(loop, &c->rio, EV_READ);
-    } else
-        ev_io_stop(loop, &c->rio);
     bool hit = c->state == CS_HIT && cache_serve_pending(c);
+    int events = 0;
+    if (rd || c->sock.write_wants_read || (hs && c->tls_want_read))
+        events |= EV_READ;
     if (!buf_empty(&c->out) || hit || c->sock.read_wants_write || (hs && c->tls_want_write))
-        ev_io_start(loop, &c->wio);
-    else
-        ev_io_stop(loop, &c->wio);
+        events |= EV_WRITE;
+    if (!ev_is_active(&c->io) || (c->io.events & (EV_READ | EV_WRITE)) != events) {
+        ev_io_stop(loop, &c->io);
+        ev_io_modify(&c->io, events);
+        if (events)
+            ev_io_start(loop, &c->io);
+    }
+    if (rd && sock_pending(&c->sock))
+        ev_feed_event(loop, &c->io, EV_READ);
     upstream_update_io(c);
 }
 
 int client_out(struct client *c, const void *p, size_t n)
 {
-    c->bytes_sent += n;
+    c->ex->bytes_sent += n;
     return c->phantom ? 0 : buf_append(&c->out, p, n);
 }
 
@@ -267,6 +296,10 @@ struct client *client_spawn_refresh(struct client *c, const struct http_msg *m)
     if (!p)
         return NULL;
     p->phantom = true;
+    if (client_begin(p) < 0) {
+        client_close(p, "out of memory");
+        return NULL;
+    }
     static const char *const skip[] = {"If-None-Match", "If-Modified-Since", "If-Range",
                                        "Range", "Cache-Control", "Pragma"};
     int rc = buf_printf(&p->in, "GET %s HTTP/1.1\r\n", http_str(m, m->target));
@@ -282,7 +315,7 @@ struct client *client_spawn_refresh(struct client *c, const struct http_msg *m)
         client_close(p, "refresh request too large");
         return NULL;
     }
-    log_debug("#%llu: refreshing %s in the background for #%llu", p->id, c->url, c->id);
+    log_debug("#%llu: refreshing %s in the background for #%llu", p->id, c->ex->url, c->id);
     ev_timer_set(&p->timer, 0., 0.); /* starts from the loop: client_timer_cb */
     ev_timer_start(c->srv->loop, &p->timer);
     return p;
@@ -325,7 +358,7 @@ static void client_on_eof(struct client *c)
         client_close(c, "client closed");
         return;
     }
-    if (c->state != CS_HEAD && c->req_done) {
+    if (c->state != CS_HEAD && c->ex->req_done) {
         /* a half-close after a complete request: finish the response */
         client_update_io(c);
         return;
@@ -356,35 +389,36 @@ static void client_do_read(struct client *c)
     if (c->state != CS_HEAD)
         ev_timer_again(c->srv->loop, &c->timer);
     if (c->state == CS_TUNNEL) {
-        c->bytes_received += n;
+        c->ex->bytes_received += n;
         upstream_tunnel_flush(c);
         return;
     }
     client_process(c);
 }
 
-static void client_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+/* One watcher for both directions: its events follow client_update_io(). */
+static void client_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-    (void)loop, (void)revents;
+    (void)loop;
     struct client *c = w->data;
-    if (c->state == CS_TLS)
+    if (c->state == CS_TLS) {
         client_handshake(c);
-    else if (c->sock.write_wants_read)
-        client_do_write(c);
-    else
-        client_do_read(c);
-}
-
-static void client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-    (void)loop, (void)revents;
-    struct client *c = w->data;
-    if (c->state == CS_TLS)
-        client_handshake(c);
-    else if (c->sock.read_wants_write)
-        client_do_read(c);
-    else
-        client_do_write(c);
+        return;
+    }
+    if (revents & EV_WRITE) {
+        if (c->sock.read_wants_write)
+            client_do_read(c);
+        else
+            client_do_write(c);
+        if (c->state == CS_CLOSED || !(c->io.events & EV_READ))
+            return; /* reading waits for room now */
+    }
+    if (revents & EV_READ) {
+        if (c->sock.write_wants_read)
+            client_do_write(c);
+        else
+            client_do_read(c);
+    }
 }
 
 /*
@@ -396,7 +430,7 @@ static void client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 void client_flush(struct client *c)
 {
     if (c->flushing || c->phantom || c->state == CS_CLOSED || c->state == CS_TLS ||
-        ev_is_active(&c->wio) || (buf_empty(&c->out) && !(c->state == CS_HIT && cache_serve_pending(c)))) {
+        (ev_is_active(&c->io) && (c->io.events & EV_WRITE)) || (buf_empty(&c->out) && !(c->state == CS_HIT && cache_serve_pending(c)))) {
         client_update_io(c);
         return;
     }
@@ -414,7 +448,7 @@ static void client_hit_more(struct client *c)
         return;
     }
     if (r > 0 && buf_empty(&c->out)) {
-        c->rsp_done = true;
+        c->ex->rsp_done = true;
         client_response_done(c);
         return;
     }
@@ -458,7 +492,7 @@ static void client_do_write(struct client *c)
         if (c->state == CS_HEAD)
             client_rest(c);
     }
-    if (c->state == CS_FORWARD && !buf_empty(&c->up.in) &&
+    if (c->state == CS_FORWARD && !buf_empty(&c->ex->up.in) &&
         buf_used(&c->out) < PROXY_HIGH_WATER) {
         upstream_resume(c); /* response bytes were waiting for room */
         return;
@@ -475,11 +509,11 @@ static void client_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         return;
     }
     if (c->state != CS_HEAD && c->state != CS_TUNNEL && c->state != CS_TLS &&
-        c->state != CS_HIT && c->req_done && buf_empty(&c->out)) {
+        c->state != CS_HIT && c->ex->req_done && buf_empty(&c->out)) {
         ev_timer_again(loop, w); /* waiting on the origin, whose timer rules */
         return;
     }
-    if (c->state == CS_HEAD && c->head_started && !c->rsp_head_sent && buf_empty(&c->out)) {
+    if (c->state == CS_HEAD && c->head_started && !c->ex->rsp_head_sent && buf_empty(&c->out)) {
         log_info("#%llu %s: request head not received within %.3gs", c->id, c->addr_text,
                  c->cfg->limits.client_header_timeout);
         client_fail(c, 408, "request head timed out");
@@ -492,15 +526,16 @@ static void client_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void client_log_access(struct client *c)
 {
-    if (!log_access_enabled())
+    const struct exchange *ex = c->ex;
+    if (!log_access_enabled() || !ex)
         return;
     char line[4096];
     ev_tstamp now = ev_now(c->srv->loop);
-    long ms = c->started > 0 ? (long)((now - c->started) * 1000.0 + 0.5) : 0;
+    long ms = ex->started > 0 ? (long)((now - ex->started) * 1000.0 + 0.5) : 0;
     snprintf(line, sizeof(line), "%s %s %s %d %llu %ld %s %s %llu", c->addr_text,
-             c->method ? c->method : "-", c->url ? c->url : "-", c->status,
-             (unsigned long long)c->bytes_sent, ms, cache_result_name(c->cx.result),
-             c->up.peer[0] ? c->up.peer : "-", (unsigned long long)c->bytes_received);
+             ex->method ? ex->method : "-", ex->url ? ex->url : "-", ex->status,
+             (unsigned long long)ex->bytes_sent, ms, cache_result_name(ex->cx.result),
+             ex->up.peer[0] ? ex->up.peer : "-", (unsigned long long)ex->bytes_received);
     log_access(line, strlen(line));
 }
 
@@ -508,17 +543,22 @@ void client_fail(struct client *c, int status, const char *reason)
 {
     if (c->state == CS_CLOSED)
         return;
-    log_info("#%llu %s: %d %s%s%s", c->id, c->addr_text, status, reason, c->url ? " for " : "",
-             c->url ? c->url : "");
+    if (!c->ex) { /* no request to answer */
+        log_info("#%llu %s: %d %s", c->id, c->addr_text, status, reason);
+        client_close(c, reason);
+        return;
+    }
+    log_info("#%llu %s: %d %s%s%s", c->id, c->addr_text, status, reason, c->ex->url ? " for " : "",
+             c->ex->url ? c->ex->url : "");
     if (cache_stale_fallback(c, status))
         return;
     upstream_close(c);
-    if (c->rsp_head_sent) {
+    if (c->ex->rsp_head_sent) {
         /* too late for a status: a close makes the truncation visible */
         client_close(c, reason);
         return;
     }
-    bool keep = c->req_done && c->keep_alive && !c->srv->draining && status != 408;
+    bool keep = c->ex->req_done && c->ex->keep_alive && !c->srv->draining && status != 408;
     char body[512];
     int blen = snprintf(body, sizeof(body), "magpie: %s\n", reason);
     char head[512];
@@ -526,17 +566,17 @@ void client_fail(struct client *c, int status, const char *reason)
                         "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
                         "Cache-Control: no-store\r\nConnection: %s\r\n\r\n",
                         status, http_reason(status), blen, keep ? "keep-alive" : "close");
-    c->status = status;
-    c->rsp_head_sent = true;
+    c->ex->status = status;
+    c->ex->rsp_head_sent = true;
     if (client_out(c, head, (size_t)hlen) < 0 ||
-        (c->method_id != HTTP_M_HEAD && client_out(c, body, (size_t)blen) < 0)) {
+        (c->ex->method_id != HTTP_M_HEAD && client_out(c, body, (size_t)blen) < 0)) {
         client_close(c, "output buffer full");
         return;
     }
-    c->keep_alive = keep;
-    c->rsp_done = true;
+    c->ex->keep_alive = keep;
+    c->ex->rsp_done = true;
     if (!keep) {
-        c->req_done = true;
+        c->ex->req_done = true;
         c->close_after_flush = true;
     }
     client_response_done(c);
@@ -548,7 +588,7 @@ void client_response_done(struct client *c)
         return;
     client_log_access(c);
     upstream_done(c);
-    if (!c->req_done || !c->keep_alive || c->srv->draining || c->read_eof || c->phantom)
+    if (!c->ex->req_done || !c->ex->keep_alive || c->srv->draining || c->read_eof || c->phantom)
         c->close_after_flush = true;
     client_reset_request(c);
     http_reader_next(c->reader);
@@ -581,12 +621,13 @@ static void client_rest(struct client *c)
         return;
     buf_compact(&c->in, true);
     buf_compact(&c->out, true);
-    http_reader_release(c->reader);
+    client_end(c);
 }
 
 void client_drain_idle(struct client *c)
 {
-    c->keep_alive = false;
+    if (c->ex)
+        c->ex->keep_alive = false;
     if (c->state != CS_HEAD || c->head_started)
         return; /* finishes its request, then closes */
     if (buf_empty(&c->out))
@@ -641,8 +682,8 @@ static void client_parse_error(struct client *c, enum http_error err)
 /* Feeds request bytes to the parser while the upstream buffer has room. */
 static void client_feed(struct client *c)
 {
-    while (c->state != CS_CLOSED && !c->req_done && !buf_empty(&c->in) &&
-           buf_used(&c->up.out) < PROXY_HIGH_WATER) {
+    while (c->state != CS_CLOSED && !c->ex->req_done && !buf_empty(&c->in) &&
+           buf_used(&c->ex->up.out) < PROXY_HIGH_WATER) {
         size_t n = buf_used(&c->in);
         if (n > PROXY_FEED_MAX)
             n = PROXY_FEED_MAX;
@@ -651,7 +692,7 @@ static void client_feed(struct client *c)
         if (c->state == CS_CLOSED)
             return;
         if (err != HTTP_OK) {
-            c->keep_alive = false;
+            c->ex->keep_alive = false;
             client_parse_error(c, err);
             return;
         }
@@ -659,7 +700,7 @@ static void client_feed(struct client *c)
         if (used == 0)
             break;
         if (c->state == CS_FORWARD)
-            ev_timer_again(c->srv->loop, &c->up.timer); /* the origin waits on the client */
+            ev_timer_again(c->srv->loop, &c->ex->up.timer); /* the origin waits on the client */
     }
 }
 
@@ -669,8 +710,12 @@ static void client_process(struct client *c)
         if (buf_empty(&c->in))
             return;
         if (!c->head_started) {
+            if (client_begin(c) < 0) {
+                client_close(c, "out of memory");
+                return;
+            }
             c->head_started = true;
-            c->started = ev_now(c->srv->loop);
+            c->ex->started = ev_now(c->srv->loop);
             c->timer.repeat = c->cfg->limits.client_header_timeout;
             if (!c->deny_status)
                 ev_timer_again(c->srv->loop, &c->timer);
@@ -701,7 +746,7 @@ static void client_process(struct client *c)
         if (c->state == CS_HEAD)
             return; /* answered locally */
         if (c->state == CS_HIT) {
-            if (!c->cx.follower || store_obj_is_open(&c->cx.obj))
+            if (!c->ex->cx.follower || store_obj_is_open(&c->ex->cx.obj))
                 cache_serve_start(c); /* a hit, or a fetch already streaming */
             client_flush(c);
             return;
@@ -778,8 +823,8 @@ static bool client_header_rewritten(const char *name, bool reverse)
 static int client_build_request(struct client *c, const struct http_msg *m, const char *path,
                                 size_t path_len, const char *host_hdr, bool reverse)
 {
-    struct buf *out = &c->up.out;
-    if (buf_printf(out, "%s %s%.*s HTTP/1.1\r\nHost: %s\r\n", c->method,
+    struct buf *out = &c->ex->up.out;
+    if (buf_printf(out, "%s %s%.*s HTTP/1.1\r\nHost: %s\r\n", c->ex->method,
                    path[0] == '/' ? "" : "/", (int)path_len, path, host_hdr) < 0)
         return -1;
     for (size_t i = 0; i < m->nhdrs; i++) {
@@ -806,7 +851,7 @@ static int client_build_request(struct client *c, const struct http_msg *m, cons
         return -1;
     if (cache_request_headers(c, out) < 0)
         return -1;
-    if (c->ws_upgrade)
+    if (c->ex->ws_upgrade)
         return buf_printf(out, "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
     return buf_printf(out, "\r\n");
 }
@@ -818,8 +863,8 @@ static int client_route(struct client *c, const struct http_msg *m, struct url *
     *rtp = NULL;
     const char *target = http_str(m, m->target);
     if (url_parse_absolute(target, m->target_len, u) == 0) {
-        c->url = strndup(target, m->target_len);
-        c->up.verify = c->cfg->upstream.tls.verify;
+        c->ex->url = strndup(target, m->target_len);
+        c->ex->up.verify = c->cfg->upstream.tls.verify;
         *reverse = false;
         return 0;
     }
@@ -840,9 +885,9 @@ static int client_route(struct client *c, const struct http_msg *m, struct url *
         return -1;
     }
     size_t ulen = strlen(hv) + m->target_len + 16;
-    c->url = malloc(ulen);
-    if (c->url)
-        snprintf(c->url, ulen, "http://%s%s", hv, target);
+    c->ex->url = malloc(ulen);
+    if (c->ex->url)
+        snprintf(c->ex->url, ulen, "http://%s%s", hv, target);
     const struct cfg_route *rt = config_route_find(c->cfg, host);
     *rtp = rt;
     if (!rt) {
@@ -853,7 +898,7 @@ static int client_route(struct client *c, const struct http_msg *m, struct url *
         return -1;
     }
     u->https = rt->origin_tls;
-    c->up.verify = rt->tls_verify;
+    c->ex->up.verify = rt->tls_verify;
     snprintf(u->host, sizeof(u->host), "%s", rt->origin_host);
     u->port = rt->origin_port;
     u->path = target;
@@ -904,17 +949,17 @@ static int client_admit(struct client *c, const struct http_msg *m)
 static int client_on_head(void *arg, struct http_msg *m)
 {
     struct client *c = arg;
-    c->method = strdup(http_str(m, m->method));
-    c->method_id = m->method_id;
-    c->minor = m->minor;
-    c->keep_alive = m->keep_alive && !m->upgrade;
-    c->req_chunked = m->chunked;
-    if (!c->method || client_admit(c, m) < 0)
+    c->ex->method = strdup(http_str(m, m->method));
+    c->ex->method_id = m->method_id;
+    c->ex->minor = m->minor;
+    c->ex->keep_alive = m->keep_alive && !m->upgrade;
+    c->ex->req_chunked = m->chunked;
+    if (!c->ex->method || client_admit(c, m) < 0)
         return -1;
     if (m->method_id == HTTP_M_CONNECT)
         return client_on_connect(c, m);
     const struct http_header *upg = http_find(m, "Upgrade");
-    c->ws_upgrade = m->upgrade && upg && http_list_has(http_hvalue(m, upg), "websocket");
+    c->ex->ws_upgrade = m->upgrade && upg && http_list_has(http_hvalue(m, upg), "websocket");
     struct url u;
     const char *host_hdr = NULL;
     bool reverse;
@@ -922,7 +967,7 @@ static int client_on_head(void *arg, struct http_msg *m)
     bool follow = false;
     if (client_route(c, m, &u, &host_hdr, &reverse, &rt) < 0)
         return -1;
-    if (!c->ws_upgrade && c->url) {
+    if (!c->ex->ws_upgrade && c->ex->url) {
         int r = cache_request(c, m, u.https, u.host, u.port, u.path, u.path_len, rt);
         if (r < 0)
             return -1;
@@ -932,7 +977,7 @@ static int client_on_head(void *arg, struct http_msg *m)
         }
         follow = r == 2;
     }
-    if (!c->url) {
+    if (!c->ex->url) {
         client_fail(c, 500, "out of memory");
         return -1;
     }
@@ -949,9 +994,9 @@ static int client_on_head(void *arg, struct http_msg *m)
         return -1;
     }
     /* connecting starts once the parser has returned (client_process) */
-    snprintf(c->up.host, sizeof(c->up.host), "%s", u.host);
-    c->up.port = u.port;
-    c->up.https = u.https;
+    snprintf(c->ex->up.host, sizeof(c->ex->up.host), "%s", u.host);
+    c->ex->up.port = u.port;
+    c->ex->up.https = u.https;
     /* a follower waits for the fetch it joined; its request is ready in case */
     c->state = follow ? CS_HIT : CS_RESOLVE;
     return 0;
@@ -963,9 +1008,9 @@ static int client_on_connect(struct client *c, const struct http_msg *m)
     const char *target = http_str(m, m->target);
     char host[URL_HOST_MAX];
     uint16_t port = 0;
-    c->connect = true;
-    c->keep_alive = false;
-    c->url = strndup(target, m->target_len);
+    c->ex->connect = true;
+    c->ex->keep_alive = false;
+    c->ex->url = strndup(target, m->target_len);
     if (url_parse_authority(target, m->target_len, host, sizeof(host), &port, 0) < 0 ||
         port == 0) {
         client_fail(c, 400, "CONNECT needs a host:port target");
@@ -977,9 +1022,9 @@ static int client_on_connect(struct client *c, const struct http_msg *m)
         client_fail(c, 403, reason);
         return -1;
     }
-    snprintf(c->up.host, sizeof(c->up.host), "%s", host);
-    c->up.port = port;
-    c->up.https = false;
+    snprintf(c->ex->up.host, sizeof(c->ex->up.host), "%s", host);
+    c->ex->up.port = port;
+    c->ex->up.https = false;
     c->state = CS_RESOLVE;
     return 0;
 }
@@ -987,18 +1032,18 @@ static int client_on_connect(struct client *c, const struct http_msg *m)
 void client_tunnel_start(struct client *c)
 {
     static const char established[] = "HTTP/1.1 200 Connection established\r\n\r\n";
-    if (c->connect) {
-        c->status = 200;
-        c->rsp_head_sent = true;
+    if (c->ex->connect) {
+        c->ex->status = 200;
+        c->ex->rsp_head_sent = true;
         if (client_out(c, established, sizeof(established) - 1) < 0) {
             client_close(c, "client buffer overflow");
             return;
         }
     }
-    log_debug("#%llu %s: tunnel to %s open", c->id, c->addr_text, c->up.peer);
+    log_debug("#%llu %s: tunnel to %s open", c->id, c->addr_text, c->ex->up.peer);
     c->state = CS_TUNNEL;
-    c->keep_alive = false;
-    ev_timer_stop(c->srv->loop, &c->up.timer);
+    c->ex->keep_alive = false;
+    ev_timer_stop(c->srv->loop, &c->ex->up.timer);
     c->timer.repeat = c->cfg->limits.client_idle_timeout;
     ev_timer_again(c->srv->loop, &c->timer);
     if (!buf_empty(&c->in)) {
@@ -1011,8 +1056,8 @@ void client_tunnel_start(struct client *c)
 static int client_on_body(void *arg, const char *p, size_t n)
 {
     struct client *c = arg;
-    c->bytes_received += n;
-    int rc = c->req_chunked ? http_chunk_append(&c->up.out, p, n) : buf_append(&c->up.out, p, n);
+    c->ex->bytes_received += n;
+    int rc = c->ex->req_chunked ? http_chunk_append(&c->ex->up.out, p, n) : buf_append(&c->ex->up.out, p, n);
     if (rc < 0) {
         client_close(c, "upstream buffer overflow");
         return -1;
@@ -1023,8 +1068,8 @@ static int client_on_body(void *arg, const char *p, size_t n)
 static int client_on_done(void *arg)
 {
     struct client *c = arg;
-    c->req_done = true;
-    if (c->req_chunked && c->state != CS_HEAD && http_chunk_append(&c->up.out, NULL, 0) < 0) {
+    c->ex->req_done = true;
+    if (c->ex->req_chunked && c->state != CS_HEAD && http_chunk_append(&c->ex->up.out, NULL, 0) < 0) {
         client_close(c, "upstream buffer overflow");
         return -1;
     }

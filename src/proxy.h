@@ -13,6 +13,7 @@
 #include <ev.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "buf.h"
@@ -82,30 +83,12 @@ struct upstream {
     bool switching;  /* a 101 answered an Upgrade: becomes a tunnel */
 };
 
-struct client {
-    struct client *next, *prev; /* server's list */
-    struct server *srv;
-    struct config *cfg; /* the config this connection started with */
-    unsigned long long id;
-    enum client_state state;
-    struct sock sock;
-    ev_io rio, wio;
-    ev_timer timer;
-    struct sockaddr_storage addr;
-    char addr_text[64]; /* "ip:port" / "[ip6]:port" */
-    int deny_status;    /* 403 (ACL) or 503 (over the limit), answered after the head */
-
-    struct buf in, out;
-    struct http_reader *reader;
-    size_t scanned; /* head scan progress in `in` */
-    bool head_started; /* first byte of the current head arrived */
-    bool read_eof;
-    bool close_after_flush;
-    bool tls_want_read, tls_want_write; /* client TLS handshake */
-    bool phantom; /* a background refresh: no client socket, output dropped */
-    bool flushing; /* in client_flush(): a nested one waits for the loop */
-
-    /* the current request */
+/* What one request needs beyond its connection: allocated when the request
+   head starts, freed when the connection rests between requests, so an
+   idle keep-alive connection holds only its struct client. */
+struct exchange {
+    struct client *client; /* whose it is (pool callbacks start from up.waiter) */
+    /* the request */
     bool req_done;     /* its message was read completely */
     bool req_chunked;  /* its body goes up chunked */
     bool keep_alive;
@@ -117,7 +100,7 @@ struct client {
     char *url;         /* absolute, for the access log */
     ev_tstamp started;
 
-    /* the current response */
+    /* the response */
     bool rsp_head_sent;
     bool rsp_done;
     int status;
@@ -125,8 +108,39 @@ struct client {
     uint64_t bytes_sent;
     uint64_t bytes_received; /* request body or tunnel bytes from the client */
 
+
     struct upstream up;
     struct cache_xchg cx;
+};
+
+struct client {
+    struct client *next, *prev; /* server's list */
+    struct server *srv;
+    struct config *cfg; /* the config this connection started with */
+    unsigned long long id;
+    enum client_state state;
+    struct sock sock;
+    ev_io io; /* read and write: the events follow what the connection waits for */
+    ev_timer timer;
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in4;
+        struct sockaddr_in6 in6;
+    } addr;
+    char addr_text[48]; /* "ip:port" / "[ip6]:port": "[" 39 "]:65535" at most */
+    int deny_status;    /* 403 (ACL) or 503 (over the limit), answered after the head */
+
+    struct buf in, out;
+    struct http_reader *reader; /* NULL while the connection rests */
+    size_t scanned; /* head scan progress in `in` */
+    bool head_started; /* first byte of the current head arrived */
+    bool read_eof;
+    bool close_after_flush;
+    bool tls_want_read, tls_want_write; /* client TLS handshake */
+    bool phantom; /* a background refresh: no client socket, output dropped */
+    bool flushing; /* in client_flush(): a nested one waits for the loop */
+
+    struct exchange *ex; /* NULL while the connection rests */
 };
 
 /* client.c */

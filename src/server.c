@@ -266,7 +266,7 @@ static void server_requery(struct server *srv)
     struct client *next;
     for (struct client *c = srv->clients; c; c = next) {
         next = c->next;
-        if (c->state == CS_RESOLVE && c->up.query)
+        if (c->state == CS_RESOLVE && c->ex->up.query)
             upstream_requery(c);
     }
 }
@@ -372,8 +372,9 @@ static void server_drain_timeout_cb(struct ev_loop *loop, ev_timer *w, int reven
     log_warn("shutdown timeout: closing %u connection(s) still open", srv->nclients);
     for (struct client *c = srv->clients; c; c = c->next)
         log_warn("#%llu %s: state %d, %s %s%s", c->id, c->addr_text, (int)c->state,
-                 c->method ? c->method : "-", c->url ? c->url : "(between requests)",
-                 c->cx.follower ? " (following a fetch)" : "");
+                 c->ex && c->ex->method ? c->ex->method : "-",
+                 c->ex && c->ex->url ? c->ex->url : "(between requests)",
+                 c->ex && c->ex->cx.follower ? " (following a fetch)" : "");
     while (srv->clients)
         client_close(srv->clients, "shutdown timeout");
 }

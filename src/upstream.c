@@ -2,7 +2,7 @@
  * upstream.c - the origin half of a proxied exchange: a connection from the
  * pool or a new one (name resolution, non-blocking connect trying each
  * address, TLS handshake for https), sending the request the client half
- * buffered in c->up.out, and relaying the response into the client buffer
+ * buffered in c->ex->up.out, and relaying the response into the client buffer
  * with the framing the client needs. A finished exchange gives its
  * connection back to the pool when the origin allows; a request that fails
  * on a reused connection before any response byte is replayed on a fresh one
@@ -46,7 +46,7 @@ static const struct http_reader_ops upstream_reader_ops = {
 
 static struct client *upstream_client(struct pool_waiter *w)
 {
-    return (struct client *)((char *)w - offsetof(struct client, up.waiter));
+    return ((struct exchange *)((char *)w - offsetof(struct exchange, up.waiter)))->client;
 }
 
 /* ---- origin connections ---- */
@@ -130,7 +130,7 @@ static void upstream_pool_close(struct pool_conn *pc)
 static void upstream_pool_grant(struct pool_waiter *w, struct pool_conn *pc)
 {
     struct client *c = upstream_client(w);
-    struct upstream *u = &c->up;
+    struct upstream *u = &c->ex->up;
     u->granted = true;
     if (pc) {
         u->conn = (struct upconn *)pc;
@@ -170,35 +170,35 @@ static void upstream_set_key(struct upstream *u)
 
 static bool upstream_replayable(const struct client *c)
 {
-    switch (c->method_id) {
+    switch (c->ex->method_id) {
     case HTTP_M_GET:
     case HTTP_M_HEAD:
     case HTTP_M_PUT:
         break;
     default:
-        if (strcmp(c->method, "OPTIONS") != 0 && strcmp(c->method, "DELETE") != 0 &&
-            strcmp(c->method, "TRACE") != 0)
+        if (strcmp(c->ex->method, "OPTIONS") != 0 && strcmp(c->ex->method, "DELETE") != 0 &&
+            strcmp(c->ex->method, "TRACE") != 0)
             return false;
     }
     /* a body is streamed, not kept: only bodiless requests can be sent again */
-    return c->req_done && c->bytes_received == 0 && !c->req_chunked;
+    return c->ex->req_done && c->ex->bytes_received == 0 && !c->ex->req_chunked;
 }
 
 static int upstream_new_reader(struct client *c)
 {
-    struct upstream *u = &c->up;
+    struct upstream *u = &c->ex->up;
     http_reader_free(&u->reader);
     u->reader = http_reader_new(false, &upstream_reader_ops, c);
     if (!u->reader)
         return -1;
-    if (c->method_id == HTTP_M_HEAD)
+    if (c->ex->method_id == HTTP_M_HEAD)
         http_reader_expect_no_body(u->reader);
     return 0;
 }
 
 void upstream_start(struct client *c)
 {
-    struct upstream *u = &c->up;
+    struct upstream *u = &c->ex->up;
     if (upstream_new_reader(c) < 0) {
         client_fail(c, 500, "out of memory");
         return;
@@ -218,7 +218,7 @@ void upstream_start(struct client *c)
 static void upstream_dns_cb(void *arg, enum dns_status st, const struct dns_addrs *addrs)
 {
     struct client *c = arg;
-    struct upstream *u = &c->up;
+    struct upstream *u = &c->ex->up;
     u->query = NULL;
     if (st != DNS_OK || addrs->n == 0) {
         char reason[URL_HOST_MAX + 64];
@@ -233,7 +233,7 @@ static void upstream_dns_cb(void *arg, enum dns_status st, const struct dns_addr
 
 static void upstream_resolve(struct client *c)
 {
-    struct upstream *u = &c->up;
+    struct upstream *u = &c->ex->up;
     enum dns_status st = DNS_OK;
     c->state = CS_RESOLVE;
     u->query = dns_resolve(c->srv->dns, u->host, &u->addrs, &st, upstream_dns_cb, c);
@@ -244,25 +244,25 @@ static void upstream_resolve(struct client *c)
 void upstream_start_later(struct client *c)
 {
     c->state = CS_QUEUED;
-    c->cx.released = true;
-    ev_init(&c->up.timer, upstream_timer_cb);
-    c->up.timer.data = c;
-    ev_feed_event(c->srv->loop, &c->up.timer, EV_TIMER);
+    c->ex->cx.released = true;
+    ev_init(&c->ex->up.timer, upstream_timer_cb);
+    c->ex->up.timer.data = c;
+    ev_feed_event(c->srv->loop, &c->ex->up.timer, EV_TIMER);
 }
 
 void upstream_requery(struct client *c)
 {
-    dns_cancel(c->up.query);
-    c->up.query = NULL;
+    dns_cancel(c->ex->up.query);
+    c->ex->up.query = NULL;
     upstream_resolve(c);
 }
 
 /* The connection can carry the request now. */
 static void upstream_ready(struct client *c)
 {
-    struct upstream *u = &c->up;
+    struct upstream *u = &c->ex->up;
     snprintf(u->peer, sizeof(u->peer), "%s", u->conn->peer);
-    if (c->connect) {
+    if (c->ex->connect) {
         ev_timer_stop(c->srv->loop, &u->timer);
         client_tunnel_start(c);
         return;
@@ -285,7 +285,7 @@ static void upstream_ready(struct client *c)
 /* Goes on with a connection the pool granted or handed back. */
 static void upstream_use_conn(struct client *c)
 {
-    struct upstream *u = &c->up;
+    struct upstream *u = &c->ex->up;
     if (!u->conn) {
         client_fail(c, 500, "out of memory");
         return;
@@ -307,9 +307,9 @@ static void upstream_use_conn(struct client *c)
 
 static void upstream_acquire(struct client *c)
 {
-    struct upstream *u = &c->up;
+    struct upstream *u = &c->ex->up;
     struct server *srv = c->srv;
-    if (c->connect) {
+    if (c->ex->connect) {
         /* tunnels are not pooled: their connection is theirs alone */
         u->conn = upconn_new(srv, u->host);
         upstream_use_conn(c);
@@ -367,7 +367,7 @@ static void upstream_format_peer(char *out, size_t size, const struct sockaddr_s
 /* Closes the socket of a failed attempt, keeping the connection object. */
 static void upstream_drop_fd(struct client *c)
 {
-    struct upconn *uc = c->up.conn;
+    struct upconn *uc = c->ex->up.conn;
     if (!uc)
         return;
     ev_io_stop(c->srv->loop, &uc->rio);
@@ -378,7 +378,7 @@ static void upstream_drop_fd(struct client *c)
 
 static void upstream_handshake(struct client *c)
 {
-    struct upconn *uc = c->up.conn;
+    struct upconn *uc = c->ex->up.conn;
     uc->hs_want_read = uc->hs_want_write = false;
     switch (tls_handshake(uc->sock.tls)) {
     case TLS_OK:
@@ -396,7 +396,7 @@ static void upstream_handshake(struct client *c)
     case TLS_EOF:
     case TLS_ERROR: {
         char reason[URL_HOST_MAX + 300];
-        snprintf(reason, sizeof(reason), "TLS to %s (%s) failed: %s", uc->peer, c->up.host,
+        snprintf(reason, sizeof(reason), "TLS to %s (%s) failed: %s", uc->peer, c->ex->up.host,
                  tls_conn_error(uc->sock.tls));
         client_fail(c, 502, reason);
         return;
@@ -407,7 +407,7 @@ static void upstream_handshake(struct client *c)
 
 static void upstream_connected(struct client *c)
 {
-    struct upstream *u = &c->up;
+    struct upstream *u = &c->ex->up;
     struct upconn *uc = u->conn;
     uc->connected = true;
     log_debug("#%llu %s: connected to %s", c->id, c->addr_text, uc->peer);
@@ -429,7 +429,7 @@ static void upstream_connected(struct client *c)
 
 static void upstream_connect_next(struct client *c)
 {
-    struct upstream *u = &c->up;
+    struct upstream *u = &c->ex->up;
     struct upconn *uc = u->conn;
     int err = ECONNREFUSED;
     c->state = CS_CONNECT;
@@ -474,7 +474,7 @@ static void upstream_connect_next(struct client *c)
 /* Frees what the exchange holds, except the connection. */
 static void upstream_reset(struct client *c)
 {
-    struct upstream *u = &c->up;
+    struct upstream *u = &c->ex->up;
     if (u->query) {
         dns_cancel(u->query);
         u->query = NULL;
@@ -494,8 +494,8 @@ static void upstream_reset(struct client *c)
 /* Forgets the connection without closing it. */
 static struct upconn *upstream_detach(struct client *c)
 {
-    struct upconn *uc = c->up.conn;
-    c->up.conn = NULL;
+    struct upconn *uc = c->ex->up.conn;
+    c->ex->up.conn = NULL;
     if (uc) {
         ev_io_stop(c->srv->loop, &uc->rio);
         ev_io_stop(c->srv->loop, &uc->wio);
@@ -506,6 +506,8 @@ static struct upconn *upstream_detach(struct client *c)
 
 void upstream_close(struct client *c)
 {
+    if (!c->ex)
+        return;
     struct upconn *uc = upstream_detach(c);
     if (uc) {
         pool_remove(c->srv->pool, &uc->pc);
@@ -516,10 +518,10 @@ void upstream_close(struct client *c)
 
 void upstream_done(struct client *c)
 {
-    struct upstream *u = &c->up;
+    struct upstream *u = &c->ex->up;
     struct upconn *uc = u->conn;
-    bool reusable = uc && uc->ready && u->keep_alive && c->rsp_done && c->req_done &&
-                    !u->eof && buf_empty(&u->out) && buf_empty(&u->in) && !c->connect &&
+    bool reusable = uc && uc->ready && u->keep_alive && c->ex->rsp_done && c->ex->req_done &&
+                    !u->eof && buf_empty(&u->out) && buf_empty(&u->in) && !c->ex->connect &&
                     !u->switching && !c->srv->draining;
     if (!reusable) {
         upstream_close(c);
@@ -549,13 +551,13 @@ void upstream_done(struct client *c)
 /* Replays a bodiless idempotent request on a fresh connection. */
 static bool upstream_retry(struct client *c, const char *what)
 {
-    struct upstream *u = &c->up;
+    struct upstream *u = &c->ex->up;
     if (!u->head || u->retries_left == 0 || !u->conn || u->conn->requests == 0 ||
-        c->rsp_head_sent || !buf_empty(&u->in) || c->connect)
+        c->ex->rsp_head_sent || !buf_empty(&u->in) || c->ex->connect)
         return false;
     u->retries_left--;
     log_info("#%llu %s: reused connection to %s %s; retrying %s on a new one", c->id,
-             c->addr_text, u->peer, what, c->url ? c->url : "");
+             c->addr_text, u->peer, what, c->ex->url ? c->ex->url : "");
     struct upconn *uc = upstream_detach(c);
     pool_remove(c->srv->pool, &uc->pc);
     upconn_free(uc);
@@ -574,8 +576,8 @@ static void upstream_lost(struct client *c, const char *what)
     if (upstream_retry(c, what))
         return;
     char reason[URL_HOST_MAX + 256];
-    snprintf(reason, sizeof(reason), "upstream %s %s%s", c->up.peer, what,
-             c->rsp_head_sent ? " mid-response" : " before responding");
+    snprintf(reason, sizeof(reason), "upstream %s %s%s", c->ex->up.peer, what,
+             c->ex->rsp_head_sent ? " mid-response" : " before responding");
     client_fail(c, 502, reason);
 }
 
@@ -585,12 +587,12 @@ static void upstream_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop, (void)revents;
     struct client *c = w->data;
-    struct upstream *u = &c->up;
+    struct upstream *u = &c->ex->up;
     char reason[URL_HOST_MAX + 128];
     switch (c->state) {
     case CS_QUEUED:
-        if (c->cx.released) {
-            c->cx.released = false;
+        if (c->ex->cx.released) {
+            c->ex->cx.released = false;
             upstream_start(c);
             return;
         }
@@ -633,12 +635,12 @@ static void upstream_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 /* Parses buffered response bytes while the client buffer has room. */
 static void upstream_feed(struct client *c)
 {
-    struct upstream *u = &c->up;
-    while (!c->rsp_done && !buf_empty(&u->in) && buf_used(&c->out) < PROXY_HIGH_WATER) {
+    struct upstream *u = &c->ex->up;
+    while (!c->ex->rsp_done && !buf_empty(&u->in) && buf_used(&c->out) < PROXY_HIGH_WATER) {
         size_t n = buf_used(&u->in);
         if (n > PROXY_FEED_MAX)
             n = PROXY_FEED_MAX;
-        if (!c->rsp_head_sent) {
+        if (!c->ex->rsp_head_sent) {
             /* the head must be whole and well-formed before the parser sees it */
             size_t head_len, scanned = 0;
             enum http_scan r = http_head_scan(buf_head(&u->in), buf_used(&u->in),
@@ -666,12 +668,12 @@ static void upstream_feed(struct client *c)
         if (used == 0)
             break;
     }
-    if (c->rsp_done && c->cx.intercept) {
+    if (c->ex->rsp_done && c->ex->cx.intercept) {
         upstream_done(c);
         cache_serve_stored(c);
         return;
     }
-    if (c->rsp_done && u->switching) {
+    if (c->ex->rsp_done && u->switching) {
         /* what the origin sent after its 101 belongs to the new protocol */
         if (client_out(c, buf_head(&u->in), buf_used(&u->in)) < 0) {
             client_close(c, "client buffer overflow");
@@ -681,11 +683,11 @@ static void upstream_feed(struct client *c)
         client_tunnel_start(c);
         return;
     }
-    if (c->rsp_done) {
+    if (c->ex->rsp_done) {
         client_response_done(c);
         return;
     }
-    if (u->eof && (buf_empty(&u->in) || !c->rsp_head_sent)) {
+    if (u->eof && (buf_empty(&u->in) || !c->ex->rsp_head_sent)) {
         upstream_finish_eof(c); /* everything parsed, or a head that cannot complete */
         return;
     }
@@ -694,19 +696,19 @@ static void upstream_feed(struct client *c)
 
 void upstream_resume(struct client *c)
 {
-    if (c->state == CS_FORWARD && !buf_empty(&c->up.in))
+    if (c->state == CS_FORWARD && !buf_empty(&c->ex->up.in))
         upstream_feed(c);
 }
 
 /* The origin closed and every byte it sent was parsed. */
 static void upstream_finish_eof(struct client *c)
 {
-    struct upstream *u = &c->up;
-    if (!c->rsp_head_sent && !http_reader_mid_message(u->reader)) {
+    struct upstream *u = &c->ex->up;
+    if (!c->ex->rsp_head_sent && !http_reader_mid_message(u->reader)) {
         upstream_lost(c, "closed the connection");
         return;
     }
-    if (http_reader_eof(u->reader) != HTTP_OK || !c->rsp_done) {
+    if (http_reader_eof(u->reader) != HTTP_OK || !c->ex->rsp_done) {
         upstream_lost(c, "closed the connection");
         return;
     }
@@ -716,18 +718,18 @@ static void upstream_finish_eof(struct client *c)
 /* Tunnel: origin to client. */
 static void upstream_tunnel_read(struct client *c)
 {
-    struct upconn *uc = c->up.conn;
+    struct upconn *uc = c->ex->up.conn;
     size_t n;
     switch (sock_read(&uc->sock, &c->out, &n)) {
     case SOCK_OK:
-        c->bytes_sent += n;
+        c->ex->bytes_sent += n;
         ev_timer_again(c->srv->loop, &c->timer);
         break;
     case SOCK_AGAIN:
     case SOCK_FULL:
         break;
     case SOCK_EOF:
-        c->up.eof = true;
+        c->ex->up.eof = true;
         if (buf_empty(&c->out)) {
             client_close(c, "origin closed the tunnel");
             return;
@@ -743,7 +745,7 @@ static void upstream_tunnel_read(struct client *c)
 
 void upstream_tunnel_flush(struct client *c)
 {
-    struct upconn *uc = c->up.conn;
+    struct upconn *uc = c->ex->up.conn;
     size_t n;
     if (!uc || uc->sock.fd < 0)
         return;
@@ -763,7 +765,7 @@ void upstream_tunnel_flush(struct client *c)
 
 static void upstream_read_response(struct client *c)
 {
-    struct upstream *u = &c->up;
+    struct upstream *u = &c->ex->up;
     size_t n;
     switch (sock_read(&u->conn->sock, &u->in, &n)) {
     case SOCK_OK:
@@ -774,7 +776,7 @@ static void upstream_read_response(struct client *c)
         return;
     case SOCK_FULL:
         upstream_feed(c); /* full: only a head over the limit can do that */
-        if (c->state == CS_FORWARD && !c->rsp_head_sent)
+        if (c->state == CS_FORWARD && !c->ex->rsp_head_sent)
             upstream_lost(c, "sent a response head over the size limit");
         return;
     case SOCK_EOF:
@@ -789,14 +791,14 @@ static void upstream_read_response(struct client *c)
 
 static void upstream_write_request(struct client *c)
 {
-    struct upstream *u = &c->up;
+    struct upstream *u = &c->ex->up;
     size_t n;
     enum sock_io r = sock_write(&u->conn->sock, &u->out, &n);
     if (r == SOCK_ERROR) {
-        if (c->rsp_head_sent || !buf_empty(&u->in)) {
+        if (c->ex->rsp_head_sent || !buf_empty(&u->in)) {
             /* the origin answered early and stopped reading: keep its answer */
             u->out.off = u->out.len = 0;
-            c->keep_alive = false;
+            c->ex->keep_alive = false;
             client_update_io(c);
             return;
         }
@@ -805,7 +807,7 @@ static void upstream_write_request(struct client *c)
     }
     if (n > 0)
         ev_timer_again(c->srv->loop, &u->timer);
-    if (!c->req_done && buf_used(&u->out) < PROXY_HIGH_WATER)
+    if (!c->ex->req_done && buf_used(&u->out) < PROXY_HIGH_WATER)
         client_pump(c); /* the client may have body bytes waiting */
     else
         client_update_io(c);
@@ -813,7 +815,7 @@ static void upstream_write_request(struct client *c)
 
 static void upstream_readable(struct client *c)
 {
-    struct upconn *uc = c->up.conn;
+    struct upconn *uc = c->ex->up.conn;
     if (!uc->ready) {
         upstream_handshake(c);
         return;
@@ -830,7 +832,7 @@ static void upstream_readable(struct client *c)
 
 static void upstream_writable(struct client *c)
 {
-    struct upconn *uc = c->up.conn;
+    struct upconn *uc = c->ex->up.conn;
     if (!uc->connected) {
         int err = 0;
         socklen_t len = sizeof(err);
@@ -861,7 +863,9 @@ static void upstream_writable(struct client *c)
 
 void upstream_update_io(struct client *c)
 {
-    struct upconn *uc = c->up.conn;
+    if (!c->ex)
+        return;
+    struct upconn *uc = c->ex->up.conn;
     struct ev_loop *loop = c->srv->loop;
     if (!uc || uc->sock.fd < 0)
         return;
@@ -873,11 +877,11 @@ void upstream_update_io(struct client *c)
         rd = uc->hs_want_read;
         wr = uc->hs_want_write;
     } else if (c->state == CS_TUNNEL) {
-        rd = !c->up.eof && buf_used(&c->out) < PROXY_HIGH_WATER;
+        rd = !c->ex->up.eof && buf_used(&c->out) < PROXY_HIGH_WATER;
         wr = !buf_empty(&c->in);
     } else if (c->state == CS_FORWARD) {
-        rd = !c->rsp_done && !c->up.eof && buf_used(&c->out) < PROXY_HIGH_WATER;
-        wr = !buf_empty(&c->up.out);
+        rd = !c->ex->rsp_done && !c->ex->up.eof && buf_used(&c->out) < PROXY_HIGH_WATER;
+        wr = !buf_empty(&c->ex->up.out);
     } else {
         rd = wr = false;
     }
@@ -912,7 +916,7 @@ static int upstream_write_head(struct client *c, const struct http_msg *m, bool 
             continue;
         if (h->hop && !(m->status == 101 && strcasecmp(name, "Upgrade") == 0))
             continue;
-        if (c->framing != HTTP_FRAME_NONE && strcasecmp(name, "Content-Length") == 0)
+        if (c->ex->framing != HTTP_FRAME_NONE && strcasecmp(name, "Content-Length") == 0)
             continue;
         n = snprintf(buf, sizeof(buf), "%s: ", name);
         if (client_out(c, buf, (size_t)n) < 0 ||
@@ -939,15 +943,15 @@ static int upstream_write_head(struct client *c, const struct http_msg *m, bool 
     int csn = cache_status_headers(c, cs, sizeof(cs));
     if (client_out(c, "\r\n", 2) < 0 || client_out(c, cs, (size_t)csn) < 0)
         return -1;
-    if (c->framing == HTTP_FRAME_LENGTH)
+    if (c->ex->framing == HTTP_FRAME_LENGTH)
         n = snprintf(buf, sizeof(buf), "Content-Length: %lld\r\n", (long long)m->content_length);
-    else if (c->framing == HTTP_FRAME_CHUNKED)
+    else if (c->ex->framing == HTTP_FRAME_CHUNKED)
         n = snprintf(buf, sizeof(buf), "Transfer-Encoding: chunked\r\n");
     else
         n = 0;
     if (client_out(c, buf, (size_t)n) < 0)
         return -1;
-    const char *conn = !c->keep_alive ? "close" : c->minor == 0 ? "keep-alive" : NULL;
+    const char *conn = !c->ex->keep_alive ? "close" : c->ex->minor == 0 ? "keep-alive" : NULL;
     n = conn ? snprintf(buf, sizeof(buf), "Connection: %s\r\n\r\n", conn)
              : snprintf(buf, sizeof(buf), "\r\n");
     return client_out(c, buf, (size_t)n);
@@ -957,61 +961,61 @@ static int upstream_on_head(void *arg, struct http_msg *m)
 {
     struct client *c = arg;
     if (m->status == 101) {
-        c->keep_alive = false;
-        if (!c->ws_upgrade) {
+        c->ex->keep_alive = false;
+        if (!c->ex->ws_upgrade) {
             client_fail(c, 502, "upstream switched protocols, which was not asked for");
             return -1;
         }
-        c->status = 101;
-        c->framing = HTTP_FRAME_NONE;
-        c->up.switching = true;
+        c->ex->status = 101;
+        c->ex->framing = HTTP_FRAME_NONE;
+        c->ex->up.switching = true;
         if (upstream_write_head(c, m, false) < 0) {
             client_close(c, "client buffer overflow");
             return -1;
         }
-        c->rsp_head_sent = true;
+        c->ex->rsp_head_sent = true;
         return 0;
     }
     if (m->status < 200) {
         /* interim (100 Continue, 103 Early Hints): relayed to HTTP/1.1 clients */
-        if (c->method_id == HTTP_M_HEAD)
-            http_reader_expect_no_body(c->up.reader);
-        c->framing = HTTP_FRAME_NONE;
-        if (c->minor >= 1 && upstream_write_head(c, m, true) < 0) {
+        if (c->ex->method_id == HTTP_M_HEAD)
+            http_reader_expect_no_body(c->ex->up.reader);
+        c->ex->framing = HTTP_FRAME_NONE;
+        if (c->ex->minor >= 1 && upstream_write_head(c, m, true) < 0) {
             client_close(c, "client buffer overflow");
             return -1;
         }
         return 0;
     }
-    c->status = m->status;
-    c->up.keep_alive = m->keep_alive;
-    c->framing = http_response_framing(c->method_id, m->status, m->content_length, m->chunked,
-                                       c->minor);
-    if (c->framing == HTTP_FRAME_CLOSE || !c->req_done || c->srv->draining)
-        c->keep_alive = false;
-    c->bytes_sent = 0; /* interim responses are not counted */
+    c->ex->status = m->status;
+    c->ex->up.keep_alive = m->keep_alive;
+    c->ex->framing = http_response_framing(c->ex->method_id, m->status, m->content_length, m->chunked,
+                                       c->ex->minor);
+    if (c->ex->framing == HTTP_FRAME_CLOSE || !c->ex->req_done || c->srv->draining)
+        c->ex->keep_alive = false;
+    c->ex->bytes_sent = 0; /* interim responses are not counted */
     if (cache_response_head(c, m) == 1)
         return 0; /* read and dropped; the store answers once it ended */
     if (upstream_write_head(c, m, false) < 0) {
         client_close(c, "client buffer overflow");
         return -1;
     }
-    c->rsp_head_sent = true;
+    c->ex->rsp_head_sent = true;
     return 0;
 }
 
 static int upstream_on_body(void *arg, const char *p, size_t n)
 {
     struct client *c = arg;
-    if (c->cx.intercept)
+    if (c->ex->cx.intercept)
         return 0;
     if (c->phantom) {
         cache_response_body(c, p, n); /* nobody to relay to: only the store */
         return 0;
     }
-    int rc = c->framing == HTTP_FRAME_CHUNKED ? http_chunk_append(&c->out, p, n)
+    int rc = c->ex->framing == HTTP_FRAME_CHUNKED ? http_chunk_append(&c->out, p, n)
                                               : buf_append(&c->out, p, n);
-    c->bytes_sent += n;
+    c->ex->bytes_sent += n;
     if (rc < 0) {
         client_close(c, "client buffer overflow");
         return -1;
@@ -1023,19 +1027,19 @@ static int upstream_on_body(void *arg, const char *p, size_t n)
 static int upstream_on_done(void *arg)
 {
     struct client *c = arg;
-    if (c->cx.intercept) {
-        c->rsp_done = true;
+    if (c->ex->cx.intercept) {
+        c->ex->rsp_done = true;
         return 0;
     }
-    if (!c->rsp_head_sent) {
-        http_reader_next(c->up.reader); /* an interim response: the final one follows */
+    if (!c->ex->rsp_head_sent) {
+        http_reader_next(c->ex->up.reader); /* an interim response: the final one follows */
         return 0;
     }
-    if (c->framing == HTTP_FRAME_CHUNKED && !c->phantom && http_chunk_append(&c->out, NULL, 0) < 0) {
+    if (c->ex->framing == HTTP_FRAME_CHUNKED && !c->phantom && http_chunk_append(&c->out, NULL, 0) < 0) {
         client_close(c, "client buffer overflow");
         return -1;
     }
-    c->rsp_done = true;
+    c->ex->rsp_done = true;
     cache_response_end(c, true);
     return 0;
 }

@@ -90,7 +90,9 @@ const char *cache_result_name(enum cache_result r)
 
 void cache_xchg_reset(struct client *c)
 {
-    struct cache_xchg *x = &c->cx;
+    if (!c->ex)
+        return;
+    struct cache_xchg *x = &c->ex->cx;
     if (x->flight && x->follower)
         cache_unfollow(c);
     else if (x->flight)
@@ -266,7 +268,7 @@ static void cache_drop_obj(struct cache_xchg *x)
 static void cache_refresh_later(struct client *c, const struct http_msg *m)
 {
     struct cache_flight *f = calloc(1, sizeof(*f));
-    if (!f || !(f->key = strdup(c->cx.key))) {
+    if (!f || !(f->key = strdup(c->ex->cx.key))) {
         free(f);
         return;
     }
@@ -277,7 +279,7 @@ static void cache_refresh_later(struct client *c, const struct http_msg *m)
         return;
     }
     f->leader = p;
-    p->cx.flight = f;
+    p->ex->cx.flight = f;
     f->next = c->srv->flights;
     c->srv->flights = f;
 }
@@ -285,7 +287,7 @@ static void cache_refresh_later(struct client *c, const struct http_msg *m)
 static void cache_plan_revalidation(struct client *c, const struct http_msg *req,
                                     const struct cache_resp *r, double lifetime, double age)
 {
-    struct cache_xchg *x = &c->cx;
+    struct cache_xchg *x = &c->ex->cx;
     const struct http_msg *stored = cache_stored_msg(x);
     bool conditional = http_find(req, "If-None-Match") || http_find(req, "If-Modified-Since") ||
                        http_find(req, "Range") || http_find(req, "If-Range");
@@ -301,7 +303,7 @@ static void cache_plan_revalidation(struct client *c, const struct http_msg *req
 /* 1 when a stored response can answer m as it is, else 0. */
 static int cache_lookup(struct client *c, const struct http_msg *m)
 {
-    struct cache_xchg *x = &c->cx;
+    struct cache_xchg *x = &c->ex->cx;
     struct store *st = c->srv->store;
     const char *vary = store_vary(st, x->key);
     char variant[CACHE_VARIANT_MAX];
@@ -340,7 +342,7 @@ static int cache_purge(struct client *c)
         client_fail(c, 403, "PURGE is not allowed from this address");
         return -1;
     }
-    int n = c->srv->store ? store_remove(c->srv->store, c->cx.key) : 0;
+    int n = c->srv->store ? store_remove(c->srv->store, c->ex->cx.key) : 0;
     char reason[64];
     snprintf(reason, sizeof(reason), "purged %d stored response%s", n, n == 1 ? "" : "s");
     client_fail(c, n > 0 ? 200 : 404, n > 0 ? reason : "not in the cache");
@@ -350,10 +352,10 @@ static int cache_purge(struct client *c)
 int cache_request(struct client *c, const struct http_msg *m, bool https, const char *host,
                   uint16_t port, const char *path, size_t path_len, const struct cfg_route *rt)
 {
-    struct cache_xchg *x = &c->cx;
+    struct cache_xchg *x = &c->ex->cx;
     struct store *st = c->srv->store;
     char key[CACHE_KEY_MAX];
-    bool purge = strcmp(c->method, "PURGE") == 0;
+    bool purge = strcmp(c->ex->method, "PURGE") == 0;
     x->result = CACHE_BYPASS;
     if (!st && !purge)
         return 0; /* no store: nothing to look up or invalidate */
@@ -366,7 +368,7 @@ int cache_request(struct client *c, const struct http_msg *m, bool https, const 
     if (purge)
         return cache_purge(c);
     if ((rt && !rt->cache_enabled) ||
-        (c->method_id != HTTP_M_GET && c->method_id != HTTP_M_HEAD))
+        (c->ex->method_id != HTTP_M_GET && c->ex->method_id != HTTP_M_HEAD))
         return 0;
     cache_request_cc(m, &x->req_cc);
     if (x->req_cc.no_store)
@@ -381,7 +383,7 @@ int cache_request(struct client *c, const struct http_msg *m, bool https, const 
         client_fail(c, 504, "not in the cache (only-if-cached)");
         return -1;
     }
-    if (x->result == CACHE_MISS && c->method_id == HTTP_M_GET && !store_obj_is_open(&x->obj))
+    if (x->result == CACHE_MISS && c->ex->method_id == HTTP_M_GET && !store_obj_is_open(&x->obj))
         return cache_collapse(c);
     return 0;
 }
@@ -422,7 +424,7 @@ static int cache_head_block(const struct http_msg *m, struct buf *out)
 static void cache_invalidate_ref(struct client *c, const char *ref)
 {
     struct url u;
-    const char *key = c->cx.key;
+    const char *key = c->ex->cx.key;
     const char *rest = strstr(key, "://");
     if (!ref || !rest)
         return;
@@ -444,18 +446,18 @@ static void cache_invalidate_ref(struct client *c, const char *ref)
 
 static void cache_invalidate(struct client *c, const struct http_msg *m)
 {
-    if (!c->srv->store || !c->cx.key || !policy_invalidates(c->method, m->status))
+    if (!c->srv->store || !c->ex->cx.key || !policy_invalidates(c->ex->method, m->status))
         return;
-    int n = store_remove(c->srv->store, c->cx.key);
+    int n = store_remove(c->srv->store, c->ex->cx.key);
     cache_invalidate_ref(c, cache_hval(m, "Location"));
     cache_invalidate_ref(c, cache_hval(m, "Content-Location"));
-    log_debug("#%llu %s: %s invalidated %s (%d stored)", c->id, c->addr_text, c->method,
-              c->cx.key, n);
+    log_debug("#%llu %s: %s invalidated %s (%d stored)", c->id, c->addr_text, c->ex->method,
+              c->ex->cx.key, n);
 }
 
 int cache_request_headers(struct client *c, struct buf *out)
 {
-    struct cache_xchg *x = &c->cx;
+    struct cache_xchg *x = &c->ex->cx;
     if (!x->revalidate)
         return 0;
     const struct http_msg *stored = cache_stored_msg(x);
@@ -492,7 +494,7 @@ static int cache_merged_head(const struct http_msg *stored, const struct http_ms
 /* A 304 to our revalidation: the stored response is fresh again. */
 static void cache_refresh(struct client *c, const struct http_msg *m)
 {
-    struct cache_xchg *x = &c->cx;
+    struct cache_xchg *x = &c->ex->cx;
     const struct http_msg *req = http_reader_msg(c->reader);
     const struct http_msg *stored = cache_stored_msg(x);
     char vary[CACHE_VARIANT_MAX], variant[CACHE_VARIANT_MAX];
@@ -504,7 +506,7 @@ static void cache_refresh(struct client *c, const struct http_msg *m)
     if (cache_variant(req, vary, variant, sizeof(variant)) &&
         cache_merged_head(stored, m, &head) == 0)
         store_refresh(c->srv->store, x->key, variant, buf_head(&head), buf_used(&head),
-                      (time_t)c->started, (time_t)ev_now(c->srv->loop));
+                      (time_t)c->ex->started, (time_t)ev_now(c->srv->loop));
     buf_free(&head);
 }
 
@@ -512,7 +514,7 @@ static void cache_store_response(struct client *c, const struct http_msg *m);
 
 int cache_response_head(struct client *c, const struct http_msg *m)
 {
-    struct cache_xchg *x = &c->cx;
+    struct cache_xchg *x = &c->ex->cx;
     cache_invalidate(c, m);
     if (store_obj_is_open(&x->obj) && m->status == 304 && x->revalidate) {
         cache_refresh(c, m);
@@ -535,14 +537,14 @@ int cache_response_head(struct client *c, const struct http_msg *m)
 /* Opens a writer for a storable response (x->writer stays NULL otherwise). */
 static void cache_store_response(struct client *c, const struct http_msg *m)
 {
-    struct cache_xchg *x = &c->cx;
+    struct cache_xchg *x = &c->ex->cx;
     struct store *st = c->srv->store;
-    if (!x->lookup || !st || c->method_id != HTTP_M_GET)
+    if (!x->lookup || !st || c->ex->method_id != HTTP_M_GET)
         return;
     time_t now = (time_t)ev_now(c->srv->loop);
     struct cache_resp r;
-    cache_facts(m, (time_t)c->started, now, &r);
-    if (!policy_storable(c->method, &x->req_cc, x->req_auth, &r, x->default_ttl))
+    cache_facts(m, (time_t)c->ex->started, now, &r);
+    if (!policy_storable(c->ex->method, &x->req_cc, x->req_auth, &r, x->default_ttl))
         return;
     if (policy_freshness_lifetime(&r, x->default_ttl) <= 0 && !r.has_etag &&
         r.last_modified < 0)
@@ -558,14 +560,14 @@ static void cache_store_response(struct client *c, const struct http_msg *m)
     buf_init(&head, c->cfg->limits.max_header_bytes * 2);
     if (cache_head_block(m, &head) == 0)
         x->writer = store_begin(st, x->key, variant, vary, buf_head(&head), buf_used(&head),
-                                (time_t)c->started, now);
+                                (time_t)c->ex->started, now);
     struct cache_flight *f = x->flight;
     if (x->writer && f && f->leader == c && (f->head = malloc(buf_used(&head)))) {
         memcpy(f->head, buf_head(&head), buf_used(&head));
         f->head_len = buf_used(&head);
         f->variant = strdup(variant);
         f->vary = strdup(vary);
-        f->request_time = (time_t)c->started;
+        f->request_time = (time_t)c->ex->started;
         f->response_time = now;
         if (!f->variant || !f->vary) {
             free(f->head);
@@ -578,9 +580,9 @@ static void cache_store_response(struct client *c, const struct http_msg *m)
 
 void cache_serve_stored(struct client *c)
 {
-    struct cache_xchg *x = &c->cx;
+    struct cache_xchg *x = &c->ex->cx;
     if (c->phantom) {
-        c->rsp_done = true; /* the refresh is in the store: nobody to serve */
+        c->ex->rsp_done = true; /* the refresh is in the store: nobody to serve */
         client_response_done(c);
         return;
     }
@@ -600,15 +602,17 @@ void cache_serve_stored(struct client *c)
         x->age = policy_current_age(&r, (time_t)ev_now(c->srv->loop));
     }
     c->state = CS_HIT;
-    c->rsp_head_sent = c->rsp_done = false;
+    c->ex->rsp_head_sent = c->ex->rsp_done = false;
     cache_serve_start(c);
     client_update_io(c);
 }
 
 bool cache_stale_fallback(struct client *c, int status)
 {
-    struct cache_xchg *x = &c->cx;
-    if (status < 500 || !store_obj_is_open(&x->obj) || !x->stale_if_error || c->rsp_head_sent ||
+    if (!c->ex)
+        return false;
+    struct cache_xchg *x = &c->ex->cx;
+    if (status < 500 || !store_obj_is_open(&x->obj) || !x->stale_if_error || c->ex->rsp_head_sent ||
         c->state == CS_HIT || c->state == CS_CLOSED)
         return false;
     log_info("#%llu %s: origin failed (%d); serving the stale stored %s", c->id, c->addr_text,
@@ -623,7 +627,7 @@ bool cache_stale_fallback(struct client *c, int status)
 
 void cache_response_body(struct client *c, const char *p, size_t n)
 {
-    struct cache_xchg *x = &c->cx;
+    struct cache_xchg *x = &c->ex->cx;
     if (!x->writer)
         return;
     if (store_append(x->writer, p, n) < 0) {
@@ -638,7 +642,7 @@ void cache_response_body(struct client *c, const char *p, size_t n)
 
 void cache_response_end(struct client *c, bool complete)
 {
-    struct cache_xchg *x = &c->cx;
+    struct cache_xchg *x = &c->ex->cx;
     if (!x->writer)
         return;
     if (complete)
@@ -682,7 +686,7 @@ void cache_flights_free(struct server *srv)
 /* A follower goes upstream itself, from the loop (its request is built). */
 static void cache_release(struct client *c)
 {
-    struct cache_xchg *x = &c->cx;
+    struct cache_xchg *x = &c->ex->cx;
     x->flight = NULL;
     x->fnext = NULL;
     x->follower = false;
@@ -692,18 +696,18 @@ static void cache_release(struct client *c)
 /* Ends a flight: every follower is released, or closed if it was mid-body. */
 static void cache_flight_end(struct client *leader, bool complete)
 {
-    struct cache_xchg *x = &leader->cx;
+    struct cache_xchg *x = &leader->ex->cx;
     struct cache_flight *f = x->flight;
     if (!f || f->leader != leader)
         return;
     struct client *next;
     for (struct client *fc = f->followers; fc; fc = next) {
-        next = fc->cx.fnext;
-        fc->cx.flight = NULL;
-        fc->cx.fnext = NULL;
+        next = fc->ex->cx.fnext;
+        fc->ex->cx.flight = NULL;
+        fc->ex->cx.fnext = NULL;
         if (!f->streaming)
             cache_release(fc);
-        else if (!complete && fc->cx.avail < f->total)
+        else if (!complete && fc->ex->cx.avail < f->total)
             client_close(fc, "the fetch it followed failed");
         else
             client_update_io(fc);
@@ -715,7 +719,7 @@ static void cache_flight_end(struct client *leader, bool complete)
 /* Joins the fetch of x->key in flight, or starts one. 2 when joined. */
 static int cache_collapse(struct client *c)
 {
-    struct cache_xchg *x = &c->cx;
+    struct cache_xchg *x = &c->ex->cx;
     struct cache_flight *f = cache_flight_find(c->srv, x->key);
     if (f && f->leader == c)
         return 0; /* a background refresh that found nothing to revalidate */
@@ -723,7 +727,7 @@ static int cache_collapse(struct client *c)
         /* already streaming: follow it from where it is, if it is our variant */
         char variant[CACHE_VARIANT_MAX];
         if (!cache_variant(http_reader_msg(c->reader), f->vary, variant, sizeof(variant)) ||
-            strcmp(variant, f->variant) != 0 || !f->leader->cx.writer)
+            strcmp(variant, f->variant) != 0 || !f->leader->ex->cx.writer)
             return 0;
     }
     if (f) {
@@ -733,7 +737,7 @@ static int cache_collapse(struct client *c)
         x->follower = true;
         x->fnext = f->followers;
         f->followers = c;
-        if (f->streaming && !cache_follow_open(c, f, f->leader->cx.writer)) {
+        if (f->streaming && !cache_follow_open(c, f, f->leader->ex->cx.writer)) {
             cache_unfollow(c);
             x->follower = false;
             return 0;
@@ -755,7 +759,7 @@ static int cache_collapse(struct client *c)
 /* Opens the object a follower streams; false if it cannot. */
 static bool cache_follow_open(struct client *fc, struct cache_flight *f, struct store_writer *w)
 {
-    struct cache_xchg *x = &fc->cx;
+    struct cache_xchg *x = &fc->ex->cx;
     uint64_t body_off;
     char *head = malloc(f->head_len);
     x->obj.head = head;
@@ -790,7 +794,7 @@ static void cache_follow(struct client *fc, struct cache_flight *f, struct store
 /* The leader's head is in: followers of its variant stream, others go alone. */
 static void cache_flight_decide(struct client *leader, const struct http_msg *m)
 {
-    struct cache_xchg *x = &leader->cx;
+    struct cache_xchg *x = &leader->ex->cx;
     struct cache_flight *f = x->flight;
     if (!f || f->leader != leader)
         return;
@@ -803,10 +807,10 @@ static void cache_flight_decide(struct client *leader, const struct http_msg *m)
                                          sizeof(variant)) &&
                     strcmp(variant, f->variant) == 0;
         if (same) {
-            pp = &fc->cx.fnext;
+            pp = &fc->ex->cx.fnext;
             continue;
         }
-        *pp = fc->cx.fnext;
+        *pp = fc->ex->cx.fnext;
         cache_release(fc);
     }
     if (!can) {
@@ -816,19 +820,19 @@ static void cache_flight_decide(struct client *leader, const struct http_msg *m)
     /* streaming stays registered even alone: later misses join it mid-way */
     f->streaming = true;
     f->total = (uint64_t)m->content_length;
-    for (struct client *fc = f->followers; fc; fc = fc->cx.fnext)
+    for (struct client *fc = f->followers; fc; fc = fc->ex->cx.fnext)
         cache_follow(fc, f, x->writer);
 }
 
 /* The leader stored more body: followers may send it. */
 static void cache_flight_progress(struct client *leader, uint64_t written)
 {
-    struct cache_flight *f = leader->cx.flight;
+    struct cache_flight *f = leader->ex->cx.flight;
     if (!f || f->leader != leader || !f->streaming)
         return;
     f->written = written;
-    for (struct client *fc = f->followers; fc; fc = fc->cx.fnext) {
-        fc->cx.avail = written;
+    for (struct client *fc = f->followers; fc; fc = fc->ex->cx.fnext) {
+        fc->ex->cx.avail = written;
         client_update_io(fc);
     }
 }
@@ -836,14 +840,14 @@ static void cache_flight_progress(struct client *leader, uint64_t written)
 /* A follower leaves before its fetch ended (it closed, or failed). */
 static void cache_unfollow(struct client *c)
 {
-    struct cache_flight *f = c->cx.flight;
+    struct cache_flight *f = c->ex->cx.flight;
     if (!f)
         return;
-    for (struct client **pp = &f->followers; *pp; pp = &(*pp)->cx.fnext) {
+    for (struct client **pp = &f->followers; *pp; pp = &(*pp)->ex->cx.fnext) {
         if (*pp == c) {
-            *pp = c->cx.fnext;
+            *pp = c->ex->cx.fnext;
             break;
         }
     }
-    c->cx.flight = NULL;
+    c->ex->cx.flight = NULL;
 }

@@ -22,7 +22,7 @@
 
 int cache_status_headers(const struct client *c, char *out, size_t size)
 {
-    const struct cache_xchg *x = &c->cx;
+    const struct cache_xchg *x = &c->ex->cx;
     const char *cs;
     switch (x->result) {
     case CACHE_NONE:
@@ -72,7 +72,7 @@ static int cache_hit_status(struct client *c, const struct http_msg *req,
     const char *inm = cache_hval(req, "If-None-Match");
     const char *ims = cache_hval(req, "If-Modified-Since");
     *first = 0;
-    *len = c->cx.obj.body_len;
+    *len = c->ex->cx.obj.body_len;
     if (rsp->status != 200)
         return rsp->status;
     if ((inm || ims) &&
@@ -83,7 +83,7 @@ static int cache_hit_status(struct client *c, const struct http_msg *req,
     if (!range || (if_range && (!etag || strcmp(if_range, etag) != 0)))
         return 200;
     uint64_t a, b;
-    int r = policy_range(range, c->cx.obj.body_len, &a, &b);
+    int r = policy_range(range, c->ex->cx.obj.body_len, &a, &b);
     if (r == 0)
         return 200;
     if (r < 0)
@@ -104,7 +104,7 @@ static bool cache_hit_skips(const char *name, int status)
 
 bool cache_serve_pending(const struct client *c)
 {
-    const struct cache_xchg *x = &c->cx;
+    const struct cache_xchg *x = &c->ex->cx;
     return x->body_left > 0 && (!x->follower || x->avail > x->body_off);
 }
 
@@ -197,7 +197,7 @@ static char *put_u64(char *p, uint64_t v)
 static size_t cache_head_tail(struct client *c, int status, uint64_t first, uint64_t len,
                               char *out)
 {
-    struct cache_xchg *x = &c->cx;
+    struct cache_xchg *x = &c->ex->cx;
     char *p = put_str(out, "Age: ");
     p = put_u64(p, (uint64_t)(x->age + 0.5));
     p = put_str(p, "\r\nVia: 1.1 ");
@@ -224,9 +224,9 @@ static size_t cache_head_tail(struct client *c, int status, uint64_t first, uint
     int cs = cache_status_headers(c, p, 256);
     if (cs > 0 && cs < 256)
         p += cs;
-    if (!c->keep_alive)
+    if (!c->ex->keep_alive)
         p = put_str(p, "Connection: close\r\n");
-    else if (c->minor == 0)
+    else if (c->ex->minor == 0)
         p = put_str(p, "Connection: keep-alive\r\n");
     p = put_str(p, "\r\n");
     return (size_t)(p - out);
@@ -234,7 +234,7 @@ static size_t cache_head_tail(struct client *c, int status, uint64_t first, uint
 
 void cache_serve_start(struct client *c)
 {
-    struct cache_xchg *x = &c->cx;
+    struct cache_xchg *x = &c->ex->cx;
     const struct http_msg *req = http_reader_msg(c->reader);
     const struct cache_prep *p = cache_prep_of(x);
     const struct http_msg *rsp = NULL;
@@ -258,25 +258,25 @@ void cache_serve_start(struct client *c)
         client_close(c, "response head too large");
         return;
     }
-    c->bytes_sent += buf_used(out) - before;
-    c->status = status;
-    c->rsp_head_sent = true;
+    c->ex->bytes_sent += buf_used(out) - before;
+    c->ex->status = status;
+    c->ex->rsp_head_sent = true;
     x->body_off = first;
-    x->body_left = (status == 304 || status == 416 || c->method_id == HTTP_M_HEAD) ? 0 : len;
+    x->body_left = (status == 304 || status == 416 || c->ex->method_id == HTTP_M_HEAD) ? 0 : len;
 }
 
 /* ---- the body ---- */
 
 bool cache_serve_gathers(const struct client *c)
 {
-    return c->cx.obj.mem && !c->sock.tls && c->cx.body_left > 0;
+    return c->ex->cx.obj.mem && !c->sock.tls && c->ex->cx.body_left > 0;
 }
 
 /* A memory copy: whatever of the head is still in c->out, then the body,
    in one sendmsg. */
 static ssize_t cache_send_mem(struct client *c)
 {
-    struct cache_xchg *x = &c->cx;
+    struct cache_xchg *x = &c->ex->cx;
     struct iovec iov[2];
     int n = 0;
     size_t head = buf_used(&c->out);
@@ -296,7 +296,7 @@ static ssize_t cache_send_mem(struct client *c)
 
 int cache_serve_more(struct client *c)
 {
-    struct cache_xchg *x = &c->cx;
+    struct cache_xchg *x = &c->ex->cx;
     if (x->body_left == 0)
         return 1;
     off_t off = (off_t)(x->obj.body_off + x->body_off);
@@ -335,6 +335,6 @@ int cache_serve_more(struct client *c)
         return -1; /* the file is shorter than its header said */
     x->body_off += (uint64_t)n;
     x->body_left -= (uint64_t)n;
-    c->bytes_sent += (uint64_t)n;
+    c->ex->bytes_sent += (uint64_t)n;
     return x->body_left == 0 ? 1 : 0;
 }
