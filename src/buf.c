@@ -90,6 +90,22 @@ int buf_append(struct buf *b, const void *p, size_t n)
     return 0;
 }
 
+int buf_append_field(struct buf *b, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+    size_t n = nlen + 2 + vlen + 2;
+    if (b->len + n > b->cap)
+        buf_compact(b, false);
+    if (buf_grow(b, b->len + n) < 0)
+        return -1;
+    char *p = b->data + b->len;
+    memcpy(p, name, nlen);
+    memcpy(p + nlen, ": ", 2);
+    memcpy(p + nlen + 2, value, vlen);
+    memcpy(p + nlen + 2 + vlen, "\r\n", 2);
+    b->len += n;
+    return 0;
+}
+
 int buf_printf(struct buf *b, const char *fmt, ...)
 {
     char small[512];

@@ -44,6 +44,10 @@ static inline char *buf_tail(struct buf *b)
 }
 /* Appends; fails (-1) if it would pass max. */
 int buf_append(struct buf *b, const void *p, size_t n);
+/* Appends a string literal. */
+#define buf_append_lit(b, lit) buf_append((b), (lit), sizeof(lit) - 1)
+/* Appends "name: value\r\n" (header lines, without a printf per line). */
+int buf_append_field(struct buf *b, const char *name, size_t nlen, const char *value, size_t vlen);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_consume(struct buf *b, size_t n);
 /* Drops consumed bytes; frees the memory when empty and `release`. */

@@ -309,7 +309,7 @@ struct client *client_spawn_refresh(struct client *c, const struct http_msg *m)
         for (size_t k = 0; k < sizeof(skip) / sizeof(skip[0]); k++)
             drop = drop || strcasecmp(name, skip[k]) == 0;
         if (!drop)
-            rc = buf_printf(&p->in, "%s: %s\r\n", name, http_hvalue(m, &m->hdrs[i]));
+            rc = http_put_header(&p->in, m, &m->hdrs[i]);
     }
     if (rc < 0 || buf_append(&p->in, "\r\n", 2) < 0) {
         client_close(p, "refresh request too large");
@@ -831,7 +831,7 @@ static int client_build_request(struct client *c, const struct http_msg *m, cons
         const struct http_header *h = &m->hdrs[i];
         if (h->hop || client_header_rewritten(http_hname(m, h), reverse))
             continue;
-        if (buf_printf(out, "%s: %s\r\n", http_hname(m, h), http_hvalue(m, h)) < 0)
+        if (http_put_header(out, m, h) < 0)
             return -1;
     }
     char via[300];

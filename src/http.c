@@ -540,3 +540,8 @@ int http_chunk_append(struct buf *out, const char *p, size_t n)
         return -1;
     return buf_append(out, "\r\n", 2);
 }
+
+int http_put_header(struct buf *out, const struct http_msg *m, const struct http_header *h)
+{
+    return buf_append_field(out, http_hname(m, h), h->name_len, http_hvalue(m, h), h->value_len);
+}

@@ -60,6 +60,8 @@ static inline const char *http_hvalue(const struct http_msg *m, const struct htt
 }
 /* The first header called name (case-insensitive), or NULL. */
 const struct http_header *http_find(const struct http_msg *m, const char *name);
+/* Appends the header line "Name: value\r\n" of h to out. 0 or -1 (full). */
+int http_put_header(struct buf *out, const struct http_msg *m, const struct http_header *h);
 /* Whether a comma-separated header value list holds token (case-insensitive). */
 bool http_list_has(const char *value, const char *token);
 

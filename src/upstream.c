@@ -292,7 +292,8 @@ static void upstream_use_conn(struct client *c)
     }
     u->conn->owner = c;
     if (u->conn->ready) {
-        if (!upconn_alive(u->conn)) {
+        /* the idle watcher saw nothing, or it would have an event pending */
+        if (ev_is_pending(&u->conn->rio) && !upconn_alive(u->conn)) {
             pool_remove(c->srv->pool, &u->conn->pc);
             upconn_free(u->conn);
             u->conn = NULL;
@@ -901,60 +902,71 @@ void upstream_update_io(struct client *c)
 }
 /* ---- the response ---- */
 
-static int upstream_write_head(struct client *c, const struct http_msg *m, bool interim)
+/* The response head as it goes to the client: the origin's end-to-end
+   fields, one merged Via, our framing, Cache-Status and Connection. */
+static int upstream_put_head(struct client *c, const struct http_msg *m, bool interim,
+                             struct buf *out)
 {
-    char buf[512];
     const char *reason = http_str(m, m->reason);
-    int n = snprintf(buf, sizeof(buf), "HTTP/1.1 %d %s\r\n", m->status,
-                     reason[0] ? reason : http_reason(m->status));
-    if (client_out(c, buf, (size_t)n) < 0)
+    if (buf_printf(out, "HTTP/1.1 %d %s\r\n", m->status,
+                   reason[0] ? reason : http_reason(m->status)) < 0)
         return -1;
+    bool via = false;
     for (size_t i = 0; i < m->nhdrs; i++) {
         const struct http_header *h = &m->hdrs[i];
         const char *name = http_hname(m, h);
-        if (strcasecmp(name, "Via") == 0)
+        if (strcasecmp(name, "Via") == 0) {
+            via = true;
             continue;
+        }
         if (h->hop && !(m->status == 101 && strcasecmp(name, "Upgrade") == 0))
             continue;
         if (c->ex->framing != HTTP_FRAME_NONE && strcasecmp(name, "Content-Length") == 0)
             continue;
-        n = snprintf(buf, sizeof(buf), "%s: ", name);
-        if (client_out(c, buf, (size_t)n) < 0 ||
-            client_out(c, http_hvalue(m, h), h->value_len) < 0 || client_out(c, "\r\n", 2) < 0)
+        if (http_put_header(out, m, h) < 0)
             return -1;
     }
     /* one Via line: the origin's entries, then ours */
-    if (client_out(c, "Via: ", 5) < 0)
+    if (buf_append_lit(out, "Via: ") < 0)
         return -1;
-    for (size_t i = 0; i < m->nhdrs; i++) {
+    for (size_t i = 0; via && i < m->nhdrs; i++) {
         const struct http_header *h = &m->hdrs[i];
         if (strcasecmp(http_hname(m, h), "Via") == 0 &&
-            (client_out(c, http_hvalue(m, h), h->value_len) < 0 || client_out(c, ", ", 2) < 0))
+            (buf_append(out, http_hvalue(m, h), h->value_len) < 0 || buf_append_lit(out, ", ") < 0))
             return -1;
     }
-    n = snprintf(buf, sizeof(buf), "1.%u %s", m->minor, c->cfg->proxy_name);
-    if (client_out(c, buf, (size_t)n) < 0)
+    if (buf_printf(out, "1.%u %s\r\n", m->minor, c->cfg->proxy_name) < 0)
         return -1;
     if (m->status == 101)
-        return client_out(c, "\r\nConnection: Upgrade\r\n\r\n", 25);
+        return buf_append_lit(out, "Connection: Upgrade\r\n\r\n");
     if (interim)
-        return client_out(c, "\r\n\r\n", 4);
+        return buf_append_lit(out, "\r\n");
     char cs[128];
     int csn = cache_status_headers(c, cs, sizeof(cs));
-    if (client_out(c, "\r\n", 2) < 0 || client_out(c, cs, (size_t)csn) < 0)
+    if (csn > 0 && (size_t)csn < sizeof(cs) && buf_append(out, cs, (size_t)csn) < 0)
         return -1;
-    if (c->ex->framing == HTTP_FRAME_LENGTH)
-        n = snprintf(buf, sizeof(buf), "Content-Length: %lld\r\n", (long long)m->content_length);
-    else if (c->ex->framing == HTTP_FRAME_CHUNKED)
-        n = snprintf(buf, sizeof(buf), "Transfer-Encoding: chunked\r\n");
-    else
-        n = 0;
-    if (client_out(c, buf, (size_t)n) < 0)
+    if (c->ex->framing == HTTP_FRAME_LENGTH &&
+        buf_printf(out, "Content-Length: %lld\r\n", (long long)m->content_length) < 0)
         return -1;
-    const char *conn = !c->ex->keep_alive ? "close" : c->ex->minor == 0 ? "keep-alive" : NULL;
-    n = conn ? snprintf(buf, sizeof(buf), "Connection: %s\r\n\r\n", conn)
-             : snprintf(buf, sizeof(buf), "\r\n");
-    return client_out(c, buf, (size_t)n);
+    if (c->ex->framing == HTTP_FRAME_CHUNKED &&
+        buf_append_lit(out, "Transfer-Encoding: chunked\r\n") < 0)
+        return -1;
+    if (!c->ex->keep_alive)
+        return buf_append_lit(out, "Connection: close\r\n\r\n");
+    if (c->ex->minor == 0)
+        return buf_append_lit(out, "Connection: keep-alive\r\n\r\n");
+    return buf_append_lit(out, "\r\n");
+}
+
+static int upstream_write_head(struct client *c, const struct http_msg *m, bool interim)
+{
+    if (c->phantom)
+        return 0; /* a background refresh: nobody to answer */
+    size_t before = buf_used(&c->out);
+    if (upstream_put_head(c, m, interim, &c->out) < 0)
+        return -1;
+    c->ex->bytes_sent += buf_used(&c->out) - before;
+    return 0;
 }
 
 static int upstream_on_head(void *arg, struct http_msg *m)

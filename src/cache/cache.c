@@ -406,7 +406,7 @@ static int cache_put_fields(const struct http_msg *m, struct buf *out)
         const char *name = http_hname(m, h);
         if (h->hop || strcasecmp(name, "Content-Length") == 0)
             continue;
-        if (buf_printf(out, "%s: %s\r\n", name, http_hvalue(m, h)) < 0)
+        if (http_put_header(out, m, h) < 0)
             return -1;
     }
     return 0;
@@ -483,7 +483,7 @@ static int cache_merged_head(const struct http_msg *stored, const struct http_ms
         const struct http_header *h = http_find(m, name);
         if (h && !h->hop && strcasecmp(name, "Content-Length") != 0)
             continue; /* the 304's value replaces it */
-        if (buf_printf(out, "%s: %s\r\n", name, http_hvalue(stored, &stored->hdrs[i])) < 0)
+        if (http_put_header(out, stored, &stored->hdrs[i]) < 0)
             return -1;
     }
     if (cache_put_fields(m, out) < 0)

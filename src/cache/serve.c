@@ -119,7 +119,7 @@ static int cache_put_stored_head(struct buf *out, const struct http_msg *rsp, in
     for (size_t i = 0; i < rsp->nhdrs; i++) {
         const struct http_header *h = &rsp->hdrs[i];
         if (!cache_hit_skips(http_hname(rsp, h), status) &&
-            buf_printf(out, "%s: %s\r\n", http_hname(rsp, h), http_hvalue(rsp, h)) < 0)
+            http_put_header(out, rsp, h) < 0)
             return -1;
     }
     return 0;
