@@ -576,6 +576,8 @@ static void cache_store_response(struct client *c, const struct http_msg *m)
     }
     buf_free(&head);
     x->storing = x->writer != NULL;
+    /* a body of unknown length may still pass max_object_size */
+    x->sure = x->storing && m->content_length >= 0;
 }
 
 void cache_serve_stored(struct client *c)

@@ -38,6 +38,7 @@ struct cache_xchg {
     enum cache_result result;
     bool lookup;    /* GET/HEAD through an enabled cache */
     bool storing;   /* a writer is open for this response */
+    bool sure;      /* and its length is known: Cache-Status may say "stored" */
     bool stored;    /* and it was committed */
     bool revalidate; /* the request goes up conditional on the stored validators */
     bool stale_if_error; /* the stored response may answer if the origin fails */

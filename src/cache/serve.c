@@ -32,10 +32,10 @@ int cache_status_headers(const struct client *c, char *out, size_t size)
         cs = "fwd=bypass";
         break;
     case CACHE_MISS:
-        cs = x->storing ? "fwd=miss; stored" : "fwd=miss";
+        cs = x->sure ? "fwd=miss; stored" : "fwd=miss";
         break;
     case CACHE_STALE:
-        cs = x->storing ? "fwd=stale; stored" : "fwd=stale";
+        cs = x->sure ? "fwd=stale; stored" : "fwd=stale";
         break;
     case CACHE_HIT:
         cs = "hit";
