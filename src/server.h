@@ -31,7 +31,8 @@ struct server {
     struct dns *dns;
     struct pool *pool;         /* idle and busy origin connections */
     struct store *store;       /* the disk cache, NULL when disabled */
-    struct cache_flight *flights; /* misses being fetched, for collapsing */
+    struct cache_flight **flights; /* misses being fetched, for collapsing (cache.c) */
+    uint64_t flight_seed;
     struct tls_ctx *tls_verify;   /* https origins, verified */
     struct tls_ctx *tls_noverify; /* https origins with verify: false */
     ev_timer pool_timer;       /* expires idle origin connections */

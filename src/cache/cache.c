@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cache/cache_int.h"
@@ -21,6 +23,7 @@
 
 #define CACHE_KEY_MAX 8192
 #define CACHE_VARIANT_MAX 4096
+#define CACHE_FLIGHT_BUCKETS 4096
 
 /*
  * One fetch of a key in flight. Requests for the same key that miss while
@@ -30,7 +33,8 @@
  * released to fetch for themselves.
  */
 struct cache_flight {
-    struct cache_flight *next;
+    struct cache_flight *next; /* in its hash chain */
+    uint64_t hash;
     char *key;
     struct client *leader;
     struct client *followers;
@@ -46,6 +50,7 @@ struct cache_flight {
 
 static int cache_collapse(struct client *c);
 static struct cache_flight *cache_flight_find(struct server *srv, const char *key);
+static struct cache_flight *cache_flight_new(struct client *c, const char *key);
 static bool cache_follow_open(struct client *fc, struct cache_flight *f, struct store_writer *w);
 static void cache_flight_decide(struct client *leader, const struct http_msg *m);
 static void cache_flight_progress(struct client *leader, uint64_t written);
@@ -259,31 +264,25 @@ static void cache_drop_obj(struct cache_xchg *x)
     http_reader_free(&x->head);
 }
 
+/* Starts a background refresh of x->key, registered as its fetch in flight. */
+static void cache_refresh_later(struct client *c, const struct http_msg *m)
+{
+    struct client *p = client_spawn_refresh(c, m);
+    if (!p)
+        return;
+    struct cache_flight *f = cache_flight_new(p, c->ex->cx.key);
+    if (!f) {
+        client_close(p, "out of memory");
+        return;
+    }
+    p->ex->cx.flight = f;
+}
+
 /*
  * A stale stored response: go up conditional on its validators when the
  * client's request is not conditional itself, and keep it open while it may
  * still answer (a 304, or stale-if-error).
  */
-/* Starts a background refresh of x->key, registered as its fetch in flight. */
-static void cache_refresh_later(struct client *c, const struct http_msg *m)
-{
-    struct cache_flight *f = calloc(1, sizeof(*f));
-    if (!f || !(f->key = strdup(c->ex->cx.key))) {
-        free(f);
-        return;
-    }
-    struct client *p = client_spawn_refresh(c, m);
-    if (!p) {
-        free(f->key);
-        free(f);
-        return;
-    }
-    f->leader = p;
-    p->ex->cx.flight = f;
-    f->next = c->srv->flights;
-    c->srv->flights = f;
-}
-
 static void cache_plan_revalidation(struct client *c, const struct http_msg *req,
                                     const struct cache_resp *r, double lifetime, double age)
 {
@@ -657,17 +656,63 @@ void cache_response_end(struct client *c, bool complete)
 
 /* ---- collapsed forwarding ---- */
 
+/*
+ * Fetches in flight are found by key in a fixed hash table (chains stay
+ * short with thousands in flight); the seed is random per process so that
+ * clients cannot aim many keys at one chain.
+ */
+static uint64_t cache_flight_hash(const struct server *srv, const char *key)
+{
+    uint64_t h = 0xcbf29ce484222325ULL ^ srv->flight_seed; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * 0x100000001b3ULL;
+    return h ^ (h >> 29);
+}
+
+/* The table, made on first use (with the seed every hash depends on). */
+static bool cache_flights_ready(struct server *srv)
+{
+    if (srv->flights)
+        return true;
+    srv->flights = calloc(CACHE_FLIGHT_BUCKETS, sizeof(*srv->flights));
+    if (!srv->flights)
+        return false;
+    if (getrandom(&srv->flight_seed, sizeof(srv->flight_seed), GRND_NONBLOCK) < 0)
+        srv->flight_seed = (uint64_t)(uintptr_t)srv->flights ^ (uint64_t)time(NULL);
+    return true;
+}
+
 static struct cache_flight *cache_flight_find(struct server *srv, const char *key)
 {
-    for (struct cache_flight *f = srv->flights; f; f = f->next)
-        if (strcmp(f->key, key) == 0)
+    if (!srv->flights)
+        return NULL;
+    uint64_t h = cache_flight_hash(srv, key);
+    for (struct cache_flight *f = srv->flights[h % CACHE_FLIGHT_BUCKETS]; f; f = f->next)
+        if (f->hash == h && strcmp(f->key, key) == 0)
             return f;
     return NULL;
 }
 
+/* A new fetch of key led by c; NULL when out of memory. */
+static struct cache_flight *cache_flight_new(struct client *c, const char *key)
+{
+    struct server *srv = c->srv;
+    struct cache_flight *f = calloc(1, sizeof(*f));
+    if (!f || !cache_flights_ready(srv) || !(f->key = strdup(key))) {
+        free(f);
+        return NULL;
+    }
+    f->hash = cache_flight_hash(srv, key);
+    f->leader = c;
+    struct cache_flight **chain = &srv->flights[f->hash % CACHE_FLIGHT_BUCKETS];
+    f->next = *chain;
+    *chain = f;
+    return f;
+}
+
 static void cache_flight_unlink(struct server *srv, struct cache_flight *f)
 {
-    struct cache_flight **pp = &srv->flights;
+    struct cache_flight **pp = &srv->flights[f->hash % CACHE_FLIGHT_BUCKETS];
     while (*pp && *pp != f)
         pp = &(*pp)->next;
     if (*pp)
@@ -681,8 +726,11 @@ static void cache_flight_unlink(struct server *srv, struct cache_flight *f)
 
 void cache_flights_free(struct server *srv)
 {
-    while (srv->flights)
-        cache_flight_unlink(srv, srv->flights);
+    for (size_t i = 0; srv->flights && i < CACHE_FLIGHT_BUCKETS; i++)
+        while (srv->flights[i])
+            cache_flight_unlink(srv, srv->flights[i]);
+    free(srv->flights);
+    srv->flights = NULL;
 }
 
 /* A follower goes upstream itself, from the loop (its request is built). */
@@ -746,15 +794,7 @@ static int cache_collapse(struct client *c)
         }
         return 2;
     }
-    f = calloc(1, sizeof(*f));
-    if (!f || !(f->key = strdup(x->key))) {
-        free(f);
-        return 0;
-    }
-    f->leader = c;
-    f->next = c->srv->flights;
-    c->srv->flights = f;
-    x->flight = f;
+    x->flight = cache_flight_new(c, x->key);
     return 0;
 }
 
