@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -25,6 +26,33 @@
 #define SERVER_BACKLOG 1024
 #define SERVER_ACCEPT_BATCH 64
 #define SERVER_REJECT_SLACK 64 /* refused-with-503 connections on top of the limit */
+
+/*
+ * Raises the soft descriptor limit towards what max_connections needs: a
+ * client and its origin connection each, plus room for listeners, cache
+ * files and DNS. Shells and `make run` start at 1,024, far below the
+ * default of 10,000 connections; the hard limit is the operator's (the
+ * systemd unit sets LimitNOFILE).
+ */
+static void server_fd_limit(const struct config *cfg)
+{
+    struct rlimit rl;
+    rlim_t want = (rlim_t)cfg->limits.max_connections * 2 + 256;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+        return;
+    rlim_t cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+    if (cur > rl.rlim_cur) {
+        rl.rlim_cur = cur;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            log_warn("cannot raise the open file limit to %llu: %s", (unsigned long long)cur,
+                     strerror(errno));
+    }
+    if (cur < want)
+        log_warn("open file limit %llu is below the %llu that limits.max_connections %u may "
+                 "need; raise it (systemd: LimitNOFILE)",
+                 (unsigned long long)cur, (unsigned long long)want,
+                 cfg->limits.max_connections);
+}
 
 static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents);
 
@@ -311,6 +339,7 @@ static void server_reload(struct server *srv)
     }
     server_rebind(srv, cfg);
     log_apply(cfg);
+    server_fd_limit(cfg);
     if (cfg->cache.enabled != srv->cfg->cache.enabled ||
         strcmp(cfg->cache.dir, srv->cfg->cache.dir) != 0 ||
         cfg->cache.max_size != srv->cfg->cache.max_size ||
@@ -437,6 +466,7 @@ int server_init(struct server *srv, struct ev_loop *loop, struct config *cfg)
     memset(srv, 0, sizeof(*srv));
     srv->loop = loop;
     srv->cfg = config_ref(cfg);
+    server_fd_limit(cfg);
     ev_init(&srv->accept_timer, server_accept_timer_cb);
     ev_init(&srv->drain_timer, server_drain_timeout_cb);
     ev_check_init(&srv->check_w, server_check_cb);

@@ -1,5 +1,6 @@
 """Connection limits and client timeouts."""
 
+import resource
 import time
 
 from conftest import poll
@@ -92,3 +93,32 @@ def test_slow_origin_is_not_cut_by_client_idle_timeout(magpie_factory, origin):
     magpie = magpie_factory(limits={"client_idle_timeout": "1s"})
     r = fetch(magpie.port, "GET", origin.url("/slow/1.5"))
     assert r.status == 200 and r.body == b"slow\n"
+
+
+def open_file_limits(pid):
+    """(soft, hard) of a process's open file limit, from /proc."""
+    with open("/proc/%d/limits" % pid) as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                soft, hard = line.split()[3:5]
+                return int(soft), int(hard)
+    raise AssertionError("no open file limit for pid %d" % pid)
+
+
+def test_open_file_limit_is_raised_for_max_connections(magpie_factory):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))  # magpie inherits 256
+    try:
+        m = magpie_factory(limits={"max_connections": 1000})
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert open_file_limits(m.pid) == (min(2256, hard), hard)  # 2 per connection + 256
+
+
+def test_open_file_limit_below_max_connections_is_logged(magpie_factory):
+    m = magpie_factory(limits={"max_connections": 1000000})
+    _, hard = open_file_limits(m.pid)
+    assert open_file_limits(m.pid)[0] == min(hard, 2000256)
+    if hard < 2000256:
+        m.wait_error_log(r"\[warn\] open file limit %d is below the 2000256 that "
+                         r"limits.max_connections 1000000 may need" % hard)
