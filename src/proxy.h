@@ -1,6 +1,7 @@
 /*
  * proxy.h - one client connection and the upstream exchange it drives,
- * shared by client.c (the client half) and upstream.c (the origin half).
+ * shared by client.c and client_request.c (the client half) and upstream.c
+ * (the origin half).
  *
  * A connection handles one request at a time; pipelined requests wait in
  * the input buffer, so responses go out in request order. Requests and
@@ -163,6 +164,12 @@ struct client *client_spawn_refresh(struct client *c, const struct http_msg *m);
 void client_pump(struct client *c);
 /* Stops reading; the connection stays open just long enough to flush. */
 void client_drain_idle(struct client *c);
+
+/* client_request.c */
+/* The request parser's callbacks, for client.c: a head is checked, routed
+   and rewritten for the origin into c->ex->up.out (or answered locally);
+   body bytes follow it there. */
+extern const struct http_reader_ops client_reader_ops;
 
 /* upstream.c */
 /* Acquires an origin connection for c->up.host:port, then sends c->up.out. */

@@ -1,0 +1,329 @@
+/*
+ * client_request.c - what the client half does with a parsed request: the
+ * request parser's callbacks (client_reader_ops). A head is checked first
+ * (the ACL and connection-limit verdicts, HTTP version, target length, one
+ * Host, a forwarding loop seen in Via), then routed (an absolute URI goes
+ * to its authority, an origin-form target to the reverse route for its
+ * Host), offered to the cache, and rewritten into the head that goes to
+ * the origin (hop-by-hop fields dropped, Host, Via, X-Forwarded-For,
+ * framing). A CONNECT target is parsed and its port checked. Body bytes go
+ * into the upstream buffer, chunked again when the request was chunked.
+ *
+ * Nothing here touches a socket or a timer: reading, writing and the
+ * connection's life are client.c, which feeds the parser.
+ */
+#include "proxy.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static int client_on_connect(struct client *c, const struct http_msg *m);
+
+/* The client's IP without port, for X-Forwarded-For. */
+static void client_ip(const struct client *c, char *out, size_t size)
+{
+    const struct sockaddr *sa = (const struct sockaddr *)&c->addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)size);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)size);
+    else
+        snprintf(out, size, "unknown");
+}
+
+/* Whether a Via header already names this proxy: a forwarding loop. */
+static bool client_is_loop(const struct http_msg *m, const char *name)
+{
+    size_t nlen = strlen(name);
+    for (size_t i = 0; i < m->nhdrs; i++) {
+        if (strcasecmp(http_hname(m, &m->hdrs[i]), "Via") != 0)
+            continue;
+        const char *p = http_hvalue(m, &m->hdrs[i]);
+        while (*p) {
+            /* each entry: protocol SP received-by [SP comment] */
+            while (*p == ' ' || *p == ',')
+                p++;
+            while (*p && *p != ' ' && *p != ',')
+                p++;
+            while (*p == ' ')
+                p++;
+            const char *by = p;
+            while (*p && *p != ' ' && *p != ',')
+                p++;
+            if ((size_t)(p - by) == nlen && strncasecmp(by, name, nlen) == 0)
+                return true;
+            while (*p && *p != ',')
+                p++;
+        }
+    }
+    return false;
+}
+
+/* Writes "Name: v1, v2, extra\r\n" merging every header called name. */
+static int client_merge_header(struct buf *out, const struct http_msg *m, const char *name,
+                               const char *extra)
+{
+    bool any = false;
+    if (buf_printf(out, "%s: ", name) < 0)
+        return -1;
+    for (size_t i = 0; i < m->nhdrs; i++) {
+        if (strcasecmp(http_hname(m, &m->hdrs[i]), name) != 0)
+            continue;
+        if (buf_printf(out, "%s%s", any ? ", " : "", http_hvalue(m, &m->hdrs[i])) < 0)
+            return -1;
+        any = true;
+    }
+    return buf_printf(out, "%s%s\r\n", any ? ", " : "", extra);
+}
+
+/* Headers that client_build_request() writes itself. */
+static bool client_header_rewritten(const char *name, bool reverse)
+{
+    static const char *const own[] = {"Host", "Content-Length", "Via"};
+    for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+        if (strcasecmp(name, own[i]) == 0)
+            return true;
+    return reverse && strcasecmp(name, "X-Forwarded-For") == 0;
+}
+
+/* The request head as it goes upstream. */
+static int client_build_request(struct client *c, const struct http_msg *m, const char *path,
+                                size_t path_len, const char *host_hdr, bool reverse)
+{
+    struct buf *out = &c->ex->up.out;
+    if (buf_printf(out, "%s %s%.*s HTTP/1.1\r\nHost: %s\r\n", c->ex->method,
+                   path[0] == '/' ? "" : "/", (int)path_len, path, host_hdr) < 0)
+        return -1;
+    for (size_t i = 0; i < m->nhdrs; i++) {
+        const struct http_header *h = &m->hdrs[i];
+        if (h->hop || client_header_rewritten(http_hname(m, h), reverse))
+            continue;
+        if (http_put_header(out, m, h) < 0)
+            return -1;
+    }
+    char via[300];
+    snprintf(via, sizeof(via), "1.%u %s", m->minor, c->cfg->proxy_name);
+    if (client_merge_header(out, m, "Via", via) < 0)
+        return -1;
+    if (reverse) {
+        char ip[INET6_ADDRSTRLEN];
+        client_ip(c, ip, sizeof(ip));
+        if (client_merge_header(out, m, "X-Forwarded-For", ip) < 0)
+            return -1;
+    }
+    if (m->chunked && buf_printf(out, "Transfer-Encoding: chunked\r\n") < 0)
+        return -1;
+    if (m->content_length >= 0 &&
+        buf_printf(out, "Content-Length: %lld\r\n", (long long)m->content_length) < 0)
+        return -1;
+    if (cache_request_headers(c, out) < 0)
+        return -1;
+    if (c->ex->ws_upgrade)
+        return buf_printf(out, "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+    return buf_printf(out, "\r\n");
+}
+
+/* Picks the origin: the absolute-URI's authority or the route for Host. */
+static int client_route(struct client *c, const struct http_msg *m, struct url *u,
+                        const char **host_hdr, bool *reverse, const struct cfg_route **rtp)
+{
+    *rtp = NULL;
+    const char *target = http_str(m, m->target);
+    if (url_parse_absolute(target, m->target_len, u) == 0) {
+        c->ex->url = strndup(target, m->target_len);
+        c->ex->up.verify = c->cfg->upstream.tls.verify;
+        *reverse = false;
+        return 0;
+    }
+    const struct http_header *hh = http_find(m, "Host");
+    if (target[0] != '/') {
+        client_fail(c, 400, "request target is neither an absolute URI nor a path");
+        return -1;
+    }
+    if (!hh) {
+        client_fail(c, 400, "origin-form request without a Host header");
+        return -1;
+    }
+    char host[URL_HOST_MAX];
+    uint16_t port;
+    const char *hv = http_hvalue(m, hh);
+    if (url_parse_authority(hv, strlen(hv), host, sizeof(host), &port, 80) < 0) {
+        client_fail(c, 400, "malformed Host header");
+        return -1;
+    }
+    size_t ulen = strlen(hv) + m->target_len + 16;
+    c->ex->url = malloc(ulen);
+    if (c->ex->url)
+        snprintf(c->ex->url, ulen, "http://%s%s", hv, target);
+    const struct cfg_route *rt = config_route_find(c->cfg, host);
+    *rtp = rt;
+    if (!rt) {
+        char reason[URL_HOST_MAX + 96];
+        snprintf(reason, sizeof(reason),
+                 "no route for host \"%s\" (send an absolute URI to use the forward proxy)", host);
+        client_fail(c, 400, reason);
+        return -1;
+    }
+    u->https = rt->origin_tls;
+    c->ex->up.verify = rt->tls_verify;
+    snprintf(u->host, sizeof(u->host), "%s", rt->origin_host);
+    u->port = rt->origin_port;
+    u->path = target;
+    u->path_len = m->target_len;
+    *host_hdr = hv;
+    *reverse = true;
+    return 0;
+}
+
+static size_t client_count_headers(const struct http_msg *m, const char *name)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->nhdrs; i++)
+        n += strcasecmp(http_hname(m, &m->hdrs[i]), name) == 0;
+    return n;
+}
+
+/* Checks that answer before anything goes upstream; -1 after answering. */
+static int client_admit(struct client *c, const struct http_msg *m)
+{
+    if (c->deny_status == 403) {
+        client_fail(c, 403, "client address not allowed");
+        return -1;
+    }
+    if (c->deny_status == 503) {
+        client_fail(c, 503, "too many connections");
+        return -1;
+    }
+    if (m->major != 1) {
+        client_fail(c, 505, "HTTP version not supported");
+        return -1;
+    }
+    if (m->target_len > c->cfg->limits.max_uri_bytes) {
+        client_fail(c, 414, "request target too long");
+        return -1;
+    }
+    if (client_count_headers(m, "Host") > 1) {
+        client_fail(c, 400, "more than one Host header");
+        return -1;
+    }
+    if (client_is_loop(m, c->cfg->proxy_name)) {
+        client_fail(c, 508, "forwarding loop detected: the request already passed this proxy");
+        return -1;
+    }
+    return 0;
+}
+
+static int client_on_head(void *arg, struct http_msg *m)
+{
+    struct client *c = arg;
+    c->ex->method = strdup(http_str(m, m->method));
+    c->ex->method_id = m->method_id;
+    c->ex->minor = m->minor;
+    c->ex->keep_alive = m->keep_alive && !m->upgrade;
+    c->ex->req_chunked = m->chunked;
+    if (!c->ex->method || client_admit(c, m) < 0)
+        return -1;
+    if (m->method_id == HTTP_M_CONNECT)
+        return client_on_connect(c, m);
+    const struct http_header *upg = http_find(m, "Upgrade");
+    c->ex->ws_upgrade = m->upgrade && upg && http_list_has(http_hvalue(m, upg), "websocket");
+    struct url u;
+    const char *host_hdr = NULL;
+    bool reverse;
+    const struct cfg_route *rt;
+    bool follow = false;
+    if (client_route(c, m, &u, &host_hdr, &reverse, &rt) < 0)
+        return -1;
+    if (!c->ex->ws_upgrade && c->ex->url) {
+        int r = cache_request(c, m, u.https, u.host, u.port, u.path, u.path_len, rt);
+        if (r < 0)
+            return -1;
+        if (r == 1) {
+            c->state = CS_HIT; /* served once the parser has returned */
+            return 0;
+        }
+        follow = r == 2;
+    }
+    if (!c->ex->url) {
+        client_fail(c, 500, "out of memory");
+        return -1;
+    }
+    char authority[URL_HOST_MAX + 8];
+    if (!reverse) {
+        if (u.port == (u.https ? 443 : 80))
+            snprintf(authority, sizeof(authority), strchr(u.host, ':') ? "[%s]" : "%s", u.host);
+        else
+            url_format_hostport(authority, sizeof(authority), u.host, u.port);
+        host_hdr = authority;
+    }
+    if (client_build_request(c, m, u.path, u.path_len, host_hdr, reverse) < 0) {
+        client_fail(c, 431, "request head too large to forward");
+        return -1;
+    }
+    /* connecting starts once the parser has returned (client_process) */
+    snprintf(c->ex->up.host, sizeof(c->ex->up.host), "%s", u.host);
+    c->ex->up.port = u.port;
+    c->ex->up.https = u.https;
+    /* a follower waits for the fetch it joined; its request is ready in case */
+    c->state = follow ? CS_HIT : CS_RESOLVE;
+    return 0;
+}
+
+/* CONNECT host:port: a tunnel, if the port is allowed. */
+static int client_on_connect(struct client *c, const struct http_msg *m)
+{
+    const char *target = http_str(m, m->target);
+    char host[URL_HOST_MAX];
+    uint16_t port = 0;
+    c->ex->connect = true;
+    c->ex->keep_alive = false;
+    c->ex->url = strndup(target, m->target_len);
+    if (url_parse_authority(target, m->target_len, host, sizeof(host), &port, 0) < 0 ||
+        port == 0) {
+        client_fail(c, 400, "CONNECT needs a host:port target");
+        return -1;
+    }
+    if (!config_connect_port_allowed(c->cfg, port)) {
+        char reason[64];
+        snprintf(reason, sizeof(reason), "CONNECT to port %u is not allowed", port);
+        client_fail(c, 403, reason);
+        return -1;
+    }
+    snprintf(c->ex->up.host, sizeof(c->ex->up.host), "%s", host);
+    c->ex->up.port = port;
+    c->ex->up.https = false;
+    c->state = CS_RESOLVE;
+    return 0;
+}
+
+static int client_on_body(void *arg, const char *p, size_t n)
+{
+    struct client *c = arg;
+    c->ex->bytes_received += n;
+    int rc = c->ex->req_chunked ? http_chunk_append(&c->ex->up.out, p, n) : buf_append(&c->ex->up.out, p, n);
+    if (rc < 0) {
+        client_close(c, "upstream buffer overflow");
+        return -1;
+    }
+    return 0;
+}
+
+static int client_on_done(void *arg)
+{
+    struct client *c = arg;
+    c->ex->req_done = true;
+    if (c->ex->req_chunked && c->state != CS_HEAD && http_chunk_append(&c->ex->up.out, NULL, 0) < 0) {
+        client_close(c, "upstream buffer overflow");
+        return -1;
+    }
+    return 0;
+}
+
+const struct http_reader_ops client_reader_ops = {
+    .on_head = client_on_head,
+    .on_body = client_on_body,
+    .on_done = client_on_done,
+};
