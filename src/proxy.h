@@ -1,7 +1,7 @@
 /*
  * proxy.h - one client connection and the upstream exchange it drives,
  * shared by client.c and client_request.c (the client half) and upstream.c
- * (the origin half).
+ * and upstream_relay.c (the origin half).
  *
  * A connection handles one request at a time; pipelined requests wait in
  * the input buffer, so responses go out in request order. Requests and
@@ -183,13 +183,22 @@ void upstream_update_io(struct client *c);
 void upstream_start_later(struct client *c);
 /* Restarts a pending lookup on the server's current resolver. */
 void upstream_requery(struct client *c);
+/* Pool callbacks, for server.c. */
+extern const struct pool_ops upstream_pool_ops;
+void upstream_session_free(void *session);
+/* The origin is gone: a retry, an error status, or (mid-response) a close. */
+void upstream_lost(struct client *c, const char *what);
+
+/* upstream_relay.c */
 /* The client buffer drained: parse response bytes that were waiting. */
 void upstream_resume(struct client *c);
 /* Tunnel: the client sent bytes (in c->in) for the origin. */
 void upstream_tunnel_flush(struct client *c);
-/* Pool callbacks, for server.c. */
-extern const struct pool_ops upstream_pool_ops;
-void upstream_session_free(void *session);
+/* For upstream.c: the response parser's callbacks, and what its socket
+   watchers call when the origin's side has bytes (response or tunnel). */
+extern const struct http_reader_ops upstream_reader_ops;
+void upstream_read_response(struct client *c);
+void upstream_tunnel_read(struct client *c);
 
 /* client.c, tunnels */
 /* The origin connection is ready for a CONNECT: answer 200 and relay. */

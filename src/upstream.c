@@ -2,14 +2,16 @@
  * upstream.c - the origin half of a proxied exchange: a connection from the
  * pool or a new one (name resolution, non-blocking connect trying each
  * address, TLS handshake for https), sending the request the client half
- * buffered in c->ex->up.out, and relaying the response into the client buffer
- * with the framing the client needs. A finished exchange gives its
- * connection back to the pool when the origin allows; a request that fails
- * on a reused connection before any response byte is replayed on a fresh one
- * if it is idempotent and has no body.
+ * buffered in c->ex->up.out, the origin's timers and socket events. A
+ * finished exchange gives its connection back to the pool when the origin
+ * allows; a request that fails on a reused connection before any response
+ * byte is replayed on a fresh one if it is idempotent and has no body.
  *
  * struct upconn (one origin connection) lives here too: while idle it
  * belongs to the pool and only watches for the origin closing it.
+ *
+ * Relaying what the origin sends (the response into the client buffer with
+ * the framing the client needs, and tunnel bytes) is upstream_relay.c.
  */
 #include "proxy.h"
 
@@ -21,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -29,20 +30,10 @@
 
 static void upstream_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void upstream_connect_next(struct client *c);
-static void upstream_finish_eof(struct client *c);
 static void upstream_readable(struct client *c);
 static void upstream_writable(struct client *c);
 static void upstream_acquire(struct client *c);
 static void upstream_write_request(struct client *c);
-static int upstream_on_head(void *arg, struct http_msg *m);
-static int upstream_on_body(void *arg, const char *p, size_t n);
-static int upstream_on_done(void *arg);
-
-static const struct http_reader_ops upstream_reader_ops = {
-    .on_head = upstream_on_head,
-    .on_body = upstream_on_body,
-    .on_done = upstream_on_done,
-};
 
 static struct client *upstream_client(struct pool_waiter *w)
 {
@@ -572,7 +563,7 @@ static bool upstream_retry(struct client *c, const char *what)
 }
 
 /* The origin is gone: a retry, an error status, or (mid-response) a close. */
-static void upstream_lost(struct client *c, const char *what)
+void upstream_lost(struct client *c, const char *what)
 {
     if (upstream_retry(c, what))
         return;
@@ -633,162 +624,6 @@ static void upstream_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     }
 }
 
-/* Parses buffered response bytes while the client buffer has room. */
-static void upstream_feed(struct client *c)
-{
-    struct upstream *u = &c->ex->up;
-    while (!c->ex->rsp_done && !buf_empty(&u->in) && buf_used(&c->out) < PROXY_HIGH_WATER) {
-        size_t n = buf_used(&u->in);
-        if (n > PROXY_FEED_MAX)
-            n = PROXY_FEED_MAX;
-        if (!c->ex->rsp_head_sent) {
-            /* the head must be whole and well-formed before the parser sees it */
-            size_t head_len, scanned = 0;
-            enum http_scan r = http_head_scan(buf_head(&u->in), buf_used(&u->in),
-                                              c->cfg->limits.max_header_bytes, SIZE_MAX / 2,
-                                              &scanned, &head_len);
-            if (r == HTTP_SCAN_MORE)
-                break;
-            if (r != HTTP_SCAN_DONE) {
-                upstream_lost(c, "sent a malformed response head");
-                return;
-            }
-            n = head_len;
-        }
-        enum http_error err;
-        size_t used = http_reader_feed(u->reader, buf_head(&u->in), n, &err);
-        if (c->state != CS_FORWARD)
-            return;
-        if (err != HTTP_OK) {
-            log_info("#%llu %s: bad response from %s: %s", c->id, c->addr_text, u->peer,
-                     http_reader_strerror(u->reader));
-            upstream_lost(c, "sent an invalid response");
-            return;
-        }
-        buf_consume(&u->in, used);
-        if (used == 0)
-            break;
-    }
-    if (c->ex->rsp_done && c->ex->cx.intercept) {
-        upstream_done(c);
-        cache_serve_stored(c);
-        return;
-    }
-    if (c->ex->rsp_done && u->switching) {
-        /* what the origin sent after its 101 belongs to the new protocol */
-        if (client_out(c, buf_head(&u->in), buf_used(&u->in)) < 0) {
-            client_close(c, "client buffer overflow");
-            return;
-        }
-        u->in.off = u->in.len = 0;
-        client_tunnel_start(c);
-        return;
-    }
-    if (c->ex->rsp_done) {
-        client_response_done(c);
-        return;
-    }
-    if (u->eof && (buf_empty(&u->in) || !c->ex->rsp_head_sent)) {
-        upstream_finish_eof(c); /* everything parsed, or a head that cannot complete */
-        return;
-    }
-    client_flush(c);
-}
-
-void upstream_resume(struct client *c)
-{
-    if (c->state == CS_FORWARD && !buf_empty(&c->ex->up.in))
-        upstream_feed(c);
-}
-
-/* The origin closed and every byte it sent was parsed. */
-static void upstream_finish_eof(struct client *c)
-{
-    struct upstream *u = &c->ex->up;
-    if (!c->ex->rsp_head_sent && !http_reader_mid_message(u->reader)) {
-        upstream_lost(c, "closed the connection");
-        return;
-    }
-    if (http_reader_eof(u->reader) != HTTP_OK || !c->ex->rsp_done) {
-        upstream_lost(c, "closed the connection");
-        return;
-    }
-    client_response_done(c);
-}
-
-/* Tunnel: origin to client. */
-static void upstream_tunnel_read(struct client *c)
-{
-    struct upconn *uc = c->ex->up.conn;
-    size_t n;
-    switch (sock_read(&uc->sock, &c->out, &n)) {
-    case SOCK_OK:
-        c->ex->bytes_sent += n;
-        ev_timer_again(c->srv->loop, &c->timer);
-        break;
-    case SOCK_AGAIN:
-    case SOCK_FULL:
-        break;
-    case SOCK_EOF:
-        c->ex->up.eof = true;
-        if (buf_empty(&c->out)) {
-            client_close(c, "origin closed the tunnel");
-            return;
-        }
-        c->close_after_flush = true;
-        break;
-    case SOCK_ERROR:
-        client_close(c, "origin tunnel error");
-        return;
-    }
-    client_update_io(c);
-}
-
-void upstream_tunnel_flush(struct client *c)
-{
-    struct upconn *uc = c->ex->up.conn;
-    size_t n;
-    if (!uc || uc->sock.fd < 0)
-        return;
-    enum sock_io r = sock_write(&uc->sock, &c->in, &n);
-    if (r == SOCK_ERROR) {
-        client_close(c, "origin tunnel error");
-        return;
-    }
-    if (n > 0)
-        ev_timer_again(c->srv->loop, &c->timer);
-    if (c->read_eof && buf_empty(&c->in)) {
-        client_close(c, "client closed the tunnel");
-        return;
-    }
-    client_update_io(c);
-}
-
-static void upstream_read_response(struct client *c)
-{
-    struct upstream *u = &c->ex->up;
-    size_t n;
-    switch (sock_read(&u->conn->sock, &u->in, &n)) {
-    case SOCK_OK:
-        ev_timer_again(c->srv->loop, &u->timer);
-        break;
-    case SOCK_AGAIN:
-        client_update_io(c);
-        return;
-    case SOCK_FULL:
-        upstream_feed(c); /* full: only a head over the limit can do that */
-        if (c->state == CS_FORWARD && !c->ex->rsp_head_sent)
-            upstream_lost(c, "sent a response head over the size limit");
-        return;
-    case SOCK_EOF:
-        u->eof = true;
-        break;
-    case SOCK_ERROR:
-        upstream_lost(c, sock_error(&u->conn->sock));
-        return;
-    }
-    upstream_feed(c);
-}
 
 static void upstream_write_request(struct client *c)
 {
@@ -899,159 +734,4 @@ void upstream_update_io(struct client *c)
         ev_io_start(loop, &uc->wio);
     else
         ev_io_stop(loop, &uc->wio);
-}
-/* ---- the response ---- */
-
-/* The response head as it goes to the client: the origin's end-to-end
-   fields, one merged Via, our framing, Cache-Status and Connection. */
-static int upstream_put_head(struct client *c, const struct http_msg *m, bool interim,
-                             struct buf *out)
-{
-    const char *reason = http_str(m, m->reason);
-    if (buf_printf(out, "HTTP/1.1 %d %s\r\n", m->status,
-                   reason[0] ? reason : http_reason(m->status)) < 0)
-        return -1;
-    bool via = false;
-    for (size_t i = 0; i < m->nhdrs; i++) {
-        const struct http_header *h = &m->hdrs[i];
-        const char *name = http_hname(m, h);
-        if (strcasecmp(name, "Via") == 0) {
-            via = true;
-            continue;
-        }
-        if (h->hop && !(m->status == 101 && strcasecmp(name, "Upgrade") == 0))
-            continue;
-        if (c->ex->framing != HTTP_FRAME_NONE && strcasecmp(name, "Content-Length") == 0)
-            continue;
-        if (http_put_header(out, m, h) < 0)
-            return -1;
-    }
-    /* one Via line: the origin's entries, then ours */
-    if (buf_append_lit(out, "Via: ") < 0)
-        return -1;
-    for (size_t i = 0; via && i < m->nhdrs; i++) {
-        const struct http_header *h = &m->hdrs[i];
-        if (strcasecmp(http_hname(m, h), "Via") == 0 &&
-            (buf_append(out, http_hvalue(m, h), h->value_len) < 0 || buf_append_lit(out, ", ") < 0))
-            return -1;
-    }
-    if (buf_printf(out, "1.%u %s\r\n", m->minor, c->cfg->proxy_name) < 0)
-        return -1;
-    if (m->status == 101)
-        return buf_append_lit(out, "Connection: Upgrade\r\n\r\n");
-    if (interim)
-        return buf_append_lit(out, "\r\n");
-    char cs[128];
-    int csn = cache_status_headers(c, cs, sizeof(cs));
-    if (csn > 0 && (size_t)csn < sizeof(cs) && buf_append(out, cs, (size_t)csn) < 0)
-        return -1;
-    if (c->ex->framing == HTTP_FRAME_LENGTH &&
-        buf_printf(out, "Content-Length: %lld\r\n", (long long)m->content_length) < 0)
-        return -1;
-    if (c->ex->framing == HTTP_FRAME_CHUNKED &&
-        buf_append_lit(out, "Transfer-Encoding: chunked\r\n") < 0)
-        return -1;
-    if (!c->ex->keep_alive)
-        return buf_append_lit(out, "Connection: close\r\n\r\n");
-    if (c->ex->minor == 0)
-        return buf_append_lit(out, "Connection: keep-alive\r\n\r\n");
-    return buf_append_lit(out, "\r\n");
-}
-
-static int upstream_write_head(struct client *c, const struct http_msg *m, bool interim)
-{
-    if (c->phantom)
-        return 0; /* a background refresh: nobody to answer */
-    size_t before = buf_used(&c->out);
-    if (upstream_put_head(c, m, interim, &c->out) < 0)
-        return -1;
-    c->ex->bytes_sent += buf_used(&c->out) - before;
-    return 0;
-}
-
-static int upstream_on_head(void *arg, struct http_msg *m)
-{
-    struct client *c = arg;
-    if (m->status == 101) {
-        c->ex->keep_alive = false;
-        if (!c->ex->ws_upgrade) {
-            client_fail(c, 502, "upstream switched protocols, which was not asked for");
-            return -1;
-        }
-        c->ex->status = 101;
-        c->ex->framing = HTTP_FRAME_NONE;
-        c->ex->up.switching = true;
-        if (upstream_write_head(c, m, false) < 0) {
-            client_close(c, "client buffer overflow");
-            return -1;
-        }
-        c->ex->rsp_head_sent = true;
-        return 0;
-    }
-    if (m->status < 200) {
-        /* interim (100 Continue, 103 Early Hints): relayed to HTTP/1.1 clients */
-        if (c->ex->method_id == HTTP_M_HEAD)
-            http_reader_expect_no_body(c->ex->up.reader);
-        c->ex->framing = HTTP_FRAME_NONE;
-        if (c->ex->minor >= 1 && upstream_write_head(c, m, true) < 0) {
-            client_close(c, "client buffer overflow");
-            return -1;
-        }
-        return 0;
-    }
-    c->ex->status = m->status;
-    c->ex->up.keep_alive = m->keep_alive;
-    c->ex->framing = http_response_framing(c->ex->method_id, m->status, m->content_length, m->chunked,
-                                       c->ex->minor);
-    if (c->ex->framing == HTTP_FRAME_CLOSE || !c->ex->req_done || c->srv->draining)
-        c->ex->keep_alive = false;
-    c->ex->bytes_sent = 0; /* interim responses are not counted */
-    if (cache_response_head(c, m) == 1)
-        return 0; /* read and dropped; the store answers once it ended */
-    if (upstream_write_head(c, m, false) < 0) {
-        client_close(c, "client buffer overflow");
-        return -1;
-    }
-    c->ex->rsp_head_sent = true;
-    return 0;
-}
-
-static int upstream_on_body(void *arg, const char *p, size_t n)
-{
-    struct client *c = arg;
-    if (c->ex->cx.intercept)
-        return 0;
-    if (c->phantom) {
-        cache_response_body(c, p, n); /* nobody to relay to: only the store */
-        return 0;
-    }
-    int rc = c->ex->framing == HTTP_FRAME_CHUNKED ? http_chunk_append(&c->out, p, n)
-                                              : buf_append(&c->out, p, n);
-    c->ex->bytes_sent += n;
-    if (rc < 0) {
-        client_close(c, "client buffer overflow");
-        return -1;
-    }
-    cache_response_body(c, p, n);
-    return 0;
-}
-
-static int upstream_on_done(void *arg)
-{
-    struct client *c = arg;
-    if (c->ex->cx.intercept) {
-        c->ex->rsp_done = true;
-        return 0;
-    }
-    if (!c->ex->rsp_head_sent) {
-        http_reader_next(c->ex->up.reader); /* an interim response: the final one follows */
-        return 0;
-    }
-    if (c->ex->framing == HTTP_FRAME_CHUNKED && !c->phantom && http_chunk_append(&c->out, NULL, 0) < 0) {
-        client_close(c, "client buffer overflow");
-        return -1;
-    }
-    c->ex->rsp_done = true;
-    cache_response_end(c, true);
-    return 0;
 }
