@@ -106,6 +106,16 @@ int buf_append_field(struct buf *b, const char *name, size_t nlen, const char *v
     return 0;
 }
 
+int buf_append_u64(struct buf *b, uint64_t v)
+{
+    char t[20];
+    size_t i = sizeof(t);
+    do
+        t[--i] = (char)('0' + v % 10);
+    while ((v /= 10) > 0);
+    return buf_append(b, t + i, sizeof(t) - i);
+}
+
 int buf_printf(struct buf *b, const char *fmt, ...)
 {
     char small[512];

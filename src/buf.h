@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 /* 32-bit offsets: a connection holds two of these while idle, and no
@@ -46,6 +47,13 @@ static inline char *buf_tail(struct buf *b)
 int buf_append(struct buf *b, const void *p, size_t n);
 /* Appends a string literal. */
 #define buf_append_lit(b, lit) buf_append((b), (lit), sizeof(lit) - 1)
+/* Appends a C string. */
+static inline int buf_append_str(struct buf *b, const char *s)
+{
+    return buf_append(b, s, strlen(s));
+}
+/* Appends v in decimal. */
+int buf_append_u64(struct buf *b, uint64_t v);
 /* Appends "name: value\r\n" (header lines, without a printf per line). */
 int buf_append_field(struct buf *b, const char *name, size_t nlen, const char *value, size_t vlen);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -66,17 +66,19 @@ static bool client_is_loop(const struct http_msg *m, const char *name)
 static int client_merge_header(struct buf *out, const struct http_msg *m, const char *name,
                                const char *extra)
 {
-    bool any = false;
-    if (buf_printf(out, "%s: ", name) < 0)
+    size_t len = strlen(name);
+    if (buf_append(out, name, len) < 0 || buf_append_lit(out, ": ") < 0)
         return -1;
     for (size_t i = 0; i < m->nhdrs; i++) {
-        if (strcasecmp(http_hname(m, &m->hdrs[i]), name) != 0)
+        const struct http_header *h = &m->hdrs[i];
+        if (h->name_len != len || strcasecmp(http_hname(m, h), name) != 0)
             continue;
-        if (buf_printf(out, "%s%s", any ? ", " : "", http_hvalue(m, &m->hdrs[i])) < 0)
+        if (buf_append(out, http_hvalue(m, h), h->value_len) < 0 || buf_append_lit(out, ", ") < 0)
             return -1;
-        any = true;
     }
-    return buf_printf(out, "%s%s\r\n", any ? ", " : "", extra);
+    if (buf_append(out, extra, strlen(extra)) < 0)
+        return -1;
+    return buf_append_lit(out, "\r\n");
 }
 
 /* Headers that client_build_request() writes itself. */
@@ -94,8 +96,10 @@ static int client_build_request(struct client *c, const struct http_msg *m, cons
                                 size_t path_len, const char *host_hdr, bool reverse)
 {
     struct buf *out = &c->ex->up.out;
-    if (buf_printf(out, "%s %s%.*s HTTP/1.1\r\nHost: %s\r\n", c->ex->method,
-                   path[0] == '/' ? "" : "/", (int)path_len, path, host_hdr) < 0)
+    if (buf_append_str(out, c->ex->method) < 0 || buf_append_lit(out, " ") < 0 ||
+        (path[0] != '/' && buf_append_lit(out, "/") < 0) || buf_append(out, path, path_len) < 0 ||
+        buf_append_lit(out, " HTTP/1.1\r\nHost: ") < 0 || buf_append_str(out, host_hdr) < 0 ||
+        buf_append_lit(out, "\r\n") < 0)
         return -1;
     for (size_t i = 0; i < m->nhdrs; i++) {
         const struct http_header *h = &m->hdrs[i];
@@ -114,16 +118,17 @@ static int client_build_request(struct client *c, const struct http_msg *m, cons
         if (client_merge_header(out, m, "X-Forwarded-For", ip) < 0)
             return -1;
     }
-    if (m->chunked && buf_printf(out, "Transfer-Encoding: chunked\r\n") < 0)
+    if (m->chunked && buf_append_lit(out, "Transfer-Encoding: chunked\r\n") < 0)
         return -1;
     if (m->content_length >= 0 &&
-        buf_printf(out, "Content-Length: %lld\r\n", (long long)m->content_length) < 0)
+        (buf_append_lit(out, "Content-Length: ") < 0 ||
+         buf_append_u64(out, (uint64_t)m->content_length) < 0 || buf_append_lit(out, "\r\n") < 0))
         return -1;
     if (cache_request_headers(c, out) < 0)
         return -1;
     if (c->ex->ws_upgrade)
-        return buf_printf(out, "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
-    return buf_printf(out, "\r\n");
+        return buf_append_lit(out, "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+    return buf_append_lit(out, "\r\n");
 }
 
 /* Picks the origin: the absolute-URI's authority or the route for Host. */

@@ -182,7 +182,7 @@ static void http_mark_hops(struct http_msg *m)
         h->hop = http_is_hop_name(http_hname(m, h));
     }
     for (size_t i = 0; i < m->nhdrs; i++) {
-        if (strcasecmp(http_hname(m, &m->hdrs[i]), "Connection") != 0)
+        if (m->hdrs[i].name_len != 10 || strcasecmp(http_hname(m, &m->hdrs[i]), "Connection") != 0)
             continue;
         const char *conn = http_hvalue(m, &m->hdrs[i]);
         for (size_t j = 0; j < m->nhdrs; j++)
@@ -428,6 +428,9 @@ enum http_scan http_head_scan(const char *p, size_t len, size_t max_head, size_t
         return HTTP_SCAN_TOO_LARGE;
     if (i < start)
         i = start;
+    /* whether the request line ended in what earlier calls scanned: found
+       once here, not for every line (that would be quadratic in the lines) */
+    bool first_done = i > start && memchr(p + start, '\n', i - start) != NULL;
     for (; i < len; i++) {
         if (i >= max_head)
             return HTTP_SCAN_TOO_LARGE;
@@ -445,8 +448,9 @@ enum http_scan http_head_scan(const char *p, size_t len, size_t max_head, size_t
             return HTTP_SCAN_BAD;
         size_t line_start = i - 1;
         /* the request line is the first line: bound it, without CRLF, for 414 */
-        if (memchr(p + start, '\n', i - start) == NULL && line_start - start > max_line)
+        if (!first_done && line_start - start > max_line)
             return HTTP_SCAN_URI_LONG;
+        first_done = true;
         if (line_start >= 2 && p[line_start - 1] == '\n') {
             *head_len = i + 1;
             *scanned = i + 1;
@@ -460,7 +464,7 @@ enum http_scan http_head_scan(const char *p, size_t len, size_t max_head, size_t
     *scanned = i;
     /* an unended request line (i is at its end or its CR); one that ended
        with the last byte was bounded above */
-    if (memchr(p + start, '\n', len - start) == NULL && i - start > max_line)
+    if (!first_done && i - start > max_line)
         return HTTP_SCAN_URI_LONG;
     return HTTP_SCAN_MORE;
 }
@@ -469,8 +473,9 @@ enum http_scan http_head_scan(const char *p, size_t len, size_t max_head, size_t
 
 const struct http_header *http_find(const struct http_msg *m, const char *name)
 {
+    size_t len = strlen(name);
     for (size_t i = 0; i < m->nhdrs; i++)
-        if (strcasecmp(http_hname(m, &m->hdrs[i]), name) == 0)
+        if (m->hdrs[i].name_len == len && strcasecmp(http_hname(m, &m->hdrs[i]), name) == 0)
             return &m->hdrs[i];
     return NULL;
 }
@@ -496,13 +501,19 @@ bool http_list_has(const char *value, const char *token)
 
 bool http_is_hop_name(const char *name)
 {
-    static const char *const hops[] = {
-        "Connection", "Keep-Alive",          "Proxy-Connection", "TE",
-        "Trailer",    "Transfer-Encoding",   "Upgrade",          "Proxy-Authorization",
-        "Proxy-Authenticate",
+#define HOP(s) {s, sizeof(s) - 1}
+    static const struct {
+        const char *name;
+        size_t len;
+    } hops[] = {
+        HOP("Connection"), HOP("Keep-Alive"), HOP("Proxy-Connection"),    HOP("TE"),
+        HOP("Trailer"),    HOP("Upgrade"),    HOP("Transfer-Encoding"),   HOP("Proxy-Authenticate"),
+        HOP("Proxy-Authorization"),
     };
+#undef HOP
+    size_t len = strlen(name); /* most names are no hop: the length rules them out */
     for (size_t i = 0; i < sizeof(hops) / sizeof(hops[0]); i++)
-        if (strcasecmp(name, hops[i]) == 0)
+        if (len == hops[i].len && strcasecmp(name, hops[i].name) == 0)
             return true;
     return false;
 }
@@ -544,4 +555,14 @@ int http_chunk_append(struct buf *out, const char *p, size_t n)
 int http_put_header(struct buf *out, const struct http_msg *m, const struct http_header *h)
 {
     return buf_append_field(out, http_hname(m, h), h->name_len, http_hvalue(m, h), h->value_len);
+}
+
+int http_put_status(struct buf *out, int status, const char *reason)
+{
+    if (!reason || !reason[0])
+        reason = http_reason(status);
+    if (buf_append_lit(out, "HTTP/1.1 ") < 0 || buf_append_u64(out, (uint64_t)status) < 0 ||
+        buf_append_lit(out, " ") < 0 || buf_append_str(out, reason) < 0)
+        return -1;
+    return buf_append_lit(out, "\r\n");
 }

@@ -67,7 +67,7 @@ struct upstream {
     struct buf in, out;
     struct http_reader *reader;
     struct dns_query *query;
-    struct dns_addrs addrs;
+    struct dns_addrs *addrs; /* while connecting anew (NULL on a pooled connection) */
     size_t next_addr;
     char host[URL_HOST_MAX];
     uint16_t port;

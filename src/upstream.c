@@ -202,6 +202,8 @@ void upstream_start(struct client *c)
     u->retries_left = c->cfg->upstream.retries;
     free(u->head);
     u->head = NULL;
+    free(u->addrs);
+    u->addrs = NULL;
     upstream_set_key(u);
     upstream_acquire(c);
 }
@@ -217,7 +219,8 @@ static void upstream_dns_cb(void *arg, enum dns_status st, const struct dns_addr
         client_fail(c, st == DNS_TIMEOUT ? 504 : 502, reason);
         return;
     }
-    u->addrs = *addrs;
+    if (addrs != u->addrs)
+        *u->addrs = *addrs;
     u->next_addr = 0;
     upstream_connect_next(c);
 }
@@ -226,10 +229,16 @@ static void upstream_resolve(struct client *c)
 {
     struct upstream *u = &c->ex->up;
     enum dns_status st = DNS_OK;
+    /* only new connections need addresses: the exchange carries them only then */
+    if (!u->addrs && !(u->addrs = malloc(sizeof(*u->addrs)))) {
+        client_fail(c, 500, "out of memory");
+        return;
+    }
+    u->addrs->n = 0;
     c->state = CS_RESOLVE;
-    u->query = dns_resolve(c->srv->dns, u->host, &u->addrs, &st, upstream_dns_cb, c);
+    u->query = dns_resolve(c->srv->dns, u->host, u->addrs, &st, upstream_dns_cb, c);
     if (!u->query)
-        upstream_dns_cb(c, u->addrs.n ? DNS_OK : st, &u->addrs);
+        upstream_dns_cb(c, u->addrs->n ? DNS_OK : st, u->addrs);
 }
 
 void upstream_start_later(struct client *c)
@@ -425,9 +434,9 @@ static void upstream_connect_next(struct client *c)
     struct upconn *uc = u->conn;
     int err = ECONNREFUSED;
     c->state = CS_CONNECT;
-    while (u->next_addr < u->addrs.n) {
+    while (u->addrs && u->next_addr < u->addrs->n) {
         size_t i = u->next_addr++;
-        struct sockaddr_storage *ss = &u->addrs.addr[i];
+        struct sockaddr_storage *ss = &u->addrs->addr[i];
         upstream_set_port(ss, u->port);
         upstream_format_peer(uc->peer, sizeof(uc->peer), ss, u->port);
         snprintf(u->peer, sizeof(u->peer), "%s", uc->peer);
@@ -443,7 +452,7 @@ static void upstream_connect_next(struct client *c)
         ev_io_set(&uc->wio, fd, EV_WRITE);
         u->timer.repeat = c->cfg->upstream.connect_timeout;
         ev_timer_again(c->srv->loop, &u->timer);
-        if (connect(fd, (struct sockaddr *)ss, u->addrs.len[i]) == 0) {
+        if (connect(fd, (struct sockaddr *)ss, u->addrs->len[i]) == 0) {
             upstream_connected(c);
             return;
         }
@@ -477,6 +486,8 @@ static void upstream_reset(struct client *c)
     http_reader_free(&u->reader);
     free(u->head);
     u->head = NULL;
+    free(u->addrs);
+    u->addrs = NULL;
     u->in.off = u->in.len = 0;
     u->out.off = u->out.len = 0;
     buf_free(&u->in);
@@ -601,7 +612,7 @@ static void upstream_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     case CS_CONNECT:
         log_debug("#%llu %s: connect to %s timed out", c->id, c->addr_text, u->peer);
         upstream_drop_fd(c);
-        if (u->next_addr < u->addrs.n) {
+        if (u->addrs && u->next_addr < u->addrs->n) {
             upstream_connect_next(c);
             return;
         }

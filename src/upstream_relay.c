@@ -138,15 +138,13 @@ void upstream_read_response(struct client *c)
 static int upstream_put_head(struct client *c, const struct http_msg *m, bool interim,
                              struct buf *out)
 {
-    const char *reason = http_str(m, m->reason);
-    if (buf_printf(out, "HTTP/1.1 %d %s\r\n", m->status,
-                   reason[0] ? reason : http_reason(m->status)) < 0)
+    if (http_put_status(out, m->status, http_str(m, m->reason)) < 0)
         return -1;
     bool via = false;
     for (size_t i = 0; i < m->nhdrs; i++) {
         const struct http_header *h = &m->hdrs[i];
         const char *name = http_hname(m, h);
-        if (strcasecmp(name, "Via") == 0) {
+        if (h->name_len == 3 && strcasecmp(name, "Via") == 0) {
             via = true;
             continue;
         }
@@ -166,7 +164,9 @@ static int upstream_put_head(struct client *c, const struct http_msg *m, bool in
             (buf_append(out, http_hvalue(m, h), h->value_len) < 0 || buf_append_lit(out, ", ") < 0))
             return -1;
     }
-    if (buf_printf(out, "1.%u %s\r\n", m->minor, c->cfg->proxy_name) < 0)
+    if (buf_append_lit(out, "1.") < 0 || buf_append_u64(out, m->minor) < 0 ||
+        buf_append_lit(out, " ") < 0 || buf_append_str(out, c->cfg->proxy_name) < 0 ||
+        buf_append_lit(out, "\r\n") < 0)
         return -1;
     if (m->status == 101)
         return buf_append_lit(out, "Connection: Upgrade\r\n\r\n");
@@ -177,7 +177,8 @@ static int upstream_put_head(struct client *c, const struct http_msg *m, bool in
     if (csn > 0 && (size_t)csn < sizeof(cs) && buf_append(out, cs, (size_t)csn) < 0)
         return -1;
     if (c->ex->framing == HTTP_FRAME_LENGTH &&
-        buf_printf(out, "Content-Length: %lld\r\n", (long long)m->content_length) < 0)
+        (buf_append_lit(out, "Content-Length: ") < 0 ||
+         buf_append_u64(out, (uint64_t)m->content_length) < 0 || buf_append_lit(out, "\r\n") < 0))
         return -1;
     if (c->ex->framing == HTTP_FRAME_CHUNKED &&
         buf_append_lit(out, "Transfer-Encoding: chunked\r\n") < 0)

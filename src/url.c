@@ -160,17 +160,33 @@ static bool url_param_ignored(const struct url_param *q, char *const *ignore, si
 
 #define URL_MAX_PARAMS 256
 
+/* Appends n bytes at *len, leaving room for a NUL; -1 when out is full. */
+static int url_put(char *out, size_t size, size_t *len, const char *p, size_t n)
+{
+    if (*len + n >= size)
+        return -1;
+    memcpy(out + *len, p, n);
+    *len += n;
+    return 0;
+}
+
 int url_cache_key(bool https, const char *host, uint16_t port, const char *path, size_t path_len,
                   char *const *ignore, size_t nignore, char *out, size_t size)
 {
     const char *q = memchr(path, '?', path_len);
     size_t plen = q ? (size_t)(q - path) : path_len;
-    char hp[URL_HOST_MAX + 8];
-    url_format_hostport(hp, sizeof(hp), host, port);
-    int n = snprintf(out, size, "%s://%s%s%.*s", https ? "https" : "http", hp,
-                     plen && path[0] == '/' ? "" : "/", (int)plen, path);
-    if (n < 0 || (size_t)n >= size)
+    char portbuf[8];
+    int portlen = snprintf(portbuf, sizeof(portbuf), ":%u", port);
+    bool v6 = strchr(host, ':') != NULL;
+    size_t n = 0;
+    if (url_put(out, size, &n, https ? "https://" : "http://", https ? 8 : 7) < 0 ||
+        (v6 && url_put(out, size, &n, "[", 1) < 0) ||
+        url_put(out, size, &n, host, strlen(host)) < 0 || (v6 && url_put(out, size, &n, "]", 1) < 0) ||
+        url_put(out, size, &n, portbuf, (size_t)portlen) < 0 ||
+        (!(plen && path[0] == '/') && url_put(out, size, &n, "/", 1) < 0) ||
+        url_put(out, size, &n, path, plen) < 0)
         return -1;
+    out[n] = '\0';
     if (!q)
         return 0;
     struct url_param params[URL_MAX_PARAMS];
@@ -187,7 +203,7 @@ int url_cache_key(bool https, const char *host, uint16_t port, const char *path,
         s = e + 1;
     }
     qsort(params, np, sizeof(params[0]), url_param_cmp);
-    size_t len = (size_t)n;
+    size_t len = n;
     char sep = '?';
     for (size_t i = 0; i < np; i++) {
         if (url_param_ignored(&params[i], ignore, nignore))

@@ -124,6 +124,9 @@ void cache_facts(const struct http_msg *m, time_t req_t, time_t resp_t, struct c
     r->response_time = resp_t;
     for (size_t i = 0; i < m->nhdrs; i++) {
         const char *n = http_hname(m, &m->hdrs[i]), *v = http_hvalue(m, &m->hdrs[i]);
+        size_t len = m->hdrs[i].name_len;
+        if (len != 13 && len != 4 && len != 7 && len != 3)
+            continue; /* none of the names below */
         if (strcasecmp(n, "Cache-Control") == 0) {
             cc_parse(&r->cc, v);
         } else if (strcasecmp(n, "Date") == 0) {
@@ -392,9 +395,7 @@ int cache_request(struct client *c, const struct http_msg *m, bool https, const 
 /* The status line of m, as a stored head starts. */
 static int cache_put_status(const struct http_msg *m, struct buf *out)
 {
-    const char *reason = http_str(m, m->reason);
-    return buf_printf(out, "HTTP/1.1 %d %s\r\n", m->status,
-                      reason[0] ? reason : http_reason(m->status));
+    return http_put_status(out, m->status, http_str(m, m->reason));
 }
 
 /* m's end-to-end fields, framing left out (a stored body has its length). */

@@ -59,8 +59,22 @@ int cache_status_headers(const struct client *c, char *out, size_t size)
     if (x->result == CACHE_STALE && x->intercept)
         return snprintf(out, size, "Cache-Status: magpie; hit; fwd=stale; detail=origin-error\r\n"
                                    "X-Cache: STALE\r\n");
-    return snprintf(out, size, "Cache-Status: magpie; %s\r\nX-Cache: %s\r\n", cs,
-                    cache_result_name(x->result));
+    /* the common case, once per response: no printf */
+    static const char p1[] = "Cache-Status: magpie; ", p2[] = "\r\nX-Cache: ";
+    const char *name = cache_result_name(x->result);
+    size_t a = strlen(cs), b = strlen(name);
+    size_t n = sizeof(p1) - 1 + a + sizeof(p2) - 1 + b + 2;
+    if (n >= size) { /* cannot happen with the callers' 128 bytes and more */
+        out[0] = '\0';
+        return 0;
+    }
+    char *p = out;
+    memcpy(p, p1, sizeof(p1) - 1), p += sizeof(p1) - 1;
+    memcpy(p, cs, a), p += a;
+    memcpy(p, p2, sizeof(p2) - 1), p += sizeof(p2) - 1;
+    memcpy(p, name, b), p += b;
+    memcpy(p, "\r\n", 3); /* with the NUL */
+    return (int)n;
 }
 
 /* What a hit answers: 200, 304 (the client has it), 206 or 416 (Range). */
@@ -113,8 +127,7 @@ bool cache_serve_pending(const struct client *c)
 /* The stored head as a hit with the stored status repeats it. */
 static int cache_put_stored_head(struct buf *out, const struct http_msg *rsp, int status)
 {
-    const char *reason = status == rsp->status ? http_str(rsp, rsp->reason) : "";
-    if (buf_printf(out, "HTTP/1.1 %d %s\r\n", status, reason[0] ? reason : http_reason(status)) < 0)
+    if (http_put_status(out, status, status == rsp->status ? http_str(rsp, rsp->reason) : "") < 0)
         return -1;
     for (size_t i = 0; i < rsp->nhdrs; i++) {
         const struct http_header *h = &rsp->hdrs[i];
