@@ -77,6 +77,17 @@ def wait_port(port, proc, what, timeout=60.0):
     raise RuntimeError("%s did not listen on 127.0.0.1:%d" % (what, port))
 
 
+def stop(proc, sig, timeout):
+    """Stops a process we started: sig, then SIGKILL after timeout seconds."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def requests(port, origin, path, n):
     """n GETs of path over one keep-alive connection; checks each answer."""
     req = ("GET http://127.0.0.1:%d%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
@@ -115,13 +126,7 @@ def run(magpie, d, port, origin, path, n, tag):
         requests(port, origin, path, 2)
         requests(port, origin, path, n)
     finally:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+        stop(p, signal.SIGTERM, 60)
     with open(out) as f:
         m = re.search(r"^summary:\s*(\d+)", f.read(), re.M)
     if not m:
@@ -180,13 +185,8 @@ def main():
             for per, fn in top(f1, f3, 2 * n, args.top):
                 print("     %8.0f  %s" % (per, fn))
     finally:
-        if nginx and nginx.poll() is None:
-            nginx.send_signal(signal.SIGQUIT)
-            try:
-                nginx.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                nginx.kill()
-                nginx.wait()
+        if nginx:
+            stop(nginx, signal.SIGQUIT, 10)
         shutil.rmtree(d, ignore_errors=True)
 
 

@@ -412,14 +412,20 @@ static void test_corrupt_head(void **state)
     assert_int_equal(file_size(p2), -1);
 }
 
+/* Stores "k" and flips the last byte of its body on disk; p gets its path. */
+static void put_damaged(struct t *t, struct store *s, char *p, size_t n)
+{
+    assert_int_equal(put(s, "k", "", "", HEAD, "hello", 5), 0);
+    obj_path(t, "k", "", p, n);
+    flip_byte(p, file_size(p) - 1);
+}
+
 static void test_corrupt_body(void **state)
 {
     struct t *t = *state;
     struct store *s = topen(t, 10 * MIB, MIB);
     char p[256];
-    assert_int_equal(put(s, "k", "", "", HEAD, "hello", 5), 0);
-    obj_path(t, "k", "", p, sizeof(p));
-    flip_byte(p, file_size(p) - 1);
+    put_damaged(t, s, p, sizeof(p));
     /* the scan reads no body: it keeps the file */
     s = topen(t, 10 * MIB, MIB);
     assert_int_equal(st(t)->objects, 1);
@@ -874,9 +880,7 @@ static void test_memory_damaged_file_never_kept(void **state)
     struct t *t = *state;
     struct store *s = topen(t, 10 * MIB, MIB);
     char p[256];
-    assert_int_equal(put(s, "k", "", "", HEAD, "hello", 5), 0);
-    obj_path(t, "k", "", p, sizeof(p));
-    flip_byte(p, file_size(p) - 1);
+    put_damaged(t, s, p, sizeof(p));
     assert_int_equal(store_set_memory(s, MIB), 0);
     assert_false(gets(s, "k", ""));
     assert_int_equal(st(t)->removed_invalid, 1);
