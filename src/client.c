@@ -409,8 +409,10 @@ static void client_io_cb(struct ev_loop *loop, ev_io *w, int revents)
  */
 void client_flush(struct client *c)
 {
-    if (c->flushing || c->phantom || c->state == CS_CLOSED || c->state == CS_TLS ||
-        (ev_is_active(&c->io) && (c->io.events & EV_WRITE)) || (buf_empty(&c->out) && !(c->state == CS_HIT && cache_serve_pending(c)))) {
+    bool waiting = ev_is_active(&c->io) && (c->io.events & EV_WRITE); /* for room, after EAGAIN */
+    bool ready = !buf_empty(&c->out) || (c->state == CS_HIT && cache_serve_pending(c));
+    if (c->flushing || c->phantom || c->state == CS_CLOSED || c->state == CS_TLS || waiting ||
+        !ready) {
         client_update_io(c);
         return;
     }
