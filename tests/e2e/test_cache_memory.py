@@ -122,3 +122,66 @@ def test_chunked_response_is_stored_without_claiming_it_early(magpie_factory, or
     r = get(m, "/chunked/30000")
     assert r.header("x-cache") == "HIT" and r.body == pattern(30000)
     assert number(r) == number(first)
+
+
+def test_memory_tier_under_churn(magpie_factory, origin):
+    """Twelve clients for three seconds over 30 objects when about ten fit
+    in memory: copies are made, evicted while being sent, invalidated and
+    purged under them. Every answer must be whole and right (the sanitized
+    daemon must also exit cleanly: no use after free, no leak)."""
+    import random
+    import threading
+    import time
+
+    m = magpie_factory(routes=cached_route(origin),
+                       cache={"memory_size": "256KiB"}, admin={"purge_allow": ["127.0.0.0/8"]})
+    sizes = [20000 + 997 * i for i in range(30)]  # 20-49 KB: at most 32 KiB per copy
+    errors = []
+    stop = time.monotonic() + 3.0
+
+    def client(seed):
+        rnd = random.Random(seed)
+        c = None
+        try:
+            while time.monotonic() < stop:
+                if c is None:
+                    c = rawhttp.Conn(m.port)
+                n = rnd.choice(sizes)
+                path = "/bytes/%d" % n
+                pick = rnd.random()
+                if pick < 0.1:
+                    r = c.request("GET", path, host=HOST, headers=[("Range", "bytes=100-199")])
+                    ok = r.status in (200, 206) and (
+                        r.body == pattern(n)[100:200] if r.status == 206 else r.body == pattern(n))
+                elif pick < 0.15:
+                    r = c.request("HEAD", path, host=HOST)
+                    ok = r.status == 200 and r.body == b""
+                elif pick < 0.18:
+                    r = c.request("PURGE", path, host=HOST)
+                    ok = r.status in (200, 404)
+                elif pick < 0.2:
+                    r = c.request("POST", path, host=HOST, body=b"x")
+                    ok = r.status == 200
+                else:
+                    r = c.request("GET", path, host=HOST)
+                    ok = r.status == 200 and r.body == pattern(n)
+                if not ok:
+                    errors.append("%s: status %d, %d bytes" % (path, r.status, len(r.body)))
+                    return
+                if (r.header("connection") or "").lower() == "close":
+                    c.close()  # PURGE's answer is made locally and closes
+                    c = None
+        except Exception as e:  # noqa: BLE001 (reported below)
+            errors.append(repr(e))
+        finally:
+            if c is not None:
+                c.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors[:5]
+    hits = get(m, "/bytes/%d" % sizes[0])
+    assert_body(hits, sizes[0], "after the churn")
