@@ -346,9 +346,17 @@ static void server_reload(struct server *srv)
         cfg->cache.max_object_size != srv->cfg->cache.max_object_size)
         log_warn("reload: cache.enabled, dir, max_size and max_object_size take effect at the "
                  "next start; the running store is kept");
+    if (srv->store && cfg->cache.memory_size != srv->cfg->cache.memory_size) {
+        /* copies being sent are reference counted: they outlive the old tier */
+        if (store_set_memory(srv->store, cfg->cache.memory_size) < 0)
+            log_error("reload: no memory for the memory tier; serving from disk only");
+        else
+            log_info("reload: cache.memory_size is now %llu bytes; the memory tier starts empty",
+                     (unsigned long long)cfg->cache.memory_size);
+    }
+    log_info("configuration reloaded from %s", path); /* path is the old config's */
     config_unref(&srv->cfg);
     srv->cfg = cfg;
-    log_info("configuration reloaded from %s", path);
 }
 
 /* ---- shutdown ---- */

@@ -185,3 +185,27 @@ def test_memory_tier_under_churn(magpie_factory, origin):
     assert not errors, errors[:5]
     hits = get(m, "/bytes/%d" % sizes[0])
     assert_body(hits, sizes[0], "after the churn")
+
+
+def test_reload_resizes_the_memory_tier(magpie_factory, origin):
+    import signal
+
+    m = magpie_factory(routes=cached_route(origin), cache={"memory_size": 0})
+    path = "/bytes/%d?o=reload" % SIZE
+    first = get(m, path)
+    quiescent(cache_dir(m))
+    m.write_config({"routes": cached_route(origin), "cache": {"memory_size": "1MiB"}})
+    m.signal(signal.SIGHUP)
+    m.wait_error_log(r"reload: cache.memory_size is now 1048576 bytes")
+    assert get(m, path).header("x-cache") == "HIT"  # copied into the new tier
+    flip_body_byte(file_for(cache_dir(m), "o=reload"), SIZE)
+    r = get(m, path)
+    assert_body(r, SIZE, "from memory")
+    assert number(r) == number(first)
+    # back to 0: the copies go, and the damaged file is found on the next hit
+    m.write_config({"routes": cached_route(origin), "cache": {"memory_size": 0}})
+    m.signal(signal.SIGHUP)
+    m.wait_error_log(r"reload: cache.memory_size is now 0 bytes")
+    r = get(m, path)
+    assert_body(r, SIZE, "after the tier went")
+    assert r.header("x-cache") == "MISS" and number(r) != number(first)
