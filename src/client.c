@@ -122,7 +122,10 @@ static void client_reset_request(struct client *c)
     ex->rsp_head_sent = ex->rsp_done = false;
     ex->status = 0;
     ex->bytes_sent = ex->bytes_received = 0;
-    ex->connect = ex->ws_upgrade = false;
+    ex->connect = ex->ws_upgrade = ex->bodiless = false;
+    free(ex->local_reason);
+    ex->local_reason = NULL;
+    ex->local_status = 0;
     ex->framing = HTTP_FRAME_NONE;
     ex->started = 0;
     ex->up.peer[0] = '\0';
@@ -188,6 +191,7 @@ static void client_end(struct client *c)
     http_reader_free(&ex->up.reader);
     free(ex->method);
     free(ex->url);
+    free(ex->local_reason);
     free(ex);
     c->ex = NULL;
 }
@@ -521,6 +525,14 @@ static void client_log_access(struct client *c)
     log_access(line, strlen(line));
 }
 
+/* After these, what the client sends next cannot be trusted to be a
+   request (a bad or oversized head, a timeout, another protocol): close,
+   as nginx does. */
+static bool client_status_closes(int status)
+{
+    return status == 400 || status == 408 || status == 414 || status == 431 || status == 505;
+}
+
 void client_fail(struct client *c, int status, const char *reason)
 {
     if (c->state == CS_CLOSED)
@@ -528,6 +540,16 @@ void client_fail(struct client *c, int status, const char *reason)
     if (!c->ex) { /* no request to answer */
         log_info("#%llu %s: %d %s", c->id, c->addr_text, status, reason);
         client_close(c, reason);
+        return;
+    }
+    if (c->ex->in_head && c->ex->bodiless && !c->ex->connect && !c->deny_status &&
+        !client_status_closes(status)) {
+        /* answered once the parser has returned (client_answer_local): the
+           request is then complete, and the connection can be kept */
+        if (!c->ex->local_status) {
+            c->ex->local_status = status;
+            c->ex->local_reason = strdup(reason);
+        }
         return;
     }
     log_info("#%llu %s: %d %s%s%s", c->id, c->addr_text, status, reason, c->ex->url ? " for " : "",
@@ -540,7 +562,8 @@ void client_fail(struct client *c, int status, const char *reason)
         client_close(c, reason);
         return;
     }
-    bool keep = c->ex->req_done && c->ex->keep_alive && !c->srv->draining && status != 408;
+    bool keep = c->ex->req_done && c->ex->keep_alive && !c->srv->draining &&
+                !client_status_closes(status);
     char body[512];
     int blen = snprintf(body, sizeof(body), "magpie: %s\n", reason);
     char head[512];
@@ -573,7 +596,8 @@ void client_response_done(struct client *c)
     if (!c->ex->req_done || !c->ex->keep_alive || c->srv->draining || c->read_eof || c->phantom)
         c->close_after_flush = true;
     client_reset_request(c);
-    http_reader_next(c->reader);
+    if (c->reader)
+        http_reader_next(c->reader);
     c->state = CS_HEAD;
     c->timer.repeat = c->cfg->limits.client_idle_timeout;
     ev_timer_again(c->srv->loop, &c->timer);
@@ -686,6 +710,25 @@ static void client_feed(struct client *c)
     }
 }
 
+/*
+ * A bodiless request answered from its head (an error, PURGE): the answer
+ * waited until the parser returned, so the head can be consumed and the
+ * connection kept, like after any complete request. The parser stopped at
+ * the head's end; a fresh one takes the next request.
+ */
+static void client_answer_local(struct client *c, size_t head_len)
+{
+    int status = c->ex->local_status;
+    char *reason = c->ex->local_reason;
+    c->ex->local_status = 0;
+    c->ex->local_reason = NULL;
+    buf_consume(&c->in, head_len);
+    http_reader_free(&c->reader);
+    c->ex->req_done = true;
+    client_fail(c, status, reason ? reason : "out of memory");
+    free(reason);
+}
+
 static void client_process(struct client *c)
 {
     if (c->state == CS_HEAD) {
@@ -717,9 +760,15 @@ static void client_process(struct client *c)
         c->timer.repeat = c->cfg->limits.client_idle_timeout;
         ev_timer_again(c->srv->loop, &c->timer);
         enum http_error err;
+        c->ex->in_head = true;
         size_t used = http_reader_feed(c->reader, buf_head(&c->in), head_len, &err);
+        c->ex->in_head = false;
         if (c->state == CS_CLOSED)
             return;
+        if (c->ex->local_status) {
+            client_answer_local(c, head_len);
+            return;
+        }
         if (err != HTTP_OK) {
             client_parse_error(c, err);
             return;

@@ -229,6 +229,7 @@ static int client_on_head(void *arg, struct http_msg *m)
     c->ex->minor = m->minor;
     c->ex->keep_alive = m->keep_alive && !m->upgrade;
     c->ex->req_chunked = m->chunked;
+    c->ex->bodiless = !m->chunked && m->content_length <= 0;
     if (!c->ex->method || client_admit(c, m) < 0)
         return -1;
     if (m->method_id == HTTP_M_CONNECT)

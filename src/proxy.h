@@ -95,6 +95,10 @@ struct exchange {
     bool keep_alive;
     bool connect;      /* a CONNECT tunnel */
     bool ws_upgrade;   /* asked for Upgrade: websocket */
+    bool bodiless;     /* its head is the whole message */
+    bool in_head;      /* its head is being parsed: a local answer waits (client_fail) */
+    int local_status;  /* the answer that waits, and why */
+    char *local_reason;
     int method_id;
     unsigned minor;
     char *method;

@@ -8,6 +8,7 @@ import signal
 import time
 import urllib.parse
 
+import rawhttp
 from rawhttp import fetch
 
 CC60 = "Cache-Control=public%2C%20max-age%3D60"
@@ -196,6 +197,28 @@ def test_purge_from_outside_purge_allow_is_403(magpie_factory, origin):
     fetch(m.port, "GET", url)
     assert fetch(m.port, "PURGE", url).status == 403
     assert fetch(m.port, "GET", url).header("x-cache") == "HIT"
+
+
+def test_local_answers_keep_the_connection(magpie, origin):
+    """PURGE and only-if-cached are answered by magpie from the request
+    head; a bodiless request is complete by then, so the connection stays
+    open for the next one, pipelined or not."""
+    url = headers_url(origin, CC60)
+    with rawhttp.Conn(magpie.port) as c:
+        r = c.request("PURGE", url)
+        assert r.status == 404 and r.header("connection") == "keep-alive"
+        r = c.request("GET", url, headers=[("Cache-Control", "only-if-cached")])
+        assert r.status == 504 and r.header("connection") == "keep-alive"
+        assert c.request("GET", url).header("x-cache") == "MISS"
+        # pipelined: a local answer, a hit, a local answer, a miss
+        c.send(rawhttp.build_request("PURGE", origin.url("/nothing-here")) +
+               rawhttp.build_request("GET", url) +
+               rawhttp.build_request("PURGE", url) +
+               rawhttp.build_request("GET", url))
+        got = [c.read_response() for _ in range(4)]
+        assert [g.status for g in got] == [404, 200, 200, 200]
+        assert got[1].header("x-cache") == "HIT" and got[3].header("x-cache") == "MISS"
+        assert not c.closed_by_peer(timeout=0.5)
 
 
 def test_query_order_is_normalised(magpie, origin):
