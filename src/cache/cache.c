@@ -254,7 +254,8 @@ bool cache_stored_facts(struct cache_xchg *x, struct cache_resp *r)
         *r = p->r;
         return true;
     }
-    const struct http_msg *m = x->obj.mem ? NULL : cache_stored_msg(x);
+    /* no memory copy, or no memory for its preparation: parse the head */
+    const struct http_msg *m = cache_stored_msg(x);
     if (!m)
         return false;
     cache_facts(m, x->obj.request_time, x->obj.response_time, r);

@@ -185,64 +185,45 @@ static bool cache_plain_request(const struct http_msg *req)
 
 /* ---- the head ---- */
 
-static char *put_str(char *p, const char *s)
-{
-    size_t n = strlen(s);
-    memcpy(p, s, n);
-    return p + n;
-}
-
-static char *put_u64(char *p, uint64_t v)
-{
-    char t[20];
-    int i = 0;
-    do
-        t[i++] = (char)('0' + v % 10);
-    while ((v /= 10) > 0);
-    while (i > 0)
-        *p++ = t[--i];
-    return p;
-}
-
 /* Age, Via, Content-Range/Length, Cache-Status, Connection and the end of
-   the head. The caller's buffer holds CACHE_TAIL_MAX bytes. */
-#define CACHE_TAIL_MAX 1024
-static size_t cache_head_tail(struct client *c, int status, uint64_t first, uint64_t len,
-                              char *out)
+   the head. 0, or -1 when the client buffer is full. */
+static int cache_put_tail(struct client *c, int status, uint64_t first, uint64_t len,
+                          struct buf *out)
 {
     struct cache_xchg *x = &c->ex->cx;
-    char *p = put_str(out, "Age: ");
-    p = put_u64(p, (uint64_t)(x->age + 0.5));
-    p = put_str(p, "\r\nVia: 1.1 ");
-    p = put_str(p, c->cfg->proxy_name); /* at most 253 bytes (cfgval.c) */
-    p = put_str(p, "\r\n");
-    if (status == 206 || status == 416) {
-        p = put_str(p, "Content-Range: bytes ");
-        if (status == 206) {
-            p = put_u64(p, first);
-            *p++ = '-';
-            p = put_u64(p, first + len - 1);
-        } else {
-            *p++ = '*';
-        }
-        *p++ = '/';
-        p = put_u64(p, x->obj.body_len);
-        p = put_str(p, "\r\n");
+    int rc = buf_append_lit(out, "Age: ");
+    rc |= buf_append_u64(out, (uint64_t)(x->age + 0.5));
+    rc |= buf_append_lit(out, "\r\nVia: 1.1 ");
+    rc |= buf_append_str(out, c->cfg->proxy_name);
+    rc |= buf_append_lit(out, "\r\n");
+    if (status == 206) {
+        rc |= buf_append_lit(out, "Content-Range: bytes ");
+        rc |= buf_append_u64(out, first);
+        rc |= buf_append_lit(out, "-");
+        rc |= buf_append_u64(out, first + len - 1);
+        rc |= buf_append_lit(out, "/");
+        rc |= buf_append_u64(out, x->obj.body_len);
+        rc |= buf_append_lit(out, "\r\n");
+    } else if (status == 416) {
+        rc |= buf_append_lit(out, "Content-Range: bytes */");
+        rc |= buf_append_u64(out, x->obj.body_len);
+        rc |= buf_append_lit(out, "\r\n");
     }
     if (status != 304) {
-        p = put_str(p, "Content-Length: ");
-        p = put_u64(p, status == 416 ? 0 : len);
-        p = put_str(p, "\r\n");
+        rc |= buf_append_lit(out, "Content-Length: ");
+        rc |= buf_append_u64(out, status == 416 ? 0 : len);
+        rc |= buf_append_lit(out, "\r\n");
     }
-    int cs = cache_status_headers(c, p, 256);
-    if (cs > 0 && cs < 256)
-        p += cs;
+    char cs[256];
+    int csn = cache_status_headers(c, cs, sizeof(cs));
+    if (csn > 0 && (size_t)csn < sizeof(cs))
+        rc |= buf_append(out, cs, (size_t)csn);
     if (!c->ex->keep_alive)
-        p = put_str(p, "Connection: close\r\n");
+        rc |= buf_append_lit(out, "Connection: close\r\n");
     else if (c->ex->minor == 0)
-        p = put_str(p, "Connection: keep-alive\r\n");
-    p = put_str(p, "\r\n");
-    return (size_t)(p - out);
+        rc |= buf_append_lit(out, "Connection: keep-alive\r\n");
+    rc |= buf_append_lit(out, "\r\n");
+    return rc;
 }
 
 void cache_serve_start(struct client *c)
@@ -263,11 +244,9 @@ void cache_serve_start(struct client *c)
     }
     struct buf *out = &c->out;
     size_t before = buf_used(out);
-    char tail[CACHE_TAIL_MAX];
-    size_t tail_len = cache_head_tail(c, status, first, len, tail);
     int rc = p && status == p->r.status ? buf_append(out, p->prefix, p->prefix_len)
                                         : cache_put_stored_head(out, rsp, status);
-    if (rc < 0 || buf_append(out, tail, tail_len) < 0) {
+    if (rc < 0 || cache_put_tail(c, status, first, len, out) < 0) {
         client_close(c, "response head too large");
         return;
     }

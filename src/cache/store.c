@@ -366,8 +366,6 @@ static void store_get_mem(struct store *s, struct index_obj *o, struct store_obj
 static void store_keep_copy(struct store *s, struct index_obj *o, const struct meta *m,
                             time_t mtime)
 {
-    if (!mem_fits(s->mem, m->hlen, m->body_len))
-        return;
     struct mem_obj *c = mem_add(s->mem, o, (const char *)m->head, m->hlen, m->body_len);
     if (!c)
         return;
