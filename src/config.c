@@ -793,7 +793,12 @@ static const struct key pool_keys[] = {
     [POOL_N] = {.name = NULL},
 };
 
-/* upstream.pool, plus its one rule that spans two keys. */
+/*
+ * upstream.pool, plus its one rule that spans two keys. An unset
+ * max_idle_per_origin follows max_per_origin (an idle cap below the open cap
+ * closes connections a busy origin needs again a moment later); only a
+ * value written in the file can conflict with it.
+ */
 SETTER(set_pool)
 {
     struct config *cfg = base;
@@ -803,6 +808,8 @@ SETTER(set_pool)
     if (!is_map(c, path, v))
         return;
     walk_map(c, path, v, base, pool_keys, vals);
+    if (!vals[POOL_IDLE])
+        cfg->upstream.pool.max_idle_per_origin = cfg->upstream.pool.max_per_origin;
     if (c->nerr != nerr ||
         cfg->upstream.pool.max_idle_per_origin <= cfg->upstream.pool.max_per_origin)
         return;

@@ -72,7 +72,8 @@ struct config {
         unsigned retries; /* attempts after the first one fails, 0..5 */
         struct {
             unsigned max_per_origin;      /* open at once (connecting, busy, idle) */
-            unsigned max_idle_per_origin; /* kept for reuse; <= max_per_origin */
+            unsigned max_idle_per_origin; /* kept for reuse; <= max_per_origin, which
+                                             it follows when unset */
             double idle_timeout;          /* seconds before an idle one is closed */
             double queue_timeout;         /* seconds a request waits for a slot */
         } pool;
@@ -121,7 +122,7 @@ struct config {
 #define CFG_DEFAULT_READ_TIMEOUT 30.0
 #define CFG_DEFAULT_RETRIES 1
 #define CFG_DEFAULT_POOL_MAX_PER_ORIGIN 64
-#define CFG_DEFAULT_POOL_MAX_IDLE_PER_ORIGIN 32
+#define CFG_DEFAULT_POOL_MAX_IDLE_PER_ORIGIN CFG_DEFAULT_POOL_MAX_PER_ORIGIN /* follows it */
 #define CFG_DEFAULT_POOL_IDLE_TIMEOUT 60.0
 #define CFG_DEFAULT_POOL_QUEUE_TIMEOUT 10.0
 #define CFG_DEFAULT_TLS_VERIFY true
