@@ -386,6 +386,11 @@ static bool cidrs_match(const struct cfg_cidr *cs, size_t n, const struct sockad
     return false;
 }
 
+bool cfgval_cidrs_match(const struct cfg_cidr *cs, size_t n, const struct sockaddr *sa)
+{
+    return cidrs_match(cs, n, sa);
+}
+
 bool config_acl_allows(const struct config *cfg, const struct sockaddr *sa)
 {
     return cidrs_match(cfg->acl_allow, cfg->nacl_allow, sa);
@@ -438,6 +443,8 @@ static void config_free(struct config *cfg)
     }
     free(cfg->listen);
     free(cfg->acl_allow);
+    free(cfg->acl_deny_dest);
+    free(cfg->acl_allow_dest);
     free(cfg->access_log);
     free(cfg->error_log);
     free(cfg->proxy_name);

@@ -34,6 +34,9 @@ char *cfgval_dup_lower(const char *s, size_t n);
  */
 int cfgval_origin(const char *s, struct cfg_route *r);
 
+/* Is sa in one of cs[0..n)? IPv4-mapped IPv6 addresses also match IPv4 networks. */
+bool cfgval_cidrs_match(const struct cfg_cidr *cs, size_t n, const struct sockaddr *sa);
+
 /* Back to text for messages: "250ms", "10s", "5m", "1h"; "512B", "64KiB", "16TiB". */
 const char *cfgval_fmt_duration(double v, char *buf, size_t sz);
 const char *cfgval_fmt_size(uint64_t v, char *buf, size_t sz);

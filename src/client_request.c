@@ -273,6 +273,7 @@ static int client_on_head(void *arg, struct http_msg *m)
     snprintf(c->ex->up.host, sizeof(c->ex->up.host), "%s", u.host);
     c->ex->up.port = u.port;
     c->ex->up.https = u.https;
+    c->ex->up.forward = !reverse;
     /* a follower waits for the fetch it joined; its request is ready in case */
     c->state = follow ? CS_HIT : CS_RESOLVE;
     return 0;
@@ -301,6 +302,7 @@ static int client_on_connect(struct client *c, const struct http_msg *m)
     snprintf(c->ex->up.host, sizeof(c->ex->up.host), "%s", host);
     c->ex->up.port = port;
     c->ex->up.https = false;
+    c->ex->up.forward = true;
     c->state = CS_RESOLVE;
     return 0;
 }

@@ -780,6 +780,8 @@ SETTER(set_limits)
 
 static const struct key acl_keys[] = {
     LIST("allow", acl_allow, nacl_allow, cidr_item, 0, "a CIDR"),
+    LIST("deny_destinations", acl_deny_dest, nacl_deny_dest, cidr_item, 0, "a CIDR"),
+    LIST("allow_destinations", acl_allow_dest, nacl_allow_dest, cidr_item, 0, "a CIDR"),
     {.name = NULL},
 };
 

@@ -51,6 +51,13 @@ struct config {
     size_t nlisten;
     struct cfg_cidr *acl_allow;
     size_t nacl_allow;
+    /* forward-mode destinations (dest.h): refused on top of the built-in
+       ranges; and, when acl_allow_dest is non-NULL (set, even to []), the
+       only ones allowed */
+    struct cfg_cidr *acl_deny_dest;
+    size_t nacl_deny_dest;
+    struct cfg_cidr *acl_allow_dest;
+    size_t nacl_allow_dest;
 
     char *access_log; /* file path, "-" for stderr, NULL when "off" */
     char *error_log;  /* file path, "-" for stderr */

@@ -58,6 +58,7 @@ struct upconn {
     unsigned requests; /* responses completed on it */
     char host[URL_HOST_MAX];
     char peer[64];
+    struct sockaddr_storage addr; /* connected to, for the destination check on reuse */
 };
 
 struct upstream {
@@ -73,6 +74,7 @@ struct upstream {
     uint16_t port;
     bool https;
     bool verify;       /* https: check the chain and host name */
+    bool forward;      /* absolute URI or CONNECT: destinations are checked (dest.h) */
     char key[URL_HOST_MAX + 32]; /* pool key */
     char peer[64];     /* "ip:port" used, for the access log */
     char *head;        /* the request head, kept while a replay is allowed */

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dest.h"
 #include "log.h"
 #include "tls.h"
 
@@ -34,10 +35,29 @@ static void upstream_readable(struct client *c);
 static void upstream_writable(struct client *c);
 static void upstream_acquire(struct client *c);
 static void upstream_write_request(struct client *c);
+static void upstream_set_port(struct sockaddr_storage *ss, uint16_t port);
+static void upstream_close_conn(struct client *c);
 
 static struct client *upstream_client(struct pool_waiter *w)
 {
     return ((struct exchange *)((char *)w - offsetof(struct exchange, up.waiter)))->client;
+}
+
+/*
+ * Forward mode only: refuses a destination dest.h forbids with a 403 naming
+ * why. True when refused (the exchange is answered).
+ */
+static bool upstream_dest_refused(struct client *c, const struct sockaddr_storage *ss)
+{
+    if (!c->ex->up.forward)
+        return false;
+    const char *why = dest_refusal(c->cfg, (const struct sockaddr *)ss);
+    if (!why)
+        return false;
+    char reason[INET6_ADDRSTRLEN + 96];
+    dest_format_refusal(reason, sizeof(reason), (const struct sockaddr *)ss, why);
+    client_fail(c, 403, reason); /* which logs it */
+    return true;
 }
 
 /* ---- origin connections ---- */
@@ -222,6 +242,13 @@ static void upstream_dns_cb(void *arg, enum dns_status st, const struct dns_addr
     if (addrs != u->addrs)
         *u->addrs = *addrs;
     u->next_addr = 0;
+    /* a name with any refused address is refused whole, before any connect:
+       no partial trust in answers that point somewhere forbidden */
+    for (size_t i = 0; i < u->addrs->n; i++) {
+        upstream_set_port(&u->addrs->addr[i], u->port);
+        if (upstream_dest_refused(c, &u->addrs->addr[i]))
+            return;
+    }
     upstream_connect_next(c);
 }
 
@@ -291,12 +318,17 @@ static void upstream_use_conn(struct client *c)
         return;
     }
     u->conn->owner = c;
+    if (u->conn->ready && u->forward && dest_refusal(c->cfg, (struct sockaddr *)&u->conn->addr)) {
+        /* pooled by a route, or before a reload changed the lists */
+        struct sockaddr_storage ss = u->conn->addr;
+        upstream_close_conn(c);
+        upstream_dest_refused(c, &ss);
+        return;
+    }
     if (u->conn->ready) {
         /* the idle watcher saw nothing, or it would have an event pending */
         if (ev_is_pending(&u->conn->rio) && !upconn_alive(u->conn)) {
-            pool_remove(c->srv->pool, &u->conn->pc);
-            upconn_free(u->conn);
-            u->conn = NULL;
+            upstream_close_conn(c);
             upstream_acquire(c);
             return;
         }
@@ -440,6 +472,9 @@ static void upstream_connect_next(struct client *c)
         upstream_set_port(ss, u->port);
         upstream_format_peer(uc->peer, sizeof(uc->peer), ss, u->port);
         snprintf(u->peer, sizeof(u->peer), "%s", uc->peer);
+        if (upstream_dest_refused(c, ss)) /* the exact address connected to */
+            return;
+        uc->addr = *ss;
         int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0) {
             err = errno;
@@ -505,6 +540,16 @@ static struct upconn *upstream_detach(struct client *c)
         uc->owner = NULL;
     }
     return uc;
+}
+
+/* Closes the exchange's connection (dead, dirty or refused); the exchange stays. */
+static void upstream_close_conn(struct client *c)
+{
+    struct upconn *uc = upstream_detach(c);
+    if (uc) {
+        pool_remove(c->srv->pool, &uc->pc);
+        upconn_free(uc);
+    }
 }
 
 void upstream_close(struct client *c)
