@@ -453,6 +453,11 @@ bool tls_pending(const struct tls_conn *tc)
     return !tc->failed && SSL_pending(tc->ssl) > 0;
 }
 
+bool tls_unread(const struct tls_conn *tc)
+{
+    return !tc->failed && (SSL_pending(tc->ssl) > 0 || SSL_has_pending(tc->ssl));
+}
+
 enum tls_status tls_read_buf(struct tls_conn *tc, struct buf *b, size_t *n)
 {
     *n = 0;

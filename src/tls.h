@@ -68,6 +68,9 @@ enum tls_status tls_read_buf(struct tls_conn *tc, struct buf *b, size_t *n);
 enum tls_status tls_write_buf(struct tls_conn *tc, struct buf *b, size_t *n);
 /* Decrypted bytes OpenSSL holds that no fd event will announce. */
 bool tls_pending(const struct tls_conn *tc);
+/* Anything received that the application has not read: decrypted bytes, or
+   record bytes OpenSSL read from the fd and has not processed yet. */
+bool tls_unread(const struct tls_conn *tc);
 /* Sends close_notify, best effort, without blocking. */
 void tls_shutdown(struct tls_conn *tc);
 

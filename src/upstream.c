@@ -122,14 +122,29 @@ static struct upconn *upconn_new(struct server *srv, const char *host)
     return uc;
 }
 
-/* Whether an idle connection still looks usable before it is handed out. */
-static bool upconn_alive(struct upconn *uc)
+/*
+ * Whether a connection about to carry a new request holds nothing unread:
+ * bytes an origin sent after its last response, or its close, must never
+ * be parsed as the next response (RFC 9112 §6.3). TLS: records OpenSSL
+ * holds count; a readable fd counts only if a read yields data or EOF (a
+ * late TLS 1.3 session ticket is no data).
+ */
+static bool upconn_clean(struct upconn *uc)
 {
-    if (uc->sock.tls)
-        return true; /* the idle watcher handles TLS; a replay covers the rest */
+    if (uc->sock.tls && tls_unread(uc->sock.tls))
+        return false;
     char b;
     ssize_t n = recv(uc->sock.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return true;
+    if (n != 1 || !uc->sock.tls)
+        return false;
+    struct buf scratch;
+    buf_init(&scratch, 512);
+    size_t got;
+    enum sock_io r = sock_read(&uc->sock, &scratch, &got);
+    buf_free(&scratch);
+    return r == SOCK_AGAIN && !uc->sock.read_wants_write && !tls_unread(uc->sock.tls);
 }
 
 static void upstream_pool_close(struct pool_conn *pc)
@@ -309,6 +324,24 @@ static void upstream_ready(struct client *c)
     upstream_write_request(c); /* a ready connection takes it now: no loop pass */
 }
 
+/*
+ * May a pooled connection carry the next request? One taken from the idle
+ * list was watched: the peek is needed only when its watcher has an event
+ * not yet handled (the cheap path). One handed straight over from a
+ * finished exchange was never watched: always peek. TLS data OpenSSL
+ * already holds is checked either way (no fd event announces it).
+ */
+static bool upstream_reuse_ok(struct client *c)
+{
+    struct upconn *uc = c->ex->up.conn;
+    bool watched = ev_is_active(&uc->rio) && !ev_is_pending(&uc->rio);
+    bool clean = watched ? !(uc->sock.tls && tls_unread(uc->sock.tls)) : upconn_clean(uc);
+    if (!clean)
+        log_info("#%llu %s: pooled connection to %s has unread bytes or was closed; not reused",
+                 c->id, c->addr_text, uc->peer);
+    return clean;
+}
+
 /* Goes on with a connection the pool granted or handed back. */
 static void upstream_use_conn(struct client *c)
 {
@@ -326,8 +359,7 @@ static void upstream_use_conn(struct client *c)
         return;
     }
     if (u->conn->ready) {
-        /* the idle watcher saw nothing, or it would have an event pending */
-        if (ev_is_pending(&u->conn->rio) && !upconn_alive(u->conn)) {
+        if (!upstream_reuse_ok(c)) {
             upstream_close_conn(c);
             upstream_acquire(c);
             return;

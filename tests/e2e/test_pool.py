@@ -210,3 +210,165 @@ def test_refused_connect_tries_next_address(magpie, tracking_origin, dns):
     assert r.status == 200, r
     assert r.body == pattern(7)
     assert dns.queries_for("two.test")
+
+
+# -- bytes after a complete response (RFC 9112 §6.3) -------------------------------------
+
+FAKE = (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nCache-Control: public, max-age=600\r\n"
+        b"X-Fake: yes\r\n\r\nFAKE!")
+
+
+class LateBytesOrigin:
+    """Raw origin: on its first connection it answers a HEAD with
+    Content-Length: 5 and, in the same TCP write but as the next bytes (a TLS
+    record of their own when tls), a whole fake response nobody asked for;
+    then it only records what else arrives there. Later connections answer
+    every request with a real, unstorable 200 naming the connection."""
+
+    def __init__(self, ssl_context=None, delay=0.4):
+        import socket
+        self.ctx = ssl_context
+        self.delay = delay
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.lock = threading.Lock()
+        self.requests = []  # (connection number, request line)
+        self.conns = 0
+        self.stopping = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, path):
+        return "%s://127.0.0.1:%d%s" % ("https" if self.ctx else "http", self.port, path)
+
+    def _accept(self):
+        while not self.stopping:
+            try:
+                s, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.conns += 1
+                n = self.conns
+            threading.Thread(target=self._serve, args=(s, n), daemon=True).start()
+
+    def _wrap(self, raw):
+        """A server-side TLS session over memory BIOs: what it writes leaves
+        in one send() per flush, so two records can share one TCP write."""
+        import ssl
+        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        obj = self.ctx.wrap_bio(inc, out, server_side=True)
+        while True:
+            try:
+                obj.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                if out.pending:
+                    raw.sendall(out.read())
+                data = raw.recv(65536)
+                if not data:
+                    raise OSError("closed in the handshake")
+                inc.write(data)
+        if out.pending:
+            raw.sendall(out.read())
+        return obj, inc, out
+
+    def _serve(self, raw, n):
+        import ssl
+        raw.settimeout(10)
+        tls = None
+        try:
+            if self.ctx:
+                tls = self._wrap(raw)
+            buf = b""
+
+            def recv():
+                if not tls:
+                    return raw.recv(65536)
+                obj, inc, out = tls
+                while True:
+                    try:
+                        return obj.read(65536)
+                    except ssl.SSLWantReadError:
+                        data = raw.recv(65536)
+                        if not data:
+                            return b""
+                        inc.write(data)
+
+            def send(*pieces):
+                if not tls:
+                    raw.sendall(b"".join(pieces))
+                    return
+                obj, inc, out = tls
+                for p in pieces:
+                    obj.write(p)  # one record each
+                raw.sendall(out.read())
+
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    data = recv()
+                    if not data:
+                        return
+                    buf += data
+                head, buf = buf.split(b"\r\n\r\n", 1)
+                with self.lock:
+                    self.requests.append((n, head.split(b"\r\n", 1)[0].decode()))
+                if n == 1:
+                    time.sleep(self.delay)  # the next client queues meanwhile
+                    send(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", FAKE)
+                    continue
+                body = b"real from connection %d\n" % n
+                send(b"HTTP/1.1 200 OK\r\nCache-Control: no-store\r\nContent-Length: %d\r\n\r\n"
+                     % len(body) + body)
+        except OSError:
+            pass
+        finally:
+            raw.close()
+
+    def stop(self):
+        self.stopping = True
+        self.sock.close()
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+@pytest.mark.time_limit(30)
+def test_bytes_after_a_response_never_answer_the_queued_request(magpie_factory, certs, tls):
+    """The connection handed straight from the finished HEAD to the queued
+    GET holds a fake response: it is closed, the GET goes out on a new
+    connection and gets its own answer; the fake is never served or cached."""
+    o = LateBytesOrigin(server_context(certs) if tls else None)
+    try:
+        m = magpie_factory(upstream={"pool": {"max_per_origin": 1},
+                                     "tls": {"ca_file": str(certs.ca)}})
+        first = {}
+        t = threading.Thread(target=lambda: first.update(
+            r=fetch(m.port, "HEAD", o.url("/first"))), daemon=True)
+        t.start()
+        assert poll(lambda: len(o.requests) == 1), "the HEAD never reached the origin"
+        second = {}
+        t2 = threading.Thread(target=lambda: second.update(
+            r=fetch(m.port, "GET", o.url("/second"))), daemon=True)
+        t2.start()
+        t.join(10)
+        t2.join(10)
+        assert first["r"].status == 200 and first["r"].header("content-length") == "5"
+        r = second["r"]
+        assert r.status == 200 and r.header("x-fake") is None, (r, r.body)
+        assert r.body == b"real from connection 2\n", r.body
+        assert (2, "GET /second HTTP/1.1") in o.requests, o.requests
+        assert [q for q in o.requests if q[0] == 1] == [(1, "HEAD /first HTTP/1.1")], o.requests
+        r = fetch(m.port, "GET", o.url("/second"))
+        assert r.header("x-fake") is None and r.body.startswith(b"real"), (r, r.body)
+        assert magpie_log_has_unread_note(m, tls)
+    finally:
+        o.stop()
+
+
+def magpie_log_has_unread_note(m, tls):
+    """Plain: the bytes came with the response's last read, and the connection
+    was not kept. TLS: they waited in their own record, and the hand-over
+    check found them."""
+    if not tls:
+        return True
+    return m.wait_error_log(r"has unread bytes or was closed; not reused")
