@@ -159,3 +159,39 @@ def test_https_origin_that_never_answers_is_504(magpie_factory, tls_origin_facto
     assert r.status == 504, (r, r.body)
     assert is_error_body(r), r.body
     assert 0.8 <= took < 5, "504 after %.2f s with read_timeout 1s" % took
+
+
+@pytest.fixture(scope="module")
+def cn_only_cert(certs, tmp_path_factory):
+    """A leaf the test CA signed with CN=origin.test and no subjectAltName."""
+    import ssl
+    from upstream_util import _new_csr, _openssl
+    d = tmp_path_factory.mktemp("cn-only")
+    _new_csr(d, "cnonly", "origin.test")
+    (d / "cnonly.ext").write_text("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                                  "extendedKeyUsage=serverAuth\n")
+    _openssl("x509", "-req", "-in", "cnonly.csr", "-CA", str(certs.ca),
+             "-CAkey", str(certs.dir / "ca.key"), "-CAcreateserial", "-days", "30",
+             "-extfile", "cnonly.ext", "-out", "cnonly.crt", cwd=d)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(d / "cnonly.crt"), str(d / "cnonly.key"))
+    return ctx
+
+
+def test_subject_common_name_is_never_a_host_name(magpie_factory, tls_origin_factory, certs,
+                                                  cn_only_cert, dns):
+    """RFC 9525: names are checked against subjectAltName only; a CN=origin.test
+    certificate without one does not match origin.test. A SAN one does."""
+    o = TrackingOrigin(ssl_context=cn_only_cert)
+    try:
+        m = magpie_factory(upstream=tls_config(certs))
+        r = https_get(m, o.url("/bytes/10", host="origin.test"))
+        assert r.status == 502, (r, r.body)
+        assert is_error_body(r), r.body
+        assert b'certificate does not match host "origin.test"' in r.body, r.body
+        assert o.request_count() == 0
+        good = tls_origin_factory()
+        r = https_get(m, good.url("/bytes/10", host="origin.test"))
+        assert r.status == 200 and r.body == pattern(10), (r, r.body)
+    finally:
+        o.stop()
