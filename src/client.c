@@ -98,6 +98,10 @@ void client_accept(struct server *srv, int fd, const struct sockaddr *sa, sockle
         return;
     }
     c->timer.repeat = c->cfg->limits.client_idle_timeout;
+    /* a trickled handshake must not hold the slot longer than a head may */
+    c->tls_head_deadline = tls != NULL;
+    if (tls)
+        c->timer.repeat = c->cfg->limits.client_header_timeout;
     if (c->deny_status)
         c->timer.repeat = 1.0; /* refused anyway: give the head a second */
     ev_timer_again(srv->loop, &c->timer);
@@ -505,6 +509,12 @@ static void client_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         client_fail(c, 408, "request head timed out");
         return;
     }
+    if (c->tls_head_deadline) {
+        log_info("#%llu %s: TLS handshake and request head not done within %.3gs", c->id,
+                 c->addr_text, c->cfg->limits.client_header_timeout);
+        client_close(c, "TLS handshake timed out");
+        return;
+    }
     client_close(c, c->state == CS_HEAD ? "idle timeout" : "client stalled");
 }
 
@@ -742,7 +752,7 @@ static void client_process(struct client *c)
             c->head_started = true;
             c->ex->started = ev_now(c->srv->loop);
             c->timer.repeat = c->cfg->limits.client_header_timeout;
-            if (!c->deny_status)
+            if (!c->deny_status && !c->tls_head_deadline)
                 ev_timer_again(c->srv->loop, &c->timer);
         }
         size_t head_len;
@@ -757,6 +767,7 @@ static void client_process(struct client *c)
             client_head_error(c, r);
             return;
         }
+        c->tls_head_deadline = false;
         c->timer.repeat = c->cfg->limits.client_idle_timeout;
         ev_timer_again(c->srv->loop, &c->timer);
         enum http_error err;

@@ -144,6 +144,7 @@ struct client {
     bool read_eof;
     bool close_after_flush;
     bool tls_want_read, tls_want_write; /* client TLS handshake */
+    bool tls_head_deadline; /* TLS: header timeout runs from accept to the first head's end */
     bool phantom; /* a background refresh: no client socket, output dropped */
     bool flushing; /* in client_flush(): a nested one waits for the loop */
 

@@ -83,3 +83,100 @@ def test_unreadable_tls_file_exits_3_naming_it(magpie_listen_factory, certs, tmp
     m = e.value.magpie
     text = m.stderr_text() + m.error_log_text()
     assert str(bad) in text, "no error naming %s; stderr and error log:\n%s" % (bad, text)
+
+
+# -- limits.client_header_timeout from accept, handshake included -------------------------
+
+def _closed_after(sock, limit):
+    """Seconds until the peer closes sock (reads and drops whatever comes)."""
+    import time
+    start = time.monotonic()
+    sock.settimeout(limit)
+    try:
+        while sock.recv(4096):
+            pass
+    except OSError:
+        pass
+    return time.monotonic() - start
+
+
+@pytest.mark.parametrize("send", [b"", b"\x16"], ids=["silent", "one-byte-of-clienthello"])
+@pytest.mark.time_limit(20)
+def test_stalled_tls_handshake_is_closed_after_header_timeout(magpie_listen_factory, certs,
+                                                              send):
+    import socket
+    m = magpie_listen_factory(lambda port: [tls_listen(certs, port)],
+                              limits={"client_header_timeout": "1s", "client_idle_timeout": "60s"})
+    s = socket.create_connection(("127.0.0.1", m.port))
+    with s:
+        s.sendall(send)
+        took = _closed_after(s, 10)
+    assert 0.8 <= took < 3, "closed after %.2f s (client_header_timeout 1s)" % took
+    assert m.wait_error_log(r"TLS handshake and request head not done within 1s")
+
+
+@pytest.mark.time_limit(20)
+def test_trickled_tls_handshake_cannot_outlast_header_timeout(magpie_listen_factory, certs):
+    """One byte of ClientHello every 300 ms: the deadline runs from accept."""
+    import socket
+    import ssl
+    import time
+    m = magpie_listen_factory(lambda port: [tls_listen(certs, port)],
+                              limits={"client_header_timeout": "1s", "client_idle_timeout": "60s"})
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = client_context(certs.ca).wrap_bio(inc, out, server_hostname="127.0.0.1")
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    hello = out.read()
+    s = socket.create_connection(("127.0.0.1", m.port))
+    start = time.monotonic()
+    with s:
+        try:
+            for b in hello[:-1]:
+                s.sendall(bytes([b]))
+                time.sleep(0.3)
+                if time.monotonic() - start > 5:
+                    break
+        except OSError:
+            pass
+        took = time.monotonic() - start
+    assert took < 3, "a trickled ClientHello held the connection %.2f s" % took
+
+
+@pytest.mark.time_limit(20)
+def test_header_timeout_counts_the_handshake(magpie_listen_factory, certs, origin):
+    """After a quick handshake, a head started late must still end within
+    client_header_timeout of accept: the head does not get a fresh one."""
+    import socket
+    import time
+    m = magpie_listen_factory(lambda port: [tls_listen(certs, port)],
+                              limits={"client_header_timeout": "2s", "client_idle_timeout": "60s"})
+    start = time.monotonic()
+    raw = socket.create_connection(("127.0.0.1", m.port))
+    s = client_context(certs.ca).wrap_socket(raw, server_hostname="127.0.0.1")
+    with s:
+        time.sleep(1.4)
+        s.sendall(b"GET ")
+        data = b""
+        s.settimeout(10)
+        try:
+            while True:
+                d = s.recv(4096)
+                if not d:
+                    break
+                data += d
+        except OSError:
+            pass
+        took = time.monotonic() - start
+    assert 1.8 <= took < 3.0, "closed %.2f s after accept (client_header_timeout 2s)" % took
+    assert data.startswith(b"HTTP/1.1 408 "), data[:100]
+    # a whole request within the limit still works, and so does keep-alive
+    c = rawhttp.Conn(m.port)
+    with c:
+        c.sock = client_context(certs.ca).wrap_socket(c.sock, server_hostname="127.0.0.1")
+        for i in range(2):
+            r = c.request("GET", origin.url("/bytes/10"))
+            assert r.status == 200 and r.body == pattern(10)
+            time.sleep(2.5 if i == 0 else 0)  # idle between requests is not the head
