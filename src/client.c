@@ -336,10 +336,7 @@ static void client_on_eof(struct client *c)
 {
     c->read_eof = true;
     if (c->state == CS_TUNNEL) {
-        if (buf_empty(&c->in))
-            client_close(c, "client closed the tunnel");
-        else
-            client_update_io(c); /* the last bytes still go up */
+        upstream_tunnel_flush(c); /* the last bytes go up, then the half-close */
         return;
     }
     if (c->state == CS_HEAD && buf_empty(&c->in)) {
@@ -473,6 +470,10 @@ static void client_do_write(struct client *c)
         buf_compact(&c->out, true);
         if (c->close_after_flush) {
             client_close(c, "done");
+            return;
+        }
+        if (c->state == CS_TUNNEL && c->ex->up.eof) {
+            client_tunnel_origin_done(c);
             return;
         }
         if (c->state == CS_HEAD && !buf_empty(&c->in)) {
@@ -807,6 +808,25 @@ void client_pump(struct client *c)
 }
 
 /* ---- tunnels ---- */
+
+/*
+ * The origin half-closed the tunnel and all it sent reached the client:
+ * pass the half-close on and keep relaying the client's bytes up until it
+ * closes too (RFC 9110 §9.3.6). A TLS client connection has no half-close
+ * here: it closes, as does a tunnel whose client already finished.
+ */
+void client_tunnel_origin_done(struct client *c)
+{
+    if (c->read_eof || c->sock.tls) {
+        client_close(c, "origin closed the tunnel");
+        return;
+    }
+    if (shutdown(c->sock.fd, SHUT_WR) < 0) {
+        client_close(c, "origin closed the tunnel");
+        return;
+    }
+    client_update_io(c);
+}
 
 void client_tunnel_start(struct client *c)
 {

@@ -210,5 +210,7 @@ void upstream_tunnel_read(struct client *c);
 /* client.c, tunnels */
 /* The origin connection is ready for a CONNECT: answer 200 and relay. */
 void client_tunnel_start(struct client *c);
+/* The origin's side of a tunnel ended and its bytes reached the client. */
+void client_tunnel_origin_done(struct client *c);
 
 #endif

@@ -296,6 +296,32 @@ const struct http_reader_ops upstream_reader_ops = {
 
 /* ---- tunnels: CONNECT, and WebSocket after a 101 ---- */
 
+/*
+ * The client half-closed the tunnel and all it sent reached the origin:
+ * pass the half-close on (shutdown of the write side) and keep relaying
+ * what the origin sends until it closes too (RFC 9110 §9.3.6). A TLS
+ * origin connection (a WebSocket to https) has no half-close here, and a
+ * tunnel the origin already ended closes once the client has its bytes.
+ * -1 when the tunnel was closed.
+ */
+static int upstream_tunnel_client_done(struct client *c)
+{
+    struct upconn *uc = c->ex->up.conn;
+    if (c->ex->up.eof) {
+        if (!buf_empty(&c->out)) {
+            c->close_after_flush = true;
+            return 0;
+        }
+        client_close(c, "tunnel closed by both sides");
+        return -1;
+    }
+    if (uc->sock.tls || shutdown(uc->sock.fd, SHUT_WR) < 0) {
+        client_close(c, "client closed the tunnel");
+        return -1;
+    }
+    return 0;
+}
+
 /* Tunnel: origin to client. */
 void upstream_tunnel_read(struct client *c)
 {
@@ -312,10 +338,9 @@ void upstream_tunnel_read(struct client *c)
     case SOCK_EOF:
         c->ex->up.eof = true;
         if (buf_empty(&c->out)) {
-            client_close(c, "origin closed the tunnel");
+            client_tunnel_origin_done(c); /* else once the client has it all */
             return;
         }
-        c->close_after_flush = true;
         break;
     case SOCK_ERROR:
         client_close(c, "origin tunnel error");
@@ -337,9 +362,7 @@ void upstream_tunnel_flush(struct client *c)
     }
     if (n > 0)
         ev_timer_again(c->srv->loop, &c->timer);
-    if (c->read_eof && buf_empty(&c->in)) {
-        client_close(c, "client closed the tunnel");
+    if (c->read_eof && buf_empty(&c->in) && upstream_tunnel_client_done(c) < 0)
         return;
-    }
     client_update_io(c);
 }

@@ -122,3 +122,105 @@ def test_busy_tunnel_outlives_client_idle_timeout(magpie_factory, origin):
             assert r.status == 200 and r.body == pattern(10), (i, r)
             time.sleep(0.5)
     assert origin.connections == 1
+
+
+# -- half-close (RFC 9110 §9.3.6) -----------------------------------------------------------
+
+class HalfCloseOrigin:
+    """A raw TCP origin. 'reader': reads until the client's EOF, then answers
+    with what it read and closes. 'writer': sends a greeting, half-closes,
+    then reads until EOF. Records what each connection received."""
+
+    def __init__(self, mode):
+        import socket
+        import threading
+        self.mode = mode
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.received = []
+        self.done = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _read_all(self, s):
+        data = b""
+        while True:
+            d = s.recv(65536)
+            if not d:
+                return data
+            data += d
+
+    def _serve(self):
+        import socket
+        try:
+            s, _ = self.sock.accept()
+        except OSError:
+            return
+        with s:
+            s.settimeout(10)
+            try:
+                if self.mode == "reader":
+                    got = self._read_all(s)
+                    self.received.append(got)
+                    s.sendall(b"got %d bytes: " % len(got) + got[:64])
+                else:
+                    s.sendall(b"hello from the origin")
+                    s.shutdown(socket.SHUT_WR)
+                    self.received.append(self._read_all(s))
+            except OSError as e:
+                self.received.append(e)
+            finally:
+                self.done.set()
+
+    def stop(self):
+        self.sock.close()
+
+
+@pytest.mark.time_limit(20)
+def test_client_half_close_still_gets_the_origin_answer(magpie_factory):
+    """The client sends its request and shuts its write side; the origin
+    reads to EOF before answering; the answer still reaches the client."""
+    import socket
+    o = HalfCloseOrigin("reader")
+    try:
+        m = magpie_factory(connect={"allowed_ports": [o.port]})
+        c, status, head = open_tunnel(m, "127.0.0.1:%d" % o.port)
+        with c:
+            assert status == 200, head
+            c.sock.sendall(b"ping" * 1000)
+            c.sock.shutdown(socket.SHUT_WR)
+            answer = c.read_all(timeout=5)
+        assert o.done.wait(5), "the origin never saw the client's EOF"
+        assert o.received == [b"ping" * 1000]
+        assert answer == b"got 4000 bytes: " + (b"ping" * 1000)[:64], answer
+    finally:
+        o.stop()
+
+
+@pytest.mark.time_limit(20)
+def test_origin_half_close_still_carries_the_client_bytes(magpie_factory):
+    """The origin sends and shuts its write side: the client sees its bytes
+    and then EOF, and what it sends afterwards still reaches the origin."""
+    import socket
+    o = HalfCloseOrigin("writer")
+    try:
+        m = magpie_factory(connect={"allowed_ports": [o.port]})
+        c, status, head = open_tunnel(m, "127.0.0.1:%d" % o.port)
+        with c:
+            assert status == 200, head
+            got = c.buf
+            c.buf = b""
+            c.sock.settimeout(5)
+            while True:
+                d = c.sock.recv(65536)
+                if not d:
+                    break  # magpie passed the origin's half-close on
+                got += d
+            assert got == b"hello from the origin"
+            c.sock.sendall(b"late words")
+            c.sock.shutdown(socket.SHUT_WR)
+            assert o.done.wait(5), "the origin never saw the client's EOF"
+        assert o.received == [b"late words"], o.received
+    finally:
+        o.stop()
