@@ -231,7 +231,9 @@ class Bench:
         """Starts magpie on a generated config; returns the seconds from exec to
         its port accepting. name picks the config, cache dir and error log
         (index has its own); max_connections leaves room over scale's 10,000
-        idle clients plus wrk's, and the idle timeout is nginx's keepalive_timeout."""
+        idle clients plus wrk's, the idle timeout is nginx's keepalive_timeout,
+        and the cache holds the data set. Everything else, the upstream pool
+        included, is magpie's default, as a user would run it."""
         if self.magpie_port is None:
             self.magpie_port = free_port()
         cache = "cache" if name == "magpie" else f"{name}-cache"
@@ -247,14 +249,9 @@ proxy_name: magpie-bench
 limits:
   max_connections: {MAX_CONNS}
   client_idle_timeout: 300s
-upstream:
-  pool:
-    max_per_origin: 1024
-    max_idle_per_origin: 1024
 cache:
   dir: {self.tmp}/{cache}
   max_size: 2GiB
-  max_object_size: 256MiB
 """)
         chk = subprocess.run([self.args.magpie, "-t", "-c", cfg], capture_output=True, text=True)
         if chk.returncode != 0:

@@ -372,3 +372,36 @@ def magpie_log_has_unread_note(m, tls):
     if not tls:
         return True
     return m.wait_error_log(r"has unread bytes or was closed; not reused")
+
+
+# -- defaults that hold under load --------------------------------------------------------
+
+@pytest.mark.time_limit(60)
+def test_default_pool_keeps_its_connections_under_50_clients(magpie, tracking_origin):
+    """The bench's miss load in small: 50 clients at once, each sending
+    requests back to back through the default config. Once each has its
+    origin connection, nothing is closed and reopened: the origin sees at
+    most one connection per client in all."""
+    import aiohttp
+
+    o = tracking_origin
+    clients, rounds = 50, 12
+
+    async def main():
+        conn = aiohttp.TCPConnector(limit=clients, force_close=False)
+        async with aiohttp.ClientSession(connector=conn, trust_env=False) as s:
+            async def one(i):
+                for j in range(rounds):
+                    async with s.get(o.url("/bytes/100?c=%d&r=%d" % (i, j)),
+                                     proxy=magpie.proxy_url) as r:
+                        assert r.status == 200
+                        await r.read()
+            await asyncio.gather(*(one(i) for i in range(clients)))
+
+    run_async(main(), timeout=50)
+    assert o.request_count() == clients * rounds
+    assert o.connections <= clients, (
+        "the origin saw %d connections for %d clients (%d requests): the pool churns"
+        % (o.connections, clients, clients * rounds))
+    assert not [t for t in o.closed_at], "magpie closed %d origin connections under load" % (
+        len(o.closed_at))
