@@ -795,12 +795,8 @@ static const struct key pool_keys[] = {
     [POOL_N] = {.name = NULL},
 };
 
-/*
- * upstream.pool, plus its one rule that spans two keys. An unset
- * max_idle_per_origin follows max_per_origin (an idle cap below the open cap
- * closes connections a busy origin needs again a moment later); only a
- * value written in the file can conflict with it.
- */
+/* upstream.pool, plus its one rule that spans two keys; an unset idle cap
+   follows max_per_origin (a lower one closes connections needed again). */
 SETTER(set_pool)
 {
     struct config *cfg = base;
