@@ -225,10 +225,11 @@ class LateBytesOrigin:
     then it only records what else arrives there. Later connections answer
     every request with a real, unstorable 200 naming the connection."""
 
-    def __init__(self, ssl_context=None, delay=0.4):
+    def __init__(self, ssl_context=None, delay=0.4, close_first=False):
         import socket
         self.ctx = ssl_context
         self.delay = delay
+        self.close_first = close_first  # no fake: close right after the first answer
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
@@ -314,8 +315,19 @@ class LateBytesOrigin:
                 head, buf = buf.split(b"\r\n\r\n", 1)
                 with self.lock:
                     self.requests.append((n, head.split(b"\r\n", 1)[0].decode()))
+                length = [int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:")]
+                while length and len(buf) < length[0]:
+                    data = recv()
+                    if not data:
+                        return
+                    buf += data
+                buf = buf[length[0]:] if length else buf
                 if n == 1:
                     time.sleep(self.delay)  # the next client queues meanwhile
+                    if self.close_first:
+                        send(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n")
+                        return
                     send(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", FAKE)
                     continue
                 body = b"real from connection %d\n" % n
@@ -405,3 +417,30 @@ def test_default_pool_keeps_its_connections_under_50_clients(magpie, tracking_or
         % (o.connections, clients, clients * rounds))
     assert not [t for t in o.closed_at], "magpie closed %d origin connections under load" % (
         len(o.closed_at))
+
+
+@pytest.mark.time_limit(30)
+def test_connection_the_origin_closed_is_not_handed_to_a_queued_post(magpie_factory, certs):
+    """The origin answers and closes at once, without saying so: the queued
+    POST (which cannot be replayed) is not written onto the dead connection
+    but sent on a new one."""
+    o = LateBytesOrigin(close_first=True)
+    try:
+        m = magpie_factory(upstream={"pool": {"max_per_origin": 1}})
+        first = {}
+        t = threading.Thread(target=lambda: first.update(
+            r=fetch(m.port, "HEAD", o.url("/first"))), daemon=True)
+        t.start()
+        assert poll(lambda: len(o.requests) == 1), "the HEAD never reached the origin"
+        second = {}
+        t2 = threading.Thread(target=lambda: second.update(
+            r=fetch(m.port, "POST", o.url("/post"), body=b"once only")), daemon=True)
+        t2.start()
+        t.join(10)
+        t2.join(10)
+        assert first["r"].status == 200
+        r = second["r"]
+        assert r.status == 200 and r.body == b"real from connection 2\n", (r, r.body)
+        assert o.requests == [(1, "HEAD /first HTTP/1.1"), (2, "POST /post HTTP/1.1")], o.requests
+    finally:
+        o.stop()
