@@ -55,11 +55,12 @@ enum pem {
     PEM_EXPIRED_KEY,
     PEM_SELF, /* origin.test, self-signed */
     PEM_SELF_KEY,
+    PEM_CNONLY, /* CN=origin.test and no subjectAltName, signed by the CA, leaf's key */
     PEM_COUNT
 };
 static const char *pem_names[PEM_COUNT] = {
     "ca.pem",      "other-ca.pem", "leaf.pem", "leaf.key",
-    "expired.pem", "expired.key",  "self.pem", "self.key",
+    "expired.pem", "expired.key",  "self.pem", "self.key", "cnonly.pem",
 };
 static char tmpdir[] = "/tmp/magpie-tls-XXXXXX";
 static char pem_paths[PEM_COUNT][PATH_MAX];
@@ -140,6 +141,7 @@ static int certs_setup(void **state)
     const struct cert_spec expired = {
         "origin.test", "DNS:origin.test,IP:127.0.0.1", false, -10 * day, -day, 4};
     const struct cert_spec self = {"origin.test", "DNS:origin.test", false, -day, 30 * day, 5};
+    const struct cert_spec cnonly = {"origin.test", NULL, false, -day, 30 * day, 6};
     EVP_PKEY *k_ca = EVP_EC_gen("P-256"), *k_other = EVP_EC_gen("P-256");
     EVP_PKEY *k_leaf = EVP_EC_gen("P-256"), *k_self = EVP_EC_gen("P-256");
     assert_true(k_ca && k_other && k_leaf && k_self);
@@ -148,6 +150,7 @@ static int certs_setup(void **state)
     X509 *x_leaf = cert_make(&leaf, k_leaf, x_ca, k_ca);
     X509 *x_expired = cert_make(&expired, k_leaf, x_ca, k_ca);
     X509 *x_self = cert_make(&self, k_self, NULL, NULL);
+    X509 *x_cnonly = cert_make(&cnonly, k_leaf, x_ca, k_ca);
     pem_write(PEM_CA, x_ca, NULL, NULL);
     pem_write(PEM_OTHER_CA, x_other, NULL, NULL);
     pem_write(PEM_LEAF, x_leaf, x_ca, NULL);
@@ -156,7 +159,8 @@ static int certs_setup(void **state)
     pem_write(PEM_EXPIRED_KEY, NULL, NULL, k_leaf);
     pem_write(PEM_SELF, x_self, NULL, NULL);
     pem_write(PEM_SELF_KEY, NULL, NULL, k_self);
-    X509 *certs[] = {x_ca, x_other, x_leaf, x_expired, x_self};
+    pem_write(PEM_CNONLY, x_cnonly, x_ca, NULL);
+    X509 *certs[] = {x_ca, x_other, x_leaf, x_expired, x_self, x_cnonly};
     EVP_PKEY *keys[] = {k_ca, k_other, k_leaf, k_self};
     for (size_t i = 0; i < sizeof(certs) / sizeof(certs[0]); i++)
         X509_free(certs[i]);
@@ -323,6 +327,9 @@ static void test_verify(void **state)
          "certificate does not match host \"127.0.0.2\""},
         {"IP literal not in SAN", PEM_CA, true, "::1", PEM_LEAF, PEM_LEAF_KEY,
          "does not match host"},
+        /* RFC 9525: the subject CN is never a name */
+        {"CN only, no subjectAltName", PEM_CA, true, "origin.test", PEM_CNONLY, PEM_LEAF_KEY,
+         "certificate does not match host \"origin.test\""},
         {"unknown issuer", PEM_OTHER_CA, true, "origin.test", PEM_LEAF, PEM_LEAF_KEY,
          "unknown issuer ("},
         {"expired", PEM_CA, true, "origin.test", PEM_EXPIRED, PEM_EXPIRED_KEY,
