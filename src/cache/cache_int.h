@@ -22,8 +22,11 @@ struct cache_prep {
 
 /* The value of the first field called name, or NULL. */
 const char *cache_hval(const struct http_msg *m, const char *name);
-/* The freshness facts of a response head. */
-void cache_facts(const struct http_msg *m, time_t req_t, time_t resp_t, struct cache_resp *r);
+/* The freshness facts of a response head; rt, the reverse route the
+   response came through (NULL in forward mode), adds its targeted fields
+   (RFC 9213). */
+void cache_facts(const struct http_msg *m, const struct cfg_route *rt, time_t req_t,
+                 time_t resp_t, struct cache_resp *r);
 /* The open stored response's head, parsed on first use; NULL if it is not
    a valid response head. */
 const struct http_msg *cache_stored_msg(struct cache_xchg *x);
