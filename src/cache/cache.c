@@ -766,8 +766,12 @@ static void cache_store_response(struct client *c, const struct http_msg *m)
     }
     buf_free(&head);
     x->storing = x->writer != NULL;
-    /* a body of unknown length may still pass max_object_size */
-    x->sure = x->storing && m->content_length >= 0;
+    /* "stored" goes out in the head, before the body: claimed only for a
+       known length that fits with its space reserved (a body of unknown
+       length may still pass max_object_size, and a close cannot be told
+       from a failure) */
+    x->sure = x->storing && m->content_length >= 0 && c->ex->method_id == HTTP_M_GET &&
+              store_writer_reserve(x->writer, (uint64_t)m->content_length) == 0;
 }
 
 void cache_serve_stored(struct client *c)
