@@ -479,8 +479,8 @@ int cache_request(struct client *c, const struct http_msg *m, bool https, const 
     if (!st && !purge)
         return 0; /* no store: nothing to look up or invalidate */
     x->rt = rt;
-    if (cache_key_for(rt, cache_hval(m, "Host"), https, host, port, path, path_len, key,
-                      sizeof(key)) < 0)
+    if (cache_key_for(rt, rt ? cache_hval(m, "Host") : NULL, https, host, port, path, path_len,
+                      key, sizeof(key)) < 0)
         return 0;
     x->key = strdup(key);
     if (!x->key)
