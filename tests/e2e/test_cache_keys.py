@@ -393,6 +393,24 @@ def test_stale_on_error_serves_when_the_origin_resets_or_times_out(magpie_factor
         assert "origin-unreachable" in r.header("cache-status"), how
 
 
+def test_stale_on_error_serves_when_connecting_times_out(magpie_factory, script, blackhole):
+    import signal
+    o = script(lambda req, n: response(200, [("Cache-Control", "max-age=1")], b"kept %d\n" % n, n))
+    up = {"connect_timeout": "1s", "read_timeout": "1s", "retries": 0}
+    m = magpie_factory(routes=[{"host": "rev.test", "origin": o.url("")}], upstream=up)
+    first = fetch(m.port, "GET", "/ct", host="rev.test")
+    time.sleep(1.3)
+    # the same route (and so the same key) now leads to an origin whose connects hang
+    m.write_config({"routes": [{"host": "rev.test", "origin": "http://127.0.0.1:%d" % blackhole}],
+                    "upstream": up})
+    m.signal(signal.SIGHUP)
+    m.wait_error_log(r"configuration reloaded")
+    r = fetch(m.port, "GET", "/ct", host="rev.test")
+    assert r.status == 200 and r.body == first.body
+    assert "origin-unreachable" in r.header("cache-status")
+    m.wait_error_log(r"connect to 127.0.0.1:%d timed out" % blackhole)
+
+
 def test_stale_on_error_refuses_what_the_origin_forbids(magpie_factory, script):
     for cc in ("max-age=1, must-revalidate", "max-age=1, proxy-revalidate", "max-age=1, no-cache",
                "max-age=1, s-maxage=1"):
