@@ -430,6 +430,7 @@ static void free_routes(struct cfg_route *rs, size_t n)
         for (size_t j = 0; j < rs[i].ncache_ignore_params; j++)
             free(rs[i].cache_ignore_params[j]);
         free(rs[i].cache_ignore_params);
+        free(rs[i].cache_targeted_field);
     }
     free(rs);
 }
@@ -523,6 +524,8 @@ struct config *config_default(void)
     cfg->cache.max_size = CFG_DEFAULT_CACHE_MAX_SIZE;
     cfg->cache.max_object_size = CFG_DEFAULT_CACHE_MAX_OBJECT_SIZE;
     cfg->cache.memory_size = CFG_DEFAULT_CACHE_MEMORY_SIZE;
+    cfg->cache.set_cookie = CFG_DEFAULT_CACHE_SET_COOKIE;
+    cfg->cache.stale_on_error = CFG_DEFAULT_CACHE_STALE_ON_ERROR;
     return cfg;
 }
 

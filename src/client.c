@@ -288,14 +288,22 @@ struct client *client_spawn_refresh(struct client *c, const struct http_msg *m)
         client_close(p, "out of memory");
         return NULL;
     }
+    /* a bodiless GET of its own: no conditionals, no framing or Expect of
+       the triggering request, no hop-by-hop fields, and that client's
+       credentials only where the stored response was keyed or allowed for
+       them */
     static const char *const skip[] = {"If-None-Match", "If-Modified-Since", "If-Range",
-                                       "Range", "Cache-Control", "Pragma"};
+                                       "Range", "Cache-Control", "Pragma", "Content-Length",
+                                       "Transfer-Encoding", "Expect"};
+    bool auth = cache_refresh_sends(c, "Authorization"), cookie = cache_refresh_sends(c, "Cookie");
     int rc = buf_printf(&p->in, "GET %s HTTP/1.1\r\n", http_str(m, m->target));
     for (size_t i = 0; i < m->nhdrs && rc == 0; i++) {
         const char *name = http_hname(m, &m->hdrs[i]);
-        bool drop = false;
+        bool drop = m->hdrs[i].hop;
         for (size_t k = 0; k < sizeof(skip) / sizeof(skip[0]); k++)
             drop = drop || strcasecmp(name, skip[k]) == 0;
+        drop = drop || (!auth && strcasecmp(name, "Authorization") == 0) ||
+               (!cookie && strcasecmp(name, "Cookie") == 0);
         if (!drop)
             rc = http_put_header(&p->in, m, &m->hdrs[i]);
     }

@@ -635,6 +635,26 @@ SETTER(set_route_tls)
 #define ROFF(f) offsetof(struct cfg_route, f)
 #define CFG_YEAR (365 * 24 * 3600.0)
 
+/* routes[].cache.targeted_field: a field name (RFC 9110 §5.1, a token). */
+SETTER(set_targeted_field)
+{
+    struct cfg_route *r = base;
+    const char *s = get_scalar(c, path, v, "a field name");
+    size_t n = s ? strspn(s, "!#$%&'*+-.^_`|~0123456789"
+                             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+                 : 0;
+
+    (void)k;
+    if (!s)
+        return;
+    if (!*s || s[n] || n > 128)
+        bad(c, v, path, s, "is not a field name");
+    else if (!strcasecmp(s, "Cache-Control") || !strcasecmp(s, "CDN-Cache-Control"))
+        bad(c, v, path, s, "is already consulted (name the route's own field)");
+    else
+        store_str(c, v, &r->cache_targeted_field, s);
+}
+
 static const struct key route_cache_keys[] = {
     {.name = "enabled", .set = set_bool, .off = ROFF(cache_enabled)},
     {.name = "default_ttl", .set = set_duration, .off = ROFF(cache_default_ttl), .max = CFG_YEAR},
@@ -645,6 +665,7 @@ static const struct key route_cache_keys[] = {
      .isz = sizeof(char *),
      .item = param_item,
      .want = "a parameter name"},
+    {.name = "targeted_field", .set = set_targeted_field},
     {.name = NULL},
 };
 
@@ -848,7 +869,34 @@ static const struct key admin_keys[] = {
     {.name = NULL},
 };
 
-enum { CACHE_ENABLED, CACHE_DIR, CACHE_MAX, CACHE_OBJECT, CACHE_MEMORY, CACHE_N };
+enum {
+    CACHE_ENABLED,
+    CACHE_DIR,
+    CACHE_MAX,
+    CACHE_OBJECT,
+    CACHE_MEMORY,
+    CACHE_SET_COOKIE,
+    CACHE_STALE_ON_ERROR,
+    CACHE_N
+};
+
+/* cache.set_cookie: explicit, strip or never. */
+SETTER(set_set_cookie)
+{
+    static const char *const names[] = {[CFG_SET_COOKIE_EXPLICIT] = "explicit",
+                                        [CFG_SET_COOKIE_STRIP] = "strip",
+                                        [CFG_SET_COOKIE_NEVER] = "never"};
+    const char *s = get_scalar(c, path, v, "a Set-Cookie policy");
+
+    for (int i = CFG_SET_COOKIE_EXPLICIT; s && i <= CFG_SET_COOKIE_NEVER; i++) {
+        if (!strcmp(s, names[i])) {
+            *FIELD(base, k, enum cfg_set_cookie) = (enum cfg_set_cookie)i;
+            return;
+        }
+    }
+    if (s)
+        bad(c, v, path, s, "is not a Set-Cookie policy (use explicit, strip or never)");
+}
 
 static const struct key cache_keys[] = {
     [CACHE_ENABLED] = {.name = "enabled", .set = set_bool, .off = OFF(cache.enabled)},
@@ -856,6 +904,8 @@ static const struct key cache_keys[] = {
     [CACHE_MAX] = SIZE64("max_size", cache.max_size, MIB, 16 * TIB),
     [CACHE_OBJECT] = SIZE64("max_object_size", cache.max_object_size, KIB, 16 * TIB),
     [CACHE_MEMORY] = SIZE64("memory_size", cache.memory_size, 0, 64 * GIB),
+    [CACHE_SET_COOKIE] = {.name = "set_cookie", .set = set_set_cookie, .off = OFF(cache.set_cookie)},
+    [CACHE_STALE_ON_ERROR] = DURATION("stale_on_error", cache.stale_on_error, 0, CFG_YEAR),
     [CACHE_N] = {.name = NULL},
 };
 

@@ -41,6 +41,14 @@ struct cfg_route {
     double cache_default_ttl;   /* cache.default_ttl, seconds; -1 when unset (none) */
     char **cache_ignore_params; /* cache.ignore_query_params: left out of the cache key */
     size_t ncache_ignore_params;
+    char *cache_targeted_field; /* cache.targeted_field: checked before CDN-Cache-Control; or NULL */
+};
+
+/* cache.set_cookie: what the cache does with responses carrying Set-Cookie. */
+enum cfg_set_cookie {
+    CFG_SET_COOKIE_EXPLICIT, /* stored only with explicit freshness from the origin */
+    CFG_SET_COOKIE_STRIP,    /* stored without it: hits never send it */
+    CFG_SET_COOKIE_NEVER,    /* never stored */
 };
 
 struct config {
@@ -114,6 +122,8 @@ struct config {
         uint64_t max_size;        /* on disk, 1MiB..16TiB */
         uint64_t max_object_size; /* one stored response, 1KiB..max_size */
         uint64_t memory_size;     /* hot objects kept in RAM; 0: no memory tier */
+        enum cfg_set_cookie set_cookie;
+        double stale_on_error;    /* seconds a stale response may stand in for an unreachable origin */
     } cache;
 };
 
@@ -142,6 +152,8 @@ struct config {
 #define CFG_DEFAULT_CACHE_MAX_SIZE (UINT64_C(1) << 30)          /* 1GiB */
 #define CFG_DEFAULT_CACHE_MAX_OBJECT_SIZE (UINT64_C(256) << 20) /* 256MiB */
 #define CFG_DEFAULT_CACHE_MEMORY_SIZE (UINT64_C(64) << 20)      /* 64MiB */
+#define CFG_DEFAULT_CACHE_SET_COOKIE CFG_SET_COOKIE_EXPLICIT
+#define CFG_DEFAULT_CACHE_STALE_ON_ERROR 600.0                  /* 10m */
 #define CFG_DEFAULT_PURGE_ALLOW_V4 "127.0.0.0/8" /* admin.purge_allow: [V4, V6] */
 #define CFG_DEFAULT_PURGE_ALLOW_V6 "::1/128"
 #define CFG_DEFAULT_ROUTE_CACHE_ENABLED true

@@ -150,8 +150,9 @@ static int upstream_put_head(struct client *c, const struct http_msg *m, bool in
         }
         if (h->hop && !(m->status == 101 && strcasecmp(name, "Upgrade") == 0))
             continue;
-        if (c->ex->framing != HTTP_FRAME_NONE && strcasecmp(name, "Content-Length") == 0)
-            continue;
+        if ((c->ex->framing != HTTP_FRAME_NONE || m->status < 200 || m->status == 204) &&
+            strcasecmp(name, "Content-Length") == 0)
+            continue; /* ours, or not allowed on 1xx and 204 (RFC 9110 §8.6) */
         if (http_put_header(out, m, h) < 0)
             return -1;
     }

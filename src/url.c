@@ -138,22 +138,34 @@ void url_format_hostport(char *out, size_t size, const char *host, uint16_t port
 struct url_param {
     const char *p;
     size_t len;
+    size_t name_len; /* up to the first '=' */
 };
 
-static int url_param_cmp(const void *a, const void *b)
+/* Parameter names in byte order; one name's values keep their order, since
+   an origin may tell "a=1&a=2" from "a=2&a=1" (insertion sort: stable, and
+   at most URL_MAX_PARAMS elements). */
+static int url_name_cmp(const struct url_param *x, const struct url_param *y)
 {
-    const struct url_param *x = a, *y = b;
-    size_t n = x->len < y->len ? x->len : y->len;
+    size_t n = x->name_len < y->name_len ? x->name_len : y->name_len;
     int c = memcmp(x->p, y->p, n);
-    return c ? c : (x->len > y->len) - (x->len < y->len);
+    return c ? c : (x->name_len > y->name_len) - (x->name_len < y->name_len);
+}
+
+static void url_params_sort(struct url_param *q, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        struct url_param v = q[i];
+        size_t j = i;
+        for (; j > 0 && url_name_cmp(&q[j - 1], &v) > 0; j--)
+            q[j] = q[j - 1];
+        q[j] = v;
+    }
 }
 
 static bool url_param_ignored(const struct url_param *q, char *const *ignore, size_t nignore)
 {
-    const char *eq = memchr(q->p, '=', q->len);
-    size_t nlen = eq ? (size_t)(eq - q->p) : q->len;
     for (size_t i = 0; i < nignore; i++)
-        if (strlen(ignore[i]) == nlen && memcmp(ignore[i], q->p, nlen) == 0)
+        if (strlen(ignore[i]) == q->name_len && memcmp(ignore[i], q->p, q->name_len) == 0)
             return true;
     return false;
 }
@@ -170,20 +182,13 @@ static int url_put(char *out, size_t size, size_t *len, const char *p, size_t n)
     return 0;
 }
 
-int url_cache_key(bool https, const char *host, uint16_t port, const char *path, size_t path_len,
-                  char *const *ignore, size_t nignore, char *out, size_t size)
+/* The path, then the query normalised, after the n bytes already in out. */
+static int url_key_target(const char *path, size_t path_len, char *const *ignore, size_t nignore,
+                          char *out, size_t size, size_t n)
 {
     const char *q = memchr(path, '?', path_len);
     size_t plen = q ? (size_t)(q - path) : path_len;
-    char portbuf[8];
-    int portlen = snprintf(portbuf, sizeof(portbuf), ":%u", port);
-    bool v6 = strchr(host, ':') != NULL;
-    size_t n = 0;
-    if (url_put(out, size, &n, https ? "https://" : "http://", https ? 8 : 7) < 0 ||
-        (v6 && url_put(out, size, &n, "[", 1) < 0) ||
-        url_put(out, size, &n, host, strlen(host)) < 0 || (v6 && url_put(out, size, &n, "]", 1) < 0) ||
-        url_put(out, size, &n, portbuf, (size_t)portlen) < 0 ||
-        (!(plen && path[0] == '/') && url_put(out, size, &n, "/", 1) < 0) ||
+    if ((!(plen && path[0] == '/') && url_put(out, size, &n, "/", 1) < 0) ||
         url_put(out, size, &n, path, plen) < 0)
         return -1;
     out[n] = '\0';
@@ -198,11 +203,12 @@ int url_cache_key(bool https, const char *host, uint16_t port, const char *path,
         if (e > s) {
             if (np == URL_MAX_PARAMS)
                 return -1; /* too many to normalise: not cacheable under a stable key */
-            params[np++] = (struct url_param){s, (size_t)(e - s)};
+            const char *eq = memchr(s, '=', (size_t)(e - s));
+            params[np++] = (struct url_param){s, (size_t)(e - s), (size_t)((eq ? eq : e) - s)};
         }
         s = e + 1;
     }
-    qsort(params, np, sizeof(params[0]), url_param_cmp);
+    url_params_sort(params, np);
     size_t len = n;
     char sep = '?';
     for (size_t i = 0; i < np; i++) {
@@ -217,4 +223,35 @@ int url_cache_key(bool https, const char *host, uint16_t port, const char *path,
     }
     out[len] = '\0';
     return 0;
+}
+
+int url_cache_key(bool https, const char *host, uint16_t port, const char *path, size_t path_len,
+                  char *const *ignore, size_t nignore, char *out, size_t size)
+{
+    char portbuf[8];
+    int portlen = snprintf(portbuf, sizeof(portbuf), ":%u", port);
+    bool v6 = strchr(host, ':') != NULL;
+    size_t n = 0;
+    if (url_put(out, size, &n, https ? "https://" : "http://", https ? 8 : 7) < 0 ||
+        (v6 && url_put(out, size, &n, "[", 1) < 0) ||
+        url_put(out, size, &n, host, strlen(host)) < 0 || (v6 && url_put(out, size, &n, "]", 1) < 0) ||
+        url_put(out, size, &n, portbuf, (size_t)portlen) < 0)
+        return -1;
+    return url_key_target(path, path_len, ignore, nignore, out, size, n);
+}
+
+int url_cache_key_routed(const char *host_hdr, size_t host_len, const char *path, size_t path_len,
+                         char *const *ignore, size_t nignore, char *out, size_t size)
+{
+    size_t n = 0;
+    if (url_put(out, size, &n, URL_ROUTED_PREFIX, sizeof(URL_ROUTED_PREFIX) - 1) < 0 ||
+        host_len + n >= size)
+        return -1;
+    for (size_t i = 0; i < host_len; i++) {
+        char ch = host_hdr[i];
+        if (ch == '/' || ch == '?' || ch == '#' || (unsigned char)ch <= ' ' || ch == 0x7f)
+            return -1; /* not an authority: no key that could be confused */
+        out[n++] = (char)tolower((unsigned char)ch);
+    }
+    return url_key_target(path, path_len, ignore, nignore, out, size, n);
 }

@@ -26,11 +26,22 @@ int url_parse_authority(const char *s, size_t len, char *host, size_t hostsz, ui
                         uint16_t defport);
 /*
  * The cache key of a request target: "scheme://host:port/path?query" with
- * the query's parameters sorted (so their order does not split the cache)
- * and those named in ignore[0..nignore) removed. -1 if it does not fit.
+ * the query's parameters sorted by name (so their order does not split the
+ * cache; values of one name keep their relative order, which an origin can
+ * tell apart) and those named in ignore[0..nignore) removed. -1 if it does
+ * not fit.
  */
 int url_cache_key(bool https, const char *host, uint16_t port, const char *path, size_t path_len,
                   char *const *ignore, size_t nignore, char *out, size_t size);
+/*
+ * The key of a request sent to a reverse route: keyed on the Host field as
+ * forwarded (lower-cased, its port only if the client sent one), since the
+ * origin sees that Host and may answer each differently: "routed://" host
+ * path?query, a scheme no absolute URI of the forward proxy can produce.
+ */
+#define URL_ROUTED_PREFIX "routed://"
+int url_cache_key_routed(const char *host_hdr, size_t host_len, const char *path, size_t path_len,
+                         char *const *ignore, size_t nignore, char *out, size_t size);
 /* Writes "host:port" (brackets for IPv6) into out. */
 void url_format_hostport(char *out, size_t size, const char *host, uint16_t port);
 

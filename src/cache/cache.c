@@ -21,8 +21,6 @@
 #include "log.h"
 #include "proxy.h"
 
-#define CACHE_KEY_MAX 8192
-#define CACHE_VARIANT_MAX 4096
 #define CACHE_FLIGHT_BUCKETS 4096
 
 /*
@@ -111,78 +109,6 @@ void cache_xchg_reset(struct client *c)
     x->obj.fd = -1;
 }
 
-/* ---- facts about a response ---- */
-
-void cache_facts(const struct http_msg *m, time_t req_t, time_t resp_t, struct cache_resp *r)
-{
-    memset(r, 0, sizeof(*r));
-    r->status = m->status;
-    cc_init(&r->cc);
-    r->date = r->expires = r->last_modified = -1;
-    r->age = -1;
-    r->request_time = req_t;
-    r->response_time = resp_t;
-    for (size_t i = 0; i < m->nhdrs; i++) {
-        const char *n = http_hname(m, &m->hdrs[i]), *v = http_hvalue(m, &m->hdrs[i]);
-        size_t len = m->hdrs[i].name_len;
-        if (len != 13 && len != 4 && len != 7 && len != 3)
-            continue; /* none of the names below */
-        if (strcasecmp(n, "Cache-Control") == 0) {
-            cc_parse(&r->cc, v);
-        } else if (strcasecmp(n, "Date") == 0) {
-            r->date = http_date_parse(v);
-        } else if (strcasecmp(n, "Expires") == 0) {
-            time_t t = http_date_parse(v);
-            r->expires = t < 0 ? 0 : t; /* an invalid Expires means already expired */
-        } else if (strcasecmp(n, "Last-Modified") == 0) {
-            r->last_modified = http_date_parse(v);
-        } else if (strcasecmp(n, "Age") == 0) {
-            char *end;
-            long long a = strtoll(v, &end, 10);
-            r->age = (*v && !*end && a >= 0) ? a : -1;
-        } else if (strcasecmp(n, "Vary") == 0) {
-            r->vary_star = r->vary_star || http_list_has(v, "*");
-        } else if (strcasecmp(n, "ETag") == 0) {
-            r->has_etag = true;
-        }
-    }
-}
-
-/* Every Vary field of m joined with ", " into out. */
-static void cache_vary_of(const struct http_msg *m, char *out, size_t size)
-{
-    size_t len = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < m->nhdrs; i++) {
-        if (strcasecmp(http_hname(m, &m->hdrs[i]), "Vary") != 0)
-            continue;
-        int n = snprintf(out + len, size - len, "%s%s", len ? ", " : "",
-                         http_hvalue(m, &m->hdrs[i]));
-        if (n < 0 || (size_t)n >= size - len)
-            break;
-        len += (size_t)n;
-    }
-}
-
-static const char *cache_req_field(const char *name, void *arg)
-{
-    const struct http_header *h = http_find(arg, name);
-    return h ? http_hvalue(arg, h) : NULL;
-}
-
-/* The request's secondary key for a response varying on vary. */
-static bool cache_variant(const struct http_msg *req, const char *vary, char *out, size_t size)
-{
-    long n = policy_vary_key(vary, cache_req_field, (void *)req, out, size);
-    return n >= 0 && (size_t)n + 1 < size; /* a key that fills out may be cut */
-}
-
-const char *cache_hval(const struct http_msg *m, const char *name)
-{
-    const struct http_header *h = http_find(m, name);
-    return h ? http_hvalue(m, h) : NULL;
-}
-
 /* ---- requests ---- */
 
 static void cache_request_cc(const struct http_msg *m, struct cc *cc)
@@ -258,7 +184,7 @@ bool cache_stored_facts(struct cache_xchg *x, struct cache_resp *r)
     const struct http_msg *m = cache_stored_msg(x);
     if (!m)
         return false;
-    cache_facts(m, x->obj.request_time, x->obj.response_time, r);
+    cache_facts(m, x->rt, x->obj.request_time, x->obj.response_time, r);
     return true;
 }
 
@@ -266,6 +192,23 @@ static void cache_drop_obj(struct cache_xchg *x)
 {
     store_obj_close(&x->obj);
     http_reader_free(&x->head);
+}
+
+bool cache_refresh_sends(struct client *c, const char *name)
+{
+    struct cache_xchg *x = &c->ex->cx;
+    const struct http_msg *stored = cache_stored_msg(x);
+    char vary[CACHE_VARIANT_MAX];
+    struct cache_resp r;
+    if (!stored)
+        return false;
+    cache_vary_of(stored, vary, sizeof(vary));
+    if (http_list_has(vary, name))
+        return true; /* keyed on it: the refresh must ask for the same variant */
+    if (strcasecmp(name, "Authorization") != 0 || !cache_stored_facts(x, &r))
+        return false;
+    /* RFC 9111 §3.5: what permitted storing it for an authorized request */
+    return r.cc.public_ || r.cc.s_maxage != CC_UNSET || r.cc.must_revalidate;
 }
 
 /* Starts a background refresh of x->key, registered as its fetch in flight. */
@@ -299,7 +242,8 @@ static void cache_plan_revalidation(struct client *c, const struct http_msg *req
     x->revalidate = stored && stored->status == 200 && !conditional &&
                     (cache_hval(stored, "ETag") || cache_hval(stored, "Last-Modified"));
     x->stale_if_error = policy_stale_if_error(&x->req_cc, r, lifetime, age);
-    if (!x->revalidate && !x->stale_if_error)
+    x->stale_on_error = policy_stale_on_error(r, lifetime, age, c->cfg->cache.stale_on_error);
+    if (!x->revalidate && !x->stale_if_error && !x->stale_on_error)
         cache_drop_obj(x);
 }
 
@@ -362,8 +306,9 @@ int cache_request(struct client *c, const struct http_msg *m, bool https, const 
     x->result = CACHE_BYPASS;
     if (!st && !purge)
         return 0; /* no store: nothing to look up or invalidate */
-    if (url_cache_key(https, host, port, path, path_len, rt ? rt->cache_ignore_params : NULL,
-                      rt ? rt->ncache_ignore_params : 0, key, sizeof(key)) < 0)
+    x->rt = rt;
+    if (cache_key_for(rt, rt ? cache_hval(m, "Host") : NULL, https, host, port, path, path_len,
+                      key, sizeof(key)) < 0)
         return 0;
     x->key = strdup(key);
     if (!x->key)
@@ -399,13 +344,15 @@ static int cache_put_status(const struct http_msg *m, struct buf *out)
     return http_put_status(out, m->status, http_str(m, m->reason));
 }
 
-/* m's end-to-end fields, framing left out (a stored body has its length). */
-static int cache_put_fields(const struct http_msg *m, struct buf *out)
+/* m's end-to-end fields, framing left out (a stored body has its length),
+   and Set-Cookie too when no_cookie. */
+static int cache_put_fields(const struct http_msg *m, bool no_cookie, struct buf *out)
 {
     for (size_t i = 0; i < m->nhdrs; i++) {
         const struct http_header *h = &m->hdrs[i];
         const char *name = http_hname(m, h);
-        if (h->hop || strcasecmp(name, "Content-Length") == 0)
+        if (h->hop || strcasecmp(name, "Content-Length") == 0 ||
+            (no_cookie && strcasecmp(name, "Set-Cookie") == 0))
             continue;
         if (http_put_header(out, m, h) < 0)
             return -1;
@@ -413,18 +360,18 @@ static int cache_put_fields(const struct http_msg *m, struct buf *out)
     return 0;
 }
 
-/* The head block as stored: the origin's status and end-to-end headers. */
-static int cache_head_block(const struct http_msg *m, struct buf *out)
+/* The head block as stored: the origin's status and end-to-end headers
+   (cache.set_cookie: strip leaves Set-Cookie out). */
+static int cache_head_block(const struct http_msg *m, bool no_cookie, struct buf *out)
 {
-    if (cache_put_status(m, out) < 0 || cache_put_fields(m, out) < 0)
+    if (cache_put_status(m, out) < 0 || cache_put_fields(m, no_cookie, out) < 0)
         return -1;
     return buf_append(out, "\r\n", 2);
 }
 
-/* The cache key a Location or Content-Location names, if same-origin. */
+/* Removes what a Location or Content-Location names, if same-origin. */
 static void cache_invalidate_ref(struct client *c, const char *ref)
 {
-    struct url u;
     const char *key = c->ex->cx.key;
     const char *rest = strstr(key, "://");
     if (!ref || !rest)
@@ -432,16 +379,9 @@ static void cache_invalidate_ref(struct client *c, const char *ref)
     const char *slash = strchr(rest + 3, '/');
     size_t origin_len = slash ? (size_t)(slash - key) : strlen(key);
     char other[CACHE_KEY_MAX];
-    if (ref[0] == '/' && ref[1] != '/') {
-        snprintf(other, sizeof(other), "%.*s%s", (int)origin_len, key, ref);
-    } else if (url_parse_absolute(ref, strlen(ref), &u) == 0) {
-        if (url_cache_key(u.https, u.host, u.port, u.path, u.path_len, NULL, 0, other,
-                          sizeof(other)) < 0 ||
-            strncmp(other, key, origin_len) != 0 || other[origin_len] != '/')
-            return; /* another origin: RFC 9111 §4.4 forbids touching it */
-    } else {
-        return;
-    }
+    if (cache_ref_key(c, ref, other, sizeof(other)) < 0 || strncmp(other, key, origin_len) != 0 ||
+        other[origin_len] != '/')
+        return; /* another origin: RFC 9111 §4.4 forbids touching it */
     store_remove(c->srv->store, other);
 }
 
@@ -473,7 +413,9 @@ int cache_request_headers(struct client *c, struct buf *out)
     return 0;
 }
 
-/* The stored head updated with a 304's fields (RFC 9111 §3.2, §4.3.4). */
+/* The stored head updated with a 304's fields (RFC 9111 §3.2, §4.3.4).
+   A 304's Set-Cookie answers the one client that revalidated: it is not
+   merged, and the stored response keeps what it had. */
 static int cache_merged_head(const struct http_msg *stored, const struct http_msg *m,
                              struct buf *out)
 {
@@ -482,12 +424,13 @@ static int cache_merged_head(const struct http_msg *stored, const struct http_ms
     for (size_t i = 0; i < stored->nhdrs; i++) {
         const char *name = http_hname(stored, &stored->hdrs[i]);
         const struct http_header *h = http_find(m, name);
-        if (h && !h->hop && strcasecmp(name, "Content-Length") != 0)
+        if (h && !h->hop && strcasecmp(name, "Content-Length") != 0 &&
+            strcasecmp(name, "Set-Cookie") != 0)
             continue; /* the 304's value replaces it */
         if (http_put_header(out, stored, &stored->hdrs[i]) < 0)
             return -1;
     }
-    if (cache_put_fields(m, out) < 0)
+    if (cache_put_fields(m, true, out) < 0)
         return -1;
     return buf_append(out, "\r\n", 2);
 }
@@ -513,9 +456,33 @@ static void cache_refresh(struct client *c, const struct http_msg *m)
 
 static void cache_store_response(struct client *c, const struct http_msg *m);
 
+/* Whether the request as sent upstream was conditional: the client's
+   forwarded If-None-Match or If-Modified-Since, or our revalidation's. */
+static bool cache_sent_validator(struct client *c)
+{
+    const struct http_msg *req = http_reader_msg(c->reader);
+    if (c->ex->cx.revalidate)
+        return true;
+    for (size_t i = 0; req && i < req->nhdrs; i++) {
+        const struct http_header *h = &req->hdrs[i];
+        const char *n = http_hname(req, h);
+        if (!h->hop && (strcasecmp(n, "If-None-Match") == 0 ||
+                        strcasecmp(n, "If-Modified-Since") == 0))
+            return true;
+    }
+    return false;
+}
+
 int cache_response_head(struct client *c, const struct http_msg *m)
 {
     struct cache_xchg *x = &c->ex->cx;
+    if (m->status == 304 && !cache_sent_validator(c)) {
+        /* RFC 9110 §15.4.5: a 304 answers a conditional request only; this
+           one would hand the client an empty body as if it were current */
+        x->bad_304 = true;
+        x->intercept = true;
+        return 1; /* read and dropped, then 502 (cache_serve_stored) */
+    }
     cache_invalidate(c, m);
     if (store_obj_is_open(&x->obj) && m->status == 304 && x->revalidate) {
         cache_refresh(c, m);
@@ -535,6 +502,30 @@ int cache_response_head(struct client *c, const struct http_msg *m)
     return 0;
 }
 
+/*
+ * cache.set_cookie for a response with Set-Cookie, which would hand one
+ * user's cookie to the next: explicit stores it only when the origin said
+ * it may be shared (RFC 9111 §3.1, §7.3), strip stores it without the
+ * field, never does not store it.
+ */
+static bool cache_cookie_storable(const struct client *c, const struct http_msg *m,
+                                  const struct cache_resp *r, bool *strip)
+{
+    *strip = false;
+    if (!http_find(m, "Set-Cookie"))
+        return true;
+    switch (c->cfg->cache.set_cookie) {
+    case CFG_SET_COOKIE_EXPLICIT:
+        return policy_explicitly_cacheable(r);
+    case CFG_SET_COOKIE_STRIP:
+        *strip = true;
+        return true;
+    case CFG_SET_COOKIE_NEVER:
+        return false;
+    }
+    return false;
+}
+
 /* Opens a writer for a storable response (x->writer stays NULL otherwise). */
 static void cache_store_response(struct client *c, const struct http_msg *m)
 {
@@ -544,13 +535,16 @@ static void cache_store_response(struct client *c, const struct http_msg *m)
         return;
     time_t now = (time_t)ev_now(c->srv->loop);
     struct cache_resp r;
-    cache_facts(m, (time_t)c->ex->started, now, &r);
+    cache_facts(m, x->rt, (time_t)c->ex->started, now, &r);
     if (!policy_storable(c->ex->method, &x->req_cc, x->req_auth, &r, x->default_ttl))
         return;
     if (policy_freshness_lifetime(&r, x->default_ttl) <= 0 && !r.has_etag &&
         r.last_modified < 0)
         return; /* stale at once and impossible to validate: never reusable */
     if (m->content_length > 0 && (uint64_t)m->content_length > c->cfg->cache.max_object_size)
+        return;
+    bool strip = false;
+    if (!cache_cookie_storable(c, m, &r, &strip))
         return;
     const struct http_msg *req = http_reader_msg(c->reader);
     char vary[CACHE_VARIANT_MAX], variant[CACHE_VARIANT_MAX];
@@ -559,7 +553,7 @@ static void cache_store_response(struct client *c, const struct http_msg *m)
         return;
     struct buf head;
     buf_init(&head, c->cfg->limits.max_header_bytes * 2);
-    if (cache_head_block(m, &head) == 0)
+    if (cache_head_block(m, strip, &head) == 0)
         x->writer = store_begin(st, x->key, variant, vary, buf_head(&head), buf_used(&head),
                                 (time_t)c->ex->started, now);
     struct cache_flight *f = x->flight;
@@ -577,13 +571,22 @@ static void cache_store_response(struct client *c, const struct http_msg *m)
     }
     buf_free(&head);
     x->storing = x->writer != NULL;
-    /* a body of unknown length may still pass max_object_size */
-    x->sure = x->storing && m->content_length >= 0;
+    /* "stored" goes out in the head, before the body: claimed only for a
+       known length that fits with its space reserved (a body of unknown
+       length may still pass max_object_size, and a close cannot be told
+       from a failure) */
+    x->sure = x->storing && m->content_length >= 0 && c->ex->method_id == HTTP_M_GET &&
+              store_writer_reserve(x->writer, (uint64_t)m->content_length) == 0;
 }
 
 void cache_serve_stored(struct client *c)
 {
     struct cache_xchg *x = &c->ex->cx;
+    if (x->bad_304) {
+        x->bad_304 = false; /* once: stale-if-error may still answer from the store */
+        client_fail(c, 502, "the origin answered 304 to a request without validators");
+        return;
+    }
     if (c->phantom) {
         c->ex->rsp_done = true; /* the refresh is in the store: nobody to serve */
         client_response_done(c);
@@ -610,13 +613,43 @@ void cache_serve_stored(struct client *c)
     client_update_io(c);
 }
 
+/*
+ * Whether the origin could not be reached at all (RFC 9111 §4.2.4
+ * "disconnected"): no lookup, connection or TLS handshake, or a reset or
+ * timeout before it sent a byte of a response. An origin that answered,
+ * even with garbage, or a full connection queue (503), is not that.
+ */
+static bool cache_unreachable(const struct client *c, int status)
+{
+    if (status != 502 && status != 504)
+        return false;
+    switch (c->state) {
+    case CS_RESOLVE:
+    case CS_CONNECT:
+        return true;
+    case CS_FORWARD:
+        return c->ex->status == 0 && buf_empty(&c->ex->up.in);
+    case CS_TLS:
+    case CS_HEAD:
+    case CS_QUEUED:
+    case CS_HIT:
+    case CS_TUNNEL:
+    case CS_CLOSED:
+        return false;
+    }
+    return false;
+}
+
 bool cache_stale_fallback(struct client *c, int status)
 {
     if (!c->ex)
         return false;
     struct cache_xchg *x = &c->ex->cx;
-    if (status < 500 || !store_obj_is_open(&x->obj) || !x->stale_if_error || c->ex->rsp_head_sent ||
+    if (status < 500 || !store_obj_is_open(&x->obj) || c->ex->rsp_head_sent ||
         c->state == CS_HIT || c->state == CS_CLOSED)
+        return false;
+    x->by_stale_on_error = !x->stale_if_error && x->stale_on_error && cache_unreachable(c, status);
+    if (!x->stale_if_error && !x->by_stale_on_error)
         return false;
     log_info("#%llu %s: origin failed (%d); serving the stale stored %s", c->id, c->addr_text,
              status, x->key);

@@ -42,6 +42,9 @@ struct cache_xchg {
     bool stored;    /* and it was committed */
     bool revalidate; /* the request goes up conditional on the stored validators */
     bool stale_if_error; /* the stored response may answer if the origin fails */
+    bool stale_on_error; /* and if it cannot be reached (cache.stale_on_error) */
+    bool by_stale_on_error; /* it answered so: the origin was unreachable */
+    bool bad_304;   /* the origin sent 304 to a request without validators */
     bool intercept;  /* the origin's answer is consumed here, the store answers */
     int fwd_status;  /* the origin's status when the store answered instead */
     /* collapsed forwarding: one fetch per key, later requests follow it */
@@ -53,6 +56,7 @@ struct cache_xchg {
     uint64_t avail; /* follower: body bytes the fetch has written so far */
     uint64_t written; /* leader: body bytes stored so far */
     char *key;      /* primary cache key */
+    const struct cfg_route *rt; /* the reverse route (of the exchange's config), or NULL */
     struct cc req_cc;
     bool req_auth;
     double default_ttl;
@@ -93,6 +97,11 @@ bool cache_serve_pending(const struct client *c);
 /* Frees the fetches still registered (at exit, after every client closed). */
 void cache_flights_free(struct server *srv);
 
+/* A background refresh for c's stale stored response: whether it may
+   carry c's field name (Authorization, Cookie): only if the response was
+   keyed on it (Vary), or, for Authorization, stored as allowed for it
+   (public, s-maxage, must-revalidate). */
+bool cache_refresh_sends(struct client *c, const char *name);
 /* Conditional header lines for revalidating a stale stored response. */
 int cache_request_headers(struct client *c, struct buf *out);
 /*

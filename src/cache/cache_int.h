@@ -12,6 +12,11 @@
 #include "cache/policy.h"
 
 struct http_msg;
+struct client;
+struct cfg_route;
+
+#define CACHE_KEY_MAX 8192
+#define CACHE_VARIANT_MAX 4096
 
 /* What a memory copy's head says, worked out once for all its hits. */
 struct cache_prep {
@@ -22,8 +27,23 @@ struct cache_prep {
 
 /* The value of the first field called name, or NULL. */
 const char *cache_hval(const struct http_msg *m, const char *name);
-/* The freshness facts of a response head. */
-void cache_facts(const struct http_msg *m, time_t req_t, time_t resp_t, struct cache_resp *r);
+/* The freshness facts of a response head; rt, the reverse route the
+   response came through (NULL in forward mode), adds its targeted fields
+   (RFC 9213). */
+void cache_facts(const struct http_msg *m, const struct cfg_route *rt, time_t req_t,
+                 time_t resp_t, struct cache_resp *r);
+/* key.c: every Vary field of m joined with ", " into out. */
+void cache_vary_of(const struct http_msg *m, char *out, size_t size);
+/* key.c: the request's secondary key for a response varying on vary (the
+   combined, forwarded value of each field); false when it cannot be made. */
+bool cache_variant(const struct http_msg *req, const char *vary, char *out, size_t size);
+/* key.c: the primary key of a target; rt is the reverse route (NULL in
+   forward mode), host_hdr its request's Host. 0, or -1 if it does not fit. */
+int cache_key_for(const struct cfg_route *rt, const char *host_hdr, bool https, const char *host,
+                  uint16_t port, const char *path, size_t path_len, char *key, size_t size);
+/* key.c: the key a Location or Content-Location names, by the rule of c's
+   request. 0, or -1. */
+int cache_ref_key(struct client *c, const char *ref, char *out, size_t size);
 /* The open stored response's head, parsed on first use; NULL if it is not
    a valid response head. */
 const struct http_msg *cache_stored_msg(struct cache_xchg *x);

@@ -146,6 +146,18 @@ static bool cc_delta(const char *s, size_t len, int64_t *out)
     return true;
 }
 
+int64_t policy_age_value(const char *v)
+{
+    const char *p = policy_skip_ows(v), *d = p;
+    while (policy_digit(*p))
+        p++;
+    int64_t age;
+    if (!cc_delta(d, (size_t)(p - d), &age))
+        return -1;
+    p = policy_skip_ows(p);
+    return *p == '\0' || *p == ',' ? age : -1;
+}
+
 static void cc_apply_delta(int64_t *field, enum cc_kind kind, const struct cc_item *it)
 {
     int64_t v;
@@ -606,6 +618,18 @@ bool policy_stale_if_error(const struct cc *req_cc, const struct cache_resp *r, 
     double staleness = age - lifetime;
     return (req_cc && policy_within(req_cc->stale_if_error, staleness)) ||
            policy_within(r->cc.stale_if_error, staleness);
+}
+
+bool policy_stale_on_error(const struct cache_resp *r, double lifetime, double age, double limit)
+{
+    if (limit <= 0 || policy_never_stale(&r->cc) || r->cc.no_cache)
+        return false;
+    return age - lifetime <= limit;
+}
+
+bool policy_explicitly_cacheable(const struct cache_resp *r)
+{
+    return r->cc.public_ || policy_explicit_freshness(r);
 }
 
 bool policy_invalidates(const char *method, int status)

@@ -53,6 +53,11 @@ time_t http_date_parse_at(const char *s, time_t now);
 /* IMF-fixdate; out must hold 30 bytes. Returns the length. */
 size_t http_date_format(time_t t, char *out, size_t size);
 
+/* The Age a field line says (RFC 9111 §5.1): its first list member, as
+   delta-seconds (saturating at 2^31); -1 when that member is not one, and
+   the Age is then ignored. Only a response's first Age line counts. */
+int64_t policy_age_value(const char *v);
+
 /* What policy needs to know about a response, stored or arriving. */
 struct cache_resp {
     int status;
@@ -131,6 +136,30 @@ enum policy_use policy_use(const struct cc *req_cc, const struct cache_resp *r, 
  * proxy-revalidate, s-maxage. req_cc may be NULL. */
 bool policy_stale_if_error(const struct cc *req_cc, const struct cache_resp *r, double lifetime,
                            double age);
+
+/*
+ * Whether a stale response may answer when the origin cannot be reached at
+ * all (RFC 9111 §4.2.4, "disconnected": refused, reset, timed out): stale by
+ * no more than limit seconds (cache.stale_on_error; 0 turns it off), and
+ * none of no-cache, must-revalidate, proxy-revalidate, s-maxage forbids it.
+ */
+bool policy_stale_on_error(const struct cache_resp *r, double lifetime, double age, double limit);
+/* Whether the origin gave freshness explicitly: public, s-maxage, max-age
+   or Expires (a heuristic or a route's default_ttl is not). */
+bool policy_explicitly_cacheable(const struct cache_resp *r);
+/*
+ * A targeted cache-control field (RFC 9213: CDN-Cache-Control, or a
+ * route's own) as directives. Its value is a Structured Fields Dictionary
+ * (RFC 8941): false when it does not parse as one or is empty, and the
+ * field is then ignored. Directives as in Cache-Control, the last of a
+ * repeated key winning as in any Dictionary; booleans may be ?0 (off).
+ * A directive whose value has the wrong type reads as its most
+ * conservative form: max-age, s-maxage, stale-* not a non-negative Integer
+ * are 0; no-store, no-cache, private, must-revalidate, proxy-revalidate
+ * with any value but ?0 are on; public and immutable other than ?1 are
+ * off. Unknown keys are ignored.
+ */
+bool policy_targeted_cc(const char *value, struct cc *cc);
 
 /* Whether an unsafe method (anything but GET, HEAD, OPTIONS, TRACE; case-
  * sensitive) with a 2xx or 3xx status invalidates stored responses (§4.4). */

@@ -57,8 +57,9 @@ int cache_status_headers(const struct client *c, char *out, size_t size)
         return snprintf(out, size, "Cache-Status: magpie; hit; detail=%s\r\nX-Cache: STALE\r\n",
                         x->swr ? "stale-while-revalidate" : "max-stale");
     if (x->result == CACHE_STALE && x->intercept)
-        return snprintf(out, size, "Cache-Status: magpie; hit; fwd=stale; detail=origin-error\r\n"
-                                   "X-Cache: STALE\r\n");
+        return snprintf(out, size, "Cache-Status: magpie; hit; fwd=stale; detail=%s\r\n"
+                                   "X-Cache: STALE\r\n",
+                        x->by_stale_on_error ? "origin-unreachable" : "origin-error");
     /* the common case, once per response: no printf */
     static const char p1[] = "Cache-Status: magpie; ", p2[] = "\r\nX-Cache: ";
     const char *name = cache_result_name(x->result);
@@ -107,12 +108,17 @@ static int cache_hit_status(struct client *c, const struct http_msg *req,
     return 206;
 }
 
+/* Stored fields a hit writes itself, or that do not describe its answer:
+   a stored 200's own Content-Range is end-to-end and goes out with it,
+   but a 206 or 416 states its own, and a 304 has none. */
 static bool cache_hit_skips(const char *name, int status)
 {
-    static const char *const own[] = {"Age", "Content-Length", "Content-Range", "Connection"};
+    static const char *const own[] = {"Age", "Content-Length", "Connection"};
     for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
         if (strcasecmp(name, own[i]) == 0)
             return true;
+    if ((status == 206 || status == 416 || status == 304) && strcasecmp(name, "Content-Range") == 0)
+        return true;
     return status == 304 && strcasecmp(name, "Content-Type") == 0;
 }
 
@@ -148,7 +154,7 @@ static struct cache_prep *cache_prep_build(struct cache_xchg *x)
     struct cache_prep *p = NULL;
     if (cache_put_stored_head(&b, m, m->status) == 0 &&
         (p = malloc(sizeof(*p) + buf_used(&b)))) {
-        cache_facts(m, x->obj.request_time, x->obj.response_time, &p->r);
+        cache_facts(m, x->rt, x->obj.request_time, x->obj.response_time, &p->r);
         p->prefix_len = buf_used(&b);
         memcpy(p->prefix, buf_head(&b), p->prefix_len);
     }
@@ -209,7 +215,7 @@ static int cache_put_tail(struct client *c, int status, uint64_t first, uint64_t
         rc |= buf_append_u64(out, x->obj.body_len);
         rc |= buf_append_lit(out, "\r\n");
     }
-    if (status != 304) {
+    if (status != 304 && status != 204) { /* RFC 9110 §8.6: a 204 has none; a 304 may omit it */
         rc |= buf_append_lit(out, "Content-Length: ");
         rc |= buf_append_u64(out, status == 416 ? 0 : len);
         rc |= buf_append_lit(out, "\r\n");

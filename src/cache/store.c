@@ -567,6 +567,18 @@ int store_append(struct store_writer *w, const void *p, size_t n)
     return 0;
 }
 
+int store_writer_reserve(struct store_writer *w, uint64_t body_len)
+{
+    if (w->failed || body_len > w->limit - w->hlen - w->body_len)
+        return -1;
+    off_t at = (off_t)lseek(w->fd, 0, SEEK_CUR);
+    if (body_len == 0)
+        return 0;
+    if (at < 0 || fallocate(w->fd, FALLOC_FL_KEEP_SIZE, at, (off_t)body_len) < 0)
+        return -1; /* no room now, or no way to know: no promise */
+    return 0;
+}
+
 void store_abort(struct store_writer *w)
 {
     if (!w)

@@ -121,6 +121,13 @@ int store_commit(struct store_writer *w);
  * *body_off. It stays valid after commit or abort. -1 on failure.
  */
 int store_writer_reader(struct store_writer *w, uint64_t *body_off);
+/*
+ * Whether a body of body_len bytes will fit: within the object size limit
+ * (head included) and with the disk space for it reserved now, so that
+ * only I/O errors or the origin can still keep the object from being
+ * committed. 0, or -1 when no such promise can be made.
+ */
+int store_writer_reserve(struct store_writer *w, uint64_t body_len);
 /* Drops the temporary file and frees the writer. */
 void store_abort(struct store_writer *w);
 

@@ -115,6 +115,8 @@ static void check_defaults(const struct config *cfg)
     assert_true(cfg->cache.max_size == CFG_DEFAULT_CACHE_MAX_SIZE);
     assert_true(cfg->cache.max_object_size == CFG_DEFAULT_CACHE_MAX_OBJECT_SIZE);
     assert_true(cfg->cache.memory_size == CFG_DEFAULT_CACHE_MEMORY_SIZE);
+    assert_int_equal(cfg->cache.set_cookie, CFG_SET_COOKIE_EXPLICIT);
+    assert_true(cfg->cache.stale_on_error == 600);
     assert_true(CFG_DEFAULT_CACHE_MAX_SIZE == 1ull << 30);
     assert_true(CFG_DEFAULT_CACHE_MAX_OBJECT_SIZE == 256ull << 20);
     assert_true(CFG_DEFAULT_CACHE_MEMORY_SIZE == 64ull << 20);
@@ -382,6 +384,69 @@ static void test_cache_keys(void **state)
     assert_int_equal(cfg->npurge_allow, 0);
     assert_false(purges(cfg, "127.0.0.1"));
     config_unref(&cfg);
+}
+
+/* cache.set_cookie, cache.stale_on_error and routes[].cache.targeted_field */
+static void test_cache_poison_keys(void **state)
+{
+    static const struct {
+        const char *yaml;
+        enum cfg_set_cookie sc;
+        double soe;
+    } rows[] = {
+        {"cache: {set_cookie: explicit}\n", CFG_SET_COOKIE_EXPLICIT, 600},
+        {"cache: {set_cookie: strip, stale_on_error: 0}\n", CFG_SET_COOKIE_STRIP, 0},
+        {"cache: {set_cookie: never, stale_on_error: 90s}\n", CFG_SET_COOKIE_NEVER, 90},
+        {"cache: {stale_on_error: 8760h}\n", CFG_SET_COOKIE_EXPLICIT, 365 * 24 * 3600.0},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct config *cfg = load_ok(rows[i].yaml);
+        assert_int_equal(cfg->cache.set_cookie, rows[i].sc);
+        assert_true(cfg->cache.stale_on_error == rows[i].soe);
+        config_unref(&cfg);
+    }
+    struct config *cfg = load_ok("routes:\n"
+                                 "  - host: a.local\n"
+                                 "    origin: \"http://127.0.0.1:8080\"\n"
+                                 "    cache: {targeted_field: Magpie-Cache-Control}\n"
+                                 "  - { host: b.local, origin: \"http://b.example\" }\n");
+    assert_string_equal(config_route_find(cfg, "a.local")->cache_targeted_field,
+                        "Magpie-Cache-Control");
+    assert_null(config_route_find(cfg, "b.local")->cache_targeted_field);
+    config_unref(&cfg);
+}
+
+static void test_err_cache_poison_keys(void **state)
+{
+    (void)state;
+    expect_errors("cache:\n"
+                  "  set_cookie: always\n"
+                  "  stale_on_error: 10 minutes\n"
+                  "  set_cookies: strip\n",
+                  "magpie.yaml:2:15: cache.set_cookie: \"always\" is not a Set-Cookie policy (use "
+                  "explicit, strip or never)\n"
+                  "magpie.yaml:3:19: cache.stale_on_error: \"10 minutes\" is not a duration (use "
+                  "ms, s, m or h)\n"
+                  "magpie.yaml:4:3: unknown key \"cache.set_cookies\" (did you mean "
+                  "\"cache.set_cookie\"?)\n");
+    expect_errors("cache: {set_cookie: [strip], stale_on_error: 8761h}\n",
+                  "magpie.yaml:1:21: cache.set_cookie: expected a Set-Cookie policy, got a list\n"
+                  "magpie.yaml:1:46: cache.stale_on_error: 8761h is out of range (0s..8760h)\n");
+    expect_errors("routes:\n"
+                  "  - host: a.local\n"
+                  "    origin: \"http://127.0.0.1:8080\"\n"
+                  "    cache: {targeted_field: \"Bad Field\"}\n"
+                  "  - { host: b.local, origin: \"http://b.example\", cache: {targeted_field: } }\n"
+                  "  - { host: c.local, origin: \"http://c\", cache: {targeted_field: cache-control} }\n"
+                  "  - { host: d.local, origin: \"http://d\", cache: {targeted_field: \"a:b\"} }\n",
+                  "magpie.yaml:4:29: routes[0].cache.targeted_field: \"Bad Field\" is not a field "
+                  "name\n"
+                  "magpie.yaml:5:74: routes[1].cache.targeted_field: expected a field name, got "
+                  "nothing\n"
+                  "magpie.yaml:6:66: routes[2].cache.targeted_field: \"cache-control\" is already "
+                  "consulted (name the route's own field)\n"
+                  "magpie.yaml:7:66: routes[3].cache.targeted_field: \"a:b\" is not a field name\n");
 }
 
 static void test_route_cache(void **state)
@@ -866,6 +931,8 @@ int main(void)
         cmocka_unit_test(test_route_tls),
         cmocka_unit_test(test_cache_keys),
         cmocka_unit_test(test_route_cache),
+        cmocka_unit_test(test_cache_poison_keys),
+        cmocka_unit_test(test_err_cache_poison_keys),
         cmocka_unit_test(test_example_file),
         cmocka_unit_test(test_err_unknown_key_suggest),
         cmocka_unit_test(test_err_unknown_key_plain),

@@ -631,6 +631,170 @@ static void test_stale_if_error(void **state)
     rows_done();
 }
 
+static void test_age_value(void **state)
+{
+    static const struct {
+        const char *in;
+        int64_t want;
+    } cases[] = {
+        {"5", 5},
+        {"0", 0},
+        {" 7 ", 7},
+        {"5, 10", 5}, /* a list: its first member (RFC 9111 §5.1) */
+        {"5,10", 5},
+        {"10, 5", 10},
+        {"5,", 5},
+        {"99999999999999", BIG},
+        {"", -1},
+        {"abc", -1},
+        {"abc, 5", -1}, /* an invalid first member: the Age is ignored */
+        {"-5", -1},
+        {"5x", -1},
+        {"5 x", -1},
+        {"5.0", -1},
+        {", 5", -1},
+    };
+    (void)state;
+    for (size_t i = 0; i < NROWS(cases); i++) {
+        int64_t got = policy_age_value(cases[i].in);
+        if (got != cases[i].want)
+            row_fail("Age \"%s\": %" PRId64 ", want %" PRId64, cases[i].in, got, cases[i].want);
+    }
+    rows_done();
+}
+
+static void test_stale_on_error(void **state)
+{
+    static const struct {
+        const char *resp;
+        double lifetime, age, limit;
+        bool want;
+    } cases[] = {
+        {"max-age=60", 60, 100, 600, true},
+        {"max-age=60", 60, 660, 600, true},
+        {"max-age=60", 60, 661, 600, false},
+        {"max-age=60", 60, 100, 0, false}, /* 0 turns it off */
+        {"", 0, 30, 600, true},
+        {"max-age=60, must-revalidate", 60, 100, 600, false},
+        {"max-age=60, proxy-revalidate", 60, 100, 600, false},
+        {"max-age=60, no-cache", 60, 100, 600, false},
+        {"max-age=60, s-maxage=60", 60, 100, 600, false},
+        {"max-age=60, stale-if-error=5", 60, 100, 600, true},
+    };
+    (void)state;
+    for (size_t i = 0; i < NROWS(cases); i++) {
+        struct cache_resp r = resp_of(200, cases[i].resp, -1, -1, -1, -1, 0, 0);
+        bool got = policy_stale_on_error(&r, cases[i].lifetime, cases[i].age, cases[i].limit);
+        if (got != cases[i].want)
+            row_fail("resp \"%s\" lifetime %g age %g limit %g: %d, want %d", cases[i].resp,
+                     cases[i].lifetime, cases[i].age, cases[i].limit, got, cases[i].want);
+    }
+    rows_done();
+}
+
+static void test_explicitly_cacheable(void **state)
+{
+    static const struct {
+        const char *cc;
+        time_t expires, last_modified;
+        bool want;
+    } cases[] = {
+        {"public", -1, -1, true},
+        {"max-age=60", -1, -1, true},
+        {"s-maxage=60", -1, -1, true},
+        {"max-age=0", -1, -1, true},
+        {"", T94, -1, true},
+        {"", 0, -1, true}, /* an invalid Expires is explicit: already expired */
+        {"", -1, T94, false}, /* fresh only by heuristic */
+        {"", -1, -1, false},
+        {"must-revalidate", -1, T94, false},
+        {"stale-while-revalidate=60", -1, -1, false},
+    };
+    (void)state;
+    for (size_t i = 0; i < NROWS(cases); i++) {
+        struct cache_resp r =
+            resp_of(200, cases[i].cc, T94, cases[i].expires, cases[i].last_modified, -1, T94, T94);
+        if (policy_explicitly_cacheable(&r) != cases[i].want)
+            row_fail("\"%s\" expires %lld: want %d", cases[i].cc, (long long)cases[i].expires,
+                     cases[i].want);
+    }
+    rows_done();
+}
+
+static void test_targeted_cc(void **state)
+{
+    static const struct {
+        const char *in;
+        bool valid;
+        unsigned flags;
+        int64_t max_age, s_maxage, swr;
+    } cases[] = {
+        {"max-age=60", true, 0, 60, U, U},
+        {"no-store", true, NS, U, U, U},
+        {"private", true, PRIV, U, U, U},
+        {"no-cache", true, NC, U, U, U},
+        {"no-cache, max-age=60", true, NC, 60, U, U},
+        {"max-age=60, s-maxage=30, stale-while-revalidate=10", true, 0, 60, 30, 10},
+        {"max-age=60;foo=bar, public", true, PUB, 60, U, U},
+        {"max-age=60, max-age=10", true, 0, 10, U, U}, /* a Dictionary: the last wins */
+        {"max-age=10, max-age=60", true, 0, 60, U, U},
+        {"no-store=?0, max-age=5", true, 0, 5, U, U},
+        {"no-store=?1", true, NS, U, U, U},
+        {"must-revalidate, proxy-revalidate", true, MR | PR, U, U, U},
+        {"public=?0", true, 0, U, U, U},
+        {"public=\"yes\"", true, 0, U, U, U}, /* widening only as a true Boolean */
+        {"private=\"set-cookie\"", true, PRIV, U, U, U}, /* a String: conservative */
+        {"no-cache=(\"a\" \"b\")", true, NC, U, U, U},
+        {"max-age=\"60\"", true, 0, 0, U, U}, /* not an Integer: 0 */
+        {"max-age=1.5", true, 0, 0, U, U},
+        {"max-age=-5", true, 0, 0, U, U},
+        {"max-age=99999999999", true, 0, BIG, U, U},
+        {"max-age=60, x-ext=:aGk=:, y=tok/en, z=?1", true, 0, 60, U, U},
+        {"  max-age=60  ,  no-store", true, NS, 60, U, U},
+        {"immutable, max-age=60", true, IMM, 60, U, U},
+        /* not a Dictionary: the field is ignored */
+        {"", false, 0, U, U, U},
+        {"   ", false, 0, U, U, U},
+        {"Max-Age=60", false, 0, U, U, U},
+        {"max-age=60,", false, 0, U, U, U},
+        {"max-age=60;", false, 0, U, U, U},
+        {"max-age=", false, 0, U, U, U},
+        {"max-age=60 no-store", false, 0, U, U, U},
+        {"max-age=\"60", false, 0, U, U, U},
+        {"max-age=\"a\\x\"", false, 0, U, U, U},
+        {"max-age=1234567890123456", false, 0, U, U, U},
+        {"max-age=1.2345", false, 0, U, U, U},
+        {"no-store=?2", false, 0, U, U, U},
+        {"a=(1 2", false, 0, U, U, U},
+        {"a=:not base64!:", false, 0, U, U, U},
+        {",max-age=60", false, 0, U, U, U},
+        {"max-age=60,,no-store", false, 0, U, U, U},
+        {"1abc", false, 0, U, U, U},
+    };
+    (void)state;
+    for (size_t i = 0; i < NROWS(cases); i++) {
+        struct cc cc;
+        cc_init(&cc);
+        cc.max_age = 777; /* untouched when invalid */
+        bool valid = policy_targeted_cc(cases[i].in, &cc);
+        if (valid != cases[i].valid) {
+            row_fail("\"%s\": valid %d, want %d", cases[i].in, valid, cases[i].valid);
+            continue;
+        }
+        if (!valid) {
+            if (cc.max_age != 777)
+                row_fail("\"%s\": an invalid field changed the directives", cases[i].in);
+            continue;
+        }
+        if (cc_flags(&cc) != cases[i].flags || cc.max_age != cases[i].max_age ||
+            cc.s_maxage != cases[i].s_maxage || cc.stale_while_revalidate != cases[i].swr)
+            row_fail("\"%s\": flags %#x max-age %" PRId64 " s-maxage %" PRId64 " swr %" PRId64,
+                     cases[i].in, cc_flags(&cc), cc.max_age, cc.s_maxage,
+                     cc.stale_while_revalidate);
+    }
+    rows_done();
+}
+
 static void test_invalidates(void **state)
 {
     static const struct {
@@ -994,6 +1158,10 @@ int main(void)
         cmocka_unit_test_setup(test_storable, rows_reset),
         cmocka_unit_test_setup(test_use, rows_reset),
         cmocka_unit_test_setup(test_stale_if_error, rows_reset),
+        cmocka_unit_test_setup(test_age_value, rows_reset),
+        cmocka_unit_test_setup(test_stale_on_error, rows_reset),
+        cmocka_unit_test_setup(test_explicitly_cacheable, rows_reset),
+        cmocka_unit_test_setup(test_targeted_cc, rows_reset),
         cmocka_unit_test_setup(test_invalidates, rows_reset),
         cmocka_unit_test_setup(test_vary_key, rows_reset),
         cmocka_unit_test_setup(test_vary_key_truncates, rows_reset),

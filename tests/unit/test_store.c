@@ -707,6 +707,30 @@ static void test_max_object_size(void **state)
     assert_int_equal(st(t)->objects, 0);
 }
 
+/* store_writer_reserve(): a promise only for what the limit (head
+   included) lets in; the object then commits once every byte came. */
+static void test_reserve(void **state)
+{
+    struct t *t = *state;
+    struct store *s = topen(t, 10 * MIB, 1000);
+    size_t hlen = strlen(HEAD);
+    char body[1000];
+    memset(body, 'x', sizeof(body));
+    struct store_writer *w = store_begin(s, "k", "", "", HEAD, hlen, 1, 2);
+    assert_non_null(w);
+    assert_int_equal(store_writer_reserve(w, 1000 - hlen + 1), -1); /* the head counts */
+    assert_int_equal(store_writer_reserve(w, 1000 - hlen), 0);
+    assert_int_equal(store_writer_reserve(w, 0), 0);
+    assert_int_equal(store_append(w, body, 1000 - hlen), 0);
+    assert_int_equal(store_writer_reserve(w, 1), -1); /* full now */
+    assert_int_equal(store_commit(w), 0);
+    assert_int_equal(st(t)->objects, 1);
+    w = store_begin(s, "k2", "", "", HEAD, hlen, 1, 2);
+    assert_int_equal(store_append(w, body, sizeof(body)), -1);
+    assert_int_equal(store_writer_reserve(w, 0), -1); /* failed: no promise at all */
+    store_abort(w);
+}
+
 static void test_refresh(void **state)
 {
     struct t *t = *state;
@@ -1006,6 +1030,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_index_basics),
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reserve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_head_and_body, setup, teardown),
         cmocka_unit_test_setup_teardown(test_variants_vary, setup, teardown),
         cmocka_unit_test_setup_teardown(test_variant_cap, setup, teardown),

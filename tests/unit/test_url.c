@@ -301,7 +301,12 @@ static void test_cache_key(void **state)
         {false, "a.test", 80, "?q=1", 0, "http://a.test:80/?q=1"},
         {false, "a.test", 80, "/s?b=2&a=1", 0, "http://a.test:80/s?a=1&b=2"},
         {false, "a.test", 80, "/s?a=1&b=2", 0, "http://a.test:80/s?a=1&b=2"},
-        {false, "a.test", 80, "/s?a=2&a=1", 0, "http://a.test:80/s?a=1&a=2"},
+        /* one name's values keep their order: an origin can tell them apart */
+        {false, "a.test", 80, "/s?a=2&a=1", 0, "http://a.test:80/s?a=2&a=1"},
+        {false, "a.test", 80, "/s?a=1&a=2", 0, "http://a.test:80/s?a=1&a=2"},
+        {false, "a.test", 80, "/s?b=1&a=3&b=0&a=2&a", 0, "http://a.test:80/s?a=3&a=2&a&b=1&b=0"},
+        {false, "a.test", 80, "/s?ab=1&a=2&a-=3", 0, "http://a.test:80/s?a=2&a-=3&ab=1"},
+        {false, "a.test", 80, "/s?a=2&utm_source=1&a=1", 2, "http://a.test:80/s?a=2&a=1"},
         {false, "a.test", 80, "/s?", 0, "http://a.test:80/s"},
         {false, "a.test", 80, "/s?&&b&a", 0, "http://a.test:80/s?a&b"},
         {false, "a.test", 80, "/s?utm_source=x&id=3", 2, "http://a.test:80/s?id=3"},
@@ -324,6 +329,38 @@ static void test_cache_key(void **state)
                      -1);
 }
 
+static void test_cache_key_routed(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *host, *path, *want; /* want NULL: refused */
+    } rows[] = {
+        {"rev.test", "/x", "routed://rev.test/x"},
+        {"Rev.Test:9999", "/x?b=1&a=2", "routed://rev.test:9999/x?a=2&b=1"},
+        {"rev.test:", "/", "routed://rev.test:/"},
+        {"[::1]:81", "/", "routed://[::1]:81/"},
+        {"rev.test", "?q", "routed://rev.test/?q"},
+        {"rev.test/evil", "/", NULL},
+        {"rev.test?x", "/", NULL},
+        {"rev test", "/", NULL},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char out[256];
+        int rc = url_cache_key_routed(rows[i].host, strlen(rows[i].host), rows[i].path,
+                                      strlen(rows[i].path), NULL, 0, out, sizeof(out));
+        if (!rows[i].want ? rc != -1 : rc != 0 || strcmp(out, rows[i].want) != 0)
+            fail_msg("row %zu (%s): got rc %d \"%s\"", i, rows[i].host, rc, rc == 0 ? out : "");
+    }
+    /* a routed key never equals a forward proxy key for the same names */
+    char a[64], b[64];
+    assert_int_equal(url_cache_key(false, "rev.test", 80, "/x", 2, NULL, 0, a, sizeof(a)), 0);
+    assert_int_equal(url_cache_key_routed("rev.test:80", 11, "/x", 2, NULL, 0, b, sizeof(b)), 0);
+    assert_string_not_equal(a, b);
+    char small[12];
+    assert_int_equal(url_cache_key_routed("rev.test", 8, "/x", 2, NULL, 0, small, sizeof(small)),
+                     -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -335,6 +372,7 @@ int main(void)
         cmocka_unit_test_setup(test_format_hostport, rows_reset),
         cmocka_unit_test_setup(test_roundtrip, rows_reset),
         cmocka_unit_test(test_cache_key),
+        cmocka_unit_test(test_cache_key_routed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

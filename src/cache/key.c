@@ -1,0 +1,204 @@
+/*
+ * cache/key.c - what a message says to the cache: the primary key of a
+ * request (forward: the absolute URI; reverse route: the Host as
+ * forwarded), its Vary secondary key over the fields as forwarded, the key
+ * a Location names, and a response's freshness facts, with RFC 9213
+ * targeted fields on reverse routes. No I/O, no store.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cache/cache_int.h"
+#include "proxy.h"
+
+static void cache_targeted(const struct http_msg *m, const struct cfg_route *rt,
+                           struct cache_resp *r);
+
+void cache_facts(const struct http_msg *m, const struct cfg_route *rt, time_t req_t,
+                 time_t resp_t, struct cache_resp *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->status = m->status;
+    cc_init(&r->cc);
+    r->date = r->expires = r->last_modified = -1;
+    r->age = -1;
+    r->request_time = req_t;
+    r->response_time = resp_t;
+    bool age_seen = false;
+    for (size_t i = 0; i < m->nhdrs; i++) {
+        const char *n = http_hname(m, &m->hdrs[i]), *v = http_hvalue(m, &m->hdrs[i]);
+        size_t len = m->hdrs[i].name_len;
+        if (len != 13 && len != 4 && len != 7 && len != 3)
+            continue; /* none of the names below */
+        if (strcasecmp(n, "Cache-Control") == 0) {
+            cc_parse(&r->cc, v);
+        } else if (strcasecmp(n, "Date") == 0) {
+            r->date = http_date_parse(v);
+        } else if (strcasecmp(n, "Expires") == 0) {
+            time_t t = http_date_parse(v);
+            r->expires = t < 0 ? 0 : t; /* an invalid Expires means already expired */
+        } else if (strcasecmp(n, "Last-Modified") == 0) {
+            r->last_modified = http_date_parse(v);
+        } else if (strcasecmp(n, "Age") == 0) {
+            if (!age_seen)
+                r->age = policy_age_value(v); /* the first line's first member */
+            age_seen = true;
+        } else if (strcasecmp(n, "Vary") == 0) {
+            r->vary_star = r->vary_star || http_list_has(v, "*");
+        } else if (strcasecmp(n, "ETag") == 0) {
+            r->has_etag = true;
+        }
+    }
+    if (rt)
+        cache_targeted(m, rt, r);
+}
+
+/* Every Vary field of m joined with ", " into out. */
+void cache_vary_of(const struct http_msg *m, char *out, size_t size)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < m->nhdrs; i++) {
+        if (strcasecmp(http_hname(m, &m->hdrs[i]), "Vary") != 0)
+            continue;
+        int n = snprintf(out + len, size - len, "%s%s", len ? ", " : "",
+                         http_hvalue(m, &m->hdrs[i]));
+        if (n < 0 || (size_t)n >= size - len)
+            break;
+        len += (size_t)n;
+    }
+}
+
+/* What cache_req_field() reads from and combines into. */
+struct cache_fields {
+    const struct http_msg *req;
+    bool overflow; /* a combined value did not fit: no key */
+    char buf[CACHE_VARIANT_MAX];
+};
+
+/*
+ * The request's value of a field as the origin got it: every field line of
+ * the name combined with ", " (RFC 9110 §5.3), none when it was not
+ * forwarded (hop-by-hop, named in Connection). One line, the usual case,
+ * is returned as it is, without copying.
+ */
+static const char *cache_req_field(const char *name, void *arg)
+{
+    struct cache_fields *f = arg;
+    const struct http_msg *m = f->req;
+    size_t len = strlen(name), used = 0;
+    const char *first = NULL;
+    for (size_t i = 0; i < m->nhdrs; i++) {
+        const struct http_header *h = &m->hdrs[i];
+        if (h->hop || h->name_len != len || strcasecmp(http_hname(m, h), name) != 0)
+            continue;
+        const char *v = http_hvalue(m, h);
+        if (!first) {
+            first = v;
+            continue;
+        }
+        if (used == 0) {
+            size_t n = strlen(first);
+            if (n >= sizeof(f->buf)) {
+                f->overflow = true;
+                return NULL;
+            }
+            memcpy(f->buf, first, n + 1);
+            used = n;
+        }
+        int n = snprintf(f->buf + used, sizeof(f->buf) - used, ", %s", v);
+        if (n < 0 || (size_t)n >= sizeof(f->buf) - used) {
+            f->overflow = true;
+            return NULL;
+        }
+        used += (size_t)n;
+    }
+    return used ? f->buf : first;
+}
+
+/* The request's secondary key for a response varying on vary. */
+bool cache_variant(const struct http_msg *req, const char *vary, char *out, size_t size)
+{
+    if (!vary || !*vary) {
+        if (size)
+            out[0] = '\0';
+        return size > 0;
+    }
+    struct cache_fields f;
+    f.req = req;
+    f.overflow = false;
+    long n = policy_vary_key(vary, cache_req_field, &f, out, size);
+    return n >= 0 && !f.overflow && (size_t)n + 1 < size; /* a key that fills out may be cut */
+}
+
+/*
+ * RFC 9213 on a reverse route: the first targeted field with a valid,
+ * non-empty value (the route's own, then CDN-Cache-Control) decides
+ * instead of Cache-Control and Expires. An invalid one is ignored.
+ */
+static void cache_targeted(const struct http_msg *m, const struct cfg_route *rt,
+                           struct cache_resp *r)
+{
+    const char *names[] = {rt->cache_targeted_field, "CDN-Cache-Control"};
+    struct cache_fields f;
+    f.req = m;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        f.overflow = false;
+        const char *v = names[i] ? cache_req_field(names[i], &f) : NULL;
+        struct cc cc;
+        if (v && !f.overflow && policy_targeted_cc(v, &cc)) {
+            r->cc = cc;
+            r->expires = -1;
+            return;
+        }
+    }
+}
+
+const char *cache_hval(const struct http_msg *m, const char *name)
+{
+    const struct http_header *h = http_find(m, name);
+    return h ? http_hvalue(m, h) : NULL;
+}
+
+/*
+ * The primary key of a target: a reverse route's request is keyed on the
+ * Host as forwarded (two hosts routed to one origin, or "h:9999" and "h",
+ * never share entries); a forward request on its absolute URI. rt is the
+ * route (NULL in forward mode), host_hdr the Host field value.
+ */
+int cache_key_for(const struct cfg_route *rt, const char *host_hdr, bool https,
+                         const char *host, uint16_t port, const char *path, size_t path_len,
+                         char *key, size_t size)
+{
+    char *const *ign = rt ? rt->cache_ignore_params : NULL;
+    size_t nign = rt ? rt->ncache_ignore_params : 0;
+    if (rt)
+        return host_hdr ? url_cache_key_routed(host_hdr, strlen(host_hdr), path, path_len, ign,
+                                               nign, key, size)
+                        : -1;
+    return url_cache_key(https, host, port, path, path_len, ign, nign, key, size);
+}
+
+/* The key of a Location or Content-Location, if it names the request's
+   origin (or, on a reverse route, its Host), by the request's own rule. */
+int cache_ref_key(struct client *c, const char *ref, char *out, size_t size)
+{
+    const struct cfg_route *rt = c->ex->cx.rt;
+    const struct http_msg *req = http_reader_msg(c->reader);
+    const char *hh = req ? cache_hval(req, "Host") : NULL;
+    const struct upstream *up = &c->ex->up;
+    struct url u;
+    if (ref[0] == '/' && ref[1] != '/')
+        return cache_key_for(rt, hh, up->https, up->host, up->port, ref, strcspn(ref, "#"), out,
+                             size);
+    if (url_parse_absolute(ref, strlen(ref), &u) < 0)
+        return -1;
+    if (!rt)
+        return cache_key_for(NULL, NULL, u.https, u.host, u.port, u.path, u.path_len, out, size);
+    /* a routed key: the reference's authority as written stands for the Host */
+    const char *auth = strstr(ref, "://") + 3;
+    size_t alen = strcspn(auth, "/?#");
+    return url_cache_key_routed(auth, alen, u.path, u.path_len, rt->cache_ignore_params,
+                                rt->ncache_ignore_params, out, size);
+}
