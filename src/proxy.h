@@ -97,6 +97,7 @@ struct exchange {
     bool ws_upgrade;   /* asked for Upgrade: websocket */
     bool bodiless;     /* its head is the whole message */
     bool in_head;      /* its head is being parsed: a local answer waits (client_fail) */
+    bool body_first;   /* its body is read before an origin connection is taken */
     int local_status;  /* the answer that waits, and why */
     char *local_reason;
     int method_id;
@@ -143,6 +144,7 @@ struct client {
     bool close_after_flush;
     bool tls_want_read, tls_want_write; /* client TLS handshake */
     bool phantom; /* a background refresh: no client socket, output dropped */
+    bool detached; /* a phantom since its client left a fetch that goes on for the store */
     bool flushing; /* in client_flush(): a nested one waits for the loop */
 
     struct exchange *ex; /* NULL while the connection rests */
