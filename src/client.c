@@ -144,8 +144,9 @@ static void client_reset_request(struct client *c)
 static bool client_detach(struct client *c)
 {
     struct exchange *ex = c->ex;
+    /* the origin side must be alive: no reader once it failed (client_fail) */
     if (c->phantom || c->srv->draining || !ex || !ex->req_done || ex->rsp_done ||
-        ex->body_first || !cache_fetch_outlives(c))
+        ex->body_first || !ex->up.reader || !cache_fetch_outlives(c))
         return false;
     switch (c->state) {
     case CS_QUEUED:

@@ -15,6 +15,7 @@ test_stalls.py - a stalled peer cuts nobody else's download (issue 9, item 6).
 """
 
 import hashlib
+import signal
 import socket
 import threading
 import time
@@ -501,3 +502,40 @@ def test_expect_continue_body_is_not_held_back(magpie_factory, origin):
         c.send(b"hello")
         r = c.read_response()
     assert r.status == 200 and hashlib.sha256(b"hello").hexdigest() in r.body.decode()
+
+
+@pytest.mark.time_limit(90)
+def test_clients_leaving_at_every_stage_leave_magpie_sane(magpie_factory, origin):
+    """Leaders and followers reset at every stage of a fetch (before the
+    head, mid-body, behind, after it was stored), some fetches cut by the
+    origin: every follower that stays gets a whole or visibly cut body, and
+    the sanitized daemon exits cleanly (the fixture checks)."""
+    m = magpie_factory(**cache_config(upstream={"read_timeout": "2s"}))
+    n = 4 * MB
+    for i, leave in enumerate((0.0, 0.05, 0.2, 0.4, 0.8, 1.5)):
+        for cut in (n, n // 2):
+            path = "/big/%d?cc=%s&delay=0.1&pace=0.1&cut=%d&r=%d" % (n, CACHEABLE, cut, i)
+            socks = []
+            for _ in range(3):
+                s = small_conn(m.port)
+                s.sendall(get(origin.url(path)))
+                socks.append(s)
+            keep = socket.create_connection(("127.0.0.1", m.port), timeout=20)
+            keep.sendall(get(origin.url(path)))
+            time.sleep(leave)
+            for s in socks:
+                reset(s)
+            head, rest = read_head(keep)
+            assert head.startswith(b"HTTP/1.1 200"), head
+            digest, got = read_body(keep, rest, n, time.monotonic() + 20)
+            keep.close()
+            if cut == n:
+                assert got == n and digest == sha(n), (leave, got)
+            else:
+                assert got < n
+    r = fetch(m.port, "GET", origin.url("/bytes/100"))
+    assert r.status == 200
+    # no fetch is left behind: SIGTERM finds nothing to wait for
+    m.signal(signal.SIGTERM)
+    assert m.expect_exit(10) == 0, m.exit_message(None)
+    assert "shutdown timeout" not in m.error_log_text()
