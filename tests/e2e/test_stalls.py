@@ -43,29 +43,37 @@ class StallOrigin(Origin):
         """N bytes of pattern() as fast as the socket takes them, with the
         Cache-Control of ?cc= (no-store by default), after ?delay= seconds,
         ?pace= seconds per MiB, cut after ?cut= bytes (the connection then
-        closes)."""
+        closes, or with ?hang=1 stays open and silent), ?chunked=1 for a
+        chunked body."""
         n = int(n)
         q = urllib.parse.parse_qs(req.query)
         cc = q.get("cc", ["no-store"])[0]
         delay = float(q.get("delay", ["0"])[0])
         cut = int(q.get("cut", [str(n)])[0])
         pace = float(q.get("pace", ["0"])[0])
+        hang = q.get("hang", ["0"])[0] == "1"
+        chunked = q.get("chunked", ["0"])[0] == "1"
         req.drain()
         if delay and self._stopping.wait(delay):
             return False
         self.send_head(req, 200, [("Content-Type", "application/octet-stream"),
-                                  ("Cache-Control", cc)], length=n)
+                                  ("Cache-Control", cc)], length=None if chunked else n,
+                       chunked=chunked)
         sent = 0
         try:
             for piece in pattern_iter(n):
                 piece = piece[:cut - sent]
                 if not piece:
+                    if hang:
+                        self._stopping.wait(20)
                     time.sleep(0.05)
                     return False
-                req.conn.sendall(piece)
+                req.conn.sendall(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
                 sent += len(piece)
                 if pace and sent % MB == 0:
                     time.sleep(pace)
+            if chunked:
+                req.conn.sendall(b"0\r\n\r\n")
         except OSError:
             with self.lock:
                 self.send_failures += 1
@@ -429,6 +437,42 @@ def test_detached_fetch_whose_origin_fails_ends_its_followers(magpie_factory, or
         assert g is not None and g[1] < BIG, g and g[:2]
     r = fetch(m.port, "GET", origin.url("/bytes/100"))
     assert r.status == 200
+
+
+def test_detached_fetch_obeys_max_object_size(magpie_factory, origin):
+    """A chunked response being stored, left by its client, is dropped once
+    it passes max_object_size: the origin connection closes."""
+    m = magpie_factory(**cache_config(cache={"max_object_size": "4MiB"}))
+    path = "/big/%d?cc=%s&chunked=1&pace=0.1" % (BIG, CACHEABLE)
+    s = small_conn(m.port)
+    s.sendall(get(origin.url(path)))
+    read_head(s)
+    reset(s)
+    m.wait_error_log(r"goes on for the cache")
+    m.wait_error_log(r"closed: the fetch its client left is not stored", timeout=10)
+    assert poll(lambda: origin.send_failures == 1, timeout=10)
+
+
+def test_detached_fetch_obeys_read_timeout(magpie_factory, origin):
+    """The origin falls silent mid-body after the leader left: the fetch
+    ends after read_timeout, and so does the follower's response (cut)."""
+    m = magpie_factory(**cache_config(upstream={"read_timeout": "1s"}))
+    path = "/big/%d?cc=%s&cut=%d&hang=1" % (BIG, CACHEABLE, 2 * MB)
+    leader, _ = start_leader(m, origin, path)
+    f = socket.create_connection(("127.0.0.1", m.port), timeout=10)
+    try:
+        f.sendall(get(origin.url(path)))
+        head, rest = read_head(f)
+        assert b"collapsed" in head
+        reset(leader)
+        m.wait_error_log(r"goes on for the cache")
+        t0 = time.monotonic()
+        digest, got = read_body(f, rest, BIG, t0 + 8)
+        assert got == 2 * MB, got
+        assert time.monotonic() - t0 < 6
+    finally:
+        f.close()
+    m.wait_error_log(r"504 upstream \S+ sent nothing for 1s")
 
 
 # -- (c) request bodies and pool slots ---------------------------------------------
