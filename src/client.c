@@ -141,7 +141,7 @@ static void client_reset_request(struct client *c)
  * is dropped once its response turns out not to be stored
  * (upstream_relay.c).
  */
-static bool client_detach(struct client *c)
+static bool client_detach(struct client *c, const char *why)
 {
     struct exchange *ex = c->ex;
     /* the origin side must be alive: no reader once it failed (client_fail) */
@@ -161,7 +161,7 @@ static bool client_detach(struct client *c)
     case CS_CLOSED:
         return false;
     }
-    log_info("#%llu %s: client left; the fetch of %s goes on for the cache", c->id, c->addr_text,
+    log_info("#%llu %s: %s; the fetch of %s goes on for the cache", c->id, c->addr_text, why,
              ex->url ? ex->url : "-");
     ev_io_stop(c->srv->loop, &c->io);
     ev_io_modify(&c->io, 0); /* client_io_cb must not go on to read */
@@ -185,7 +185,7 @@ void client_close(struct client *c, const char *why)
     log_debug("#%llu %s: closed: %s", c->id, c->addr_text, why);
     if (c->ex && c->ex->method)
         client_log_access(c); /* a request cut short */
-    if (client_detach(c))
+    if (client_detach(c, why))
         return;
     cache_xchg_reset(c); /* releases the requests that followed this one */
     upstream_close(c);

@@ -15,6 +15,7 @@ test_stalls.py - a stalled peer cuts nobody else's download (issue 9, item 6).
 """
 
 import hashlib
+import re
 import signal
 import socket
 import threading
@@ -317,6 +318,25 @@ def test_followers_are_not_paced_by_a_leader_that_stops_reading(magpie_factory, 
     assert origin_requests(origin, path) == 1
 
 
+def test_leader_stalled_past_idle_timeout_is_dropped_alone(magpie_factory, origin):
+    """The leader's own timer closes it mid-fetch; the fetch goes on, its
+    followers finish and the object is stored."""
+    m = magpie_factory(**cache_config(limits={"client_idle_timeout": "2s"}))
+    path = "/big/%d?cc=%s&pace=0.25" % (BIG, CACHEABLE)
+    leader, _ = start_leader(m, origin, path)
+    try:
+        got = followers(m, origin, path, 3, time.monotonic() + 20)
+        for g in got:
+            assert g is not None and g[0] == 200 and g[1] == BIG and g[2] == sha(BIG), g and g[:3]
+        log = m.error_log_text()
+        assert re.search(r"client stalled: nothing read for 2s", log), log[-3000:]
+        assert "goes on for the cache" in log
+    finally:
+        leader.close()
+    assert_hit(m, origin, path)
+    assert origin_requests(origin, path) == 1
+
+
 def test_leader_reading_late_gets_the_exact_body(magpie_factory, origin):
     """Bytes sent from the client buffer, then from the file from the
     leader's own offset: nothing lost, nothing twice."""
@@ -349,7 +369,7 @@ def test_leader_leaving_mid_body_does_not_end_the_fetch(magpie_factory, origin):
     t.join(25)
     for g in out["r"]:
         assert g is not None and g[0] == 200 and g[1] == BIG and g[2] == sha(BIG), g and g[:3]
-    m.wait_error_log(r"client left; the fetch of \S+ goes on for the cache")
+    m.wait_error_log(r"; the fetch of \S+ goes on for the cache")
     assert_hit(m, origin, path)
     assert origin_requests(origin, path) == 1
 
