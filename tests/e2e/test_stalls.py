@@ -27,6 +27,8 @@ import pytest
 from conftest import poll
 from origin import Origin, pattern, pattern_iter
 from rawhttp import build_request, fetch
+from test_tls_listener import tls_listen
+from upstream_util import certs, client_context, magpie_listen_factory  # noqa: F401 (fixtures)
 
 MB = 1 << 20
 BIG = 20 * MB
@@ -350,6 +352,23 @@ def test_leader_reading_late_gets_the_exact_body(magpie_factory, origin):
         first = read_some(s, rest, MB // 2)
         assert poll(lambda: "behind its fetch" in m.error_log_text(), timeout=10)
         time.sleep(1)
+        digest, got = read_body(s, first, BIG, time.monotonic() + 30)
+    finally:
+        s.close()
+    assert got == BIG and digest == sha(BIG)
+
+
+def test_tls_leader_reading_late_gets_the_exact_body(magpie_listen_factory, origin, certs):
+    """The same through a TLS listener: the file is read through the client
+    buffer instead of sendfile."""
+    m = magpie_listen_factory(lambda port: [tls_listen(certs, port)], **cache_config())
+    path = "/big/%d?cc=%s" % (BIG, CACHEABLE)
+    s = client_context(certs.ca).wrap_socket(small_conn(m.port), server_hostname="127.0.0.1")
+    try:
+        s.sendall(get(origin.url(path)))
+        head, rest = read_head(s)
+        first = read_some(s, rest, MB // 2)
+        assert poll(lambda: "behind its fetch" in m.error_log_text(), timeout=10)
         digest, got = read_body(s, first, BIG, time.monotonic() + 30)
     finally:
         s.close()
