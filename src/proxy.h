@@ -6,7 +6,8 @@
  * A connection handles one request at a time; pipelined requests wait in
  * the input buffer, so responses go out in request order. Requests and
  * responses stream through two bounded buffers: each side stops reading
- * while the buffer towards the other side is above PROXY_HIGH_WATER.
+ * while the buffer towards the other side is above PROXY_HIGH_WATER
+ * (except a collapsed fetch being stored: its leader then reads the file).
  */
 #ifndef MAGPIE_PROXY_H
 #define MAGPIE_PROXY_H

@@ -1,7 +1,8 @@
 /*
  * upstream_relay.c - what comes back from the origin on its way to the
  * client: reading the response, parsing it in slices while the client
- * buffer has room (a head only once it is whole), and the response
+ * buffer has room (a head only once it is whole; a collapsed fetch being
+ * stored is read on regardless, cache/flight.c), and the response
  * parser's callbacks (upstream_reader_ops), which write the client's head
  * (end-to-end fields, one merged Via, Cache-Status, the client's framing
  * and Connection) and relay the body, teeing it into the cache. Interim
