@@ -136,6 +136,50 @@ static void client_reset_request(struct client *c)
     cache_xchg_reset(c);
 }
 
+/*
+ * A fetch outlives its client when its response is being stored, or when
+ * other requests wait for its head (cache_fetch_outlives): the connection
+ * becomes a phantom, as a background refresh is, that reads the response
+ * to its end for the store alone, bounded by read_timeout and
+ * max_object_size, and counted against max_connections until it ends. It
+ * is dropped once its response turns out not to be stored
+ * (upstream_relay.c).
+ */
+static bool client_detach(struct client *c, const char *why)
+{
+    struct exchange *ex = c->ex;
+    /* the origin side must be alive: no reader once it failed (client_fail) */
+    if (c->phantom || c->srv->draining || !ex || !ex->req_done || ex->rsp_done ||
+        ex->body_first || !ex->up.reader || !cache_fetch_outlives(c))
+        return false;
+    switch (c->state) {
+    case CS_QUEUED:
+    case CS_RESOLVE:
+    case CS_CONNECT:
+    case CS_FORWARD:
+        break;
+    case CS_TLS:
+    case CS_HEAD:
+    case CS_HIT:
+    case CS_TUNNEL:
+    case CS_CLOSED:
+        return false;
+    }
+    log_info("#%llu %s: %s; the fetch of %s goes on for the cache", c->id, c->addr_text, why,
+             ex->url ? ex->url : "-");
+    ev_io_stop(c->srv->loop, &c->io);
+    ev_io_modify(&c->io, 0); /* client_io_cb must not go on to read */
+    ev_timer_stop(c->srv->loop, &c->timer);
+    sock_close(&c->sock);
+    c->phantom = c->detached = true;
+    c->in.off = c->in.len = c->out.off = c->out.len = 0;
+    buf_compact(&c->in, true);
+    buf_compact(&c->out, true);
+    cache_leader_detach(c);
+    upstream_update_io(c); /* nothing holds the origin back now */
+    return true;
+}
+
 /* Closes now; the memory goes at the end of this loop iteration. */
 void client_close(struct client *c, const char *why)
 {
@@ -145,6 +189,8 @@ void client_close(struct client *c, const char *why)
     log_debug("#%llu %s: closed: %s", c->id, c->addr_text, why);
     if (c->ex && c->ex->method)
         client_log_access(c); /* a request cut short */
+    if (client_detach(c, why))
+        return;
     cache_xchg_reset(c); /* releases the requests that followed this one */
     upstream_close(c);
     ev_io_stop(srv->loop, &c->io);
@@ -238,6 +284,13 @@ static bool client_wants_read(const struct client *c)
     return false;
 }
 
+/* Body bytes from the object file wait for the socket: a hit, or a
+   leader behind its fetch. */
+static bool client_file_pending(const struct client *c)
+{
+    return c->ex && (c->state == CS_HIT || c->ex->cx.behind) && cache_serve_pending(c);
+}
+
 void client_update_io(struct client *c)
 {
     struct ev_loop *loop = c->srv->loop;
@@ -249,7 +302,7 @@ void client_update_io(struct client *c)
     }
     bool hs = c->state == CS_TLS;
     bool rd = client_wants_read(c);
-    bool hit = c->state == CS_HIT && cache_serve_pending(c);
+    bool hit = client_file_pending(c);
     int events = 0;
     if (rd || c->sock.write_wants_read || (hs && c->tls_want_read))
         events |= EV_READ;
@@ -423,7 +476,7 @@ static void client_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 void client_flush(struct client *c)
 {
     bool waiting = ev_is_active(&c->io) && (c->io.events & EV_WRITE); /* for room, after EAGAIN */
-    bool ready = !buf_empty(&c->out) || (c->state == CS_HIT && cache_serve_pending(c));
+    bool ready = !buf_empty(&c->out) || client_file_pending(c);
     if (c->flushing || c->phantom || c->state == CS_CLOSED || c->state == CS_TLS || waiting ||
         !ready) {
         client_update_io(c);
@@ -451,6 +504,17 @@ static void client_hit_more(struct client *c)
     client_update_io(c);
 }
 
+/* A leader behind the fetch it leads: the body from the file, as far as
+   it is written; the origin side ends the response (upstream_relay.c). */
+static void client_behind_more(struct client *c)
+{
+    if (cache_serve_more(c) < 0) {
+        client_close(c, "cannot send the stored body");
+        return;
+    }
+    client_update_io(c);
+}
+
 static void client_do_write(struct client *c)
 {
     struct ev_loop *loop = c->srv->loop;
@@ -472,6 +536,10 @@ static void client_do_write(struct client *c)
         ev_timer_again(loop, &c->timer);
     if (buf_empty(&c->out) && c->state == CS_HIT) {
         client_hit_more(c);
+        return;
+    }
+    if (buf_empty(&c->out) && c->state == CS_FORWARD && c->ex->cx.behind) {
+        client_behind_more(c);
         return;
     }
     if (buf_empty(&c->out)) {
@@ -499,6 +567,48 @@ static void client_do_write(struct client *c)
     client_update_io(c);
 }
 
+/*
+ * Whether magpie waits on the origin (or the fetch followed) rather than
+ * on this client: the origin's timers rule then. Not while the client
+ * leaves output unread, nor while magpie wants request body it does not
+ * send (unless magpie stopped reading it: up.out is full).
+ */
+static bool client_waits_on_origin(const struct client *c)
+{
+    if (!c->ex || !buf_empty(&c->out) || client_file_pending(c))
+        return false;
+    switch (c->state) {
+    case CS_QUEUED:
+    case CS_RESOLVE:
+    case CS_CONNECT:
+    case CS_FORWARD:
+        return c->ex->req_done || buf_used(&c->ex->up.out) >= PROXY_HIGH_WATER;
+    case CS_HIT:
+        return c->ex->cx.follower; /* nothing new from the fetch yet */
+    case CS_TLS:
+    case CS_HEAD:
+    case CS_TUNNEL:
+    case CS_CLOSED:
+        return false;
+    }
+    return false;
+}
+
+/* limits.client_idle_timeout passed with no progress by the client. */
+static void client_stalled(struct client *c)
+{
+    double t = c->cfg->limits.client_idle_timeout;
+    if (c->ex && !c->ex->req_done && !c->ex->rsp_head_sent && buf_empty(&c->out)) {
+        /* its body stopped: an origin slot must not wait on it */
+        log_info("#%llu %s: client stalled: no request body for %.3gs", c->id, c->addr_text, t);
+        client_fail(c, 408, "request body timed out");
+        return;
+    }
+    log_info("#%llu %s: client stalled: %s for %.3gs", c->id, c->addr_text,
+             c->ex && !c->ex->req_done ? "no request body" : "nothing read", t);
+    client_close(c, "client stalled");
+}
+
 static void client_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)revents;
@@ -507,9 +617,8 @@ static void client_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         client_process(c); /* a background refresh starts */
         return;
     }
-    if (c->state != CS_HEAD && c->state != CS_TUNNEL && c->state != CS_TLS &&
-        c->state != CS_HIT && c->ex->req_done && buf_empty(&c->out)) {
-        ev_timer_again(loop, w); /* waiting on the origin, whose timer rules */
+    if (client_waits_on_origin(c)) {
+        ev_timer_again(loop, w);
         return;
     }
     if (c->state == CS_HEAD && c->head_started && !c->ex->rsp_head_sent && buf_empty(&c->out)) {
@@ -524,7 +633,11 @@ static void client_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         client_close(c, "TLS handshake timed out");
         return;
     }
-    client_close(c, c->state == CS_HEAD ? "idle timeout" : "client stalled");
+    if (c->state == CS_HEAD || c->state == CS_TUNNEL || c->state == CS_TLS) {
+        client_close(c, c->state == CS_HEAD ? "idle timeout" : "client stalled");
+        return;
+    }
+    client_stalled(c);
 }
 
 /* ---- locally made responses ---- */
@@ -532,8 +645,8 @@ static void client_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void client_log_access(struct client *c)
 {
     const struct exchange *ex = c->ex;
-    if (!log_access_enabled() || !ex)
-        return;
+    if (!log_access_enabled() || !ex || c->detached)
+        return; /* a detached fetch's request was logged when its client left */
     char line[4096];
     ev_tstamp now = ev_now(c->srv->loop);
     long ms = ex->started > 0 ? (long)((now - ex->started) * 1000.0 + 0.5) : 0;
@@ -748,6 +861,23 @@ static void client_answer_local(struct client *c, size_t head_len)
     free(reason);
 }
 
+/*
+ * A request body is read into up.out before an origin connection is taken,
+ * until it is complete or the buffer holds PROXY_HIGH_WATER: a client that
+ * trickles or stalls its body then holds no slot of
+ * upstream.pool.max_per_origin, and a larger body holds one only while it
+ * keeps coming (client_idle_timeout, else 408). Not with
+ * Expect: 100-continue, whose client waits for the origin's word.
+ */
+static bool client_body_first(const struct client *c)
+{
+    const struct exchange *ex = c->ex;
+    if (ex->bodiless || ex->req_done || ex->connect || c->state != CS_RESOLVE)
+        return false;
+    const struct http_msg *m = http_reader_msg(c->reader);
+    return !m->expect_continue;
+}
+
 static void client_process(struct client *c)
 {
     if (c->state == CS_HEAD) {
@@ -802,12 +932,24 @@ static void client_process(struct client *c)
             client_flush(c);
             return;
         }
-        upstream_start(c);
-        if (c->state == CS_CLOSED || c->state == CS_HEAD)
-            return;
+        c->ex->body_first = client_body_first(c);
+        if (!c->ex->body_first) {
+            upstream_start(c);
+            if (c->state == CS_CLOSED || c->state == CS_HEAD)
+                return;
+        }
     }
     client_feed(c);
-    client_update_io(c);
+    if (c->state == CS_RESOLVE && c->ex->body_first &&
+        (c->ex->req_done || buf_used(&c->ex->up.out) >= PROXY_HIGH_WATER)) {
+        c->ex->body_first = false;
+        upstream_start(c); /* the body is in, or as much as the buffer holds */
+        if (c->state == CS_CLOSED || c->state == CS_HEAD)
+            return;
+        client_feed(c);
+    }
+    if (c->state != CS_CLOSED)
+        client_update_io(c);
 }
 
 void client_pump(struct client *c)

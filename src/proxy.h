@@ -6,7 +6,8 @@
  * A connection handles one request at a time; pipelined requests wait in
  * the input buffer, so responses go out in request order. Requests and
  * responses stream through two bounded buffers: each side stops reading
- * while the buffer towards the other side is above PROXY_HIGH_WATER.
+ * while the buffer towards the other side is above PROXY_HIGH_WATER
+ * (except a collapsed fetch being stored: its leader then reads the file).
  */
 #ifndef MAGPIE_PROXY_H
 #define MAGPIE_PROXY_H
@@ -99,6 +100,7 @@ struct exchange {
     bool ws_upgrade;   /* asked for Upgrade: websocket */
     bool bodiless;     /* its head is the whole message */
     bool in_head;      /* its head is being parsed: a local answer waits (client_fail) */
+    bool body_first;   /* its body is read before an origin connection is taken */
     int local_status;  /* the answer that waits, and why */
     char *local_reason;
     int method_id;
@@ -146,6 +148,7 @@ struct client {
     bool tls_want_read, tls_want_write; /* client TLS handshake */
     bool tls_head_deadline; /* TLS: header timeout runs from accept to the first head's end */
     bool phantom; /* a background refresh: no client socket, output dropped */
+    bool detached; /* a phantom since its client left a fetch that goes on for the store */
     bool flushing; /* in client_flush(): a nested one waits for the loop */
 
     struct exchange *ex; /* NULL while the connection rests */

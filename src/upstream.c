@@ -713,6 +713,26 @@ static void upstream_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 
+/*
+ * read_timeout runs only while magpie waits on the origin: to take the
+ * request (wr), or to send the response once the request is sent or the
+ * response has begun. It pauses while magpie holds the origin back itself
+ * (the client buffer is full: the client's timer rules, client_timer_cb)
+ * and while the origin waits for request body the client has not sent;
+ * it starts afresh when reading resumes.
+ */
+static void upstream_pace_timer(struct client *c, bool held, bool rd, bool wr)
+{
+    const struct exchange *ex = c->ex;
+    ev_timer *t = &c->ex->up.timer;
+    bool waits = !held && (wr || (rd && (ex->req_done || ex->rsp_head_sent ||
+                                         !buf_empty(&ex->up.in))));
+    if (waits && !ev_is_active(t))
+        ev_timer_again(c->srv->loop, t);
+    else if (!waits && ev_is_active(t))
+        ev_timer_stop(c->srv->loop, t);
+}
+
 static void upstream_write_request(struct client *c)
 {
     struct upstream *u = &c->ex->up;
@@ -804,8 +824,12 @@ void upstream_update_io(struct client *c)
         rd = !c->ex->up.eof && buf_used(&c->out) < PROXY_HIGH_WATER;
         wr = !buf_empty(&c->in);
     } else if (c->state == CS_FORWARD) {
-        rd = !c->ex->rsp_done && !c->ex->up.eof && buf_used(&c->out) < PROXY_HIGH_WATER;
+        /* a full client buffer holds the origin back, unless the leader of
+           a collapsed fetch can read the rest from the object file */
+        bool held = buf_used(&c->out) >= PROXY_HIGH_WATER && !cache_leader_unpaced(c);
+        rd = !c->ex->rsp_done && !c->ex->up.eof && !held;
         wr = !buf_empty(&c->ex->up.out);
+        upstream_pace_timer(c, held, rd, wr);
     } else {
         rd = wr = false;
     }

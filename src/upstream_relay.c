@@ -1,7 +1,8 @@
 /*
  * upstream_relay.c - what comes back from the origin on its way to the
  * client: reading the response, parsing it in slices while the client
- * buffer has room (a head only once it is whole), and the response
+ * buffer has room (a head only once it is whole; a collapsed fetch being
+ * stored is read on regardless, cache/flight.c), and the response
  * parser's callbacks (upstream_reader_ops), which write the client's head
  * (end-to-end fields, one merged Via, Cache-Status, the client's framing
  * and Connection) and relay the body, teeing it into the cache. Interim
@@ -22,11 +23,36 @@ static void upstream_finish_eof(struct client *c);
 
 /* ---- reading and parsing the response ---- */
 
+/*
+ * A fetch that goes on without its client (client.c, client_detach) ends
+ * here when nothing is left to fetch for: the response is not stored.
+ * And a leader reading the file cannot go on once storing failed. These
+ * are found after the parser returned, so nothing is freed under it.
+ */
+static bool upstream_fetch_lost(struct client *c, enum http_error err)
+{
+    struct exchange *ex = c->ex;
+    if (ex->cx.writer || ex->rsp_done)
+        return false;
+    if (c->detached && ex->status >= 200) {
+        client_close(c, "the fetch its client left is not stored");
+        return true;
+    }
+    if (err == HTTP_ERR_ABORTED && ex->cx.behind) {
+        client_close(c, "storing the response it reads failed");
+        return true;
+    }
+    return false;
+}
+
 /* Parses buffered response bytes while the client buffer has room. */
 static void upstream_feed(struct client *c)
 {
     struct upstream *u = &c->ex->up;
-    while (!c->ex->rsp_done && !buf_empty(&u->in) && buf_used(&c->out) < PROXY_HIGH_WATER) {
+    /* a full client buffer paces the origin, unless the response streams
+       into the store for a collapsed fetch: its leader then reads the file */
+    while (!c->ex->rsp_done && !buf_empty(&u->in) &&
+           (buf_used(&c->out) < PROXY_HIGH_WATER || cache_leader_unpaced(c))) {
         size_t n = buf_used(&u->in);
         if (n > PROXY_FEED_MAX)
             n = PROXY_FEED_MAX;
@@ -47,6 +73,8 @@ static void upstream_feed(struct client *c)
         enum http_error err;
         size_t used = http_reader_feed(u->reader, buf_head(&u->in), n, &err);
         if (c->state != CS_FORWARD)
+            return;
+        if (upstream_fetch_lost(c, err))
             return;
         if (err != HTTP_OK) {
             log_info("#%llu %s: bad response from %s: %s", c->id, c->addr_text, u->peer,
@@ -72,6 +100,13 @@ static void upstream_feed(struct client *c)
         u->in.off = u->in.len = 0;
         client_tunnel_start(c);
         return;
+    }
+    if (c->ex->rsp_done && c->ex->cx.behind) {
+        upstream_done(c); /* the origin is done; the client reads on from the file */
+        if (cache_leader_catch_up(c)) {
+            client_flush(c);
+            return;
+        }
     }
     if (c->ex->rsp_done) {
         client_response_done(c);
@@ -254,9 +289,10 @@ static int upstream_on_body(void *arg, const char *p, size_t n)
     struct client *c = arg;
     if (c->ex->cx.intercept)
         return 0;
-    if (c->phantom) {
-        cache_response_body(c, p, n); /* nobody to relay to: only the store */
-        return 0;
+    if (c->phantom || c->ex->cx.behind) {
+        /* nobody to relay to, or the client reads it from the file */
+        cache_response_body(c, p, n);
+        return c->ex->cx.behind && !c->ex->cx.writer ? -1 : 0;
     }
     int rc = c->ex->framing == HTTP_FRAME_CHUNKED ? http_chunk_append(&c->out, p, n)
                                               : buf_append(&c->out, p, n);

@@ -23,29 +23,6 @@
 
 #define CACHE_FLIGHT_BUCKETS 4096
 
-/*
- * One fetch of a key in flight. Requests for the same key that miss while
- * it is on its way follow it instead of going upstream: once its response
- * head shows a stored, length-delimited response of their variant, they
- * stream the body from the temporary file as it grows; otherwise they are
- * released to fetch for themselves.
- */
-struct cache_flight {
-    struct cache_flight *next; /* in its hash chain */
-    uint64_t hash;
-    char *key;
-    struct client *leader;
-    struct client *followers;
-    bool streaming;     /* followers are being served from the file */
-    char *head;         /* the stored head block */
-    size_t head_len;
-    char *variant;
-    char *vary;
-    uint64_t total;     /* body length (Content-Length) */
-    uint64_t written;
-    time_t request_time, response_time;
-};
-
 static int cache_collapse(struct client *c);
 static struct cache_flight *cache_flight_find(struct server *srv, const char *key);
 static struct cache_flight *cache_flight_new(struct client *c, const char *key);
@@ -908,6 +885,7 @@ static void cache_flight_progress(struct client *leader, uint64_t written)
     if (!f || f->leader != leader || !f->streaming)
         return;
     f->written = written;
+    leader->ex->cx.avail = written; /* for the leader too, once it reads the file */
     for (struct client *fc = f->followers; fc; fc = fc->ex->cx.fnext) {
         fc->ex->cx.avail = written;
         client_update_io(fc);

@@ -53,7 +53,8 @@ struct cache_xchg {
     bool follower;
     bool swr;       /* served stale while a background refresh runs */
     bool released;  /* a follower told to fetch for itself after all */
-    uint64_t avail; /* follower: body bytes the fetch has written so far */
+    uint64_t avail; /* follower, or leader behind: body bytes the fetch has written so far */
+    bool behind;    /* leader: its client reads the body from the object file (body_off on) */
     uint64_t written; /* leader: body bytes stored so far */
     char *key;      /* primary cache key */
     const struct cfg_route *rt; /* the reverse route (of the exchange's config), or NULL */
@@ -122,6 +123,21 @@ void cache_response_end(struct client *c, bool complete);
 int cache_status_headers(const struct client *c, char *out, size_t size);
 /* The access log's cache field. */
 const char *cache_result_name(enum cache_result r);
+/* cache/flight.c: a collapsed fetch is not paced by its leader's client
+   and outlives it. */
+/* Whether the origin may be read past the client buffer's high water: the
+   leader of a streaming fetch then reads the body from the object file
+   from its own offset, as its followers do (switching the first time). */
+bool cache_leader_unpaced(struct client *c);
+/* The fetch ended while the leader's client was behind: the rest goes from
+   the file (CS_HIT). false when nothing is left to send from it. */
+bool cache_leader_catch_up(struct client *c);
+/* Whether the exchange should go on without its client: a response being
+   stored, or a fetch others wait on for its head. */
+bool cache_fetch_outlives(const struct client *c);
+/* The leader's client left: nothing is read for it from the file. */
+void cache_leader_detach(struct client *c);
+
 /* Frees what an exchange holds (idempotent). */
 void cache_xchg_reset(struct client *c);
 

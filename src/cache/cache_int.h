@@ -1,6 +1,7 @@
 /*
- * cache/cache_int.h - what cache.c (lookup, storing, collapsed forwarding)
- * and serve.c (answering from the store) share. Not for the rest of magpie.
+ * cache/cache_int.h - what cache.c (lookup, storing, collapsed forwarding),
+ * flight.c (a fetch apart from its leader's client) and serve.c (answering
+ * from the store) share. Not for the rest of magpie.
  */
 #ifndef MAGPIE_CACHE_CACHE_INT_H
 #define MAGPIE_CACHE_CACHE_INT_H
@@ -11,12 +12,36 @@
 #include "cache/cache.h"
 #include "cache/policy.h"
 
+struct client;
 struct http_msg;
 struct client;
 struct cfg_route;
 
 #define CACHE_KEY_MAX 8192
 #define CACHE_VARIANT_MAX 4096
+
+/*
+ * One fetch of a key in flight. Requests for the same key that miss while
+ * it is on its way follow it instead of going upstream: once its response
+ * head shows a stored, length-delimited response of their variant, they
+ * stream the body from the temporary file as it grows; otherwise they are
+ * released to fetch for themselves.
+ */
+struct cache_flight {
+    struct cache_flight *next; /* in its hash chain */
+    uint64_t hash;
+    char *key;
+    struct client *leader;
+    struct client *followers;
+    bool streaming;     /* followers are being served from the file */
+    char *head;         /* the stored head block */
+    size_t head_len;
+    char *variant;
+    char *vary;
+    uint64_t total;     /* body length (Content-Length) */
+    uint64_t written;
+    time_t request_time, response_time;
+};
 
 /* What a memory copy's head says, worked out once for all its hits. */
 struct cache_prep {

@@ -125,7 +125,7 @@ static bool cache_hit_skips(const char *name, int status)
 bool cache_serve_pending(const struct client *c)
 {
     const struct cache_xchg *x = &c->ex->cx;
-    return x->body_left > 0 && (!x->follower || x->avail > x->body_off);
+    return x->body_left > 0 && (!(x->follower || x->behind) || x->avail > x->body_off);
 }
 
 /* ---- memory copies: the head block, prepared once ---- */
@@ -301,7 +301,7 @@ int cache_serve_more(struct client *c)
     ssize_t n;
     size_t asked;
     uint64_t ready = x->body_left;
-    if (x->follower && x->avail < x->body_off + ready) /* only what the fetch wrote */
+    if ((x->follower || x->behind) && x->avail < x->body_off + ready) /* only what the fetch wrote */
         ready = x->avail > x->body_off ? x->avail - x->body_off : 0;
     if (ready == 0)
         return 0;

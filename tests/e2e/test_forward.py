@@ -284,7 +284,8 @@ def test_client_aborting_upload_does_not_disturb_others(magpie, origin):
     with magpie.conn() as c:
         c.send(build_request("POST", origin.url("/echo"),
                              headers=[("Transfer-Encoding", "chunked")]))
-        c.send(b"10000\r\n" + pattern(30000))
+        # past the 64 KiB read before an origin connection is taken
+        c.send(b"20000\r\n" + pattern(100000))
         assert poll(lambda: origin.request_count() == 1)
     r = fetch(magpie.port, "GET", origin.url("/bytes/1000"))
     assert r.status == 200 and r.body == pattern(1000)
