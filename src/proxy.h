@@ -82,6 +82,7 @@ struct upstream {
     bool eof;
     bool keep_alive; /* the origin allows reuse after this response */
     bool switching;  /* a 101 answered an Upgrade: becomes a tunnel */
+    bool req_cut;    /* the request could not be sent whole: never pooled */
 };
 
 /* What one request needs beyond its connection: allocated when the request
@@ -112,6 +113,8 @@ struct exchange {
     enum http_framing framing;
     uint64_t bytes_sent;
     uint64_t bytes_received; /* request body or tunnel bytes from the client */
+    uint64_t rsp_mark; /* 1 + where the relayed response starts in the client's
+                          output stream (client.out_written); 0: not relayed */
 
 
     struct upstream up;
@@ -144,6 +147,7 @@ struct client {
     bool tls_want_read, tls_want_write; /* client TLS handshake */
     bool phantom; /* a background refresh: no client socket, output dropped */
     bool flushing; /* in client_flush(): a nested one waits for the loop */
+    uint64_t out_written; /* bytes written to the socket from `out` */
 
     struct exchange *ex; /* NULL while the connection rests */
 };
