@@ -60,6 +60,10 @@ struct http_reader {
     size_t line_len;    /* bytes of the current chunk size line */
     size_t trailer_len; /* bytes of the trailer section so far */
     size_t max_trailer;
+    /* A callback may free the reader (an error closes the exchange): then
+       the free waits until the outermost feed or eof returns. */
+    unsigned busy;
+    bool doomed;
 };
 
 /* ---- message arena ---- */
@@ -450,13 +454,36 @@ struct http_reader *http_reader_new(bool request, const struct http_reader_ops *
     return r;
 }
 
+static void http_reader_destroy(struct http_reader *r)
+{
+    http_msg_free(&r->msg);
+    free(r);
+}
+
 void http_reader_free(struct http_reader **rp)
 {
     if (!*rp)
         return;
-    http_msg_free(&(*rp)->msg);
-    free(*rp);
+    if ((*rp)->busy)
+        (*rp)->doomed = true;
+    else
+        http_reader_destroy(*rp);
     *rp = NULL;
+}
+
+static void http_reader_enter(struct http_reader *r)
+{
+    r->busy++;
+}
+
+/* false if the reader was freed meanwhile: touch nothing of it then */
+static bool http_reader_leave(struct http_reader *r)
+{
+    if (--r->busy == 0 && r->doomed) {
+        http_reader_destroy(r);
+        return false;
+    }
+    return true;
 }
 
 void http_reader_set_max_trailer(struct http_reader *r, size_t bytes)
@@ -755,11 +782,9 @@ static size_t http_body_feed(struct http_reader *r, const char *p, size_t n, enu
     return 0;
 }
 
-size_t http_reader_feed(struct http_reader *r, const char *p, size_t n, enum http_error *err)
+static size_t http_reader_feed_in(struct http_reader *r, const char *p, size_t n,
+                                  enum http_error *err)
 {
-    *err = HTTP_OK;
-    if (r->done)
-        return 0; /* paused until http_reader_next() */
     size_t used = 0;
     if (!r->head_done) {
         used = http_parser_execute(&r->parser, &http_settings, p, n);
@@ -781,6 +806,17 @@ size_t http_reader_feed(struct http_reader *r, const char *p, size_t n, enum htt
     return used + http_body_feed(r, p + used, n - used, err);
 }
 
+size_t http_reader_feed(struct http_reader *r, const char *p, size_t n, enum http_error *err)
+{
+    *err = HTTP_OK;
+    if (r->done)
+        return 0; /* paused until http_reader_next() */
+    http_reader_enter(r);
+    size_t used = http_reader_feed_in(r, p, n, err);
+    http_reader_leave(r);
+    return used;
+}
+
 enum http_error http_reader_eof(struct http_reader *r)
 {
     if (!r->in_message)
@@ -788,7 +824,9 @@ enum http_error http_reader_eof(struct http_reader *r)
     if (!r->head_done || r->body != BODY_EOF)
         return HTTP_ERR_EOF;
     enum http_error err = HTTP_OK;
+    http_reader_enter(r);
     http_end(r, &err);
+    http_reader_leave(r);
     return err;
 }
 

@@ -832,6 +832,51 @@ static void test_reader_callback_abort(void **state)
     rows_done();
 }
 
+/* A callback may free the reader (an error closes the exchange): the
+   free waits until the feed returns. ASan tells if it does not. */
+static struct http_reader *freed_reader;
+
+static int free_on_head(void *arg, struct http_msg *m)
+{
+    (void)arg, (void)m;
+    http_reader_free(&freed_reader);
+    return -1;
+}
+
+static int free_on_done(void *arg)
+{
+    (void)arg;
+    http_reader_free(&freed_reader);
+    return 0;
+}
+
+static void test_reader_freed_by_callback(void **state)
+{
+    static const struct http_reader_ops on_head = {free_on_head, cap_body, cap_done};
+    static const struct http_reader_ops on_done = {cap_head, cap_body, free_on_done};
+    static const char *const ins[] = {
+        "POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nab",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n",
+        "GET / HTTP/1.1\r\n\r\n",
+    };
+    struct cap c;
+    (void)state;
+    memset(&c, 0, sizeof(c));
+    for (size_t i = 0; i < N(ins); i++) {
+        for (int k = 0; k < 2; k++) {
+            enum http_error err;
+            freed_reader = http_reader_new(true, k ? &on_done : &on_head, &c);
+            struct http_reader *r = freed_reader;
+            c.r = r;
+            http_reader_feed(r, ins[i], strlen(ins[i]), &err);
+            assert_null(freed_reader);
+            if (!k)
+                assert_int_equal(err, HTTP_ERR_ABORTED);
+        }
+    }
+    rows_done();
+}
+
 /* ---- responses ---- */
 
 struct rsp_case {
@@ -1672,6 +1717,7 @@ int main(void)
         cmocka_unit_test_setup(test_reader_interim, rows_reset),
         cmocka_unit_test_setup(test_reader_head_then_get, rows_reset),
         cmocka_unit_test_setup(test_reader_mid_message, rows_reset),
+        cmocka_unit_test_setup(test_reader_freed_by_callback, rows_reset),
         cmocka_unit_test_setup(test_reader_errors_bytewise, rows_reset),
         cmocka_unit_test_setup(test_reader_chunk_strerror, rows_reset),
         cmocka_unit_test_setup(test_reader_chunk_line_bound, rows_reset),
