@@ -2,9 +2,9 @@
  * client_request.c - what the client half does with a parsed request: the
  * request parser's callbacks (client_reader_ops). A head is checked first
  * (the ACL and connection-limit verdicts, HTTP version, target length, one
- * Host, a forwarding loop seen in Via), then routed (an absolute URI goes
- * to its authority, an origin-form target to the reverse route for its
- * Host), offered to the cache, and rewritten into the head that goes to
+ * valid Host, required in HTTP/1.1, a forwarding loop seen in Via), then
+ * routed (an absolute URI goes to its authority, an origin-form target or
+ * OPTIONS * to the reverse route for its Host), offered to the cache, and rewritten into the head that goes to
  * the origin (hop-by-hop fields dropped, Host, Via, X-Forwarded-For,
  * framing). A CONNECT target is parsed and its port checked. Body bytes go
  * into the upstream buffer, chunked again when the request was chunked.
@@ -22,6 +22,7 @@
 
 static int client_on_connect(struct client *c, const struct http_msg *m);
 static bool client_is_asterisk(const struct http_msg *m);
+static bool client_options_server(const struct http_msg *m);
 
 /* The client's IP without port, for X-Forwarded-For. */
 static void client_ip(const struct client *c, char *out, size_t size)
@@ -142,6 +143,10 @@ static int client_route(struct client *c, const struct http_msg *m, struct url *
     const char *target = http_str(m, m->target);
     if (url_parse_absolute(target, m->target_len, u) == 0) {
         c->ex->url = strndup(target, m->target_len);
+        if (client_options_server(m)) {
+            u->path = "*"; /* RFC 9112 §3.2.4: the last proxy sends asterisk-form */
+            u->path_len = 1;
+        }
         c->ex->up.verify = c->cfg->upstream.tls.verify;
         *reverse = false;
         return 0;
@@ -172,7 +177,7 @@ static int client_route(struct client *c, const struct http_msg *m, struct url *
     if (!rt && asterisk) {
         /* in forward mode it would ask about magpie itself */
         client_fail(c, 400, "OPTIONS * is forwarded only to a reverse route's origin "
-                            "(send OPTIONS with an absolute URI to ask an origin)");
+                            "(ask an origin with OPTIONS http://host:port, no path)");
         return -1;
     }
     if (!rt) {
@@ -191,6 +196,17 @@ static int client_route(struct client *c, const struct http_msg *m, struct url *
     *host_hdr = hv;
     *reverse = true;
     return 0;
+}
+
+/* OPTIONS http://host[:port] with no path at all: about the server as a
+   whole, forwarded as OPTIONS * (RFC 9112 §3.2.4). */
+static bool client_options_server(const struct http_msg *m)
+{
+    if (strcmp(http_str(m, m->method), "OPTIONS") != 0)
+        return false;
+    const char *t = http_str(m, m->target);
+    const char *auth = strstr(t, "://");
+    return auth && !strpbrk(auth + 3, "/?#");
 }
 
 /* OPTIONS * (asterisk-form, RFC 9112 §3.2.4): the origin server as a whole. */
@@ -284,7 +300,7 @@ static int client_on_head(void *arg, struct http_msg *m)
     bool follow = false;
     if (client_route(c, m, &u, &host_hdr, &reverse, &rt) < 0)
         return -1;
-    if (!c->ex->ws_upgrade && c->ex->url && !client_is_asterisk(m)) {
+    if (!c->ex->ws_upgrade && c->ex->url && !(u.path_len == 1 && u.path[0] == '*')) {
         int r = cache_request(c, m, u.https, u.host, u.port, u.path, u.path_len, rt);
         if (r < 0)
             return -1;

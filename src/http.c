@@ -1,6 +1,8 @@
 /*
  * http.c - HTTP/1.x messages on top of http-parser: head scanning, the
- * reader, hop-by-hop rules and framing decisions. Nothing here does I/O;
+ * reader (http-parser for start lines and fields; body framing, strict
+ * chunked decoding and trailers here), request line and Host checks,
+ * hop-by-hop rules and framing decisions. Nothing here does I/O;
  * the connection state machines in client.c and upstream.c drive it.
  */
 #include "http.h"

@@ -333,6 +333,8 @@ def test_response_trailer_over_the_limit_is_a_visible_close(magpie, raw_origin):
         sock.sendall(b"0\r\n")
         for _ in range(200):
             sock.sendall(b"X-Flood: " + b"a" * 1013 + b"\r\n")
+        sock.sendall(b"\r\n")
+        time.sleep(1)
 
     o = raw_origin(flood)
     with magpie.conn() as c:
@@ -347,8 +349,9 @@ def test_response_trailer_over_the_limit_before_any_byte_is_502(magpie, raw_orig
     def flood(no, sock, rd):
         if rd.head() is None:
             return
+        # complete, but over the limit: a parser without one relays a 200
         sock.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n" +
-                     (b"X-Flood: " + b"a" * 1013 + b"\r\n") * 100)
+                     (b"X-Flood: " + b"a" * 1013 + b"\r\n") * 100 + b"\r\n")
         time.sleep(1)
 
     o = raw_origin(flood)
@@ -506,3 +509,19 @@ def test_options_asterisk_in_forward_mode_is_400(magpie, origin):
 def test_connect_with_a_body_is_400(magpie, origin):
     reject(magpie, b"CONNECT %s HTTP/1.1\r\nHost: %s\r\nContent-Length: 5\r\n\r\nhello"
            % ((origin.authority.encode(),) * 2), 400)
+
+
+def test_options_absolute_form_without_path_is_sent_as_asterisk(magpie, raw_origin):
+    def allow(no, sock, rd):
+        while rd.head() is not None:
+            sock.sendall(b"HTTP/1.1 204 No Content\r\nAllow: GET\r\n\r\n")
+
+    o = raw_origin(allow)
+    with magpie.conn() as c:
+        c.send(b"OPTIONS %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % (o.url("").encode(), o.port))
+        assert c.read_response().status == 204
+        c.send(b"OPTIONS %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % (o.url("/x").encode(), o.port))
+        assert c.read_response().status == 204
+    with o.lock:
+        lines = [line for _, line, _ in o.requests]
+    assert lines == ["OPTIONS * HTTP/1.1", "OPTIONS /x HTTP/1.1"]
