@@ -380,7 +380,9 @@ static int http_on_headers_complete(http_parser *p)
     http_trim_values(m);
     r->body = BODY_NONE;
     r->remaining = 0;
-    enum http_te te = http_te_kind(m);
+    /* http-parser notes a Transfer-Encoding line; without one there is
+       nothing to scan (and the field is never forwarded as received) */
+    enum http_te te = p->uses_transfer_encoding ? http_te_kind(m) : TE_NONE;
     int rc;
     if (p->type == HTTP_REQUEST) {
         rc = http_frame_request(r, p, m, te);
