@@ -147,7 +147,8 @@ struct client {
     bool tls_want_read, tls_want_write; /* client TLS handshake */
     bool phantom; /* a background refresh: no client socket, output dropped */
     bool flushing; /* in client_flush(): a nested one waits for the loop */
-    uint64_t out_written; /* bytes written to the socket from `out` */
+    uint64_t out_written; /* bytes client_do_write() sent from `out` (all of a
+                             relayed response goes that way) */
 
     struct exchange *ex; /* NULL while the connection rests */
 };
