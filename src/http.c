@@ -1,8 +1,8 @@
 /*
  * http.c - HTTP/1.x messages on top of http-parser: head scanning, the
  * reader (http-parser for start lines and fields; body framing, strict
- * chunked decoding and trailers here), request line and Host checks,
- * hop-by-hop rules and framing decisions. Nothing here does I/O;
+ * chunked decoding and trailers here), hop-by-hop rules and framing
+ * decisions. Request line and Host checks are http_check.c. Nothing here does I/O;
  * the connection state machines in client.c and upstream.c drive it.
  */
 #include "http.h"
@@ -536,13 +536,6 @@ static int http_deliver(struct http_reader *r, const char *p, size_t n, enum htt
     return 0;
 }
 
-static bool http_is_tchar(unsigned char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    return c != 0 && c < 0x80 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
 static int http_hex(unsigned char c)
 {
     if (c >= '0' && c <= '9')
@@ -564,12 +557,12 @@ static bool http_chunk_ext_step(struct http_reader *r, unsigned char c)
             r->ch = CH_EXT_NAME0;
         return ws || c == ';';
     case CH_EXT_NAME0:
-        if (http_is_tchar(c))
+        if (http_tchar(c))
             r->ch = CH_EXT_NAME;
-        return ws || http_is_tchar(c);
+        return ws || http_tchar(c);
     case CH_EXT_NAME:
     case CH_EXT_VAL:
-        if (http_is_tchar(c))
+        if (http_tchar(c))
             return true;
         if (c == '=' && r->ch == CH_EXT_NAME)
             r->ch = CH_EXT_VAL0;
@@ -589,11 +582,11 @@ static bool http_chunk_ext_step(struct http_reader *r, unsigned char c)
             r->ch = CH_EXT_NAME0;
         return ws || c == '=' || c == ';';
     case CH_EXT_VAL0:
-        if (http_is_tchar(c))
+        if (http_tchar(c))
             r->ch = CH_EXT_VAL;
         else if (c == '"')
             r->ch = CH_EXT_QSTR;
-        return ws || http_is_tchar(c) || c == '"';
+        return ws || http_tchar(c) || c == '"';
     case CH_EXT_QSTR:
         /* qdtext: HTAB, SP, VCHAR but DQUOTE and backslash, obs-text */
         if (c == '"')
@@ -667,7 +660,7 @@ static bool http_chunk_step(struct http_reader *r, unsigned char c)
     case CH_TRL_START:
         if (c == '\r')
             r->ch = CH_TRL_END_LF;
-        else if (http_is_tchar(c))
+        else if (http_tchar(c))
             r->ch = CH_TRL_NAME;
         else
             return false;
@@ -675,7 +668,7 @@ static bool http_chunk_step(struct http_reader *r, unsigned char c)
     case CH_TRL_NAME:
         if (c == ':')
             r->ch = CH_TRL_VALUE;
-        return c == ':' || http_is_tchar(c);
+        return c == ':' || http_tchar(c);
     case CH_TRL_VALUE:
         /* field-value: VCHAR, obs-text, SP and HTAB; no other control */
         if (c == '\r')
@@ -925,81 +918,6 @@ enum http_scan http_head_scan(const char *p, size_t len, size_t max_head, size_t
     if (!first_done && i - start > max_line)
         return HTTP_SCAN_URI_LONG;
     return HTTP_SCAN_MORE;
-}
-
-/* ---- request line and Host ---- */
-
-enum http_line_check http_request_line_check(const char *p, size_t len, const char **why)
-{
-    size_t i = 0;
-    while (i + 1 < len && p[i] == '\r' && p[i + 1] == '\n')
-        i += 2;
-    size_t m = i;
-    while (i < len && http_is_tchar((unsigned char)p[i]))
-        i++;
-    if (i == m || i >= len || p[i] != ' ') {
-        *why = "malformed request line (method)";
-        return HTTP_LINE_BAD;
-    }
-    size_t t = ++i;
-    /* visible ASCII only: no control bytes, DEL, bytes over 0x7f, tab or
-       second space (RFC 9112 §3, RFC 3986) */
-    while (i < len && (unsigned char)p[i] > 0x20 && (unsigned char)p[i] < 0x7f)
-        i++;
-    if (i == t || i >= len || p[i] != ' ') {
-        *why = "malformed request line (whitespace, control or non-ASCII bytes in the target)";
-        return HTTP_LINE_BAD;
-    }
-    i++;
-    if (len - i < 10 || memcmp(p + i, "HTTP/", 5) != 0 || p[i + 5] < '0' || p[i + 5] > '9' ||
-        p[i + 6] != '.' || p[i + 7] < '0' || p[i + 7] > '9' || p[i + 8] != '\r' ||
-        p[i + 9] != '\n') {
-        *why = "malformed request line (HTTP version)";
-        return HTTP_LINE_BAD;
-    }
-    if (p[i + 5] != '1' || (p[i + 7] != '0' && p[i + 7] != '1')) {
-        *why = "HTTP version not supported";
-        return HTTP_LINE_VERSION;
-    }
-    return HTTP_LINE_OK;
-}
-
-/* unreserved / pct-encoded / sub-delims (RFC 3986 §3.2.2 reg-name); "%" is
-   allowed without checking its digits, as url.c decodes nothing */
-static bool http_is_regname_char(unsigned char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    return c != 0 && strchr("-._~%!$&'()*+,;=", c) != NULL;
-}
-
-bool http_host_valid(const char *v, size_t len)
-{
-    size_t i = 0;
-    if (len > 0 && v[0] == '[') {
-        /* IP-literal: the address itself is checked where it is parsed */
-        for (i = 1; i < len && v[i] != ']'; i++)
-            if (!(http_hex((unsigned char)v[i]) >= 0 || v[i] == ':' || v[i] == '.' ||
-                  v[i] == 'v' || v[i] == 'V'))
-                return false;
-        if (i == len)
-            return false;
-        i++;
-    } else {
-        while (i < len && http_is_regname_char((unsigned char)v[i]))
-            i++;
-    }
-    if (i == len)
-        return true;
-    if (v[i] != ':' || len - i - 1 > 5)
-        return false;
-    unsigned port = 0;
-    for (i++; i < len; i++) {
-        if (v[i] < '0' || v[i] > '9')
-            return false;
-        port = port * 10 + (unsigned)(v[i] - '0');
-    }
-    return port <= 65535;
 }
 
 /* ---- header rules ---- */

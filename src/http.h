@@ -137,6 +137,9 @@ void http_reader_release(struct http_reader *r);
 /* The message being read or last read. */
 struct http_msg *http_reader_msg(struct http_reader *r);
 
+/* http_check.c */
+/* Whether c is a tchar (RFC 9110 §5.6.2), the bytes of a token. */
+bool http_tchar(unsigned char c);
 /* Result of checking a request line (RFC 9112 §3). */
 enum http_line_check {
     HTTP_LINE_OK,
