@@ -525,3 +525,56 @@ def test_options_absolute_form_without_path_is_sent_as_asterisk(magpie, raw_orig
     with o.lock:
         lines = [line for _, line, _ in o.requests]
     assert lines == ["OPTIONS * HTTP/1.1", "OPTIONS /x HTTP/1.1"]
+
+
+def test_pipelined_after_a_chunked_request(magpie, raw_origin):
+    def chunked_then_plain(no, sock, rd):
+        while True:
+            h = rd.head()
+            if h is None:
+                return
+            line, fields = h
+            body = b""
+            if field(fields, "Transfer-Encoding"):
+                while not body.endswith(b"0\r\n\r\n"):
+                    got = rd.read(1)
+                    if not got:
+                        return
+                    body += got
+            path = line.split(" ")[1].encode()
+            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(path), path))
+
+    o = raw_origin(chunked_then_plain)
+    with magpie.conn() as c:
+        c.send(b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"5;e=1\r\nhello\r\n0\r\nX-T: 1\r\n\r\n"
+               b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % (o.url("/1").encode(),
+                                                              o.url("/2").encode()))
+        assert c.read_response().body == b"/1"
+        assert c.read_response().body == b"/2"
+    assert o.targets() == ["/1", "/2"]
+
+
+def test_websocket_upgrade_with_a_body_tunnels_after_the_body(magpie, raw_origin):
+    def ws(no, sock, rd):
+        h = rd.head()
+        if h is None:
+            return
+        body = rd.read(int(field(h[1], "Content-Length")))
+        sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                     b"Connection: Upgrade\r\n\r\nbody=" + body)
+        while True:
+            data = rd.read(1)
+            if not data:
+                return
+            sock.sendall(data.upper())
+
+    o = raw_origin(ws)
+    with magpie.conn() as c:
+        c.send(b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+               b"Connection: Upgrade\r\nContent-Length: 5\r\n\r\nhello" % o.url("/ws").encode())
+        r = c.read_response()
+        assert r.status == 101
+        assert c.wait_for(b"body=hello")
+        c.send(b"frames")
+        assert c.wait_for(b"FRAMES")
