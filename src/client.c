@@ -125,7 +125,7 @@ static void client_reset_request(struct client *c)
     ex->req_done = ex->req_chunked = ex->keep_alive = false;
     ex->rsp_head_sent = ex->rsp_done = false;
     ex->status = 0;
-    ex->bytes_sent = ex->bytes_received = 0;
+    ex->bytes_sent = ex->bytes_received = ex->rsp_mark = 0;
     ex->connect = ex->ws_upgrade = ex->bodiless = false;
     free(ex->local_reason);
     ex->local_reason = NULL;
@@ -212,8 +212,11 @@ void client_close(struct client *c, const char *why)
 /* What a request needs beyond the connection: 0, or -1 out of memory. */
 static int client_begin(struct client *c)
 {
-    if (!c->reader && !(c->reader = http_reader_new(true, &client_reader_ops, c)))
-        return -1;
+    if (!c->reader) {
+        if (!(c->reader = http_reader_new(true, &client_reader_ops, c)))
+            return -1;
+        http_reader_set_max_trailer(c->reader, c->cfg->limits.max_header_bytes);
+    }
     if (c->ex)
         return 0;
     struct exchange *ex = calloc(1, sizeof(*ex));
@@ -524,6 +527,7 @@ static void client_do_write(struct client *c)
         return;
     }
     enum sock_io r = sock_write(&c->sock, &c->out, &n);
+    c->out_written += n;
     if (r == SOCK_ERROR) {
         client_close(c, sock_error(&c->sock));
         return;
@@ -665,6 +669,24 @@ static bool client_status_closes(int status)
     return status == 400 || status == 408 || status == 414 || status == 431 || status == 505;
 }
 
+/* A relayed response none of whose bytes reached the socket yet (the
+   origin's head and a broken body can come in one read): drop it from the
+   output, so the client gets an error status instead of a bare close. */
+static bool client_take_back(struct client *c)
+{
+    struct exchange *ex = c->ex;
+    if (!ex->rsp_mark || c->phantom || c->out_written + 1 > ex->rsp_mark)
+        return false;
+    uint64_t before = ex->rsp_mark - 1 - c->out_written; /* earlier bytes, still queued */
+    if (before > buf_used(&c->out))
+        return false;
+    c->out.len = c->out.off + (uint32_t)before;
+    ex->rsp_head_sent = false;
+    ex->rsp_mark = 0;
+    ex->framing = HTTP_FRAME_NONE;
+    return true;
+}
+
 void client_fail(struct client *c, int status, const char *reason)
 {
     if (c->state == CS_CLOSED)
@@ -689,7 +711,7 @@ void client_fail(struct client *c, int status, const char *reason)
     if (cache_stale_fallback(c, status))
         return;
     upstream_close(c);
-    if (c->ex->rsp_head_sent) {
+    if (c->ex->rsp_head_sent && !client_take_back(c)) {
         /* too late for a status: a close makes the truncation visible */
         client_close(c, reason);
         return;
@@ -806,6 +828,9 @@ static void client_parse_error(struct client *c, enum http_error err)
     case HTTP_ERR_TOO_MANY_HEADERS:
         client_fail(c, 431, "too many header fields");
         return;
+    case HTTP_ERR_TRAILER_TOO_LARGE:
+        client_fail(c, 431, "request trailer section too large");
+        return;
     case HTTP_ERR_ABORTED:
         return; /* the callback already answered */
     case HTTP_ERR_SYNTAX:
@@ -878,6 +903,24 @@ static bool client_body_first(const struct client *c)
     return !m->expect_continue;
 }
 
+/* The request line, strictly (RFC 9112 §3): http-parser lets tabs, runs of
+   spaces and any HTTP/1.x through. -1 after answering. */
+static int client_check_line(struct client *c, size_t head_len)
+{
+    const char *why = NULL;
+    switch (http_request_line_check(buf_head(&c->in), head_len, &why)) {
+    case HTTP_LINE_OK:
+        return 0;
+    case HTTP_LINE_BAD:
+        client_fail(c, 400, why);
+        return -1;
+    case HTTP_LINE_VERSION:
+        client_fail(c, 505, why);
+        return -1;
+    }
+    return 0;
+}
+
 static void client_process(struct client *c)
 {
     if (c->state == CS_HEAD) {
@@ -909,6 +952,8 @@ static void client_process(struct client *c)
         c->tls_head_deadline = false;
         c->timer.repeat = c->cfg->limits.client_idle_timeout;
         ev_timer_again(c->srv->loop, &c->timer);
+        if (client_check_line(c, head_len) < 0)
+            return;
         enum http_error err;
         c->ex->in_head = true;
         size_t used = http_reader_feed(c->reader, buf_head(&c->in), head_len, &err);

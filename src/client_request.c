@@ -2,9 +2,9 @@
  * client_request.c - what the client half does with a parsed request: the
  * request parser's callbacks (client_reader_ops). A head is checked first
  * (the ACL and connection-limit verdicts, HTTP version, target length, one
- * Host, a forwarding loop seen in Via), then routed (an absolute URI goes
- * to its authority, an origin-form target to the reverse route for its
- * Host), offered to the cache, and rewritten into the head that goes to
+ * valid Host, required in HTTP/1.1, a forwarding loop seen in Via), then
+ * routed (an absolute URI goes to its authority, an origin-form target or
+ * OPTIONS * to the reverse route for its Host), offered to the cache, and rewritten into the head that goes to
  * the origin (hop-by-hop fields dropped, Host, Via, X-Forwarded-For,
  * framing). A CONNECT target is parsed and its port checked. Body bytes go
  * into the upstream buffer, chunked again when the request was chunked.
@@ -21,6 +21,8 @@
 #include <strings.h>
 
 static int client_on_connect(struct client *c, const struct http_msg *m);
+static bool client_is_asterisk(const struct http_msg *m);
+static bool client_options_server(const struct http_msg *m);
 
 /* The client's IP without port, for X-Forwarded-For. */
 static void client_ip(const struct client *c, char *out, size_t size)
@@ -96,8 +98,10 @@ static int client_build_request(struct client *c, const struct http_msg *m, cons
                                 size_t path_len, const char *host_hdr, bool reverse)
 {
     struct buf *out = &c->ex->up.out;
+    bool asterisk = path_len == 1 && path[0] == '*'; /* OPTIONS * stays so */
     if (buf_append_str(out, c->ex->method) < 0 || buf_append_lit(out, " ") < 0 ||
-        (path[0] != '/' && buf_append_lit(out, "/") < 0) || buf_append(out, path, path_len) < 0 ||
+        (path[0] != '/' && !asterisk && buf_append_lit(out, "/") < 0) ||
+        buf_append(out, path, path_len) < 0 ||
         buf_append_lit(out, " HTTP/1.1\r\nHost: ") < 0 || buf_append_str(out, host_hdr) < 0 ||
         buf_append_lit(out, "\r\n") < 0)
         return -1;
@@ -139,12 +143,17 @@ static int client_route(struct client *c, const struct http_msg *m, struct url *
     const char *target = http_str(m, m->target);
     if (url_parse_absolute(target, m->target_len, u) == 0) {
         c->ex->url = strndup(target, m->target_len);
+        if (client_options_server(m)) {
+            u->path = "*"; /* RFC 9112 §3.2.4: the last proxy sends asterisk-form */
+            u->path_len = 1;
+        }
         c->ex->up.verify = c->cfg->upstream.tls.verify;
         *reverse = false;
         return 0;
     }
     const struct http_header *hh = http_find(m, "Host");
-    if (target[0] != '/') {
+    bool asterisk = client_is_asterisk(m);
+    if (target[0] != '/' && !asterisk) {
         client_fail(c, 400, "request target is neither an absolute URI nor a path");
         return -1;
     }
@@ -165,6 +174,12 @@ static int client_route(struct client *c, const struct http_msg *m, struct url *
         snprintf(c->ex->url, ulen, "http://%s%s", hv, target);
     const struct cfg_route *rt = config_route_find(c->cfg, host);
     *rtp = rt;
+    if (!rt && asterisk) {
+        /* in forward mode it would ask about magpie itself */
+        client_fail(c, 400, "OPTIONS * is forwarded only to a reverse route's origin "
+                            "(ask an origin with OPTIONS http://host:port, no path)");
+        return -1;
+    }
     if (!rt) {
         char reason[URL_HOST_MAX + 96];
         snprintf(reason, sizeof(reason),
@@ -183,12 +198,53 @@ static int client_route(struct client *c, const struct http_msg *m, struct url *
     return 0;
 }
 
+/* OPTIONS http://host[:port] with no path at all: about the server as a
+   whole, forwarded as OPTIONS * (RFC 9112 §3.2.4). */
+static bool client_options_server(const struct http_msg *m)
+{
+    if (strcmp(http_str(m, m->method), "OPTIONS") != 0)
+        return false;
+    const char *t = http_str(m, m->target);
+    const char *auth = strstr(t, "://");
+    return auth && !strpbrk(auth + 3, "/?#");
+}
+
+/* OPTIONS * (asterisk-form, RFC 9112 §3.2.4): the origin server as a whole. */
+static bool client_is_asterisk(const struct http_msg *m)
+{
+    return m->target_len == 1 && http_str(m, m->target)[0] == '*' &&
+           strcmp(http_str(m, m->method), "OPTIONS") == 0;
+}
+
 static size_t client_count_headers(const struct http_msg *m, const char *name)
 {
     size_t n = 0;
     for (size_t i = 0; i < m->nhdrs; i++)
         n += strcasecmp(http_hname(m, &m->hdrs[i]), name) == 0;
     return n;
+}
+
+/* RFC 9112 §3.2: one Host, always in HTTP/1.1 (also with an absolute
+   target), and a valid authority. An empty value passes here; a route
+   needs a name, so only an absolute target can go on with it. A background
+   refresh replays what its client sent, Host or not. -1 after answering. */
+static int client_check_host(struct client *c, const struct http_msg *m)
+{
+    size_t n = client_count_headers(m, "Host");
+    if (n > 1) {
+        client_fail(c, 400, "more than one Host header");
+        return -1;
+    }
+    if (n == 0 && m->minor >= 1 && !c->phantom) {
+        client_fail(c, 400, "HTTP/1.1 request without a Host header");
+        return -1;
+    }
+    const struct http_header *h = n ? http_find(m, "Host") : NULL;
+    if (h && !http_host_valid(http_hvalue(m, h), h->value_len)) {
+        client_fail(c, 400, "Host header is not a valid authority");
+        return -1;
+    }
+    return 0;
 }
 
 /* Checks that answer before anything goes upstream; -1 after answering. */
@@ -202,7 +258,7 @@ static int client_admit(struct client *c, const struct http_msg *m)
         client_fail(c, 503, "too many connections");
         return -1;
     }
-    if (m->major != 1) {
+    if (m->major != 1 || m->minor > 1) {
         client_fail(c, 505, "HTTP version not supported");
         return -1;
     }
@@ -210,10 +266,8 @@ static int client_admit(struct client *c, const struct http_msg *m)
         client_fail(c, 414, "request target too long");
         return -1;
     }
-    if (client_count_headers(m, "Host") > 1) {
-        client_fail(c, 400, "more than one Host header");
+    if (client_check_host(c, m) < 0)
         return -1;
-    }
     if (client_is_loop(m, c->cfg->proxy_name)) {
         client_fail(c, 508, "forwarding loop detected: the request already passed this proxy");
         return -1;
@@ -227,15 +281,18 @@ static int client_on_head(void *arg, struct http_msg *m)
     c->ex->method = strdup(http_str(m, m->method));
     c->ex->method_id = m->method_id;
     c->ex->minor = m->minor;
-    c->ex->keep_alive = m->keep_alive && !m->upgrade;
     c->ex->req_chunked = m->chunked;
     c->ex->bodiless = !m->chunked && m->content_length <= 0;
+    /* Only a WebSocket upgrade is forwarded as one (and becomes a tunnel on
+       a 101); any other Upgrade is an ordinary request framed by its body,
+       its Upgrade and Connection fields dropped as hop-by-hop. */
+    const struct http_header *upg = http_find(m, "Upgrade");
+    c->ex->ws_upgrade = m->upgrade && upg && http_list_has(http_hvalue(m, upg), "websocket");
+    c->ex->keep_alive = m->keep_alive && !c->ex->ws_upgrade;
     if (!c->ex->method || client_admit(c, m) < 0)
         return -1;
     if (m->method_id == HTTP_M_CONNECT)
         return client_on_connect(c, m);
-    const struct http_header *upg = http_find(m, "Upgrade");
-    c->ex->ws_upgrade = m->upgrade && upg && http_list_has(http_hvalue(m, upg), "websocket");
     struct url u;
     const char *host_hdr = NULL;
     bool reverse;
@@ -243,7 +300,7 @@ static int client_on_head(void *arg, struct http_msg *m)
     bool follow = false;
     if (client_route(c, m, &u, &host_hdr, &reverse, &rt) < 0)
         return -1;
-    if (!c->ex->ws_upgrade && c->ex->url) {
+    if (!c->ex->ws_upgrade && c->ex->url && !(u.path_len == 1 && u.path[0] == '*')) {
         int r = cache_request(c, m, u.https, u.host, u.port, u.path, u.path_len, rt);
         if (r < 0)
             return -1;

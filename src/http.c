@@ -1,6 +1,8 @@
 /*
  * http.c - HTTP/1.x messages on top of http-parser: head scanning, the
- * reader, hop-by-hop rules and framing decisions. Nothing here does I/O;
+ * reader (http-parser for start lines and fields; body framing, strict
+ * chunked decoding and trailers here), hop-by-hop rules and framing
+ * decisions. Request line and Host checks are http_check.c. Nothing here does I/O;
  * the connection state machines in client.c and upstream.c drive it.
  */
 #include "http.h"
@@ -12,17 +14,58 @@
 #include <strings.h>
 
 #define HTTP_MAX_HEADERS 256
+#define HTTP_CHUNK_LINE_MAX 4096 /* chunk-size and chunk-ext, without CRLF */
+
+/* How the body of the message being read is delimited (RFC 9112 §6.3). */
+enum http_body { BODY_NONE, BODY_LENGTH, BODY_CHUNKED, BODY_EOF };
+
+/* Where a chunked body is (RFC 9112 §7.1), one byte of framing at a time. */
+enum http_chunk_state {
+    CH_SIZE0,       /* the first HEXDIG of chunk-size */
+    CH_SIZE,        /* more HEXDIG, chunk-ext or CR */
+    CH_EXT_WS,      /* BWS before ";" */
+    CH_EXT_NAME0,   /* BWS after ";", then the name */
+    CH_EXT_NAME,    /* token */
+    CH_EXT_NAME_WS, /* BWS after the name: "=" or ";" */
+    CH_EXT_VAL0,    /* BWS after "=", then token or quoted-string */
+    CH_EXT_VAL,     /* token */
+    CH_EXT_QSTR,    /* quoted-string */
+    CH_EXT_QPAIR,   /* after a backslash in it */
+    CH_EXT_QEND,    /* after its closing quote */
+    CH_SIZE_LF,     /* the size line's CR was read */
+    CH_DATA,        /* chunk-data: passed on in bulk */
+    CH_DATA_CR,     /* the CRLF after the data */
+    CH_DATA_LF,
+    CH_TRL_START,   /* a trailer field line or the empty line that ends */
+    CH_TRL_NAME,
+    CH_TRL_VALUE,
+    CH_TRL_LF,
+    CH_TRL_END_LF,
+};
 
 struct http_reader {
-    http_parser parser;
+    http_parser parser; /* the start line and fields only */
     const struct http_reader_ops *ops;
     void *arg;
     struct http_msg msg;
+    bool request;
     bool in_message;
+    bool head_done; /* http-parser ended the head: the body is ours */
     int cur; /* the arena string being appended to (STR_*) */
     bool no_body_next;
     bool done;
     enum http_error cb_error;
+    const char *why; /* our own error text, else http-parser's */
+    enum http_body body;
+    uint64_t remaining; /* of a Content-Length body or the current chunk */
+    enum http_chunk_state ch;
+    size_t line_len;    /* bytes of the current chunk size line */
+    size_t trailer_len; /* bytes of the trailer section so far */
+    size_t max_trailer;
+    /* A callback may free the reader (an error closes the exchange): then
+       the free waits until the outermost feed or eof returns. */
+    unsigned busy;
+    bool doomed;
 };
 
 /* ---- message arena ---- */
@@ -99,6 +142,8 @@ static int http_on_begin(http_parser *p)
     http_msg_clear(&r->msg);
     r->cur = STR_NONE;
     r->in_message = true;
+    r->cb_error = HTTP_OK;
+    r->why = NULL;
     return 0;
 }
 
@@ -203,6 +248,107 @@ static void http_trim_values(struct http_msg *m)
     }
 }
 
+/* Fails the head: the reader's error, with our text for it. */
+static int http_head_fail(struct http_reader *r, enum http_error e, const char *why)
+{
+    r->cb_error = e;
+    r->why = why;
+    return -1;
+}
+
+enum http_te { TE_NONE, TE_CHUNKED, TE_OTHER };
+
+/* Transfer-Encoding over all its field lines: absent, exactly "chunked",
+   or anything else (another coding, chunked twice, an empty list). */
+static enum http_te http_te_kind(const struct http_msg *m)
+{
+    size_t codings = 0;
+    bool chunked = false, seen = false;
+    for (size_t i = 0; i < m->nhdrs; i++) {
+        const struct http_header *h = &m->hdrs[i];
+        if (h->name_len != 17 || strcasecmp(http_hname(m, h), "Transfer-Encoding") != 0)
+            continue;
+        seen = true;
+        const char *v = http_hvalue(m, h);
+        while (*v) {
+            while (*v == ' ' || *v == '\t' || *v == ',')
+                v++;
+            const char *s = v;
+            while (*v && *v != ',')
+                v++;
+            const char *e = v;
+            while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+                e--;
+            if (e == s)
+                continue; /* empty list elements do not count (RFC 9110 §5.6.1) */
+            codings++;
+            chunked = chunked || (e - s == 7 && strncasecmp(s, "chunked", 7) == 0);
+        }
+    }
+    if (!seen)
+        return TE_NONE;
+    return codings == 1 && chunked ? TE_CHUNKED : TE_OTHER;
+}
+
+/* RFC 9112 §6.3 for a request; Upgrade changes nothing here. */
+static int http_frame_request(struct http_reader *r, const http_parser *p, struct http_msg *m,
+                              enum http_te te)
+{
+    bool has_length = (p->flags & F_CONTENTLENGTH) != 0;
+    if (te != TE_NONE && (p->http_major == 0 || (p->http_major == 1 && p->http_minor == 0)))
+        return http_head_fail(r, HTTP_ERR_FRAMING, "Transfer-Encoding in an HTTP/1.0 request");
+    if (te == TE_OTHER)
+        return http_head_fail(r, HTTP_ERR_FRAMING,
+                              "Transfer-Encoding other than a single \"chunked\"");
+    if (m->method_id == HTTP_M_CONNECT) {
+        if (te != TE_NONE || (has_length && p->content_length > 0))
+            return http_head_fail(r, HTTP_ERR_FRAMING, "CONNECT request with a body");
+        r->body = BODY_NONE; /* what follows is the tunnel's */
+        return 0;
+    }
+    if (te == TE_CHUNKED) {
+        m->chunked = true;
+        r->body = BODY_CHUNKED;
+    } else if (has_length && p->content_length > 0) {
+        r->body = BODY_LENGTH;
+        r->remaining = p->content_length;
+    }
+    return 0;
+}
+
+/* RFC 9112 §6.3 for a response: no_body for HEAD, 1xx, 204 and 304. */
+static int http_frame_response(struct http_reader *r, const http_parser *p, struct http_msg *m,
+                               enum http_te te, bool no_body)
+{
+    bool has_length = (p->flags & F_CONTENTLENGTH) != 0;
+    m->chunked = te == TE_CHUNKED;
+    if (no_body)
+        return 0;
+    if (te != TE_NONE && (p->http_major == 0 || (p->http_major == 1 && p->http_minor == 0)))
+        return http_head_fail(r, HTTP_ERR_FRAMING, "Transfer-Encoding in an HTTP/1.0 response");
+    if (te == TE_OTHER)
+        return http_head_fail(r, HTTP_ERR_FRAMING,
+                              "transfer coding other than a single \"chunked\"");
+    if (te == TE_CHUNKED) {
+        r->body = BODY_CHUNKED;
+    } else if (has_length) {
+        r->body = p->content_length > 0 ? BODY_LENGTH : BODY_NONE;
+        r->remaining = p->content_length;
+    } else {
+        r->body = BODY_EOF;
+    }
+    return 0;
+}
+
+/* Keep-alive by version and Connection, as http_should_keep_alive() does,
+   and never after a close-delimited body. */
+static bool http_keep_alive(const struct http_reader *r, const http_parser *p)
+{
+    bool ka = p->http_major > 0 && p->http_minor > 0 ? !(p->flags & F_CONNECTION_CLOSE)
+                                                     : (p->flags & F_CONNECTION_KEEP_ALIVE) != 0;
+    return ka && r->body != BODY_EOF;
+}
+
 static int http_on_headers_complete(http_parser *p)
 {
     struct http_reader *r = p->data;
@@ -213,12 +359,9 @@ static int http_on_headers_complete(http_parser *p)
     /* Lenient http-parser lets spaces into field names; "Content-Length :"
        would then pass our name checks and reach the origin, a smuggling
        vector. RFC 9112 §5.1: reject. */
-    for (size_t i = 0; i < m->nhdrs; i++) {
-        if (memchr(http_hname(m, &m->hdrs[i]), ' ', m->hdrs[i].name_len)) {
-            r->cb_error = HTTP_ERR_SYNTAX;
-            return -1;
-        }
-    }
+    for (size_t i = 0; i < m->nhdrs; i++)
+        if (memchr(http_hname(m, &m->hdrs[i]), ' ', m->hdrs[i].name_len))
+            return http_head_fail(r, HTTP_ERR_SYNTAX, "whitespace in a header field name");
     m->major = p->http_major;
     m->minor = p->http_minor;
     if (p->type == HTTP_REQUEST) {
@@ -232,53 +375,46 @@ static int http_on_headers_complete(http_parser *p)
     } else {
         m->status = (int)p->status_code;
     }
-    m->chunked = (p->flags & F_CHUNKED) != 0;
-    if ((p->flags & F_CONTENTLENGTH) && !m->chunked)
+    if ((p->flags & F_CONTENTLENGTH) && !(p->flags & F_CHUNKED))
         m->content_length = (int64_t)p->content_length;
-    /* A response to HEAD, a 1xx, 204 or 304 has no body whatever its headers
-       say (RFC 9112 §6.3): http-parser would wait for a 304's Content-Length.
-       The HEAD mark outlives interim responses; it is for the final one. */
-    bool no_body = false;
-    if (p->type == HTTP_RESPONSE) {
-        no_body = r->no_body_next || !http_status_has_body(HTTP_M_OTHER, m->status);
+    http_trim_values(m);
+    r->body = BODY_NONE;
+    r->remaining = 0;
+    /* http-parser notes a Transfer-Encoding line; without one there is
+       nothing to scan (and the field is never forwarded as received) */
+    enum http_te te = p->uses_transfer_encoding ? http_te_kind(m) : TE_NONE;
+    int rc;
+    if (p->type == HTTP_REQUEST) {
+        rc = http_frame_request(r, p, m, te);
+    } else {
+        /* A response to HEAD, a 1xx, 204 or 304 has no body whatever its
+           headers say. The HEAD mark outlives interim responses; it is for
+           the final one. */
+        bool no_body = r->no_body_next || !http_status_has_body(HTTP_M_OTHER, m->status);
         if (m->status >= 200)
             r->no_body_next = false;
+        rc = http_frame_response(r, p, m, te, no_body);
     }
-    if (no_body)
-        p->flags |= F_SKIPBODY; /* else keep-alive is judged as if read to EOF */
-    m->keep_alive = http_should_keep_alive(p) != 0;
+    if (rc < 0)
+        return -1;
+    if (m->chunked)
+        m->content_length = -1;
+    m->keep_alive = http_keep_alive(r, p);
     m->upgrade = p->upgrade || (p->flags & F_UPGRADE);
-    http_trim_values(m);
     const struct http_header *e = http_find(m, "Expect");
     m->expect_continue = e && strcasecmp(http_hvalue(m, e), "100-continue") == 0;
     http_mark_hops(m);
-    if (r->ops->on_head(r->arg, m) < 0) {
-        r->cb_error = HTTP_ERR_ABORTED;
-        return -1;
-    }
-    return no_body ? 1 : 0;
+    if (r->ops->on_head(r->arg, m) < 0)
+        return http_head_fail(r, HTTP_ERR_ABORTED, "aborted");
+    return 1; /* F_SKIPBODY: http-parser ends the message at its head */
 }
 
-static int http_on_body(http_parser *p, const char *at, size_t n)
-{
-    struct http_reader *r = p->data;
-    if (r->ops->on_body(r->arg, at, n) < 0) {
-        r->cb_error = HTTP_ERR_ABORTED;
-        return -1;
-    }
-    return 0;
-}
-
+/* http-parser reached the end of the head; the body is read by us. */
 static int http_on_complete(http_parser *p)
 {
     struct http_reader *r = p->data;
-    r->in_message = false;
-    r->done = true;
+    r->head_done = true;
     http_parser_pause(p, 1);
-    if (r->ops->on_done(r->arg) < 0) {
-        r->cb_error = HTTP_ERR_ABORTED;
-        return -1;
-    }
     return 0;
 }
 
@@ -289,11 +425,18 @@ static const http_parser_settings http_settings = {
     .on_header_field = http_on_field,
     .on_header_value = http_on_value,
     .on_headers_complete = http_on_headers_complete,
-    .on_body = http_on_body,
     .on_message_complete = http_on_complete,
 };
 
 /* ---- reader ---- */
+
+static void http_parser_restart(struct http_reader *r)
+{
+    /* a clean parser for the next head: no pause, no upgrade exit, no
+       "connection: close" dead state carried over */
+    http_parser_init(&r->parser, r->request ? HTTP_REQUEST : HTTP_RESPONSE);
+    r->parser.data = r;
+}
 
 struct http_reader *http_reader_new(bool request, const struct http_reader_ops *ops, void *arg)
 {
@@ -306,21 +449,50 @@ struct http_reader *http_reader_new(bool request, const struct http_reader_ops *
     struct http_reader *r = calloc(1, sizeof(*r));
     if (!r)
         return NULL;
-    http_parser_init(&r->parser, request ? HTTP_REQUEST : HTTP_RESPONSE);
-    r->parser.data = r;
+    r->request = request;
+    http_parser_restart(r);
     r->ops = ops;
     r->arg = arg;
+    r->max_trailer = HTTP_READER_MAX_TRAILER;
     http_msg_clear(&r->msg);
     return r;
+}
+
+static void http_reader_destroy(struct http_reader *r)
+{
+    http_msg_free(&r->msg);
+    free(r);
 }
 
 void http_reader_free(struct http_reader **rp)
 {
     if (!*rp)
         return;
-    http_msg_free(&(*rp)->msg);
-    free(*rp);
+    if ((*rp)->busy)
+        (*rp)->doomed = true;
+    else
+        http_reader_destroy(*rp);
     *rp = NULL;
+}
+
+static void http_reader_enter(struct http_reader *r)
+{
+    r->busy++;
+}
+
+/* false if the reader was freed meanwhile: touch nothing of it then */
+static bool http_reader_leave(struct http_reader *r)
+{
+    if (--r->busy == 0 && r->doomed) {
+        http_reader_destroy(r);
+        return false;
+    }
+    return true;
+}
+
+void http_reader_set_max_trailer(struct http_reader *r, size_t bytes)
+{
+    r->max_trailer = bytes;
 }
 
 static enum http_error http_classify(const struct http_reader *r)
@@ -340,26 +512,305 @@ static enum http_error http_classify(const struct http_reader *r)
     }
 }
 
+/* The message ended: the reader pauses, then the owner hears of it (and
+   may call http_reader_next() from on_done). */
+static void http_end(struct http_reader *r, enum http_error *err)
+{
+    r->in_message = false;
+    r->head_done = false;
+    r->body = BODY_NONE;
+    r->done = true;
+    if (r->ops->on_done(r->arg) < 0) {
+        r->cb_error = *err = HTTP_ERR_ABORTED;
+        r->why = "aborted";
+    }
+}
+
+static int http_deliver(struct http_reader *r, const char *p, size_t n, enum http_error *err)
+{
+    if (r->ops->on_body(r->arg, p, n) < 0) {
+        r->cb_error = *err = HTTP_ERR_ABORTED;
+        r->why = "aborted";
+        return -1;
+    }
+    return 0;
+}
+
+static int http_hex(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* One byte of chunk-ext (RFC 9112 §7.1.1): false if it does not fit. */
+static bool http_chunk_ext_step(struct http_reader *r, unsigned char c)
+{
+    bool ws = c == ' ' || c == '\t';
+    switch (r->ch) {
+    case CH_EXT_WS:
+        if (c == ';')
+            r->ch = CH_EXT_NAME0;
+        return ws || c == ';';
+    case CH_EXT_NAME0:
+        if (http_tchar(c))
+            r->ch = CH_EXT_NAME;
+        return ws || http_tchar(c);
+    case CH_EXT_NAME:
+    case CH_EXT_VAL:
+        if (http_tchar(c))
+            return true;
+        if (c == '=' && r->ch == CH_EXT_NAME)
+            r->ch = CH_EXT_VAL0;
+        else if (c == ';')
+            r->ch = CH_EXT_NAME0;
+        else if (ws)
+            r->ch = r->ch == CH_EXT_NAME ? CH_EXT_NAME_WS : CH_EXT_WS;
+        else if (c == '\r')
+            r->ch = CH_SIZE_LF;
+        else
+            return false;
+        return true;
+    case CH_EXT_NAME_WS:
+        if (c == '=')
+            r->ch = CH_EXT_VAL0;
+        else if (c == ';')
+            r->ch = CH_EXT_NAME0;
+        return ws || c == '=' || c == ';';
+    case CH_EXT_VAL0:
+        if (http_tchar(c))
+            r->ch = CH_EXT_VAL;
+        else if (c == '"')
+            r->ch = CH_EXT_QSTR;
+        return ws || http_tchar(c) || c == '"';
+    case CH_EXT_QSTR:
+        /* qdtext: HTAB, SP, VCHAR but DQUOTE and backslash, obs-text */
+        if (c == '"')
+            r->ch = CH_EXT_QEND;
+        else if (c == '\\')
+            r->ch = CH_EXT_QPAIR;
+        return c == '\t' || (c >= 0x20 && c != 0x7f);
+    case CH_EXT_QPAIR:
+        r->ch = CH_EXT_QSTR;
+        return c == '\t' || (c >= 0x20 && c != 0x7f);
+    case CH_EXT_QEND:
+        if (c == ';')
+            r->ch = CH_EXT_NAME0;
+        else if (ws)
+            r->ch = CH_EXT_WS;
+        else if (c == '\r')
+            r->ch = CH_SIZE_LF;
+        return ws || c == ';' || c == '\r';
+    default:
+        return false;
+    }
+}
+
+/* One byte of framing outside chunk-data: false if it does not fit
+   (r->why may say why). */
+static bool http_chunk_step(struct http_reader *r, unsigned char c)
+{
+    int h;
+    switch (r->ch) {
+    case CH_SIZE0:
+        if ((h = http_hex(c)) < 0)
+            return false;
+        r->remaining = (uint64_t)h;
+        r->ch = CH_SIZE;
+        return true;
+    case CH_SIZE:
+        if ((h = http_hex(c)) >= 0) {
+            if (r->remaining >> 59) {
+                r->why = "chunk size too large";
+                return false;
+            }
+            r->remaining = r->remaining << 4 | (uint64_t)h;
+            return true;
+        }
+        if (c == '\r')
+            r->ch = CH_SIZE_LF;
+        else if (c == ';')
+            r->ch = CH_EXT_NAME0;
+        else if (c == ' ' || c == '\t')
+            r->ch = CH_EXT_WS;
+        else
+            return false;
+        return true;
+    case CH_SIZE_LF:
+        if (c != '\n')
+            return false;
+        if (r->remaining > 0) {
+            r->ch = CH_DATA;
+        } else {
+            r->ch = CH_TRL_START;
+            r->trailer_len = 0;
+        }
+        return true;
+    case CH_DATA_CR:
+        r->ch = CH_DATA_LF;
+        return c == '\r';
+    case CH_DATA_LF:
+        r->ch = CH_SIZE0;
+        r->line_len = 0;
+        return c == '\n';
+    case CH_TRL_START:
+        if (c == '\r')
+            r->ch = CH_TRL_END_LF;
+        else if (http_tchar(c))
+            r->ch = CH_TRL_NAME;
+        else
+            return false;
+        return true;
+    case CH_TRL_NAME:
+        if (c == ':')
+            r->ch = CH_TRL_VALUE;
+        return c == ':' || http_tchar(c);
+    case CH_TRL_VALUE:
+        /* field-value: VCHAR, obs-text, SP and HTAB; no other control */
+        if (c == '\r')
+            r->ch = CH_TRL_LF;
+        return c == '\r' || c == '\t' || (c >= 0x20 && c != 0x7f);
+    case CH_TRL_LF:
+        r->ch = CH_TRL_START;
+        return c == '\n';
+    case CH_TRL_END_LF:
+        return c == '\n'; /* the caller sees the end */
+    default:
+        return http_chunk_ext_step(r, c);
+    }
+}
+
+/* Why byte c was refused in state st (before the step). */
+static const char *http_chunk_why(enum http_chunk_state st, unsigned char c)
+{
+    if (c == '\n')
+        return "bare LF in chunked body";
+    switch (st) {
+    case CH_SIZE_LF:
+    case CH_DATA_LF:
+    case CH_TRL_LF:
+    case CH_TRL_END_LF:
+        return "bare CR in chunked body";
+    case CH_SIZE0:
+    case CH_SIZE:
+        return "invalid chunk size line";
+    case CH_DATA_CR:
+        return "chunk data not followed by CRLF";
+    case CH_TRL_START:
+    case CH_TRL_NAME:
+        return "invalid trailer field name";
+    case CH_TRL_VALUE:
+        return "control byte in a trailer field";
+    default:
+        return "invalid chunk extension";
+    }
+}
+
+/* A chunked body: data in bulk, framing checked byte by byte. */
+static size_t http_chunked_feed(struct http_reader *r, const char *p, size_t n,
+                                enum http_error *err)
+{
+    size_t i = 0;
+    while (i < n) {
+        if (r->ch == CH_DATA) {
+            size_t k = n - i < r->remaining ? n - i : (size_t)r->remaining;
+            if (http_deliver(r, p + i, k, err) < 0)
+                return i;
+            i += k;
+            r->remaining -= k;
+            if (r->remaining == 0)
+                r->ch = CH_DATA_CR;
+            continue;
+        }
+        unsigned char c = (unsigned char)p[i++];
+        enum http_chunk_state st = r->ch;
+        if (st >= CH_TRL_START && ++r->trailer_len > r->max_trailer) {
+            r->cb_error = *err = HTTP_ERR_TRAILER_TOO_LARGE;
+            r->why = "trailer section too large";
+            return i;
+        }
+        if (st <= CH_SIZE_LF && ++r->line_len > HTTP_CHUNK_LINE_MAX + 2) {
+            r->cb_error = *err = HTTP_ERR_FRAMING;
+            r->why = "chunk size line too long";
+            return i;
+        }
+        r->why = NULL;
+        if (!http_chunk_step(r, c)) {
+            r->cb_error = *err = HTTP_ERR_FRAMING;
+            if (!r->why)
+                r->why = http_chunk_why(st, c);
+            return i;
+        }
+        if (st == CH_TRL_END_LF) {
+            http_end(r, err);
+            return i;
+        }
+    }
+    return i;
+}
+
+/* Body bytes after the head, by the framing the head decided. */
+static size_t http_body_feed(struct http_reader *r, const char *p, size_t n, enum http_error *err)
+{
+    switch (r->body) {
+    case BODY_NONE:
+        http_end(r, err);
+        return 0;
+    case BODY_LENGTH: {
+        size_t k = n < r->remaining ? n : (size_t)r->remaining;
+        if (k > 0 && http_deliver(r, p, k, err) < 0)
+            return k;
+        r->remaining -= k;
+        if (r->remaining == 0)
+            http_end(r, err);
+        return k;
+    }
+    case BODY_CHUNKED:
+        return http_chunked_feed(r, p, n, err);
+    case BODY_EOF:
+        if (n > 0)
+            http_deliver(r, p, n, err);
+        return n;
+    }
+    return 0;
+}
+
+static size_t http_reader_feed_in(struct http_reader *r, const char *p, size_t n,
+                                  enum http_error *err)
+{
+    size_t used = 0;
+    if (!r->head_done) {
+        used = http_parser_execute(&r->parser, &http_settings, p, n);
+        enum http_errno e = HTTP_PARSER_ERRNO(&r->parser);
+        if (e != HPE_OK && e != HPE_PAUSED) {
+            *err = http_classify(r);
+            return used;
+        }
+        if (!r->head_done)
+            return used; /* more head to come */
+        http_parser_restart(r);
+        r->ch = CH_SIZE0;
+        r->line_len = 0;
+        if (r->body == BODY_NONE) {
+            http_end(r, err);
+            return used;
+        }
+    }
+    return used + http_body_feed(r, p + used, n - used, err);
+}
+
 size_t http_reader_feed(struct http_reader *r, const char *p, size_t n, enum http_error *err)
 {
     *err = HTTP_OK;
     if (r->done)
         return 0; /* paused until http_reader_next() */
-    size_t used = http_parser_execute(&r->parser, &http_settings, p, n);
-    enum http_errno e = HTTP_PARSER_ERRNO(&r->parser);
-    if (e == HPE_PAUSED)
-        return used;
-    if (e != HPE_OK) {
-        *err = http_classify(r);
-        return used;
-    }
-    if (r->parser.upgrade && !r->done) {
-        /* a request whose body rules end at the head (CONNECT): done */
-        r->done = true;
-        r->in_message = false;
-        if (r->ops->on_done(r->arg) < 0)
-            *err = HTTP_ERR_ABORTED;
-    }
+    http_reader_enter(r);
+    size_t used = http_reader_feed_in(r, p, n, err);
+    http_reader_leave(r);
     return used;
 }
 
@@ -367,18 +818,18 @@ enum http_error http_reader_eof(struct http_reader *r)
 {
     if (!r->in_message)
         return HTTP_OK;
-    http_parser_execute(&r->parser, &http_settings, NULL, 0);
-    enum http_errno e = HTTP_PARSER_ERRNO(&r->parser);
-    if (e != HPE_OK && e != HPE_PAUSED)
-        return r->cb_error != HTTP_OK ? r->cb_error : HTTP_ERR_EOF;
-    return r->in_message ? HTTP_ERR_EOF : HTTP_OK;
+    if (!r->head_done || r->body != BODY_EOF)
+        return HTTP_ERR_EOF;
+    enum http_error err = HTTP_OK;
+    http_reader_enter(r);
+    http_end(r, &err);
+    http_reader_leave(r);
+    return err;
 }
 
 void http_reader_next(struct http_reader *r)
 {
     r->done = false;
-    if (HTTP_PARSER_ERRNO(&r->parser) == HPE_PAUSED)
-        http_parser_pause(&r->parser, 0);
 }
 
 void http_reader_expect_no_body(struct http_reader *r)
@@ -393,10 +844,10 @@ bool http_reader_mid_message(const struct http_reader *r)
 
 const char *http_reader_strerror(const struct http_reader *r)
 {
+    if (r->why)
+        return r->why;
     if (r->cb_error == HTTP_ERR_TOO_MANY_HEADERS)
         return "too many header fields";
-    if (r->cb_error == HTTP_ERR_SYNTAX)
-        return "whitespace in a header field name";
     return http_errno_description(HTTP_PARSER_ERRNO(&r->parser));
 }
 

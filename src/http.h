@@ -6,6 +6,12 @@
  * how pipelined requests wait their turn. The head must be complete in
  * memory before it is fed (see http_head_scan()), so a message's strings are
  * copied once into the message's own arena.
+ *
+ * http-parser reads only the start line and the fields. The body is framed
+ * here (RFC 9112 §6.3), whatever Upgrade says, and chunked framing is
+ * checked strictly (§7.1: exact CRLFs, a bounded size line, a valid
+ * chunk-ext, a trailer section bounded by http_reader_set_max_trailer()
+ * whose fields are checked and dropped, never added to the message).
  */
 #ifndef MAGPIE_HTTP_H
 #define MAGPIE_HTTP_H
@@ -34,8 +40,8 @@ struct http_msg {
     int status;
     unsigned major, minor;
 
-    int64_t content_length; /* -1: none */
-    bool chunked;
+    int64_t content_length; /* -1: none (or chunked) */
+    bool chunked;           /* Transfer-Encoding is exactly "chunked" */
     bool keep_alive; /* per version and Connection */
     bool upgrade;    /* Upgrade with Connection: upgrade, or CONNECT */
     bool expect_continue;
@@ -89,6 +95,7 @@ enum http_error {
     HTTP_ERR_SYNTAX,  /* malformed -> 400 */
     HTTP_ERR_FRAMING, /* ambiguous or invalid framing -> 400 and close */
     HTTP_ERR_TOO_MANY_HEADERS,
+    HTTP_ERR_TRAILER_TOO_LARGE, /* trailer section over its limit -> 431 and close */
     HTTP_ERR_EOF,     /* the peer closed before the message ended */
     HTTP_ERR_ABORTED, /* a callback asked to stop */
 };
@@ -117,14 +124,37 @@ enum http_error http_reader_eof(struct http_reader *r);
 void http_reader_next(struct http_reader *r);
 /* The next response answers a HEAD request: it has no body. */
 void http_reader_expect_no_body(struct http_reader *r);
+/* Bytes a chunked body's trailer section may have (HTTP_READER_MAX_TRAILER
+   until set); past them the message is an error. */
+void http_reader_set_max_trailer(struct http_reader *r, size_t bytes);
+#define HTTP_READER_MAX_TRAILER (16 * 1024)
 /* Whether a message has started and not ended. */
 bool http_reader_mid_message(const struct http_reader *r);
-/* Detailed parser error text for logs. */
+/* Detailed parser error text for logs and error bodies. */
 const char *http_reader_strerror(const struct http_reader *r);
 /* Frees the last message's memory (between messages, on idle connections). */
 void http_reader_release(struct http_reader *r);
 /* The message being read or last read. */
 struct http_msg *http_reader_msg(struct http_reader *r);
+
+/* http_check.c */
+/* Whether c is a tchar (RFC 9110 §5.6.2), the bytes of a token. */
+bool http_tchar(unsigned char c);
+/* Result of checking a request line (RFC 9112 §3). */
+enum http_line_check {
+    HTTP_LINE_OK,
+    HTTP_LINE_BAD,     /* -> 400 */
+    HTTP_LINE_VERSION, /* well-formed, but not HTTP/1.0 or 1.1 -> 505 */
+};
+/*
+ * Checks the request line at the start of a scanned head p[0..len) (leading
+ * empty lines allowed): method token, one SP, a target of visible ASCII
+ * bytes, one SP, HTTP/DIGIT.DIGIT, CRLF. *why explains a failure.
+ */
+enum http_line_check http_request_line_check(const char *p, size_t len, const char **why);
+/* Whether a Host field value is uri-host [":" port] (RFC 9112 §3.2, RFC 3986
+   §3.2.2); an empty value is allowed. */
+bool http_host_valid(const char *v, size_t len);
 
 /* Hop-by-hop by name alone (RFC 9110 §7.6.1 and the usual extras). */
 bool http_is_hop_name(const char *name);

@@ -85,6 +85,7 @@ struct upstream {
     bool eof;
     bool keep_alive; /* the origin allows reuse after this response */
     bool switching;  /* a 101 answered an Upgrade: becomes a tunnel */
+    bool req_cut;    /* the request could not be sent whole: never pooled */
 };
 
 /* What one request needs beyond its connection: allocated when the request
@@ -116,6 +117,8 @@ struct exchange {
     enum http_framing framing;
     uint64_t bytes_sent;
     uint64_t bytes_received; /* request body or tunnel bytes from the client */
+    uint64_t rsp_mark; /* 1 + where the relayed response starts in the client's
+                          output stream (client.out_written); 0: not relayed */
 
 
     struct upstream up;
@@ -150,6 +153,8 @@ struct client {
     bool phantom; /* a background refresh: no client socket, output dropped */
     bool detached; /* a phantom since its client left a fetch that goes on for the store */
     bool flushing; /* in client_flush(): a nested one waits for the loop */
+    uint64_t out_written; /* bytes client_do_write() sent from `out` (all of a
+                             relayed response goes that way) */
 
     struct exchange *ex; /* NULL while the connection rests */
 };

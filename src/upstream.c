@@ -217,6 +217,7 @@ static int upstream_new_reader(struct client *c)
     u->reader = http_reader_new(false, &upstream_reader_ops, c);
     if (!u->reader)
         return -1;
+    http_reader_set_max_trailer(u->reader, c->cfg->limits.max_header_bytes);
     if (c->ex->method_id == HTTP_M_HEAD)
         http_reader_expect_no_body(u->reader);
     return 0;
@@ -231,7 +232,7 @@ void upstream_start(struct client *c)
     }
     ev_init(&u->timer, upstream_timer_cb);
     u->timer.data = c;
-    u->eof = u->granted = u->switching = u->keep_alive = false;
+    u->eof = u->granted = u->switching = u->keep_alive = u->req_cut = false;
     u->waiter.fresh = false;
     u->peer[0] = '\0';
     u->retries_left = c->cfg->upstream.retries;
@@ -602,7 +603,7 @@ void upstream_done(struct client *c)
     struct upconn *uc = u->conn;
     bool reusable = uc && uc->ready && u->keep_alive && c->ex->rsp_done && c->ex->req_done &&
                     !u->eof && buf_empty(&u->out) && buf_empty(&u->in) && !c->ex->connect &&
-                    !u->switching && !c->srv->draining;
+                    !u->switching && !u->req_cut && !c->srv->draining;
     if (!reusable) {
         upstream_close(c);
         return;
@@ -742,6 +743,7 @@ static void upstream_write_request(struct client *c)
         if (c->ex->rsp_head_sent || !buf_empty(&u->in)) {
             /* the origin answered early and stopped reading: keep its answer */
             u->out.off = u->out.len = 0;
+            u->req_cut = true;
             c->ex->keep_alive = false;
             client_update_io(c);
             return;

@@ -246,6 +246,11 @@ static int upstream_on_head(void *arg, struct http_msg *m)
             client_fail(c, 502, "upstream switched protocols, which was not asked for");
             return -1;
         }
+        if (!c->ex->req_done || !buf_empty(&c->ex->up.out)) {
+            /* the rest of the body would go into the new protocol */
+            client_fail(c, 502, "upstream switched protocols before the request body was sent");
+            return -1;
+        }
         c->ex->status = 101;
         c->ex->framing = HTTP_FRAME_NONE;
         c->ex->up.switching = true;
@@ -276,6 +281,7 @@ static int upstream_on_head(void *arg, struct http_msg *m)
     c->ex->bytes_sent = 0; /* interim responses are not counted */
     if (cache_response_head(c, m) == 1)
         return 0; /* read and dropped; the store answers once it ended */
+    c->ex->rsp_mark = c->out_written + buf_used(&c->out) + 1;
     if (upstream_write_head(c, m, false) < 0) {
         client_close(c, "client buffer overflow");
         return -1;

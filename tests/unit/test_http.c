@@ -1,7 +1,8 @@
 /*
  * test_http.c - http.c through its public API: head scanning (whole, byte
  * by byte and split at every offset), the reader on requests and responses
- * (framing, pipelining, interim responses, EOF, limits, callbacks), the
+ * (framing, pipelining, interim responses, EOF, limits, callbacks; strict
+ * chunked framing and trailers, whole, split and byte by byte), the
  * hop-by-hop rules, framing decisions and chunk output. Inputs and
  * expectations are tables wherever the cases share a shape.
  */
@@ -289,6 +290,28 @@ static const struct req_case req_cases[] = {
      "PUT /p " H11 "Transfer-Encoding: chunked\r\n\r\n"
      "5;a=b\r\nhello\r\nA;name=\"v\";x\r\n0123456789\r\n0;last\r\n\r\n",
      HTTP_OK, 1, HTTP_M_PUT, "PUT", "/p", 1, true, true, false, false, -1, "hello0123456789"},
+    {"chunk ext forms",
+     "PUT /p " H11 "Transfer-Encoding: chunked\r\n\r\n"
+     "1 ;a\r\nx\r\n1; a = b ;c=\"q\\\"\\\\\" \t;d\r\ny\r\n00\r\n\r\n",
+     HTTP_OK, 1, HTTP_M_PUT, "PUT", "/p", 1, true, true, false, false, -1, "xy"},
+    {"size in upper and lower hex",
+     "PUT /p " H11 "Transfer-Encoding: chunked\r\n\r\nA\r\n0123456789\r\n0a\r\n0123456789\r\n"
+     "0\r\n\r\n",
+     HTTP_OK, 1, HTTP_M_PUT, "PUT", "/p", 1, true, true, false, false, -1,
+     "01234567890123456789"},
+    /* Upgrade does not end a request at its head (RFC 9112 §6.3) */
+    {"Upgrade with a length",
+     "POST /u " H11 "Upgrade: foo\r\nConnection: upgrade\r\nContent-Length: 5\r\n\r\nhello",
+     HTTP_OK, 1, HTTP_M_POST, "POST", "/u", 1, true, false, false, true, 5, "hello"},
+    {"Upgrade, length, unfinished",
+     "POST /u " H11 "Upgrade: foo\r\nConnection: upgrade\r\nContent-Length: 9\r\n\r\nhello",
+     HTTP_OK, 0, HTTP_M_POST, "POST", "/u", 1, true, false, false, true, 9, "hello"},
+    {"Upgrade chunked",
+     "POST /u " H11 "Upgrade: foo\r\nConnection: upgrade\r\nTransfer-Encoding: chunked\r\n\r\n"
+     "2\r\nhi\r\n0\r\n\r\n",
+     HTTP_OK, 1, HTTP_M_POST, "POST", "/u", 1, true, true, false, true, -1, "hi"},
+    {"CONNECT length 0", "CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\nContent-Length: 0\r\n\r\n",
+     HTTP_OK, 1, HTTP_M_CONNECT, "CONNECT", "h:443", 1, true, false, false, true, 0, ""},
     {"chunk trailer",
      "POST /p " H11 "Transfer-Encoding: chunked\r\n\r\n"
      "3\r\nabc\r\n0\r\nX-Trailer: 1\r\n\r\n",
@@ -349,6 +372,98 @@ static const struct req_case req_cases[] = {
             HTTP_ERR_FRAMING),
     REQ_ERR("request not chunked at end", "POST / " H11 "Transfer-Encoding: gzip\r\n\r\n",
             HTTP_ERR_FRAMING),
+    /* RFC 9112 §6.1, §6.3: one "chunked" is the only transfer coding */
+    REQ_ERR("gzip, chunked", "POST / " H11 "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+            HTTP_ERR_FRAMING),
+    REQ_ERR("chunked, chunked",
+            "POST / " H11 "Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
+            HTTP_ERR_FRAMING),
+    REQ_ERR("chunked on two lines",
+            "POST / " H11 "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "0\r\n\r\n",
+            HTTP_ERR_FRAMING),
+    REQ_ERR("gzip line then chunked line",
+            "POST / " H11 "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "0\r\n\r\n",
+            HTTP_ERR_FRAMING),
+    REQ_ERR("identity", "POST / " H11 "Transfer-Encoding: identity\r\n\r\n", HTTP_ERR_FRAMING),
+    REQ_ERR("empty TE", "POST / " H11 "Transfer-Encoding:\r\n\r\n", HTTP_ERR_FRAMING),
+    REQ_ERR("chunked with a parameter",
+            "POST / " H11 "Transfer-Encoding: chunked;q=1\r\n\r\n0\r\n\r\n", HTTP_ERR_FRAMING),
+    REQ_ERR("TE in HTTP/1.0",
+            "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", HTTP_ERR_FRAMING),
+    REQ_ERR("CONNECT with a length",
+            "CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\nContent-Length: 5\r\n\r\nhello",
+            HTTP_ERR_FRAMING),
+    REQ_ERR("CONNECT chunked",
+            "CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\nTransfer-Encoding: chunked\r\n\r\n",
+            HTTP_ERR_FRAMING),
+    /* strict chunk framing (RFC 9112 §7.1) */
+    REQ_ERR("bare LF in chunk ext",
+            "POST / " H11 "Transfer-Encoding: chunked\r\n\r\n3;a\nb\r\nabc\r\n0\r\n\r\n",
+            HTTP_ERR_FRAMING),
+    REQ_ERR("bare LF after size",
+            "POST / " H11 "Transfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n",
+            HTTP_ERR_FRAMING),
+    REQ_ERR("two bytes instead of CRLF after data",
+            "POST / " H11 "Transfer-Encoding: chunked\r\n\r\n3\r\nabcXY0\r\n\r\n",
+            HTTP_ERR_FRAMING),
+    REQ_ERR("bare LF after data",
+            "POST / " H11 "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\n0\r\n\r\n",
+            HTTP_ERR_FRAMING),
+    REQ_ERR("bare CR after data",
+            "POST / " H11 "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r0\r\n\r\n",
+            HTTP_ERR_FRAMING),
+    REQ_ERR("bare CR after size",
+            "POST / " H11 "Transfer-Encoding: chunked\r\n\r\n3\rabc\r\n0\r\n\r\n",
+            HTTP_ERR_FRAMING),
+    REQ_ERR("bare CR in ext",
+            "POST / " H11 "Transfer-Encoding: chunked\r\n\r\n3;a=b\rc\r\nabc\r\n0\r\n\r\n",
+            HTTP_ERR_FRAMING),
+    REQ_ERR("empty size", "POST / " H11 "Transfer-Encoding: chunked\r\n\r\n\r\nabc\r\n",
+            HTTP_ERR_FRAMING),
+    REQ_ERR("0x prefix", "POST / " H11 "Transfer-Encoding: chunked\r\n\r\n0x3\r\nabc\r\n",
+            HTTP_ERR_FRAMING),
+    REQ_ERR("sign", "POST / " H11 "Transfer-Encoding: chunked\r\n\r\n+3\r\nabc\r\n",
+            HTTP_ERR_FRAMING),
+    REQ_ERR("space before size", "POST / " H11 "Transfer-Encoding: chunked\r\n\r\n 3\r\nabc\r\n",
+            HTTP_ERR_FRAMING),
+    REQ_ERR("space after size, no ext",
+            "POST / " H11 "Transfer-Encoding: chunked\r\n\r\n3 \r\nabc\r\n", HTTP_ERR_FRAMING),
+    REQ_ERR("overlong size", "POST / " H11 "Transfer-Encoding: chunked\r\n\r\n"
+            "10000000000000000\r\n", HTTP_ERR_FRAMING),
+    REQ_ERR("ext without name", "POST / " H11 "Transfer-Encoding: chunked\r\n\r\n3;\r\nabc\r\n",
+            HTTP_ERR_FRAMING),
+    REQ_ERR("ext name not a token",
+            "POST / " H11 "Transfer-Encoding: chunked\r\n\r\n3;a@b\r\nabc\r\n", HTTP_ERR_FRAMING),
+    REQ_ERR("ext empty value", "POST / " H11 "Transfer-Encoding: chunked\r\n\r\n3;a=\r\nabc\r\n",
+            HTTP_ERR_FRAMING),
+    REQ_ERR("ext unterminated quote",
+            "POST / " H11 "Transfer-Encoding: chunked\r\n\r\n3;a=\"b\r\nabc\r\n", HTTP_ERR_FRAMING),
+    REQ_ERR("ext control byte",
+            "POST / " H11 "Transfer-Encoding: chunked\r\n\r\n3;a=b\x01\r\nabc\r\n", HTTP_ERR_FRAMING),
+    REQ_ERR("ext trailing space",
+            "POST / " H11 "Transfer-Encoding: chunked\r\n\r\n3;a=b \r\nabc\r\n", HTTP_ERR_FRAMING),
+    REQ_ERR("trailer bare LF",
+            "POST / " H11 "Transfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\n\r\n", HTTP_ERR_FRAMING),
+    REQ_ERR("trailer end bare LF",
+            "POST / " H11 "Transfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\r\n\n", HTTP_ERR_FRAMING),
+    REQ_ERR("trailer bare CR",
+            "POST / " H11 "Transfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\rX\r\n\r\n",
+            HTTP_ERR_FRAMING),
+    REQ_ERR("trailer fold",
+            "POST / " H11 "Transfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\r\n 2\r\n\r\n",
+            HTTP_ERR_FRAMING),
+    REQ_ERR("trailer no colon",
+            "POST / " H11 "Transfer-Encoding: chunked\r\n\r\n0\r\nX-T 1\r\n\r\n", HTTP_ERR_FRAMING),
+    REQ_ERR("trailer space before colon",
+            "POST / " H11 "Transfer-Encoding: chunked\r\n\r\n0\r\nX-T : 1\r\n\r\n",
+            HTTP_ERR_FRAMING),
+    REQ_ERR("trailer control byte",
+            "POST / " H11 "Transfer-Encoding: chunked\r\n\r\n0\r\nX-T: a\x7f\r\n\r\n",
+            HTTP_ERR_FRAMING),
+    REQ_ERR("trailer line without a colon",
+            "POST / " H11 "Transfer-Encoding: chunked\r\n\r\n0\r\nXY\r\n", HTTP_ERR_FRAMING),
     REQ_ERR("bad method", "G@T / " H11 "\r\n", HTTP_ERR_SYNTAX),
     REQ_ERR("bad field name", "GET / " H11 "Bad<Name: x\r\n\r\n", HTTP_ERR_SYNTAX),
     /* RFC 9112 §5.1: no whitespace in or after a field name */
@@ -718,6 +833,51 @@ static void test_reader_callback_abort(void **state)
     rows_done();
 }
 
+/* A callback may free the reader (an error closes the exchange): the
+   free waits until the feed returns. ASan tells if it does not. */
+static struct http_reader *freed_reader;
+
+static int free_on_head(void *arg, struct http_msg *m)
+{
+    (void)arg, (void)m;
+    http_reader_free(&freed_reader);
+    return -1;
+}
+
+static int free_on_done(void *arg)
+{
+    (void)arg;
+    http_reader_free(&freed_reader);
+    return 0;
+}
+
+static void test_reader_freed_by_callback(void **state)
+{
+    static const struct http_reader_ops on_head = {free_on_head, cap_body, cap_done};
+    static const struct http_reader_ops on_done = {cap_head, cap_body, free_on_done};
+    static const char *const ins[] = {
+        "POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nab",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n",
+        "GET / HTTP/1.1\r\n\r\n",
+    };
+    struct cap c;
+    (void)state;
+    memset(&c, 0, sizeof(c));
+    for (size_t i = 0; i < N(ins); i++) {
+        for (int k = 0; k < 2; k++) {
+            enum http_error err;
+            freed_reader = http_reader_new(true, k ? &on_done : &on_head, &c);
+            struct http_reader *r = freed_reader;
+            c.r = r;
+            http_reader_feed(r, ins[i], strlen(ins[i]), &err);
+            assert_null(freed_reader);
+            if (!k)
+                assert_int_equal(err, HTTP_ERR_ABORTED);
+        }
+    }
+    rows_done();
+}
+
 /* ---- responses ---- */
 
 struct rsp_case {
@@ -778,8 +938,23 @@ static const struct rsp_case rsp_cases[] = {
      true, HTTP_OK, 1, 200, "OK", 1, true, false, 3, "", 38},
     {"100 stops at its end", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n", false, HTTP_OK,
      1, 100, "Continue", 1, true, false, -1, "", 25},
-    {"1.1 TE not chunked: close-delimited", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nzz",
-     false, HTTP_OK, 0, 200, "OK", 1, false, false, -1, "zz", 0},
+    /* a transfer coding magpie does not decode: not relayed as if close-delimited */
+    REQ_ERR("TE gzip", "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nzz", HTTP_ERR_FRAMING),
+    REQ_ERR("TE gzip, chunked",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+            HTTP_ERR_FRAMING),
+    REQ_ERR("TE chunked twice",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+            HTTP_ERR_FRAMING),
+    REQ_ERR("TE in HTTP/1.0", "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            HTTP_ERR_FRAMING),
+    {"304 with TE has no body", "HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n",
+     false, HTTP_OK, 1, 304, "Not Modified", 1, true, true, -1, "", 0},
+    {"chunked, empty list elements", "HTTP/1.1 200 OK\r\nTransfer-Encoding: , chunked ,\r\n\r\n"
+     "2\r\nok\r\n0\r\n\r\n", false, HTTP_OK, 1, 200, "OK", 1, true, true, -1, "ok", 0},
+    {"101 ends at its head", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+     "Connection: upgrade\r\n\r\nframes", false, HTTP_OK, 1, 101, "Switching Protocols", 1, true,
+     false, -1, "", 77},
     REQ_ERR("length and chunked",
             "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
             HTTP_ERR_FRAMING),
@@ -978,6 +1153,315 @@ static void test_reader_mid_message(void **state)
     assert_false(http_reader_mid_message(r));
     http_reader_free(&r);
     http_reader_free(&r); /* idempotent */
+    rows_done();
+}
+
+/* ---- strict chunked framing and trailers ---- */
+
+/* Every body error of the request table, fed a byte at a time after the
+   head: the error comes at some byte, never a message end. */
+static void test_reader_errors_bytewise(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < N(req_cases); i++) {
+        const struct req_case *t = &req_cases[i];
+        size_t n = strlen(t->in), head_len = 0, scanned = 0;
+        if (t->err == HTTP_OK ||
+            http_head_scan(t->in, n, BIG, BIG, &scanned, &head_len) != HTTP_SCAN_DONE)
+            continue;
+        struct cap c;
+        struct http_reader *r = cap_reader(true, &c);
+        enum http_error err;
+        http_reader_feed(r, t->in, head_len, &err);
+        for (size_t k = head_len; k < n && err == HTTP_OK; k++)
+            http_reader_feed(r, t->in + k, 1, &err);
+        if (err != t->err)
+            row_fail("%s: bytewise error %d, want %d", t->name, err, t->err);
+        if (c.dones != 0)
+            row_fail("%s: a message ended", t->name);
+        http_reader_free(&r);
+    }
+    rows_done();
+}
+
+static void test_reader_chunk_strerror(void **state)
+{
+    static const struct {
+        const char *body, *want;
+    } cases[] = {
+        {"3;a\nb\r\nabc\r\n", "bare LF in chunked body"},
+        {"3\r\nabc\n", "bare LF in chunked body"},
+        {"3\r\nabc\r0", "bare CR in chunked body"},
+        {"3\rabc", "bare CR in chunked body"},
+        {"3\r\nabcXY", "chunk data not followed by CRLF"},
+        {"z\r\n", "invalid chunk size line"},
+        {"3;=\r\n", "invalid chunk extension"},
+        {"10000000000000000\r\n", "chunk size too large"},
+        {"0\r\nX-T : 1\r\n", "invalid trailer field name"},
+        {"0\r\nX-T: \x01\r\n", "control byte in a trailer field"},
+    };
+    (void)state;
+    for (size_t i = 0; i < N(cases); i++) {
+        static const char head[] = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+        char in[256];
+        snprintf(in, sizeof(in), "%s%s", head, cases[i].body);
+        struct cap c;
+        struct http_reader *r = cap_reader(true, &c);
+        enum http_error err;
+        http_reader_feed(r, in, strlen(in), &err);
+        if (err != HTTP_ERR_FRAMING)
+            row_fail("%s: error %d", cases[i].want, err);
+        else if (strcmp(http_reader_strerror(r), cases[i].want) != 0)
+            row_fail("%s: strerror \"%s\"", cases[i].want, http_reader_strerror(r));
+        http_reader_free(&r);
+    }
+    rows_done();
+}
+
+/* A chunk size line is bounded: a long run of extensions is an error. */
+static void test_reader_chunk_line_bound(void **state)
+{
+    struct buf b;
+    (void)state;
+    for (int over = 0; over <= 1; over++) {
+        buf_init(&b, 1 << 16);
+        assert_int_equal(buf_printf(&b, "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1"),
+                         0);
+        size_t line = 1;
+        while (line + 2 <= 4096 - 1 + (size_t)over * 2) {
+            assert_int_equal(buf_append_lit(&b, ";a"), 0);
+            line += 2;
+        }
+        assert_int_equal(buf_printf(&b, "\r\nx\r\n0\r\n\r\n"), 0);
+        struct cap c;
+        struct http_reader *r = cap_reader(true, &c);
+        enum http_error err;
+        http_reader_feed(r, buf_head(&b), buf_used(&b), &err);
+        if (over) {
+            assert_int_equal(err, HTTP_ERR_FRAMING);
+            assert_string_equal(http_reader_strerror(r), "chunk size line too long");
+        } else {
+            assert_int_equal(err, HTTP_OK);
+            assert_int_equal(c.dones, 1);
+            expect_body(&c, "long ext line", "x");
+        }
+        http_reader_free(&r);
+        buf_free(&b);
+    }
+    rows_done();
+}
+
+/* Trailer fields are checked and counted, then dropped: never headers. */
+static void test_reader_trailers(void **state)
+{
+    static const char in[] = "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                             "3\r\nabc\r\n0\r\nContent-Length: 99\r\nHost: evil\r\n"
+                             "X-T:\tv\xe9\r\n\r\n";
+    const size_t trailer = 20 + 12 + 9 + 2; /* its three lines and the empty one */
+    (void)state;
+    for (int split = 0; split <= 1; split++) {
+        struct cap c;
+        struct http_reader *r = cap_reader(true, &c);
+        enum http_error err = HTTP_OK;
+        size_t n = strlen(in), used = 0;
+        if (split) {
+            for (size_t k = 0; k < n && err == HTTP_OK; k++) {
+                size_t head = strstr(in, "\r\n\r\n") + 4 - in;
+                if (k < head) {
+                    used += http_reader_feed(r, in, head, &err);
+                    k = head - 1;
+                    continue;
+                }
+                used += http_reader_feed(r, in + k, 1, &err);
+            }
+        } else {
+            used = http_reader_feed(r, in, n, &err);
+        }
+        assert_int_equal(err, HTTP_OK);
+        assert_int_equal(used, n);
+        assert_int_equal(c.dones, 1);
+        expect_body(&c, "trailers", "abc");
+        struct http_msg *m = http_reader_msg(r);
+        assert_int_equal(m->nhdrs, 2);
+        assert_null(http_find(m, "Content-Length"));
+        assert_null(http_find(m, "X-T"));
+        assert_string_equal(http_hvalue(m, http_find(m, "Host")), "h");
+        http_reader_free(&r);
+    }
+    /* the limit counts the trailer section, its last CRLF included */
+    for (size_t limit = trailer - 1; limit <= trailer; limit++) {
+        struct cap c;
+        struct http_reader *r = cap_reader(true, &c);
+        enum http_error err;
+        http_reader_set_max_trailer(r, limit);
+        http_reader_feed(r, in, strlen(in), &err);
+        if (limit < trailer) {
+            assert_int_equal(err, HTTP_ERR_TRAILER_TOO_LARGE);
+            assert_string_equal(http_reader_strerror(r), "trailer section too large");
+            assert_int_equal(c.dones, 0);
+        } else {
+            assert_int_equal(err, HTTP_OK);
+            assert_int_equal(c.dones, 1);
+        }
+        http_reader_free(&r);
+    }
+    rows_done();
+}
+
+/* An endless trailer is refused once past the limit, fed in slices. */
+static void test_reader_trailer_flood(void **state)
+{
+    static const char head[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n";
+    char slice[4096];
+    struct cap c;
+    struct http_reader *r = cap_reader(false, &c);
+    enum http_error err;
+    (void)state;
+    http_reader_set_max_trailer(r, 64 * 1024);
+    assert_int_equal(http_reader_feed(r, head, strlen(head), &err), strlen(head));
+    assert_int_equal(err, HTTP_OK);
+    for (size_t i = 0; i < sizeof(slice); i += 16)
+        memcpy(slice + i, "X-Flood: aaaaa\r\n", 16);
+    size_t fed = 0;
+    while (err == HTTP_OK && fed < 1024 * 1024) {
+        http_reader_feed(r, slice, sizeof(slice), &err);
+        fed += sizeof(slice);
+    }
+    assert_int_equal(err, HTTP_ERR_TRAILER_TOO_LARGE);
+    assert_true(fed <= 64 * 1024 + sizeof(slice));
+    assert_int_equal(http_reader_msg(r)->nhdrs, 1);
+    assert_int_equal(c.dones, 0);
+    http_reader_free(&r);
+    rows_done();
+}
+
+/* Pipelined requests after chunked bodies (with trailers) parse cleanly,
+   whole and a byte at a time; so does a request after an Upgrade one. */
+static void test_reader_pipelined_chunked(void **state)
+{
+    static const char in[] = "POST /1 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                             "3;x=y\r\nabc\r\n0\r\nX-T: 1\r\n\r\n"
+                             "POST /2 HTTP/1.1\r\nHost: h\r\nUpgrade: foo\r\nConnection: upgrade\r\n"
+                             "Content-Length: 4\r\n\r\nGET "
+                             "PUT /3 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                             "1\r\nd\r\n0\r\n\r\n"
+                             "GET /4 HTTP/1.1\r\nHost: h\r\n\r\n";
+    static const char *const targets[] = {"/1", "/2", "/3", "/4"};
+    (void)state;
+    for (int bytewise = 0; bytewise <= 1; bytewise++) {
+        struct cap c;
+        struct http_reader *r = cap_reader(true, &c);
+        enum http_error err = HTTP_OK;
+        size_t off = 0, n = strlen(in);
+        for (size_t i = 0; i < N(targets); i++) {
+            /* each head whole (as client.c feeds it), the body as it comes */
+            size_t head_len = 0, scanned = 0;
+            assert_int_equal(http_head_scan(in + off, n - off, BIG, BIG, &scanned, &head_len),
+                             HTTP_SCAN_DONE);
+            off += http_reader_feed(r, in + off, head_len, &err);
+            while (err == HTTP_OK && c.dones == (int)i && off < n)
+                off += http_reader_feed(r, in + off, bytewise ? 1 : n - off, &err);
+            assert_int_equal(err, HTTP_OK);
+            assert_int_equal(c.dones, i + 1);
+            struct http_msg *m = http_reader_msg(r);
+            assert_string_equal(http_str(m, m->target), targets[i]);
+            assert_null(http_find(m, "X-T"));
+            http_reader_next(r);
+        }
+        assert_int_equal(off, n);
+        expect_body(&c, "pipelined chunked", "abcGET d");
+        http_reader_free(&r);
+    }
+    rows_done();
+}
+
+static void test_reader_eof_chunked(void **state)
+{
+    static const char *const ins[] = {
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;a=\"x",
+    };
+    (void)state;
+    for (size_t i = 0; i < N(ins); i++) {
+        struct cap c;
+        struct http_reader *r = cap_reader(false, &c);
+        enum http_error err;
+        http_reader_feed(r, ins[i], strlen(ins[i]), &err);
+        assert_int_equal(err, HTTP_OK);
+        assert_int_equal(http_reader_eof(r), HTTP_ERR_EOF);
+        assert_int_equal(c.dones, 0);
+        http_reader_free(&r);
+    }
+    rows_done();
+}
+
+/* Random well-formed chunked messages (extensions, trailers, pipelined
+   after each other), fed in random slices: the decoded body is exact and
+   every message ends where it should. A fixed seed keeps it repeatable. */
+static unsigned rnd_state = 12345;
+static unsigned rnd(unsigned n)
+{
+    rnd_state = rnd_state * 1103515245u + 12345u;
+    return (rnd_state >> 16) % n;
+}
+
+static void test_reader_chunked_random(void **state)
+{
+    static const char *const exts[] = {"", ";a", ";a=b", " ;x=\"q y\"", ";n=\"\\\"\"", "\t; k = v"};
+    static const char *const trailers[] = {"", "X-T: 1\r\n", "A: \r\nB:\tc d\r\n"};
+    struct buf in;
+    char want[4096];
+    (void)state;
+    for (int iter = 0; iter < 300; iter++) {
+        buf_init(&in, 1 << 20);
+        size_t want_len = 0;
+        int msgs = 1 + (int)rnd(3);
+        for (int m = 0; m < msgs; m++) {
+            assert_int_equal(buf_printf(&in, "POST /%d HTTP/1.1\r\nHost: h\r\n"
+                                             "Transfer-Encoding: chunked\r\n\r\n", m), 0);
+            int chunks = (int)rnd(4);
+            for (int k = 0; k < chunks; k++) {
+                unsigned n = 1 + rnd(300);
+                assert_int_equal(buf_printf(&in, rnd(2) ? "%x%s\r\n" : "%X%s\r\n", n,
+                                            exts[rnd(N(exts))]), 0);
+                for (unsigned j = 0; j < n; j++) {
+                    char ch = (char)rnd(256);
+                    want[want_len++] = ch;
+                    assert_int_equal(buf_append(&in, &ch, 1), 0);
+                }
+                assert_int_equal(buf_append_lit(&in, "\r\n"), 0);
+            }
+            assert_int_equal(buf_printf(&in, "0%s\r\n%s\r\n", exts[rnd(N(exts))],
+                                        trailers[rnd(N(trailers))]), 0);
+        }
+        struct cap c;
+        struct http_reader *r = cap_reader(true, &c);
+        enum http_error err = HTTP_OK;
+        size_t off = 0, n = buf_used(&in);
+        const char *p = buf_head(&in);
+        while (off < n && err == HTTP_OK) {
+            size_t head_len = 0, scanned = 0;
+            if (!http_reader_mid_message(r)) { /* a head goes in whole */
+                assert_int_equal(http_head_scan(p + off, n - off, BIG, BIG, &scanned, &head_len),
+                                 HTTP_SCAN_DONE);
+                off += http_reader_feed(r, p + off, head_len, &err);
+                continue;
+            }
+            size_t k = 1 + rnd(64);
+            size_t used = http_reader_feed(r, p + off, k < n - off ? k : n - off, &err);
+            off += used;
+            if (!http_reader_mid_message(r))
+                http_reader_next(r);
+        }
+        if (err != HTTP_OK || c.dones != msgs || c.body_len != want_len ||
+            memcmp(c.body, want, want_len) != 0)
+            row_fail("iteration %d: error %d (%s), %d of %d messages, %zu of %zu body bytes", iter,
+                     err, http_reader_strerror(r), c.dones, msgs, c.body_len, want_len);
+        assert_int_equal(http_reader_msg(r)->nhdrs, 2);
+        http_reader_free(&r);
+        buf_free(&in);
+    }
     rows_done();
 }
 
@@ -1234,6 +1718,15 @@ int main(void)
         cmocka_unit_test_setup(test_reader_interim, rows_reset),
         cmocka_unit_test_setup(test_reader_head_then_get, rows_reset),
         cmocka_unit_test_setup(test_reader_mid_message, rows_reset),
+        cmocka_unit_test_setup(test_reader_freed_by_callback, rows_reset),
+        cmocka_unit_test_setup(test_reader_errors_bytewise, rows_reset),
+        cmocka_unit_test_setup(test_reader_chunk_strerror, rows_reset),
+        cmocka_unit_test_setup(test_reader_chunk_line_bound, rows_reset),
+        cmocka_unit_test_setup(test_reader_trailers, rows_reset),
+        cmocka_unit_test_setup(test_reader_trailer_flood, rows_reset),
+        cmocka_unit_test_setup(test_reader_pipelined_chunked, rows_reset),
+        cmocka_unit_test_setup(test_reader_eof_chunked, rows_reset),
+        cmocka_unit_test_setup(test_reader_chunked_random, rows_reset),
         cmocka_unit_test_setup(test_list_has, rows_reset),
         cmocka_unit_test_setup(test_is_hop_name, rows_reset),
         cmocka_unit_test_setup(test_status_has_body, rows_reset),
