@@ -476,7 +476,9 @@ struct config *config_default(void)
 
     if (!cfg)
         return NULL;
+    static unsigned long gens;
     cfg->refs = 1;
+    cfg->gen = ++gens;
     cfg->listen = calloc(1, sizeof *cfg->listen);
     cfg->acl_allow = calloc(2, sizeof *cfg->acl_allow);
     cfg->access_log = strdup("-");

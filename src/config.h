@@ -53,6 +53,7 @@ enum cfg_set_cookie {
 
 struct config {
     int refs;
+    unsigned long gen; /* unique per loaded config, never reused */
     char *path; /* NULL for the embedded defaults */
 
     struct cfg_listen *listen;

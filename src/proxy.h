@@ -60,6 +60,7 @@ struct upconn {
     char host[URL_HOST_MAX];
     char peer[64];
     struct sockaddr_storage addr; /* connected to, for the destination check on reuse */
+    unsigned long dest_gen; /* gen of the config whose destination check it passed; 0: none */
 };
 
 struct upstream {

@@ -352,12 +352,15 @@ static void upstream_use_conn(struct client *c)
         return;
     }
     u->conn->owner = c;
-    if (u->conn->ready && u->forward && dest_refusal(c->cfg, (struct sockaddr *)&u->conn->addr)) {
-        /* pooled by a route, or before a reload changed the lists */
-        struct sockaddr_storage ss = u->conn->addr;
-        upstream_close_conn(c);
-        upstream_dest_refused(c, &ss);
-        return;
+    if (u->conn->ready && u->forward && u->conn->dest_gen != c->cfg->gen) {
+        /* pooled by a route, or checked under a config a reload replaced */
+        if (dest_refusal(c->cfg, (struct sockaddr *)&u->conn->addr)) {
+            struct sockaddr_storage ss = u->conn->addr;
+            upstream_close_conn(c);
+            upstream_dest_refused(c, &ss);
+            return;
+        }
+        u->conn->dest_gen = c->cfg->gen;
     }
     if (u->conn->ready) {
         if (!upstream_reuse_ok(c)) {
@@ -508,6 +511,7 @@ static void upstream_connect_next(struct client *c)
         if (upstream_dest_refused(c, ss)) /* the exact address connected to */
             return;
         uc->addr = *ss;
+        uc->dest_gen = u->forward ? c->cfg->gen : 0;
         int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0) {
             err = errno;
