@@ -23,6 +23,7 @@ struct http_reader {
     bool no_body_next;
     bool done;
     enum http_error cb_error;
+    const char *detail; /* what HTTP_ERR_SYNTAX found, for the log; NULL: the default */
 };
 
 /* ---- message arena ---- */
@@ -99,6 +100,7 @@ static int http_on_begin(http_parser *p)
     http_msg_clear(&r->msg);
     r->cur = STR_NONE;
     r->in_message = true;
+    r->detail = NULL;
     return 0;
 }
 
@@ -212,10 +214,17 @@ static int http_on_headers_complete(http_parser *p)
     r->cur = STR_NONE;
     /* Lenient http-parser lets spaces into field names; "Content-Length :"
        would then pass our name checks and reach the origin, a smuggling
-       vector. RFC 9112 §5.1: reject. */
+       vector. RFC 9112 §5.1: reject. It also takes a NUL as the first byte
+       of a value, which would make the value we check ("") differ from the
+       one we forward (RFC 9110 §5.5: reject). */
     for (size_t i = 0; i < m->nhdrs; i++) {
         if (memchr(http_hname(m, &m->hdrs[i]), ' ', m->hdrs[i].name_len)) {
             r->cb_error = HTTP_ERR_SYNTAX;
+            return -1;
+        }
+        if (strlen(http_hvalue(m, &m->hdrs[i])) != m->hdrs[i].value_len) {
+            r->cb_error = HTTP_ERR_SYNTAX;
+            r->detail = "NUL in a header field value";
             return -1;
         }
     }
@@ -231,6 +240,13 @@ static int http_on_headers_complete(http_parser *p)
         r->cur = STR_NONE;
     } else {
         m->status = (int)p->status_code;
+        /* "HTTP/1.1 010" parses as 10, which would pass for an interim
+           response and be relayed (RFC 9110 §15: 100..599) */
+        if (m->status < 100) {
+            r->cb_error = HTTP_ERR_SYNTAX;
+            r->detail = "status code below 100";
+            return -1;
+        }
     }
     m->chunked = (p->flags & F_CHUNKED) != 0;
     if ((p->flags & F_CONTENTLENGTH) && !m->chunked)
@@ -396,7 +412,7 @@ const char *http_reader_strerror(const struct http_reader *r)
     if (r->cb_error == HTTP_ERR_TOO_MANY_HEADERS)
         return "too many header fields";
     if (r->cb_error == HTTP_ERR_SYNTAX)
-        return "whitespace in a header field name";
+        return r->detail ? r->detail : "whitespace in a header field name";
     return http_errno_description(HTTP_PARSER_ERRNO(&r->parser));
 }
 
