@@ -4,19 +4,42 @@
  * exactly its size and handed to LLVMFuzzerTestOneInput() once. `make
  * test` links it with each target under gcc's ASan + UBSan, so the
  * corpora (and every reproducer kept there) are checked without clang.
- * Prints "<target>: N inputs" and exits 0, or dies in the sanitizer.
+ * Prints "<target>: N inputs" and exits 0, or dies naming the input.
  */
 #include <dirent.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fuzz.h"
 
 __attribute__((weak)) int LLVMFuzzerInitialize(int *argc, char ***argv);
+/* the sanitizers' runtime, when linked in */
+__attribute__((weak)) void __sanitizer_set_death_callback(void (*callback)(void));
 
 static size_t ninputs;
+static const char *current; /* the input being run */
+
+/* Names the input that killed the run (async-signal-safe: write only). */
+static void name_current(void)
+{
+    if (!current)
+        return;
+    static const char pre[] = "replay: died on ";
+    (void)!write(2, pre, sizeof(pre) - 1);
+    (void)!write(2, current, strlen(current));
+    (void)!write(2, "\n", 1);
+}
+
+static void on_abort(int sig)
+{
+    name_current();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
 
 static void run_file(const char *path)
 {
@@ -33,7 +56,9 @@ static void run_file(const char *path)
         exit(2);
     }
     fclose(f);
+    current = path;
     LLVMFuzzerTestOneInput(p, n);
+    current = NULL;
     free(p);
     ninputs++;
 }
@@ -77,6 +102,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s file-or-dir...\n", argv[0]);
         return 2;
     }
+    if (__sanitizer_set_death_callback)
+        __sanitizer_set_death_callback(name_current);
+    signal(SIGABRT, on_abort);
     if (LLVMFuzzerInitialize)
         LLVMFuzzerInitialize(&argc, &argv);
     const char *name = strrchr(argv[0], '/');
