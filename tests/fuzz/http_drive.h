@@ -138,8 +138,8 @@ static enum drive_phase drive_step(struct drive *d, enum drive_phase ph, const c
             size_t used = http_reader_feed(d->r, p + *off, head_len, &err);
             if (err != HTTP_OK)
                 return PHASE_STOP;
-            if (used > head_len)
-                abort();
+            if (used != head_len)
+                abort(); /* client.c consumes the head as one: none of it may be left */
             *off += used;
             ph = PHASE_BODY;
         } else {

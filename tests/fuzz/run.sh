@@ -35,7 +35,7 @@ for name in "$@"; do
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
     if [ "$rc" -eq 0 ] && [ -z "$(ls -A "$art")" ]; then
         passed=$((passed + 1))
-        echo "fuzz_$name: ok, ${execs:-?} runs in ${seconds}s, ${rate:-?} exec/s, corpus $(ls "$work" | wc -l)"
+        echo "fuzz_$name: ok, ${execs:-?} runs in ${seconds}s, ${rate:-?} exec/s, corpus $(find "$work" -type f | wc -l)"
     else
         failed=$((failed + 1))
         tail -n 60 "$log"
