@@ -43,8 +43,7 @@ static const struct http_reader_ops noop_ops = {noop_head, noop_body, noop_done}
 
 /* Builds "first CRLF (line CRLF)* CRLF" from '\n'-separated lines and
    parses it; NULL if it is not a valid head. */
-static struct http_reader *parse_head(bool request, const char *first, const char *lines,
-                                      size_t n)
+static struct http_reader *parse_head(bool request, const char *first, const char *lines, size_t n)
 {
     char *head = malloc(strlen(first) + 2 * n + 8);
     if (!head)
@@ -186,8 +185,8 @@ static void decide(const struct http_msg *rsp, const struct http_msg *req, uint8
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const int statuses[] = {200, 203, 204, 206, 300, 301, 304, 404, 405, 410, 414, 500, 501,
-                                   502, 503, 599};
+    static const int statuses[] = {200, 203, 204, 206, 300, 301, 304, 404,
+                                   405, 410, 414, 500, 501, 502, 503, 599};
     uint8_t opt = fuzz_byte(&data, &size), sz = fuzz_byte(&data, &size);
     uint64_t body_size = sz < 200 ? sz : (uint64_t)1 << (sz - 200);
     const char *text = (const char *)data;

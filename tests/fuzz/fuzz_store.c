@@ -79,8 +79,8 @@ static bool layout(const uint8_t *f, size_t n, uint64_t *body_off)
 {
     if (n < HDR)
         return false;
-    uint64_t off = (uint64_t)HDR + get32(f + OFF_KLEN) + get32(f + OFF_VLEN) +
-                   get32(f + OFF_YLEN) + get32(f + OFF_HLEN);
+    uint64_t off = (uint64_t)HDR + get32(f + OFF_KLEN) + get32(f + OFF_VLEN) + get32(f + OFF_YLEN) +
+                   get32(f + OFF_HLEN);
     *body_off = off;
     return off <= n;
 }

@@ -1,8 +1,10 @@
 /*
  * gen_store.c - writes the seed corpus of fuzz_store: real cache files,
  * made by the store itself (so they follow store.c's format, whatever it
- * becomes), each with fuzz_store's option byte in front. Run from the top
- * of the tree after `make`:
+ * becomes), each with fuzz_store's option byte in front. The damaged
+ * seeds (short, truncated, bad-version, huge-*, nul-in-key, body-crc,
+ * odd-times) were cut from plain by hand. Run from the top of the tree
+ * after `make`:
  *   cc -std=gnu11 -D_GNU_SOURCE -Isrc -Itests/fuzz -o build/gen_store \
  *      tests/fuzz/gen_store.c build/libmagpie.a -lev -lhttp_parser -lssl \
  *      -lcrypto -lz -lyaml -lcares -lm && build/gen_store tests/fuzz/corpus/store
@@ -49,11 +51,12 @@ static const struct seed seeds[] = {
      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 7\r\n\r\n", 7, 0x04},
     {"bad-head", "http://a.test:80/b", "", "", "not a response\r\n\r\n", 2, 0x04},
     {"wrong-name", "http://a.test:80/w", "", "", "HTTP/1.1 200 OK\r\n\r\n", 1, 0x00},
-    {"big-body", "http://a.test:80/big", "", "",
-     "HTTP/1.1 200 OK\r\nContent-Length: 70000\r\n\r\n", 70000, 0x04},
-    {"long-key", "http://a.test:80/"
-                 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-                 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    {"big-body", "http://a.test:80/big", "", "", "HTTP/1.1 200 OK\r\nContent-Length: 70000\r\n\r\n",
+     70000, 0x04},
+    {"long-key",
+     "http://a.test:80/"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
      "", "", "HTTP/1.1 301 Moved\r\nLocation: /x\r\n\r\n", 0, 0x04},
 };
 

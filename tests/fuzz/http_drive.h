@@ -126,9 +126,9 @@ static enum drive_phase drive_step(struct drive *d, enum drive_phase ph, const c
             size_t head_len = 0;
             if (!d->request)
                 *scanned = 0; /* upstream_feed() rescans from the start */
-            enum http_scan s = http_head_scan(p + *off, avail - *off, DRIVE_MAX_HEAD,
-                                              d->request ? DRIVE_MAX_LINE : SIZE_MAX / 2,
-                                              scanned, &head_len);
+            enum http_scan s =
+                http_head_scan(p + *off, avail - *off, DRIVE_MAX_HEAD,
+                               d->request ? DRIVE_MAX_LINE : SIZE_MAX / 2, scanned, &head_len);
             if (s == HTTP_SCAN_MORE)
                 return ph;
             if (s != HTTP_SCAN_DONE)
@@ -160,8 +160,8 @@ static enum drive_phase drive_step(struct drive *d, enum drive_phase ph, const c
         if (d->done) {
             struct http_msg *m = http_reader_msg(d->r);
             bool tunnel = d->request ? m->upgrade : m->status == 101;
-            bool bodyless = !d->request && (d->head_pending ||
-                                            !http_status_has_body(HTTP_M_OTHER, m->status));
+            bool bodyless =
+                !d->request && (d->head_pending || !http_status_has_body(HTTP_M_OTHER, m->status));
             if (d->content_length >= 0 && !tunnel && !bodyless &&
                 d->body != (uint64_t)d->content_length)
                 abort(); /* ended short of its Content-Length */

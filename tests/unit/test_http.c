@@ -1218,14 +1218,18 @@ static void test_chunk_append_stream(void **state)
  * below 100 ("010") passed for an interim response and was relayed. */
 static void test_reader_fuzz_findings(void **state)
 {
-#define ROW(req, s, detail) {req, s, sizeof(s) - 1, detail}
+#define ROW(req, s, detail)                                                                        \
+    {                                                                                              \
+        req, s, sizeof(s) - 1, detail                                                              \
+    }
     static const struct {
         bool request;
         const char *in;
         size_t len;
         const char *detail;
     } cases[] = {
-        ROW(true, "GET / HTTP/1.1\r\nHost: a\r\nX-A: \0evil\r\n\r\n", "NUL in a header field value"),
+        ROW(true, "GET / HTTP/1.1\r\nHost: a\r\nX-A: \0evil\r\n\r\n",
+            "NUL in a header field value"),
         ROW(true, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\0chunked\r\n\r\n0\r\n\r\n",
             "NUL in a header field value"),
         ROW(true, "GET / HTTP/1.1\r\nHost:\0\r\n\r\n", "NUL in a header field value"),
