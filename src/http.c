@@ -214,17 +214,20 @@ static int http_on_headers_complete(http_parser *p)
     r->cur = STR_NONE;
     /* Lenient http-parser lets spaces into field names; "Content-Length :"
        would then pass our name checks and reach the origin, a smuggling
-       vector. RFC 9112 §5.1: reject. It also takes a NUL as the first byte
-       of a value, which would make the value we check ("") differ from the
-       one we forward (RFC 9110 §5.5: reject). */
+       vector. RFC 9112 §5.1: reject. It also takes any control byte as the
+       first byte of a value: a NUL would make the value we check ("")
+       differ from the one we forward, and an origin that drops the others
+       would see another value than we did (RFC 9110 §5.5: reject). */
     for (size_t i = 0; i < m->nhdrs; i++) {
         if (memchr(http_hname(m, &m->hdrs[i]), ' ', m->hdrs[i].name_len)) {
             r->cb_error = HTTP_ERR_SYNTAX;
             return -1;
         }
-        if (strlen(http_hvalue(m, &m->hdrs[i])) != m->hdrs[i].value_len) {
+        const unsigned char *v = (const unsigned char *)http_hvalue(m, &m->hdrs[i]);
+        if (strlen((const char *)v) != m->hdrs[i].value_len || (v[0] < 0x20 && v[0]) ||
+            v[0] == 0x7f) {
             r->cb_error = HTTP_ERR_SYNTAX;
-            r->detail = "NUL in a header field value";
+            r->detail = "control byte in a header field value";
             return -1;
         }
     }
