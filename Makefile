@@ -25,7 +25,7 @@ LIBOBJS  := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test unit e2e check clean install bench
+.PHONY: all deps run test unit e2e check clean install bench fuzz fuzz-build fuzz-replay
 all: $(BUILD)/magpie
 
 deps:
@@ -71,6 +71,50 @@ bench: deps
 	@sh scripts/deps.sh bench
 	@$(MAKE) --no-print-directory all
 	/usr/bin/python3 bench/run.py --magpie $(abspath $(BUILD)/magpie)
+
+# Fuzzing (tests/fuzz/): `make fuzz` builds each tests/fuzz/fuzz_<name>.c
+# as a libFuzzer target with clang (its own objects in build/fuzz/, never
+# mixed with gcc's) and runs it for FUZZ_SECONDS on a copy of its corpus,
+# failing on any crash, leak or timeout. `make fuzz-replay` (part of `make
+# test`) needs no clang: gcc links each target with tests/fuzz/replay.c
+# and runs it once over its corpus.
+FUZZ_CC      ?= clang
+FUZZ_DIR     := build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_HDRS    := $(wildcard tests/fuzz/*.h)
+FUZZ_CFLAGS  := -O1 -g -std=gnu11 $(WARN) -D_GNU_SOURCE -DMAGPIE_VERSION='"$(VERSION)"' -Isrc \
+                -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_OBJS    := $(LIBOBJS:$(BUILD)/obj/%.o=$(FUZZ_DIR)/obj/%.o)
+FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
+REPLAY_BINS  := $(FUZZ_NAMES:%=$(BUILD)/fuzz-replay/fuzz_%)
+
+$(FUZZ_DIR)/obj/%.o: src/%.c $(wildcard src/*.h src/cache/*.h) Makefile
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -c -o $@ $<
+
+$(FUZZ_DIR)/libmagpie.a: $(FUZZ_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HDRS) $(FUZZ_DIR)/libmagpie.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(PKG_CFLAGS) -Itests/fuzz -o $@ $< \
+		$(FUZZ_DIR)/libmagpie.a $(LIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz:
+	@sh scripts/deps.sh fuzz
+	@$(MAKE) --no-print-directory fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_NAMES)
+
+$(BUILD)/fuzz-replay/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(FUZZ_HDRS) $(BUILD)/libmagpie.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -Itests/fuzz $(LDFLAGS) -o $@ $< tests/fuzz/replay.c \
+		$(BUILD)/libmagpie.a $(LIBS)
+
+fuzz-replay: $(REPLAY_BINS)
+	@sh tests/fuzz/replay.sh $(BUILD)/fuzz-replay $(FUZZ_NAMES)
 
 clean:
 	rm -rf build

@@ -3,13 +3,14 @@
 # that are missing. Libraries are probed with pkg-config, or by header where
 # Debian ships no .pc file (libev, http-parser); tools with command -v.
 # `sh scripts/deps.sh bench` also installs what `make bench` drives: nginx
-# (the origin) and wrk (the load generator).
+# (the origin) and wrk (the load generator); `sh scripts/deps.sh fuzz` what
+# `make fuzz` builds with: clang and its libFuzzer runtime.
 set -eu
 
 mode="${1:-}"
 case "$mode" in
-"" | bench) ;;
-*) echo "usage: sh scripts/deps.sh [bench]" >&2; exit 2 ;;
+"" | bench | fuzz) ;;
+*) echo "usage: sh scripts/deps.sh [bench|fuzz]" >&2; exit 2 ;;
 esac
 
 missing=""
@@ -45,6 +46,18 @@ if [ "$mode" = bench ]; then
     [ -x /usr/sbin/nginx ] || need_cmd nginx nginx
     need_cmd wrk wrk
     need_cmd taskset util-linux
+fi
+if [ "$mode" = fuzz ]; then
+    # libFuzzer lives in clang's resource directory, shipped by
+    # libclang-rt-N-dev for clang N; without clang, libclang-rt-dev is the
+    # runtime of the clang Debian installs by default.
+    if command -v clang >/dev/null 2>&1; then
+        rt="$(clang -print-resource-dir)/lib/linux/libclang_rt.fuzzer-$(uname -m).a"
+        major=$(clang -dumpversion | cut -d. -f1)
+        [ -f "$rt" ] || missing="$missing libclang-rt-$major-dev"
+    else
+        missing="$missing clang libclang-rt-dev"
+    fi
 fi
 
 [ -z "$missing" ] && exit 0

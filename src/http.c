@@ -358,10 +358,18 @@ static int http_on_headers_complete(http_parser *p)
     r->cur = STR_NONE;
     /* Lenient http-parser lets spaces into field names; "Content-Length :"
        would then pass our name checks and reach the origin, a smuggling
-       vector. RFC 9112 §5.1: reject. */
-    for (size_t i = 0; i < m->nhdrs; i++)
+       vector. RFC 9112 §5.1: reject. It also takes any control byte as the
+       first byte of a value: a NUL would make the value we check ("")
+       differ from the one we forward, and an origin that drops the others
+       would see another value than we did (RFC 9110 §5.5: reject). */
+    for (size_t i = 0; i < m->nhdrs; i++) {
         if (memchr(http_hname(m, &m->hdrs[i]), ' ', m->hdrs[i].name_len))
             return http_head_fail(r, HTTP_ERR_SYNTAX, "whitespace in a header field name");
+        const unsigned char *v = (const unsigned char *)http_hvalue(m, &m->hdrs[i]);
+        if (strlen((const char *)v) != m->hdrs[i].value_len || (v[0] < 0x20 && v[0]) ||
+            v[0] == 0x7f)
+            return http_head_fail(r, HTTP_ERR_SYNTAX, "control byte in a header field value");
+    }
     m->major = p->http_major;
     m->minor = p->http_minor;
     if (p->type == HTTP_REQUEST) {
@@ -374,6 +382,10 @@ static int http_on_headers_complete(http_parser *p)
         r->cur = STR_NONE;
     } else {
         m->status = (int)p->status_code;
+        /* "HTTP/1.1 010" parses as 10, which would pass for an interim
+           response and be relayed (RFC 9110 §15: 100..599) */
+        if (m->status < 100)
+            return http_head_fail(r, HTTP_ERR_SYNTAX, "status code below 100");
     }
     if ((p->flags & F_CONTENTLENGTH) && !(p->flags & F_CHUNKED))
         m->content_length = (int64_t)p->content_length;

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Everything `make test` runs: the unit tests on the plain build, then the
-# unit and end-to-end tests on the AddressSanitizer + UBSan build. Ends with
+# unit tests, each fuzz target once over its corpus (tests/fuzz/) and the
+# end-to-end tests on the AddressSanitizer + UBSan build. Ends with
 # one line adding up every suite: "test: N passed, M failed".
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -9,14 +10,14 @@ trap 'rm -f "$log"' EXIT INT TERM
 status=0
 # a pipeline's status is tee's: keep make's in a file
 { make --no-print-directory all unit 2>&1; echo "$?" > "$log.rc1"; } | tee -a "$log"
-{ make --no-print-directory BUILD=build/san SAN=1 all unit e2e 2>&1; echo "$?" > "$log.rc2"; } |
+{ make --no-print-directory BUILD=build/san SAN=1 all unit fuzz-replay e2e 2>&1; echo "$?" > "$log.rc2"; } |
     tee -a "$log"
 [ "$(cat "$log.rc1")" = 0 ] && [ "$(cat "$log.rc2")" = 0 ] || status=1
 rm -f "$log.rc1" "$log.rc2"
 passed=0
 failed=0
 eval "$(awk '
-    /^unit: [0-9]+ passed, [0-9]+ failed$/ { p += $2; f += $4 }
+    /^(unit|fuzz): [0-9]+ passed, [0-9]+ failed$/ { p += $2; f += $4 }
     /^=* *[0-9]+ [a-z]+.* in [0-9.]+s( \([0-9:]+\))?( =*)?$/ {
         for (i = 1; i <= NF; i++) {
             gsub(/,/, "", $(i + 1))

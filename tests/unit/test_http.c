@@ -1696,6 +1696,69 @@ static void test_chunk_append_stream(void **state)
     rows_done();
 }
 
+/* What fuzzing found (tests/fuzz/corpus/{request,response}/finding-*): a NUL
+ * as the first byte of a field value, which http-parser lets through, made
+ * the value magpie checks ("") differ from the bytes it forwards (any other
+ * control byte there passed too); a status below 100 ("010") passed for an
+ * interim response and was relayed. */
+static void test_reader_fuzz_findings(void **state)
+{
+#define ROW(req, s, detail)                                                                        \
+    {                                                                                              \
+        req, s, sizeof(s) - 1, detail                                                              \
+    }
+    static const struct {
+        bool request;
+        const char *in;
+        size_t len;
+        const char *detail;
+    } cases[] = {
+        ROW(true, "GET / HTTP/1.1\r\nHost: a\r\nX-A: \0evil\r\n\r\n",
+            "control byte in a header field value"),
+        ROW(true, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\0chunked\r\n\r\n0\r\n\r\n",
+            "control byte in a header field value"),
+        ROW(true, "GET / HTTP/1.1\r\nHost:\0\r\n\r\n", "control byte in a header field value"),
+        ROW(true,
+            "GET / HTTP/1.1\r\nHost: a\r\nX-A: \x01"
+            "b\r\n\r\n",
+            "control byte in a header field value"),
+        ROW(false,
+            "HTTP/1.1 200 OK\r\nX-A:\x7f"
+            "b\r\nContent-Length: 0\r\n\r\n",
+            "control byte in a header field value"),
+        ROW(false, "HTTP/1.1 200 OK\r\nSet-Cookie: \0id=1\r\nContent-Length: 0\r\n\r\n",
+            "control byte in a header field value"),
+        ROW(false, "HTTP/1.1 010 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n", "status code below 100"),
+        ROW(false, "HTTP/1.1 000 X\r\nContent-Length: 0\r\n\r\n", "status code below 100"),
+        ROW(false, "HTTP/1.1 99 X\r\n\r\n", NULL),
+    };
+#undef ROW
+    (void)state;
+    for (size_t i = 0; i < N(cases); i++) {
+        struct cap c;
+        struct http_reader *r = cap_reader(cases[i].request, &c);
+        enum http_error err;
+        http_reader_feed(r, cases[i].in, cases[i].len, &err);
+        if (err != HTTP_ERR_SYNTAX)
+            row_fail("row %zu: error %d, want HTTP_ERR_SYNTAX", i, err);
+        if (c.heads != 0)
+            row_fail("row %zu: the head reached the callback", i);
+        if (cases[i].detail && strcmp(http_reader_strerror(r), cases[i].detail) != 0)
+            row_fail("row %zu: \"%s\"", i, http_reader_strerror(r));
+        http_reader_free(&r);
+    }
+    /* still fine: an empty value, and the lowest valid status */
+    struct cap c;
+    struct http_reader *r = cap_reader(false, &c);
+    enum http_error err;
+    const char ok[] = "HTTP/1.1 100 Continue\r\nX-A:\r\n\r\n";
+    http_reader_feed(r, ok, sizeof(ok) - 1, &err);
+    assert_int_equal(err, HTTP_OK);
+    assert_int_equal(c.heads, 1);
+    http_reader_free(&r);
+    rows_done();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1734,6 +1797,7 @@ int main(void)
         cmocka_unit_test_setup(test_reason, rows_reset),
         cmocka_unit_test_setup(test_chunk_append, rows_reset),
         cmocka_unit_test_setup(test_chunk_append_stream, rows_reset),
+        cmocka_unit_test_setup(test_reader_fuzz_findings, rows_reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
