@@ -1,9 +1,10 @@
 /*
- * http.c - HTTP/1.x messages on top of http-parser: head scanning, the
- * reader (http-parser for start lines and fields; body framing, strict
- * chunked decoding and trailers here), hop-by-hop rules and framing
- * decisions. Request line and Host checks are http_check.c. Nothing here does I/O;
- * the connection state machines in client.c and upstream.c drive it.
+ * http.c - HTTP/1.x messages on top of http-parser: the reader
+ * (http-parser for start lines and fields; body framing, strict chunked
+ * decoding and trailers here), hop-by-hop rules and framing decisions.
+ * Head scanning and the request line and Host checks are http_check.c.
+ * Nothing here does I/O; the connection state machines in client.c and
+ * upstream.c drive it.
  */
 #include "http.h"
 
@@ -874,62 +875,6 @@ void http_reader_release(struct http_reader *r)
 struct http_msg *http_reader_msg(struct http_reader *r)
 {
     return &r->msg;
-}
-
-/* ---- head scanning ---- */
-
-enum http_scan http_head_scan(const char *p, size_t len, size_t max_head, size_t max_line,
-                              size_t *scanned, size_t *head_len)
-{
-    size_t i = *scanned;
-    /* Leading empty lines before a request line are ignored (RFC 9112 §2.2),
-       but count towards max_head: else they could fill the buffer for ever. */
-    size_t start = 0;
-    while (start + 1 < len && p[start] == '\r' && p[start + 1] == '\n')
-        start += 2;
-    if (start >= max_head)
-        return HTTP_SCAN_TOO_LARGE;
-    if (i < start)
-        i = start;
-    /* whether the request line ended in what earlier calls scanned: found
-       once here, not for every line (that would be quadratic in the lines) */
-    bool first_done = i > start && memchr(p + start, '\n', i - start) != NULL;
-    for (; i < len; i++) {
-        if (i >= max_head)
-            return HTTP_SCAN_TOO_LARGE;
-        char c = p[i];
-        if (c == '\r') {
-            if (i + 1 == len)
-                break; /* need the next byte */
-            if (p[i + 1] != '\n')
-                return HTTP_SCAN_BAD;
-            continue;
-        }
-        if (c != '\n')
-            continue;
-        if (i == start || p[i - 1] != '\r')
-            return HTTP_SCAN_BAD;
-        size_t line_start = i - 1;
-        /* the request line is the first line: bound it, without CRLF, for 414 */
-        if (!first_done && line_start - start > max_line)
-            return HTTP_SCAN_URI_LONG;
-        first_done = true;
-        if (line_start >= 2 && p[line_start - 1] == '\n') {
-            *head_len = i + 1;
-            *scanned = i + 1;
-            return HTTP_SCAN_DONE;
-        }
-        if (i + 1 == len)
-            break; /* the next byte tells whether this line is folded */
-        if (p[i + 1] == ' ' || p[i + 1] == '\t')
-            return HTTP_SCAN_BAD; /* obs-fold, or whitespace before the first field */
-    }
-    *scanned = i;
-    /* an unended request line (i is at its end or its CR); one that ended
-       with the last byte was bounded above */
-    if (!first_done && i - start > max_line)
-        return HTTP_SCAN_URI_LONG;
-    return HTTP_SCAN_MORE;
 }
 
 /* ---- header rules ---- */
