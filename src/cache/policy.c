@@ -629,7 +629,11 @@ bool policy_stale_on_error(const struct cache_resp *r, double lifetime, double a
 
 bool policy_explicitly_cacheable(const struct cache_resp *r)
 {
-    return r->cc.public_ || policy_explicit_freshness(r);
+    /* fresh for no time (max-age=0, an Expires already past) is a
+       revalidation per reuse: the origin's 304 for the next client does not
+       hand it the first client's Set-Cookie */
+    return r->cc.public_ ||
+           (policy_explicit_freshness(r) && policy_freshness_lifetime(r, -1) > 0);
 }
 
 bool policy_invalidates(const char *method, int status)

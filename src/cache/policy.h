@@ -144,8 +144,9 @@ bool policy_stale_if_error(const struct cc *req_cc, const struct cache_resp *r, 
  * none of no-cache, must-revalidate, proxy-revalidate, s-maxage forbids it.
  */
 bool policy_stale_on_error(const struct cache_resp *r, double lifetime, double age, double limit);
-/* Whether the origin gave freshness explicitly: public, s-maxage, max-age
-   or Expires (a heuristic or a route's default_ttl is not). */
+/* Whether the origin gave freshness explicitly: public, or an s-maxage,
+   max-age or Expires of more than zero seconds (a heuristic or a route's
+   default_ttl is not). */
 bool policy_explicitly_cacheable(const struct cache_resp *r);
 /*
  * A targeted cache-control field (RFC 9213: CDN-Cache-Control, or a

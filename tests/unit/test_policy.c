@@ -702,9 +702,12 @@ static void test_explicitly_cacheable(void **state)
         {"public", -1, -1, true},
         {"max-age=60", -1, -1, true},
         {"s-maxage=60", -1, -1, true},
-        {"max-age=0", -1, -1, true},
-        {"", T94, -1, true},
-        {"", 0, -1, true}, /* an invalid Expires is explicit: already expired */
+        {"max-age=0", -1, -1, false}, /* fresh for no time: revalidated per reuse */
+        {"s-maxage=0", -1, -1, false},
+        {"public, max-age=0", -1, -1, true},
+        {"", T94 + 60, -1, true},
+        {"", T94, -1, false}, /* Expires at Date */
+        {"", 0, -1, false}, /* an invalid Expires: already expired */
         {"", -1, T94, false}, /* fresh only by heuristic */
         {"", -1, -1, false},
         {"must-revalidate", -1, T94, false},
