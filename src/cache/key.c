@@ -132,6 +132,14 @@ bool cache_variant(const struct http_msg *req, const char *vary, char *out, size
     return n >= 0 && !f.overflow && (size_t)n + 1 < size; /* a key that fills out may be cut */
 }
 
+/* A route's X-Forwarded-For goes with the client's address appended, and
+   Via with the client's HTTP version: a response varying on them was made
+   for what the client did not send. */
+bool cache_vary_rewritten(const char *vary, const struct cfg_route *rt)
+{
+    return http_list_has(vary, "Via") || (rt && http_list_has(vary, "X-Forwarded-For"));
+}
+
 /*
  * RFC 9213 on a reverse route: the first targeted field with a valid,
  * non-empty value (the route's own, then CDN-Cache-Control) decides
