@@ -66,3 +66,39 @@ def test_set_cookie_fresh_for_no_time_is_not_shared(magpie, script):
     assert alice.header("set-cookie") == "session=user1"
     bob = fetch(magpie.port, "GET", url)
     assert bob.header("set-cookie") != "session=user1", "Bob got Alice's session"
+
+
+# ---- invalidation while a fetch is in flight ----
+
+def slow_doc_origin(script):
+    """GET /doc: a cacheable body sent in pieces 0.2 s apart (numbered);
+    any other method: 204."""
+    def h(req, n):
+        if not req[0].startswith("GET"):
+            return response(204, [], b"", n)
+        body = b"version %d " % n + b"x" * 40
+        head = response(200, [("Cache-Control", "public, max-age=60")], body, n)
+        cut = len(head) - len(body)
+        return [head[:cut + 5]] + [head[cut + 5 + i:cut + 5 + i + 10] for i in range(0, len(body) - 5, 10)]
+    return script(h)
+
+
+@pytest.mark.parametrize("method", ["POST", "PURGE"])
+def test_invalidation_during_a_fetch_is_not_undone_by_its_commit(magpie, script, method):
+    """A POST (or PURGE) of a URL while a GET of it streams from the origin:
+    the GET's response may predate the change, so its commit must not put
+    back what the invalidation removed."""
+    o = slow_doc_origin(script)
+    url = o.url("/doc")
+    with magpie.conn() as c, magpie.conn() as f:
+        c.send(build_request("GET", url))
+        time.sleep(0.3)  # the head is in, the body still coming
+        f.send(build_request("GET", url))  # a follower, streaming the same file
+        time.sleep(0.1)
+        r = fetch(magpie.port, method, url, body=b"new" if method == "POST" else None)
+        assert r.status in (200, 204, 404)
+        first, follower = c.read_response(), f.read_response()
+    assert first.status == 200 and number(first) == 1
+    assert follower.body == first.body and len(first.body) == 50, "the followers still get it whole"
+    after = fetch(magpie.port, "GET", url)
+    assert after.header("x-cache") != "HIT", "the fetch from before the %s was stored" % method
