@@ -68,6 +68,28 @@ def test_set_cookie_fresh_for_no_time_is_not_shared(magpie, script):
     assert bob.header("set-cookie") != "session=user1", "Bob got Alice's session"
 
 
+# ---- destinations ----
+
+@pytest.mark.parametrize("url", ["http://[64:ff9b::a9fe:a9fe]/latest/meta-data/",
+                                 "http://[::169.254.169.254]/latest/meta-data/"])
+def test_ipv4_embedded_for_translation_is_checked_as_ipv4(magpie, url):
+    """A NAT64 (64:ff9b::/96) delivers to the IPv4 address in the low 32
+    bits: the metadata address written that way is refused as itself."""
+    r = fetch(magpie.port, "GET", url)
+    assert r.status == 403 and b"is link-local / cloud metadata (acl)" in r.body, r
+
+
+@pytest.mark.parametrize("form", ["2130706433", "0x7f000001", "0177.0.0.1", "127.1", "127.0.0.1.",
+                                  "0", "LOCALHOST", "[::ffff:7f00:1]"])
+def test_odd_ipv4_spellings_never_reach_the_own_listener(magpie, form):
+    """Decimal, hex, octal, short and dotted spellings are no address to
+    magpie (inet_aton would take them): a name that does not resolve, or,
+    resolved, the own-listener refusal; never magpie talking to itself."""
+    r = fetch(magpie.port, "GET", "http://%s:%d/" % (form, magpie.port))
+    assert r.status in (403, 502), r
+    assert b"cannot resolve" in r.body or b"own listener" in r.body, r.body
+
+
 # ---- invalidation while a fetch is in flight ----
 
 def slow_doc_origin(script):
@@ -102,3 +124,99 @@ def test_invalidation_during_a_fetch_is_not_undone_by_its_commit(magpie, script,
     assert follower.body == first.body and len(first.body) == 50, "the followers still get it whole"
     after = fetch(magpie.port, "GET", url)
     assert after.header("x-cache") != "HIT", "the fetch from before the %s was stored" % method
+
+
+# ---- the life of a fetch that outlives its client ----
+
+from test_stalls import (StallOrigin, cache_config, get, read_body, read_head, read_some,  # noqa: E402
+                         reset, sha, small_conn, start_leader)
+
+MB = 1 << 20
+
+
+@pytest.fixture
+def big():
+    o = StallOrigin()
+    yield o
+    o.stop()
+
+
+def test_detached_fetch_through_reload_joined_late_frees_its_slot(magpie_factory, big):
+    """The leader leaves mid-body, the config is reloaded, a new client
+    joins the fetch its client left: it gets the whole body, the object is
+    stored, and the fetch's max_connections slot comes back."""
+    n = 8 * MB
+    m = magpie_factory(**cache_config(limits={"max_connections": 3, "client_idle_timeout": "30s"}))
+    path = "/big/%d?cc=public,max-age=60&pace=0.2" % n
+    leader, _ = start_leader(m, big, path)
+    reset(leader)
+    m.wait_error_log(r"goes on for the cache")
+    m.signal(__import__("signal").SIGHUP)
+    m.wait_error_log(r"configuration reloaded")
+    s = socket.create_connection(("127.0.0.1", m.port), timeout=20)
+    try:
+        s.sendall(get(big.url(path)))
+        head, rest = read_head(s)
+        assert b"collapsed" in head.lower(), head
+        digest, got = read_body(s, rest, n, time.monotonic() + 20)
+    finally:
+        s.close()
+    assert got == n and digest == sha(n)
+    assert poll(lambda: "closed: done" in m.error_log_text().split("goes on for the cache")[-1],
+                timeout=10)
+    # three connections at once: the detached fetch gave its slot back
+    conns = [m.conn() for _ in range(3)]
+    try:
+        for c in conns:
+            r = c.request("GET", big.url(path))
+            assert r.status == 200 and len(r.body) == n and "hit" in r.header("cache-status")
+    finally:
+        for c in conns:
+            c.close()
+    assert len([r for r in big.requests if r.path.startswith("/big")]) == 1
+
+
+def test_sigterm_with_a_detached_fetch_exits_cleanly(magpie_factory, big):
+    m = magpie_factory(**cache_config())
+    path = "/big/%d?cc=public,max-age=60&pace=0.5" % (16 * MB)
+    leader, _ = start_leader(m, big, path)
+    f = small_conn(m.port)
+    f.sendall(get(big.url(path)))
+    read_head(f)
+    reset(leader)
+    m.wait_error_log(r"goes on for the cache")
+    m.signal(__import__("signal").SIGTERM)
+    assert m.expect_exit(10) == 0, m.exit_message(None)
+    f.close()
+
+
+def test_pipelined_request_of_a_leader_behind_its_fetch(magpie_factory, big):
+    """A leader that fell behind (reading the file) with its next request
+    already sent: it gets the whole body, then its next answer."""
+    n = 8 * MB
+    m = magpie_factory(**cache_config())
+    path = "/big/%d?cc=public,max-age=60" % n
+    s = small_conn(m.port)
+    try:
+        s.sendall(get(big.url(path)) + get(big.url("/big/1000?cc=public,max-age=60")))
+        head, rest = read_head(s)
+        first = read_some(s, rest, MB // 2)
+        assert poll(lambda: "behind its fetch" in m.error_log_text(), timeout=10)
+        time.sleep(0.5)
+        buf = bytearray(first)
+        deadline = time.monotonic() + 20
+        while len(buf) < n + 200 and time.monotonic() < deadline:
+            d = s.recv(1 << 20)
+            if not d:
+                break
+            buf += d
+            if b"\r\n\r\n" in buf[n:] and len(buf) >= n + buf[n:].index(b"\r\n\r\n") + 4 + 1000:
+                break
+    finally:
+        s.close()
+    import hashlib
+    assert hashlib.sha256(bytes(buf[:n])).hexdigest() == sha(n)
+    second = bytes(buf[n:])
+    assert second.startswith(b"HTTP/1.1 200"), second[:200]
+    h, _, body = second.partition(b"\r\n\r\n")
+    assert len(body) == 1000, (h, len(body))
