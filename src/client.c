@@ -206,6 +206,8 @@ void client_close(struct client *c, const char *why)
     c->prev = NULL;
     c->next = srv->dead;
     srv->dead = c;
+    if (c->phantom && !c->detached)
+        srv->nrefresh--;
     server_client_closed(srv);
 }
 
@@ -332,11 +334,20 @@ int client_out(struct client *c, const void *p, size_t n)
  */
 struct client *client_spawn_refresh(struct client *c, const struct http_msg *m)
 {
+    /* each holds a max_connections slot: an eighth of them at most, so that
+       one client pipelining stale hits cannot turn every other away */
+    unsigned cap = c->cfg->limits.max_connections / 8;
+    if (c->srv->nrefresh >= (cap ? cap : 1)) {
+        log_debug("#%llu: not refreshing %s: %u refreshes running", c->id,
+                  c->ex->url ? c->ex->url : "-", c->srv->nrefresh);
+        return NULL;
+    }
     struct client *p = client_new(c->srv, -1, (const struct sockaddr *)&c->addr,
                                   sizeof(c->addr));
     if (!p)
         return NULL;
     p->phantom = true;
+    c->srv->nrefresh++;
     if (client_begin(p) < 0) {
         client_close(p, "out of memory");
         return NULL;

@@ -44,6 +44,7 @@ struct server {
     struct client *clients; /* every open connection */
     struct client *dead;    /* closed, freed in check_w */
     unsigned nclients;
+    unsigned nrefresh; /* of those, background refreshes (client_spawn_refresh) */
     unsigned long long next_id;
 
     bool draining;

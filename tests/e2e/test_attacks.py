@@ -220,3 +220,37 @@ def test_pipelined_request_of_a_leader_behind_its_fetch(magpie_factory, big):
     assert second.startswith(b"HTTP/1.1 200"), second[:200]
     h, _, body = second.partition(b"\r\n\r\n")
     assert len(body) == 1000, (h, len(body))
+
+
+# ---- max_connections ----
+
+def test_background_refreshes_do_not_take_every_connection_slot(magpie_factory, script):
+    """One connection pipelining stale-while-revalidate hits on many keys
+    starts a refresh per key; with a slow origin they would hold every
+    max_connections slot and turn new clients away with 503."""
+    def h(req, n):
+        path = req[0].split(" ")[1]
+        with lock:
+            seen[path] = seen.get(path, 0) + 1
+            again = seen[path] > 1
+        if again:
+            time.sleep(4)  # a refresh: slow
+        return response(200, [("Cache-Control", "public, max-age=1, stale-while-revalidate=600")],
+                        b"k\n", n)
+    import threading
+    lock, seen = threading.Lock(), {}
+    o = script(h)
+    m = magpie_factory(limits={"max_connections": 4})
+    keys = [o.url("/k%d" % i) for i in range(8)]
+    for k in keys:
+        assert fetch(m.port, "GET", k).status == 200
+    time.sleep(2.1)  # all stale, within stale-while-revalidate
+    with m.conn() as c:
+        c.send(b"".join(build_request("GET", k) for k in keys))
+        for _ in keys:
+            r = c.read_response()
+            assert r.status == 200 and "stale" in r.header("x-cache").lower(), r
+        time.sleep(0.3)
+        r = fetch(m.port, "GET", o.url("/other"))
+        assert r.status == 200, "background refreshes took every slot: %r" % r
+    assert poll(lambda: any(v > 1 for v in seen.values())), "no refresh at all"
