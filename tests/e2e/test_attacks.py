@@ -254,3 +254,19 @@ def test_background_refreshes_do_not_take_every_connection_slot(magpie_factory, 
         r = fetch(m.port, "GET", o.url("/other"))
         assert r.status == 200, "background refreshes took every slot: %r" % r
     assert poll(lambda: any(v > 1 for v in seen.values())), "no refresh at all"
+
+
+def test_clients_leaving_slow_fetches_cannot_take_every_slot(magpie_factory, big):
+    """A fetch its client left goes on, holding a connection slot, for as
+    long as the origin trickles: one client that asks for slow cacheable
+    objects and leaves, again and again, must not fill max_connections."""
+    m = magpie_factory(**cache_config(limits={"max_connections": 8, "client_idle_timeout": "30s"}))
+    for i in range(8):
+        s = small_conn(m.port)
+        s.sendall(get(big.url("/big/%d?cc=public,max-age=60&pace=3&r=%d" % (4 * MB, i))))
+        read_head(s)
+        reset(s)
+    time.sleep(0.3)
+    assert "goes on for the cache" in m.error_log_text()
+    r = fetch(m.port, "GET", big.url("/big/10"))
+    assert r.status == 200, "fetches without clients took every slot: %r" % r
