@@ -493,7 +493,9 @@ static bool cache_cookie_storable(const struct client *c, const struct http_msg 
         return true;
     switch (c->cfg->cache.set_cookie) {
     case CFG_SET_COOKIE_EXPLICIT:
-        return policy_explicitly_cacheable(r);
+        /* no-cache="Set-Cookie": the origin shares the rest, not the cookie */
+        *strip = r->cc.no_cache_cookie;
+        return *strip || policy_explicitly_cacheable(r);
     case CFG_SET_COOKIE_STRIP:
         *strip = true;
         return true;

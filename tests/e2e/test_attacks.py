@@ -68,6 +68,26 @@ def test_set_cookie_fresh_for_no_time_is_not_shared(magpie, script):
     assert bob.header("set-cookie") != "session=user1", "Bob got Alice's session"
 
 
+def test_set_cookie_named_by_qualified_no_cache_is_not_reused(magpie, script):
+    """no-cache="Set-Cookie" is the origin's way to share a page but not its
+    cookie: the stored copy goes out after each revalidation, and it must
+    not carry the first client's session to the next."""
+    def h(req, n):
+        cc = ("Cache-Control", 'public, max-age=300, no-cache="Set-Cookie"')
+        if any(k.lower() == "if-none-match" for k, _ in req[1]):
+            return response(304, [("ETag", '"v1"'), cc], b"", n)
+        return response(200, [("ETag", '"v1"'), cc, ("Set-Cookie", "session=user%d" % n)],
+                        b"page\n", n)
+    o = script(h)
+    url = o.url("/page")
+    alice = fetch(magpie.port, "GET", url)
+    assert alice.header("set-cookie") == "session=user1"
+    bob = fetch(magpie.port, "GET", url)
+    assert bob.status == 200 and bob.body == b"page\n"
+    assert bob.header("set-cookie") is None, "Bob got Alice's session"
+    assert len(o.requests) == 2, "no-cache: revalidated"
+
+
 # ---- destinations ----
 
 @pytest.mark.parametrize("url", ["http://[64:ff9b::a9fe:a9fe]/latest/meta-data/",
