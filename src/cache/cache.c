@@ -527,8 +527,8 @@ static void cache_store_response(struct client *c, const struct http_msg *m)
         return;
     const struct http_msg *req = http_reader_msg(c->reader);
     char vary[CACHE_VARIANT_MAX], variant[CACHE_VARIANT_MAX];
-    cache_vary_of(m, vary, sizeof(vary));
-    if (cache_vary_rewritten(vary, x->rt) || !cache_variant(req, vary, variant, sizeof(variant)))
+    if (!cache_vary_of(m, vary, sizeof(vary)) || cache_vary_rewritten(vary, x->rt) ||
+        !cache_variant(req, vary, variant, sizeof(variant)))
         return;
     struct buf head;
     buf_init(&head, c->cfg->limits.max_header_bytes * 2);

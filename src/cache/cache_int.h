@@ -57,8 +57,9 @@ const char *cache_hval(const struct http_msg *m, const char *name);
    (RFC 9213). */
 void cache_facts(const struct http_msg *m, const struct cfg_route *rt, time_t req_t,
                  time_t resp_t, struct cache_resp *r);
-/* key.c: every Vary field of m joined with ", " into out. */
-void cache_vary_of(const struct http_msg *m, char *out, size_t size);
+/* key.c: every Vary field of m joined with ", " into out; false if they
+   do not fit. */
+bool cache_vary_of(const struct http_msg *m, char *out, size_t size);
 /* key.c: the request's secondary key for a response varying on vary (the
    combined, forwarded value of each field); false when it cannot be made. */
 bool cache_variant(const struct http_msg *req, const char *vary, char *out, size_t size);

@@ -54,8 +54,9 @@ void cache_facts(const struct http_msg *m, const struct cfg_route *rt, time_t re
         cache_targeted(m, rt, r);
 }
 
-/* Every Vary field of m joined with ", " into out. */
-void cache_vary_of(const struct http_msg *m, char *out, size_t size)
+/* Every Vary field of m joined with ", " into out; false when they do not
+   all fit (a Vary cut short would key on fewer fields than it names). */
+bool cache_vary_of(const struct http_msg *m, char *out, size_t size)
 {
     size_t len = 0;
     out[0] = '\0';
@@ -64,10 +65,13 @@ void cache_vary_of(const struct http_msg *m, char *out, size_t size)
             continue;
         int n = snprintf(out + len, size - len, "%s%s", len ? ", " : "",
                          http_hvalue(m, &m->hdrs[i]));
-        if (n < 0 || (size_t)n >= size - len)
-            break;
+        if (n < 0 || (size_t)n >= size - len) {
+            out[len] = '\0';
+            return false;
+        }
         len += (size_t)n;
     }
+    return true;
 }
 
 /* What cache_req_field() reads from and combines into. */

@@ -88,6 +88,22 @@ def test_set_cookie_named_by_qualified_no_cache_is_not_reused(magpie, script):
     assert len(o.requests) == 2, "no-cache: revalidated"
 
 
+def test_vary_too_long_to_key_is_not_stored(magpie, script):
+    """A Vary that does not fit the secondary key must not lose its last
+    field: here Cookie, on a second line after a long first one."""
+    pad = ", ".join("X-Pad-%04d" % i for i in range(380))
+    def h(req, n):
+        cookie = [v for k, v in req[1] if k.lower() == "cookie"]
+        return response(200, [("Cache-Control", "public, max-age=60"), ("Vary", pad),
+                              ("Vary", "Cookie")], ("for %s\n" % cookie).encode(), n)
+    o = script(h)
+    url = o.url("/v")
+    a = fetch(magpie.port, "GET", url, headers=[("Cookie", "user=alice")])
+    assert b"alice" in a.body
+    b = fetch(magpie.port, "GET", url, headers=[("Cookie", "user=bob")])
+    assert b"bob" in b.body, "Bob got Alice's page: %r" % b.body
+
+
 # ---- destinations ----
 
 @pytest.mark.parametrize("url", ["http://[64:ff9b::a9fe:a9fe]/latest/meta-data/",
