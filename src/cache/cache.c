@@ -295,6 +295,8 @@ int cache_request(struct client *c, const struct http_msg *m, bool https, const 
     if ((rt && !rt->cache_enabled) ||
         (c->ex->method_id != HTTP_M_GET && c->ex->method_id != HTTP_M_HEAD))
         return 0;
+    if (!c->ex->bodiless)
+        return 0; /* an origin may answer a GET by its body, which no key holds */
     cache_request_cc(m, &x->req_cc);
     if (x->req_cc.no_store)
         return 0;

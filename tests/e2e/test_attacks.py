@@ -104,6 +104,19 @@ def test_vary_too_long_to_key_is_not_stored(magpie, script):
     assert b"bob" in b.body, "Bob got Alice's page: %r" % b.body
 
 
+def test_get_with_a_body_is_neither_stored_nor_served_from_the_cache(magpie, script):
+    """Some origins (search APIs) answer a GET by its body, which the key
+    does not hold: a GET with a body bypasses the cache."""
+    o = script(lambda req, n: response(200, [("Cache-Control", "public, max-age=60"),
+                                             ("Connection", "close")], b"result %d\n" % n, n))
+    url = o.url("/search")
+    assert number(fetch(magpie.port, "GET", url)) == 1  # stored, bodiless
+    a = fetch(magpie.port, "GET", url, body=b'{"q": "alice"}')
+    b = fetch(magpie.port, "GET", url, body=b'{"q": "bob"}')
+    assert (number(a), number(b)) == (2, 3), "a GET's body was not what the key described"
+    assert fetch(magpie.port, "GET", url).header("x-cache") == "HIT"
+
+
 # ---- destinations ----
 
 @pytest.mark.parametrize("url", ["http://[64:ff9b::a9fe:a9fe]/latest/meta-data/",
