@@ -34,6 +34,7 @@ struct cache_flight {
     struct client *leader;
     struct client *followers;
     bool streaming;     /* followers are being served from the file */
+    bool doomed;        /* its key was invalidated or purged: not stored, not joined */
     char *head;         /* the stored head block */
     size_t head_len;
     char *variant;

@@ -175,6 +175,30 @@ def test_invalidation_during_a_fetch_is_not_undone_by_its_commit(magpie, script,
     assert after.header("x-cache") != "HIT", "the fetch from before the %s was stored" % method
 
 
+def test_invalidation_before_a_fetchs_head_is_not_undone_either(magpie, script):
+    """The GET went to the origin before the POST, its answer comes after
+    the POST's: it may predate the change all the same. It is not stored,
+    and a GET sent after the POST does not join it."""
+    def h(req, n):
+        if not req[0].startswith("GET"):
+            return response(204, [], b"", n)
+        if n == 1:
+            time.sleep(0.8)
+        return response(200, [("Cache-Control", "public, max-age=60")], b"version %d\n" % n, n)
+    o = script(h)
+    url = o.url("/doc")
+    with magpie.conn() as c, magpie.conn() as late:
+        c.send(build_request("GET", url))
+        time.sleep(0.2)
+        assert fetch(magpie.port, "POST", url, body=b"new").status == 204
+        late.send(build_request("GET", url))  # after the change: its own fetch
+        first, after = c.read_response(), late.read_response()
+    assert number(first) == 1
+    assert number(after) != 1, "a GET sent after the POST got the answer from before it"
+    again = fetch(magpie.port, "GET", url)
+    assert number(again) != 1, "the fetch from before the POST was stored"
+
+
 # ---- the life of a fetch that outlives its client ----
 
 from test_stalls import (StallOrigin, cache_config, get, read_body, read_head, read_some,  # noqa: E402
@@ -319,3 +343,41 @@ def test_clients_leaving_slow_fetches_cannot_take_every_slot(magpie_factory, big
     assert "goes on for the cache" in m.error_log_text()
     r = fetch(m.port, "GET", big.url("/big/10"))
     assert r.status == 200, "fetches without clients took every slot: %r" % r
+
+
+@pytest.mark.time_limit(90)
+def test_invalidations_and_reloads_amid_leaving_clients_leave_magpie_sane(magpie_factory, big):
+    """Collapsed fetches whose leaders and followers leave at every stage,
+    PURGEs and POSTs invalidating them mid-stream, and reloads: whoever
+    stays gets a whole body or a visible cut, and the sanitized daemon
+    stays up and exits cleanly (the fixture checks)."""
+    import random
+    import signal as sig
+    rnd = random.Random(9)
+    m = magpie_factory(**cache_config(upstream={"read_timeout": "2s"}))
+    n = 2 * MB
+    for i in range(8):
+        path = "/big/%d?cc=public,max-age=60&delay=0.05&pace=0.3&r=%d" % (n, i)
+        url = big.url(path)
+        socks = []
+        for _ in range(3):
+            s = small_conn(m.port)
+            s.sendall(get(url))
+            socks.append(s)
+        keep = socket.create_connection(("127.0.0.1", m.port), timeout=20)
+        time.sleep(rnd.choice((0.0, 0.1, 0.3)))
+        keep.sendall(get(url))
+        for s in socks:
+            time.sleep(rnd.choice((0.0, 0.05, 0.2)))
+            reset(s)
+        what = rnd.choice(("PURGE", "POST", "HUP", "none"))
+        if what == "HUP":
+            m.signal(sig.SIGHUP)
+        elif what != "none":
+            fetch(m.port, what, url, body=b"x" if what == "POST" else None)
+        head, rest = read_head(keep)
+        assert head.startswith(b"HTTP/1.1 200"), head
+        digest, got = read_body(keep, rest, n, time.monotonic() + 20)
+        keep.close()
+        assert got == n and digest == sha(n), (i, what, got)
+    assert fetch(m.port, "GET", big.url("/big/100")).status == 200
