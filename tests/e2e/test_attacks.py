@@ -117,6 +117,29 @@ def test_get_with_a_body_is_neither_stored_nor_served_from_the_cache(magpie, scr
     assert fetch(magpie.port, "GET", url).header("x-cache") == "HIT"
 
 
+def test_followers_do_not_get_an_authorized_leaders_answer(magpie, script):
+    """Requests collapsed onto a fetch made with Authorization: its answer
+    (max-age, no public) is for that user only; each follower asks itself."""
+    def h(req, n):
+        who = [v for k, v in req[1] if k.lower() == "authorization"]
+        if n == 1:
+            time.sleep(0.5)  # followers gather
+        return response(200, [("Cache-Control", "max-age=60")], ("for %s\n" % who).encode(), n)
+    o = script(h)
+    url = o.url("/me")
+    with magpie.conn() as lead:
+        lead.send(build_request("GET", url, headers=[("Authorization", "Bearer alice")]))
+        time.sleep(0.15)
+        conns = [magpie.conn() for _ in range(2)]
+        for c in conns:
+            c.send(build_request("GET", url))
+        assert b"alice" in lead.read_response().body
+        for c in conns:
+            r = c.read_response()
+            c.close()
+            assert b"alice" not in r.body, "a follower got Alice's answer"
+
+
 # ---- destinations ----
 
 @pytest.mark.parametrize("url", ["http://[64:ff9b::a9fe:a9fe]/latest/meta-data/",
