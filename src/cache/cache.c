@@ -591,15 +591,19 @@ void cache_serve_stored(struct client *c)
         const struct http_msg *req = http_reader_msg(c->reader);
         const char *vary = store_vary(c->srv->store, x->key);
         char variant[CACHE_VARIANT_MAX];
-        cache_drop_obj(x);
+        struct store_obj fresh = {.fd = -1};
         struct cache_resp r;
-        if (!vary || !cache_variant(req, vary, variant, sizeof(variant)) ||
-            store_get(c->srv->store, x->key, variant, &x->obj) < 0 ||
-            !cache_stored_facts(x, &r)) {
+        bool refreshed = vary && cache_variant(req, vary, variant, sizeof(variant)) &&
+                         store_get(c->srv->store, x->key, variant, &fresh) == 0;
+        if (refreshed) {
+            cache_drop_obj(x);
+            x->obj = fresh;
+        } /* else invalidated meanwhile: the 304 vouches for the copy still open */
+        if (!cache_stored_facts(x, &r)) {
             client_fail(c, 502, "the revalidated response vanished from the cache");
             return;
         }
-        x->age = policy_current_age(&r, (time_t)ev_now(c->srv->loop));
+        x->age = refreshed ? policy_current_age(&r, (time_t)ev_now(c->srv->loop)) : 0;
     }
     c->state = CS_HIT;
     c->ex->rsp_head_sent = c->ex->rsp_done = false;

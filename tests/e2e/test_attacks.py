@@ -222,6 +222,29 @@ def test_invalidation_before_a_fetchs_head_is_not_undone_either(magpie, script):
     assert number(again) != 1, "the fetch from before the POST was stored"
 
 
+def test_invalidation_racing_a_revalidation_is_no_502(magpie, script):
+    """A POST anyone may send invalidates the URL while a stale copy is
+    being revalidated: the origin's 304 still vouches for the copy the
+    revalidating client's exchange holds, which it gets, not a 502."""
+    def h(req, n):
+        if not req[0].startswith("GET"):
+            return response(204, [], b"", n)
+        if any(k.lower() == "if-none-match" for k, _ in req[1]):
+            time.sleep(0.6)
+            return response(304, [("ETag", '"v1"'), ("Cache-Control", "max-age=1")], b"", n)
+        return response(200, [("ETag", '"v1"'), ("Cache-Control", "max-age=1")], b"page\n", n)
+    o = script(h)
+    url = o.url("/doc")
+    assert fetch(magpie.port, "GET", url).status == 200
+    time.sleep(1.5)  # stale now
+    with magpie.conn() as c:
+        c.send(build_request("GET", url))
+        time.sleep(0.2)
+        assert fetch(magpie.port, "POST", url, body=b"x").status == 204
+        r = c.read_response()
+    assert r.status == 200 and r.body == b"page\n", r
+
+
 # ---- the life of a fetch that outlives its client ----
 
 from test_stalls import (StallOrigin, cache_config, get, read_body, read_head, read_some,  # noqa: E402
