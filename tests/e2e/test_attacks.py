@@ -433,3 +433,27 @@ def test_invalidations_and_reloads_amid_leaving_clients_leave_magpie_sane(magpie
         keep.close()
         assert got == n and digest == sha(n), (i, what, got)
     assert fetch(m.port, "GET", big.url("/big/100")).status == 200
+
+
+def test_purge_while_the_leader_is_behind_keeps_its_body_whole(magpie_factory, big):
+    """The leader reads the object file (it fell behind) when a PURGE dooms
+    the fetch: the file is never committed, yet the leader reads it to the
+    end, and the next request is a miss."""
+    import hashlib
+    n = 8 * MB
+    m = magpie_factory(**cache_config())
+    path = "/big/%d?cc=public,max-age=60&pace=0.3" % n
+    s = small_conn(m.port)
+    try:
+        s.sendall(get(big.url(path)))
+        head, rest = read_head(s)
+        first = read_some(s, rest, MB // 2)
+        assert poll(lambda: "behind its fetch" in m.error_log_text(), timeout=10)
+        fetch(m.port, "PURGE", big.url(path))
+        digest, got = read_body(s, first, n, time.monotonic() + 30)
+    finally:
+        s.close()
+    assert got == n and digest == sha(n)
+    assert poll(lambda: "removed while it was fetched" in m.error_log_text(), timeout=10)
+    r = fetch(m.port, "GET", big.url(path))
+    assert r.header("x-cache") == "MISS" and hashlib.sha256(r.body).hexdigest() == sha(n)
