@@ -140,6 +140,26 @@ def test_followers_do_not_get_an_authorized_leaders_answer(magpie, script):
             assert b"alice" not in r.body, "a follower got Alice's answer"
 
 
+def test_head_answer_is_never_a_get_body(magpie, script):
+    """A HEAD miss is relayed, not stored: the GET after it gets a body of
+    its own, and a HEAD after a stored GET gets that GET's head alone."""
+    def h(req, n):
+        body = b"x" * 1000
+        head = response(200, [("Cache-Control", "public, max-age=60")], body, n)
+        return head[:-len(body)] if req[0].startswith("HEAD") else head
+    o = script(h)
+    url = o.url("/h")
+    with magpie.conn() as c:
+        r = c.request("HEAD", url)
+        assert r.status == 200 and r.body == b""
+        g = c.request("GET", url)
+        assert g.body == b"x" * 1000 and g.header("x-cache") == "MISS"
+        h2 = c.request("HEAD", url)
+        assert h2.header("x-cache") == "HIT" and h2.header("content-length") == "1000"
+        g2 = c.request("GET", url)
+        assert g2.body == b"x" * 1000 and g2.header("x-cache") == "HIT"
+
+
 # ---- destinations ----
 
 @pytest.mark.parametrize("url", ["http://[64:ff9b::a9fe:a9fe]/latest/meta-data/",
@@ -457,3 +477,28 @@ def test_purge_while_the_leader_is_behind_keeps_its_body_whole(magpie_factory, b
     assert poll(lambda: "removed while it was fetched" in m.error_log_text(), timeout=10)
     r = fetch(m.port, "GET", big.url(path))
     assert r.header("x-cache") == "MISS" and hashlib.sha256(r.body).hexdigest() == sha(n)
+
+
+def test_range_followers_of_a_partly_written_object_get_their_bytes(magpie_factory, big):
+    """Range requests joining a fetch still being written: each gets the
+    bytes it asked for (a suffix not yet written included), or a 416."""
+    from origin import pattern
+    n = 4 * MB
+    m = magpie_factory(**cache_config())
+    path = "/big/%d?cc=public,max-age=60&pace=0.3" % n
+    leader, _ = start_leader(m, big, path)
+    try:
+        body = pattern(n)
+        for rng, want in (("bytes=-100", body[-100:]), ("bytes=1000-1999", body[1000:2000]),
+                          ("bytes=%d-" % (n - 10), body[-10:])):
+            with m.conn(timeout=20) as c:
+                r = c.request("GET", big.url(path), headers=[("Range", rng)])
+            assert r.status == 206 and r.body == want, (rng, r)
+            assert r.header("content-range").endswith("/%d" % n)
+            assert rng != "bytes=-100" or "collapsed" in r.header("cache-status"), r
+        with m.conn(timeout=20) as c:
+            r = c.request("GET", big.url(path), headers=[("Range", "bytes=%d-" % n)])
+        assert r.status == 416, r
+    finally:
+        leader.close()
+    assert len([q for q in big.requests if q.path.startswith("/big")]) == 1
