@@ -502,3 +502,29 @@ def test_range_followers_of_a_partly_written_object_get_their_bytes(magpie_facto
     finally:
         leader.close()
     assert len([q for q in big.requests if q.path.startswith("/big")]) == 1
+
+
+from test_tls_listener import tls_listen  # noqa: E402
+from upstream_util import certs, client_context, magpie_listen_factory  # noqa: E402,F401
+
+
+def test_tls_leader_leaving_mid_body_detaches_cleanly(magpie_listen_factory, big, certs):
+    """The TLS session of a leader that leaves is freed when its fetch goes
+    on without it; the fetch still completes for a follower and the store."""
+    n = 8 * MB
+    m = magpie_listen_factory(lambda port: [tls_listen(certs, port)], **cache_config())
+    path = "/big/%d?cc=public,max-age=60&pace=0.2" % n
+    s = client_context(certs.ca).wrap_socket(small_conn(m.port), server_hostname="127.0.0.1")
+    s.sendall(get(big.url(path)))
+    head, rest = read_head(s)
+    read_some(s, rest, MB)
+    reset(s)
+    m.wait_error_log(r"goes on for the cache")
+    f = client_context(certs.ca).wrap_socket(small_conn(m.port), server_hostname="127.0.0.1")
+    try:
+        f.sendall(get(big.url(path)))
+        head, rest = read_head(f)
+        digest, got = read_body(f, rest, n, time.monotonic() + 20)
+    finally:
+        f.close()
+    assert got == n and digest == sha(n)
