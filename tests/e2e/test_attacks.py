@@ -3,7 +3,11 @@ key, the Set-Cookie policy, the destination checks and the life cycle of a
 fetch that outlives its client. Each test is an attack that once worked or
 that guards a plausible way in; the docstring says which."""
 
+import hashlib
+import random
+import signal
 import socket
+import threading
 import time
 
 import pytest
@@ -290,7 +294,7 @@ def test_detached_fetch_through_reload_joined_late_frees_its_slot(magpie_factory
     leader, _ = start_leader(m, big, path)
     reset(leader)
     m.wait_error_log(r"goes on for the cache")
-    m.signal(__import__("signal").SIGHUP)
+    m.signal(signal.SIGHUP)
     m.wait_error_log(r"configuration reloaded")
     s = socket.create_connection(("127.0.0.1", m.port), timeout=20)
     try:
@@ -330,7 +334,7 @@ def test_sigterm_with_a_detached_fetch_exits_cleanly(magpie_factory, big):
     read_head(f)
     reset(leader)
     m.wait_error_log(r"goes on for the cache")
-    m.signal(__import__("signal").SIGTERM)
+    m.signal(signal.SIGTERM)
     assert m.expect_exit(10) == 0, m.exit_message(None)
     f.close()
 
@@ -359,7 +363,6 @@ def test_pipelined_request_of_a_leader_behind_its_fetch(magpie_factory, big):
                 break
     finally:
         s.close()
-    import hashlib
     assert hashlib.sha256(bytes(buf[:n])).hexdigest() == sha(n)
     second = bytes(buf[n:])
     assert second.startswith(b"HTTP/1.1 200"), second[:200]
@@ -382,7 +385,6 @@ def test_background_refreshes_do_not_take_every_connection_slot(magpie_factory, 
             time.sleep(4)  # a refresh: slow
         return response(200, [("Cache-Control", "public, max-age=1, stale-while-revalidate=600")],
                         b"k\n", n)
-    import threading
     lock, seen = threading.Lock(), {}
     o = script(h)
     m = magpie_factory(limits={"max_connections": 4})
@@ -423,8 +425,6 @@ def test_invalidations_and_reloads_amid_leaving_clients_leave_magpie_sane(magpie
     PURGEs and POSTs invalidating them mid-stream, and reloads: whoever
     stays gets a whole body or a visible cut, and the sanitized daemon
     stays up and exits cleanly (the fixture checks)."""
-    import random
-    import signal as sig
     rnd = random.Random(9)
     m = magpie_factory(**cache_config(upstream={"read_timeout": "2s"}))
     n = 2 * MB
@@ -444,7 +444,7 @@ def test_invalidations_and_reloads_amid_leaving_clients_leave_magpie_sane(magpie
             reset(s)
         what = rnd.choice(("PURGE", "POST", "HUP", "none"))
         if what == "HUP":
-            m.signal(sig.SIGHUP)
+            m.signal(signal.SIGHUP)
         elif what != "none":
             fetch(m.port, what, url, body=b"x" if what == "POST" else None)
         head, rest = read_head(keep)
@@ -459,7 +459,6 @@ def test_purge_while_the_leader_is_behind_keeps_its_body_whole(magpie_factory, b
     """The leader reads the object file (it fell behind) when a PURGE dooms
     the fetch: the file is never committed, yet the leader reads it to the
     end, and the next request is a miss."""
-    import hashlib
     n = 8 * MB
     m = magpie_factory(**cache_config())
     path = "/big/%d?cc=public,max-age=60&pace=0.3" % n
