@@ -145,6 +145,18 @@ static void client_reset_request(struct client *c)
  * is dropped once its response turns out not to be stored
  * (upstream_relay.c).
  */
+/*
+ * Fetches without a client (background refreshes, detached fetches) each
+ * hold a max_connections slot, as long as a trickling origin lets them: an
+ * eighth of the slots at most, so that one client pipelining stale hits,
+ * or leaving slow fetches again and again, cannot turn every other away.
+ */
+static bool client_phantom_room(const struct client *c)
+{
+    unsigned cap = c->cfg->limits.max_connections / 8;
+    return c->srv->nphantom < (cap ? cap : 1);
+}
+
 static bool client_detach(struct client *c, const char *why)
 {
     struct exchange *ex = c->ex;
@@ -165,6 +177,11 @@ static bool client_detach(struct client *c, const char *why)
     case CS_CLOSED:
         return false;
     }
+    if (!client_phantom_room(c)) {
+        log_info("#%llu %s: %s; %u fetches without a client already: the fetch of %s ends",
+                 c->id, c->addr_text, why, c->srv->nphantom, ex->url ? ex->url : "-");
+        return false;
+    }
     log_info("#%llu %s: %s; the fetch of %s goes on for the cache", c->id, c->addr_text, why,
              ex->url ? ex->url : "-");
     ev_io_stop(c->srv->loop, &c->io);
@@ -172,6 +189,7 @@ static bool client_detach(struct client *c, const char *why)
     ev_timer_stop(c->srv->loop, &c->timer);
     sock_close(&c->sock);
     c->phantom = c->detached = true;
+    c->srv->nphantom++;
     c->in.off = c->in.len = c->out.off = c->out.len = 0;
     buf_compact(&c->in, true);
     buf_compact(&c->out, true);
@@ -206,6 +224,8 @@ void client_close(struct client *c, const char *why)
     c->prev = NULL;
     c->next = srv->dead;
     srv->dead = c;
+    if (c->phantom)
+        srv->nphantom--;
     server_client_closed(srv);
 }
 
@@ -335,11 +355,17 @@ int client_out(struct client *c, const void *p, size_t n)
  */
 struct client *client_spawn_refresh(struct client *c, const struct http_msg *m)
 {
+    if (!client_phantom_room(c)) {
+        log_debug("#%llu: not refreshing %s: %u fetches without a client run", c->id,
+                  c->ex->url ? c->ex->url : "-", c->srv->nphantom);
+        return NULL;
+    }
     struct client *p = client_new(c->srv, -1, (const struct sockaddr *)&c->addr,
                                   sizeof(c->addr));
     if (!p)
         return NULL;
     p->phantom = true;
+    c->srv->nphantom++;
     if (client_begin(p) < 0) {
         client_close(p, "out of memory");
         return NULL;

@@ -88,6 +88,26 @@ static const char *dest_builtin_refusal(const struct dest_addr *d)
     return NULL;
 }
 
+/*
+ * The IPv4 address an IPv6 one carries for translation: RFC 6052's NAT64
+ * prefix 64:ff9b::/96, and the deprecated IPv4-compatible ::a.b.c.d (a
+ * not 0, so :: and ::1 stay themselves). A NAT64 delivers it to that IPv4
+ * address, so the built-in ranges hold for it too.
+ */
+static bool dest_embedded_v4(const struct dest_addr *d, struct dest_addr *v4)
+{
+    static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b};
+    static const uint8_t zero[12] = {0};
+    struct sockaddr_in sin = {.sin_family = AF_INET};
+
+    if (d->family != AF_INET6 ||
+        !(memcmp(d->a, nat64, 12) == 0 || (memcmp(d->a, zero, 12) == 0 && d->a[12] != 0)))
+        return false;
+    sin.sin_port = htons(d->port);
+    memcpy(&sin.sin_addr, d->a + 12, 4);
+    return dest_normalize((const struct sockaddr *)&sin, v4);
+}
+
 static bool dest_is_loopback(const struct dest_addr *d)
 {
     static const uint8_t one6[16] = {[15] = 1};
@@ -143,6 +163,9 @@ const char *dest_refusal(const struct config *cfg, const struct sockaddr *sa)
     if (!dest_normalize(sa, &d))
         return "not an IP address";
     if ((why = dest_builtin_refusal(&d)))
+        return why;
+    struct dest_addr v4;
+    if (dest_embedded_v4(&d, &v4) && (why = dest_builtin_refusal(&v4)))
         return why;
     if (dest_is_listener(cfg, &d))
         return "magpie's own listener";

@@ -493,13 +493,13 @@ int server_init(struct server *srv, struct ev_loop *loop, struct config *cfg)
     if (server_upstream_tls(srv, cfg) < 0)
         return -1;
     srv->store = cache_open(cfg);
-    if (server_open_listeners(srv, cfg) < 0)
-        return -1;
+    /* before listening: a SIGTERM sent once the port answers must drain,
+       not kill (the watchers run from the loop, after this returns) */
     server_signal(srv, &srv->sig_hup, SIGHUP);
     server_signal(srv, &srv->sig_usr1, SIGUSR1);
     server_signal(srv, &srv->sig_term, SIGTERM);
     server_signal(srv, &srv->sig_int, SIGINT);
-    return 0;
+    return server_open_listeners(srv, cfg) < 0 ? -1 : 0;
 }
 
 int server_run(struct server *srv)

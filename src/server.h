@@ -44,6 +44,7 @@ struct server {
     struct client *clients; /* every open connection */
     struct client *dead;    /* closed, freed in check_w */
     unsigned nclients;
+    unsigned nphantom; /* of those, without a client: refreshes, detached fetches */
     unsigned long long next_id;
 
     bool draining;

@@ -260,13 +260,26 @@ static int cache_lookup(struct client *c, const struct http_msg *m)
     return 1;
 }
 
+/*
+ * Invalidation and PURGE: what is stored goes, and so does the fetch of key
+ * in flight, which may predate the change: it is not stored (store_remove
+ * dooms a writer already open) and later requests do not join it.
+ */
+static int cache_remove(struct server *srv, const char *key)
+{
+    struct cache_flight *f = cache_flight_find(srv, key);
+    if (f)
+        f->doomed = true;
+    return srv->store ? store_remove(srv->store, key) : 0;
+}
+
 static int cache_purge(struct client *c)
 {
     if (!config_purge_allowed(c->cfg, (const struct sockaddr *)&c->addr)) {
         client_fail(c, 403, "PURGE is not allowed from this address");
         return -1;
     }
-    int n = c->srv->store ? store_remove(c->srv->store, c->ex->cx.key) : 0;
+    int n = cache_remove(c->srv, c->ex->cx.key);
     char reason[64];
     snprintf(reason, sizeof(reason), "purged %d stored response%s", n, n == 1 ? "" : "s");
     client_fail(c, n > 0 ? 200 : 404, n > 0 ? reason : "not in the cache");
@@ -295,6 +308,8 @@ int cache_request(struct client *c, const struct http_msg *m, bool https, const 
     if ((rt && !rt->cache_enabled) ||
         (c->ex->method_id != HTTP_M_GET && c->ex->method_id != HTTP_M_HEAD))
         return 0;
+    if (!c->ex->bodiless)
+        return 0; /* an origin may answer a GET by its body, which no key holds */
     cache_request_cc(m, &x->req_cc);
     if (x->req_cc.no_store)
         return 0;
@@ -359,14 +374,14 @@ static void cache_invalidate_ref(struct client *c, const char *ref)
     if (cache_ref_key(c, ref, other, sizeof(other)) < 0 || strncmp(other, key, origin_len) != 0 ||
         other[origin_len] != '/')
         return; /* another origin: RFC 9111 §4.4 forbids touching it */
-    store_remove(c->srv->store, other);
+    cache_remove(c->srv, other);
 }
 
 static void cache_invalidate(struct client *c, const struct http_msg *m)
 {
     if (!c->srv->store || !c->ex->cx.key || !policy_invalidates(c->ex->method, m->status))
         return;
-    int n = store_remove(c->srv->store, c->ex->cx.key);
+    int n = cache_remove(c->srv, c->ex->cx.key);
     cache_invalidate_ref(c, cache_hval(m, "Location"));
     cache_invalidate_ref(c, cache_hval(m, "Content-Location"));
     log_debug("#%llu %s: %s invalidated %s (%d stored)", c->id, c->addr_text, c->ex->method,
@@ -493,7 +508,9 @@ static bool cache_cookie_storable(const struct client *c, const struct http_msg 
         return true;
     switch (c->cfg->cache.set_cookie) {
     case CFG_SET_COOKIE_EXPLICIT:
-        return policy_explicitly_cacheable(r);
+        /* no-cache="Set-Cookie": the origin shares the rest, not the cookie */
+        *strip = r->cc.no_cache_cookie;
+        return *strip || policy_explicitly_cacheable(r);
     case CFG_SET_COOKIE_STRIP:
         *strip = true;
         return true;
@@ -508,7 +525,7 @@ static void cache_store_response(struct client *c, const struct http_msg *m)
 {
     struct cache_xchg *x = &c->ex->cx;
     struct store *st = c->srv->store;
-    if (!x->lookup || !st || c->ex->method_id != HTTP_M_GET)
+    if (!x->lookup || !st || c->ex->method_id != HTTP_M_GET || (x->flight && x->flight->doomed))
         return;
     time_t now = (time_t)ev_now(c->srv->loop);
     struct cache_resp r;
@@ -525,8 +542,8 @@ static void cache_store_response(struct client *c, const struct http_msg *m)
         return;
     const struct http_msg *req = http_reader_msg(c->reader);
     char vary[CACHE_VARIANT_MAX], variant[CACHE_VARIANT_MAX];
-    cache_vary_of(m, vary, sizeof(vary));
-    if (!cache_variant(req, vary, variant, sizeof(variant)))
+    if (!cache_vary_of(m, vary, sizeof(vary)) || cache_vary_rewritten(vary, x->rt) ||
+        !cache_variant(req, vary, variant, sizeof(variant)))
         return;
     struct buf head;
     buf_init(&head, c->cfg->limits.max_header_bytes * 2);
@@ -574,15 +591,19 @@ void cache_serve_stored(struct client *c)
         const struct http_msg *req = http_reader_msg(c->reader);
         const char *vary = store_vary(c->srv->store, x->key);
         char variant[CACHE_VARIANT_MAX];
-        cache_drop_obj(x);
+        struct store_obj fresh = {.fd = -1};
         struct cache_resp r;
-        if (!vary || !cache_variant(req, vary, variant, sizeof(variant)) ||
-            store_get(c->srv->store, x->key, variant, &x->obj) < 0 ||
-            !cache_stored_facts(x, &r)) {
+        bool refreshed = vary && cache_variant(req, vary, variant, sizeof(variant)) &&
+                         store_get(c->srv->store, x->key, variant, &fresh) == 0;
+        if (refreshed) {
+            cache_drop_obj(x);
+            x->obj = fresh;
+        } /* else invalidated meanwhile: the 304 vouches for the copy still open */
+        if (!cache_stored_facts(x, &r)) {
             client_fail(c, 502, "the revalidated response vanished from the cache");
             return;
         }
-        x->age = policy_current_age(&r, (time_t)ev_now(c->srv->loop));
+        x->age = refreshed ? policy_current_age(&r, (time_t)ev_now(c->srv->loop)) : 0;
     }
     c->state = CS_HIT;
     c->ex->rsp_head_sent = c->ex->rsp_done = false;
@@ -785,6 +806,8 @@ static int cache_collapse(struct client *c)
     struct cache_flight *f = cache_flight_find(c->srv, x->key);
     if (f && f->leader == c)
         return 0; /* a background refresh that found nothing to revalidate */
+    if (f && f->doomed)
+        return 0; /* sent before an invalidation: this request goes alone */
     if (f && f->streaming) {
         /* already streaming: follow it from where it is, if it is our variant */
         char variant[CACHE_VARIANT_MAX];

@@ -34,6 +34,7 @@ struct cache_flight {
     struct client *leader;
     struct client *followers;
     bool streaming;     /* followers are being served from the file */
+    bool doomed;        /* its key was invalidated or purged: not stored, not joined */
     char *head;         /* the stored head block */
     size_t head_len;
     char *variant;
@@ -57,11 +58,15 @@ const char *cache_hval(const struct http_msg *m, const char *name);
    (RFC 9213). */
 void cache_facts(const struct http_msg *m, const struct cfg_route *rt, time_t req_t,
                  time_t resp_t, struct cache_resp *r);
-/* key.c: every Vary field of m joined with ", " into out. */
-void cache_vary_of(const struct http_msg *m, char *out, size_t size);
+/* key.c: every Vary field of m joined with ", " into out; false if they
+   do not fit. */
+bool cache_vary_of(const struct http_msg *m, char *out, size_t size);
 /* key.c: the request's secondary key for a response varying on vary (the
    combined, forwarded value of each field); false when it cannot be made. */
 bool cache_variant(const struct http_msg *req, const char *vary, char *out, size_t size);
+/* Whether vary names a field magpie rewrites per client as it forwards it,
+   so that no request's own value says what the origin saw. */
+bool cache_vary_rewritten(const char *vary, const struct cfg_route *rt);
 /* key.c: the primary key of a target; rt is the reverse route (NULL in
    forward mode), host_hdr its request's Host. 0, or -1 if it does not fit. */
 int cache_key_for(const struct cfg_route *rt, const char *host_hdr, bool https, const char *host,

@@ -54,8 +54,9 @@ void cache_facts(const struct http_msg *m, const struct cfg_route *rt, time_t re
         cache_targeted(m, rt, r);
 }
 
-/* Every Vary field of m joined with ", " into out. */
-void cache_vary_of(const struct http_msg *m, char *out, size_t size)
+/* Every Vary field of m joined with ", " into out; false when they do not
+   all fit (a Vary cut short would key on fewer fields than it names). */
+bool cache_vary_of(const struct http_msg *m, char *out, size_t size)
 {
     size_t len = 0;
     out[0] = '\0';
@@ -64,10 +65,13 @@ void cache_vary_of(const struct http_msg *m, char *out, size_t size)
             continue;
         int n = snprintf(out + len, size - len, "%s%s", len ? ", " : "",
                          http_hvalue(m, &m->hdrs[i]));
-        if (n < 0 || (size_t)n >= size - len)
-            break;
+        if (n < 0 || (size_t)n >= size - len) {
+            out[len] = '\0';
+            return false;
+        }
         len += (size_t)n;
     }
+    return true;
 }
 
 /* What cache_req_field() reads from and combines into. */
@@ -130,6 +134,14 @@ bool cache_variant(const struct http_msg *req, const char *vary, char *out, size
     f.overflow = false;
     long n = policy_vary_key(vary, cache_req_field, &f, out, size);
     return n >= 0 && !f.overflow && (size_t)n + 1 < size; /* a key that fills out may be cut */
+}
+
+/* A route's X-Forwarded-For goes with the client's address appended, and
+   Via with the client's HTTP version: a response varying on them was made
+   for what the client did not send. */
+bool cache_vary_rewritten(const char *vary, const struct cfg_route *rt)
+{
+    return http_list_has(vary, "Via") || (rt && http_list_has(vary, "X-Forwarded-For"));
 }
 
 /*

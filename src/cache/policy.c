@@ -176,8 +176,29 @@ static void cc_apply_delta(int64_t *field, enum cc_kind kind, const struct cc_it
         *field = v;
 }
 
+/* Whether a directive's argument, a list of field names, holds name. */
+static bool cc_arg_lists(const struct cc_item *it, const char *name)
+{
+    const char *p = it->arg, *end = it->arg + it->arg_len;
+    while (p && p < end) {
+        while (p < end && (policy_ows(*p) || *p == ','))
+            p++;
+        const char *s = p;
+        while (p < end && policy_tchar(*p))
+            p++;
+        if (p > s && policy_word_eq(s, (size_t)(p - s), name))
+            return true;
+        if (p == s)
+            p++; /* not a token: step over it */
+    }
+    return false;
+}
+
 static void cc_apply(struct cc *cc, const struct cc_item *it)
 {
+    if (it->arg && !it->bad && policy_word_eq(it->name, it->name_len, "no-cache") &&
+        cc_arg_lists(it, "set-cookie"))
+        cc->no_cache_cookie = true;
     for (size_t i = 0; i < sizeof(cc_directives) / sizeof(cc_directives[0]); i++) {
         if (!policy_word_eq(it->name, it->name_len, cc_directives[i].name))
             continue;
@@ -629,7 +650,11 @@ bool policy_stale_on_error(const struct cache_resp *r, double lifetime, double a
 
 bool policy_explicitly_cacheable(const struct cache_resp *r)
 {
-    return r->cc.public_ || policy_explicit_freshness(r);
+    /* fresh for no time (max-age=0, an Expires already past) is a
+       revalidation per reuse: the origin's 304 for the next client does not
+       hand it the first client's Set-Cookie */
+    return r->cc.public_ ||
+           (policy_explicit_freshness(r) && policy_freshness_lifetime(r, -1) > 0);
 }
 
 bool policy_invalidates(const char *method, int status)

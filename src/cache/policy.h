@@ -19,6 +19,7 @@
 struct cc {
     bool no_store, no_cache, private_, public_, must_revalidate, proxy_revalidate;
     bool only_if_cached, immutable, no_transform;
+    bool no_cache_cookie; /* no-cache="..." names Set-Cookie (§5.2.2.4) */
     int64_t max_age, s_maxage, max_stale, min_fresh;
     int64_t stale_while_revalidate, stale_if_error; /* RFC 5861 */
 };
@@ -31,7 +32,8 @@ void cc_init(struct cc *cc);
  * are ignored; a malformed delta-seconds makes that directive count as its
  * most conservative reading (max-age="abc" or a bare max-age is max-age=0,
  * RFC 9111 §4.2.1; a malformed min-fresh is 2^31), and "no-cache=\"x\""
- * and "private=\"x\"" count as their unqualified forms. public and
+ * and "private=\"x\"" count as their unqualified forms (a no-cache naming
+ * Set-Cookie also sets no_cache_cookie). public and
  * immutable carrying an argument are ignored, as they would only widen
  * reuse. Repeated directives keep the most restrictive value: the smallest
  * max-age, s-maxage, max-stale, stale-while-revalidate, stale-if-error,
@@ -144,8 +146,9 @@ bool policy_stale_if_error(const struct cc *req_cc, const struct cache_resp *r, 
  * none of no-cache, must-revalidate, proxy-revalidate, s-maxage forbids it.
  */
 bool policy_stale_on_error(const struct cache_resp *r, double lifetime, double age, double limit);
-/* Whether the origin gave freshness explicitly: public, s-maxage, max-age
-   or Expires (a heuristic or a route's default_ttl is not). */
+/* Whether the origin gave freshness explicitly: public, or an s-maxage,
+   max-age or Expires of more than zero seconds (a heuristic or a route's
+   default_ttl is not). */
 bool policy_explicitly_cacheable(const struct cache_resp *r);
 /*
  * A targeted cache-control field (RFC 9213: CDN-Cache-Control, or a

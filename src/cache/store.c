@@ -63,6 +63,8 @@ struct store_writer {
     uint32_t body_crc, meta_crc;
     time_t request_time, response_time;
     bool failed;
+    bool doomed; /* its key was removed after it began: never committed */
+    struct store_writer *wprev, *wnext;
 };
 
 /* ---- small helpers ---- */
@@ -493,6 +495,12 @@ static int writer_start(struct store_writer *w, const void *head)
 static void writer_free(struct store_writer *w)
 {
     w->s->writers--;
+    if (w->wprev)
+        w->wprev->wnext = w->wnext;
+    else
+        w->s->wlist = w->wnext;
+    if (w->wnext)
+        w->wnext->wprev = w->wprev;
     free(w->strs);
     free(w);
 }
@@ -521,6 +529,10 @@ static struct store_writer *writer_new(struct store *s, const char *key, const c
     w->hlen = (uint32_t)head_len;
     w->limit = limit;
     s->writers++;
+    w->wnext = s->wlist;
+    if (s->wlist)
+        s->wlist->wprev = w;
+    s->wlist = w;
     return w;
 }
 
@@ -640,6 +652,12 @@ int store_commit(struct store_writer *w)
     unsigned char id[INDEX_ID_LEN];
     char rel[REL_LEN];
     struct index_obj *old = index_find(s->idx, key, variant);
+    if (w->doomed) {
+        /* invalidated or purged while it streamed: it may predate that */
+        log_debug("cache: not storing %s: removed while it was fetched", key);
+        store_abort(w);
+        return -1;
+    }
     if (w->failed || size > s->max_size || store_hash(s, key, w->klen, variant, w->vlen, id) < 0) {
         if (old && !w->failed) /* superseded by a response too big to keep */
             store_drop(s, old);
@@ -741,6 +759,8 @@ int store_remove(struct store *s, const char *key)
 {
     int n = 0;
     struct index_obj *o;
+    for (struct store_writer *w = s->wlist; w; w = w->wnext)
+        w->doomed = w->doomed || strcmp(w->strs, key) == 0;
     while ((o = index_newest(s->idx, key))) {
         store_drop(s, o);
         n++;

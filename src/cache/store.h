@@ -139,7 +139,9 @@ void store_abort(struct store_writer *w);
 int store_refresh(struct store *s, const char *key, const char *variant, const void *head,
                   size_t head_len, time_t request_time, time_t response_time);
 
-/* Removes every variant of key. Returns how many were removed. */
+/* Removes every variant of key, and makes the writers of key in progress
+   abort at commit (what they fetched may predate the removal). Returns
+   how many were removed. */
 int store_remove(struct store *s, const char *key);
 
 #endif

@@ -83,6 +83,7 @@ struct store {
     size_t rbuf_cap;
     uint64_t tmp_seq; /* makes temporary names unique within this process */
     unsigned writers; /* writers not yet committed or aborted */
+    struct store_writer *wlist; /* those writers, for store_remove() */
     /* Log rate limits (no globals: they live here). */
     bool scanning;
     uint32_t scan_logged;          /* bit per reason: logged in this scan */

@@ -69,6 +69,13 @@ static void test_builtin(void **state)
     refused(cfg, "0.1.2.3:80", "unspecified (this host)");
     refused(cfg, "[::]:80", "unspecified (this host)");
     refused(cfg, "[::ffff:0.0.0.0]:80", "unspecified (this host)");
+    /* IPv4 carried for translation: NAT64 (RFC 6052), IPv4-compatible */
+    refused(cfg, "[64:ff9b::a9fe:a9fe]:80", "link-local / cloud metadata");
+    refused(cfg, "[64:ff9b::169.254.1.1]:80", "link-local");
+    refused(cfg, "[::169.254.169.254]:80", "link-local / cloud metadata");
+    refused(cfg, "[64:ff9b::6464:64c8]:80", "cloud metadata");
+    allowed(cfg, "[64:ff9b::a00:1]:80");
+    allowed(cfg, "[::2]:80");
     /* neighbours of the ranges, loopback and the usual private ranges pass */
     allowed(cfg, "169.253.255.255:80");
     allowed(cfg, "169.255.0.0:80");

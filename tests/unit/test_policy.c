@@ -178,6 +178,33 @@ static void test_cc_parse(void **state)
     rows_done();
 }
 
+/* no-cache="..." naming Set-Cookie: the cookie is not to be reused */
+static void test_cc_no_cache_cookie(void **state)
+{
+    static const struct {
+        const char *line;
+        bool want;
+    } cases[] = {
+        {"no-cache=\"Set-Cookie\"", true},
+        {"public, no-cache=\"X-Foo, set-cookie\", max-age=9", true},
+        {"no-cache=Set-Cookie", true},
+        {"no-cache=\" Set-Cookie ,X\"", true},
+        {"no-cache", false},
+        {"no-cache=\"Set-Cookie2\"", false},
+        {"no-cache=\"X-Set-Cookie\"", false},
+        {"private=\"Set-Cookie\"", false}, /* private: not stored at all */
+        {"no-cache=\"Set-Cookie", false},  /* unterminated */
+    };
+    (void)state;
+    for (size_t i = 0; i < NROWS(cases); i++) {
+        struct cc cc = cc_of(cases[i].line);
+        if (cc.no_cache_cookie != cases[i].want)
+            row_fail("\"%s\": no_cache_cookie %d, want %d", cases[i].line, cc.no_cache_cookie,
+                     cases[i].want);
+    }
+    rows_done();
+}
+
 /* ---- HTTP-date ---- */
 
 static void test_date_parse(void **state)
@@ -702,9 +729,12 @@ static void test_explicitly_cacheable(void **state)
         {"public", -1, -1, true},
         {"max-age=60", -1, -1, true},
         {"s-maxage=60", -1, -1, true},
-        {"max-age=0", -1, -1, true},
-        {"", T94, -1, true},
-        {"", 0, -1, true}, /* an invalid Expires is explicit: already expired */
+        {"max-age=0", -1, -1, false}, /* fresh for no time: revalidated per reuse */
+        {"s-maxage=0", -1, -1, false},
+        {"public, max-age=0", -1, -1, true},
+        {"", T94 + 60, -1, true},
+        {"", T94, -1, false}, /* Expires at Date */
+        {"", 0, -1, false}, /* an invalid Expires: already expired */
         {"", -1, T94, false}, /* fresh only by heuristic */
         {"", -1, -1, false},
         {"must-revalidate", -1, T94, false},
@@ -1161,6 +1191,7 @@ int main(void)
         cmocka_unit_test_setup(test_age_value, rows_reset),
         cmocka_unit_test_setup(test_stale_on_error, rows_reset),
         cmocka_unit_test_setup(test_explicitly_cacheable, rows_reset),
+        cmocka_unit_test_setup(test_cc_no_cache_cookie, rows_reset),
         cmocka_unit_test_setup(test_targeted_cc, rows_reset),
         cmocka_unit_test_setup(test_invalidates, rows_reset),
         cmocka_unit_test_setup(test_vary_key, rows_reset),
