@@ -73,7 +73,8 @@ static int client_merge_header(struct buf *out, const struct http_msg *m, const 
         return -1;
     for (size_t i = 0; i < m->nhdrs; i++) {
         const struct http_header *h = &m->hdrs[i];
-        if (h->name_len != len || strcasecmp(http_hname(m, h), name) != 0)
+        /* a line the client named in Connection is its own hop's: not forwarded */
+        if (h->hop || h->name_len != len || strcasecmp(http_hname(m, h), name) != 0)
             continue;
         if (buf_append(out, http_hvalue(m, h), h->value_len) < 0 || buf_append_lit(out, ", ") < 0)
             return -1;

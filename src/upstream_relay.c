@@ -196,7 +196,7 @@ static int upstream_put_head(struct client *c, const struct http_msg *m, bool in
         return -1;
     for (size_t i = 0; via && i < m->nhdrs; i++) {
         const struct http_header *h = &m->hdrs[i];
-        if (strcasecmp(http_hname(m, h), "Via") == 0 &&
+        if (!h->hop && strcasecmp(http_hname(m, h), "Via") == 0 &&
             (buf_append(out, http_hvalue(m, h), h->value_len) < 0 || buf_append_lit(out, ", ") < 0))
             return -1;
     }

@@ -73,6 +73,20 @@ def test_hop_by_hop_request_headers_are_removed(magpie, origin):
     assert ("x-end-to-end", "stays") in hdrs
 
 
+def test_via_named_in_connection_is_not_forwarded(magpie, origin):
+    """A Via the client marked as its own hop's goes no further: only ours does."""
+    hdrs = received_headers(fetch(magpie.port, "GET", origin.url("/echo"), headers=[
+        ("Connection", "Via"), ("Via", "1.0 private-hop")]))
+    assert [v for n, v in hdrs if n == "via"] == [VIA]
+
+
+def test_response_via_named_in_connection_is_not_relayed(magpie, origin):
+    q = urllib.parse.urlencode([("Connection", "Via"), ("Via", "1.1 private-hop")])
+    r = fetch(magpie.port, "GET", origin.url("/headers?" + q))
+    assert r.status == 200
+    assert r.header_all("via") == [VIA]
+
+
 def test_hop_by_hop_response_headers_are_removed(magpie, origin):
     q = urllib.parse.urlencode([
         ("Connection", "X-Foo"),
