@@ -388,6 +388,11 @@ static int http_on_headers_complete(http_parser *p)
         if (m->status < 100)
             return http_head_fail(r, HTTP_ERR_SYNTAX, "status code below 100");
     }
+    /* http-parser takes any uint64_t: 2^63 and up would be a negative
+       length here, forwarded as none while the reader waits for that much
+       body, which would then reach the origin as requests of its own */
+    if ((p->flags & F_CONTENTLENGTH) && p->content_length > INT64_MAX)
+        return http_head_fail(r, HTTP_ERR_FRAMING, "Content-Length too large");
     if ((p->flags & F_CONTENTLENGTH) && !(p->flags & F_CHUNKED))
         m->content_length = (int64_t)p->content_length;
     http_trim_values(m);
