@@ -68,6 +68,7 @@ struct upstream {
     struct pool_waiter waiter;
     ev_timer timer; /* queue, connect, then read_timeout per progress */
     struct buf in, out;
+    size_t head_scanned; /* of the response head at the start of in, by http_head_scan */
     struct http_reader *reader;
     struct dns_query *query;
     struct dns_addrs *addrs; /* while connecting anew (NULL on a pooled connection) */

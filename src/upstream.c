@@ -561,6 +561,7 @@ static void upstream_reset(struct client *c)
     free(u->addrs);
     u->addrs = NULL;
     u->in.off = u->in.len = 0;
+    u->head_scanned = 0;
     u->out.off = u->out.len = 0;
     buf_free(&u->in);
     buf_free(&u->out);

@@ -57,11 +57,13 @@ static void upstream_feed(struct client *c)
         if (n > PROXY_FEED_MAX)
             n = PROXY_FEED_MAX;
         if (!c->ex->rsp_head_sent) {
-            /* the head must be whole and well-formed before the parser sees it */
-            size_t head_len, scanned = 0;
+            /* the head must be whole and well-formed before the parser sees
+               it; scanning goes on where the last read's scan stopped, so a
+               head trickled in small reads costs no scan per read */
+            size_t head_len;
             enum http_scan r = http_head_scan(buf_head(&u->in), buf_used(&u->in),
                                               c->cfg->limits.max_header_bytes, SIZE_MAX / 2,
-                                              &scanned, &head_len);
+                                              &u->head_scanned, &head_len);
             if (r == HTTP_SCAN_MORE)
                 break;
             if (r != HTTP_SCAN_DONE) {
@@ -83,6 +85,8 @@ static void upstream_feed(struct client *c)
             return;
         }
         buf_consume(&u->in, used);
+        if (used > 0)
+            u->head_scanned = 0; /* a next head starts where this one ended */
         if (used == 0)
             break;
     }
@@ -98,6 +102,7 @@ static void upstream_feed(struct client *c)
             return;
         }
         u->in.off = u->in.len = 0;
+        u->head_scanned = 0;
         client_tunnel_start(c);
         return;
     }

@@ -4,6 +4,8 @@ is at most one request out, every response goes to the request it answers,
 and nothing the origin did not send as a response is relayed or stored as
 one."""
 
+import os
+import socket
 import time
 
 import pytest
@@ -150,3 +152,243 @@ def test_bare_lf_in_request_trailer_is_400(magpie, raw_origin):
     statuses, targets = send_then_next(magpie, o, req)
     assert [s for s, _ in statuses] == [400], statuses
     assert targets == []
+
+
+# -- hostile client: answered by magpie itself, with a body --------------------
+
+def test_refused_destination_with_a_body_does_not_run_the_body(magpie, raw_origin):
+    """A 403 from the head of a POST whose body is a request: the body is
+    never read as the next request on that connection."""
+    o = raw_origin(answer_each)
+    hidden = b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % o.url("/smuggled").encode()
+    req = (b"POST http://169.254.169.254/x HTTP/1.1\r\nHost: 169.254.169.254\r\n"
+           b"Content-Length: %d\r\n\r\n" % len(hidden)) + hidden
+    statuses = []
+    with magpie.conn(timeout=5) as c:
+        c.send(req)
+        for _ in range(2):
+            try:
+                statuses.append(c.read_response(timeout=3).status)
+            except (Closed, TimeoutError):
+                break
+    assert statuses[0] == 403
+    assert "/smuggled" not in o.targets()
+
+
+def test_purge_with_a_body_does_not_run_the_body(magpie_factory, raw_origin):
+    m = magpie_factory(admin={"purge_allow": ["127.0.0.0/8"]})
+    o = raw_origin(answer_each)
+    hidden = b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % o.url("/smuggled").encode()
+    req = (b"PURGE %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n"
+           % (o.url("/x").encode(), len(hidden))) + hidden
+    with m.conn(timeout=5) as c:
+        c.send(req)
+        try:
+            c.read_response(timeout=3)
+            c.read_response(timeout=3)
+        except (Closed, TimeoutError):
+            pass
+    assert "/smuggled" not in o.targets()
+
+
+# -- hostile client: the target and Host ---------------------------------------
+
+def test_absolute_form_decides_the_host_the_origin_sees(magpie, raw_origin):
+    """RFC 9112 §3.2.2: a proxy replaces Host with the target's authority; an
+    origin told another host would answer for it under this URI's key."""
+    o = raw_origin(answer_each)
+    with magpie.conn() as c:
+        c.send(b"GET %s HTTP/1.1\r\nHost: evil.test\r\n\r\n" % o.url("/h").encode())
+        assert c.read_response().status == 200
+    with o.lock:
+        fields = o.requests[0][2]
+    assert field(fields, "Host") == "127.0.0.1:%d" % o.port
+
+
+@pytest.mark.parametrize("target", ["http://evil.test@127.0.0.1:%d/u", "http://127.0.0.1:%d/u#frag"],
+                         ids=["userinfo", "fragment"])
+def test_userinfo_and_fragment_never_reach_the_origin(magpie, raw_origin, target):
+    o = raw_origin(answer_each)
+    with magpie.conn() as c:
+        c.send(b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % (target % o.port).encode())
+        r = c.read_response()
+    if r.status == 200:
+        with o.lock:
+            line, fields = o.requests[0][1], o.requests[0][2]
+        assert "@" not in field(fields, "Host") and "evil" not in line, (line, fields)
+        assert "#" not in line
+    else:
+        assert r.status == 400 and o.targets() == []
+
+
+# -- HTTP/1.0 clients ----------------------------------------------------------
+
+def chunked_origin(no, sock, rd):
+    while rd.head() is not None:
+        sock.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     b"5\r\nhello\r\n0\r\n\r\n")
+
+
+def test_http10_keep_alive_client_gets_a_chunked_response_it_can_frame(magpie, raw_origin):
+    o = raw_origin(chunked_origin)
+    with magpie.conn(timeout=5) as c:
+        c.send(b"GET %s HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" % o.url("/c").encode())
+        r = c.read_response(timeout=5)
+        assert r.body == b"hello" and r.header("Transfer-Encoding") is None
+        if r.close_delimited:
+            return
+        assert r.header("Content-Length") == "5"
+
+
+
+# -- hostile origin -------------------------------------------------------------
+
+FAKE = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\nCache-Control: max-age=600\r\n\r\nevil"
+
+
+def scripted(answers):
+    """An origin that answers request i (over all connections) with
+    answers[i](target), then for the next ones names the target."""
+    count = [0]
+
+    def handler(no, sock, rd):
+        while True:
+            h = rd.head()
+            if h is None:
+                return
+            line, fields = h
+            rd.read(int(field(fields, "Content-Length") or 0))
+            target = line.split(" ")[1].encode()
+            i, count[0] = count[0], count[0] + 1
+            if i < len(answers):
+                sock.sendall(answers[i](target))
+            else:
+                sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s"
+                             % (len(target), target))
+    return handler
+
+
+def two_clients(magpie, o, first_method=b"GET"):
+    """Client A sends first_method /a, then client B GET /b; both responses."""
+    out = []
+    for method, path in ((first_method, "/a"), (b"GET", "/b")):
+        with magpie.conn(timeout=5) as c:
+            c.send(b"%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % (method, o.url(path).encode()))
+            try:
+                out.append(c.read_response(method=method.decode(), timeout=5))
+            except Closed:
+                out.append(None)
+    return out
+
+
+@pytest.mark.parametrize("answer", [
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi" + FAKE,
+    b"HTTP/1.1 204 No Content\r\n\r\n" + FAKE,
+    b"HTTP/1.1 204 No Content\r\nContent-Length: 40\r\n\r\n" + FAKE,
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n" + FAKE,
+], ids=["longer-than-length", "204-with-body", "204-with-length", "after-chunked"])
+def test_bytes_after_a_response_are_never_the_next_response(magpie, raw_origin, answer):
+    o = raw_origin(scripted([lambda t: answer]))
+    a, b = two_clients(magpie, o)
+    assert b is not None and b.status == 200 and b.body == b"/b", b
+    # and nothing of it was stored under /b
+    with magpie.conn() as c:
+        r = c.request("GET", o.url("/b"))
+        assert r.body == b"/b"
+
+
+def test_head_answered_with_a_body_is_not_the_next_response(magpie, raw_origin):
+    o = raw_origin(scripted([lambda t: b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s"
+                             % (len(FAKE), FAKE)]))
+    a, b = two_clients(magpie, o, first_method=b"HEAD")
+    assert a.status == 200 and a.body == b""
+    assert b is not None and b.status == 200 and b.body == b"/b", b
+
+
+@pytest.mark.parametrize("answer", [
+    b"HTTP/1.1 200 OK\rSet-Cookie: x=1\r\nContent-Length: 2\r\n\r\nhi",
+    b"HTTP/1.1 200 OK\r\nX: a\rSet-Cookie: x=1\r\nContent-Length: 2\r\n\r\nhi",
+    b"HTTP/1.1 200 OK\nSet-Cookie: x=1\r\nContent-Length: 2\r\n\r\nhi",
+    b"HTTP/1.1 2000 OK\r\nContent-Length: 2\r\n\r\nhi",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n",
+    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo\r\nConnection: upgrade\r\n\r\n" + FAKE,
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n \r\nSet-Cookie: x=1\r\n\r\nhi",
+    b"HTTP/1.1 100 Continue\r\nX: 1\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi",
+], ids=["cr-in-reason", "cr-in-value", "lf-after-status", "status-2000", "length-and-chunked",
+        "101-unasked", "fold", "lf-in-interim"])
+def test_malformed_response_is_502_and_nothing_injected(magpie, raw_origin, answer):
+    o = raw_origin(scripted([lambda t: answer]))
+    a, b = two_clients(magpie, o)
+    assert a is not None and a.status == 502 and is_error_body(a), a
+    assert a.header("Set-Cookie") is None
+    assert b.status == 200 and b.body == b"/b"
+
+
+def test_response_without_reason_phrase_is_relayed(magpie, raw_origin):
+    o = raw_origin(scripted([lambda t: b"HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nhi"]))
+    a, b = two_clients(magpie, o)
+    assert a.status == 200 and a.body == b"hi"
+    assert b.body == b"/b"
+
+
+def test_close_delimited_response_keeps_the_client_in_step(magpie, raw_origin):
+    def close_delimited(no, sock, rd):
+        if rd.head() is not None:
+            sock.sendall(b"HTTP/1.1 200 OK\r\n\r\n" + FAKE)
+
+    o = raw_origin(close_delimited)
+    with magpie.conn(timeout=5) as c:
+        c.send(b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % o.url("/a").encode())
+        r = c.read_response()
+        assert r.body == FAKE and not r.close_delimited
+        c.send(b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % o.url("/b").encode())
+        assert c.read_response().body == FAKE
+
+
+@pytest.mark.time_limit(60)
+def test_interim_flood_is_bounded(magpie, raw_origin):
+    n = 20000
+    flood = b"HTTP/1.1 103 Early Hints\r\nLink: </x>; rel=preload\r\n\r\n" * n
+    o = raw_origin(scripted([lambda t: flood + b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"]))
+    rss0, _ = magpie.memory()
+    t0 = time.monotonic()
+    with magpie.conn(timeout=30) as c:
+        c.send(b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % o.url("/a").encode())
+        r = c.read_response(timeout=30)
+    took = time.monotonic() - t0
+    rss1, _ = magpie.memory()
+    assert r.status in (200, 502)
+    assert took < 20
+    assert rss1 - rss0 < 32 * 1024 * 1024
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        parts = f.read().rsplit(")", 1)[1].split()
+    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.time_limit(90)
+def test_response_head_in_many_small_reads_costs_linear_time(magpie, raw_origin):
+    """A head trickled in small pieces is scanned once, not again from its
+    start on every read: an origin any client can name must not make each
+    byte it sends cost magpie a scan of the whole head."""
+    head = b"HTTP/1.1 200 OK\r\n" + b"X-Pad: " + b"p" * 60000 + b"\r\n"
+
+    def trickle(no, sock, rd):
+        if rd.head() is None:
+            return
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for i in range(0, len(head), 4):
+            sock.sendall(head[i:i + 4])
+            time.sleep(0.0001)
+        sock.sendall(b"Content-Length: 2\r\n\r\nok")
+
+    o = raw_origin(trickle)
+    cpu0 = cpu_seconds(magpie.pid)
+    with magpie.conn(timeout=60) as c:
+        c.send(b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % o.url("/a").encode())
+        r = c.read_response(timeout=60)
+        assert r.status == 200 and r.body == b"ok"
+    used = cpu_seconds(magpie.pid) - cpu0
+    assert used < 0.6, "magpie spent %.2fs of CPU on one 60 KB head" % used
