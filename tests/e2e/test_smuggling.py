@@ -314,8 +314,13 @@ def test_head_answered_with_a_body_is_not_the_next_response(magpie, raw_origin):
     b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo\r\nConnection: upgrade\r\n\r\n" + FAKE,
     b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n \r\nSet-Cookie: x=1\r\n\r\nhi",
     b"HTTP/1.1 100 Continue\r\nX: 1\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 9223372036854775808\r\n\r\nhi",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nhi",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\ncontent-length: 2\r\n\r\nhi",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nX: 1\n\r\n",
 ], ids=["cr-in-reason", "cr-in-value", "lf-after-status", "status-2000", "length-and-chunked",
-        "101-unasked", "fold", "lf-in-interim"])
+        "101-unasked", "fold", "lf-in-interim", "length-2^63", "length-list", "length-twice",
+        "lf-in-trailer"])
 def test_malformed_response_is_502_and_nothing_injected(magpie, raw_origin, answer):
     o = raw_origin(scripted([lambda t: answer]))
     a, b = two_clients(magpie, o)
@@ -392,3 +397,120 @@ def test_response_head_in_many_small_reads_costs_linear_time(magpie, raw_origin)
         assert r.status == 200 and r.body == b"ok"
     used = cpu_seconds(magpie.pid) - cpu0
     assert used < 0.6, "magpie spent %.2fs of CPU on one 60 KB head" % used
+
+
+# -- Expect, early answers and pipelining -----------------------------------------
+
+def test_final_answer_without_100_then_body_is_not_a_request(magpie, raw_origin):
+    """The origin refuses an Expect: 100-continue request from its head; the
+    client sends its body anyway: the body is never read as a request."""
+    def refuse(no, sock, rd):
+        while True:
+            h = rd.head()
+            if h is None:
+                return
+            if h[0].startswith("POST"):
+                sock.sendall(b"HTTP/1.1 417 Expectation Failed\r\nContent-Length: 0\r\n\r\n")
+            else:
+                target = h[0].split(" ")[1].encode()
+                sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s"
+                             % (len(target), target))
+
+    o = raw_origin(refuse)
+    hidden = b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % o.url("/smuggled").encode()
+    with magpie.conn(timeout=5) as c:
+        c.send(b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
+               b"Content-Length: %d\r\n\r\n" % (o.url("/a").encode(), len(hidden)))
+        assert c.read_response().status == 417
+        c.send(hidden)
+        try:
+            r = c.read_response(timeout=2)
+            assert r.body != b"/smuggled"
+        except (Closed, TimeoutError):
+            pass
+    time.sleep(0.2)
+    assert "/smuggled" not in o.targets()
+
+
+def test_100_then_final_relays_both_in_order(magpie, raw_origin):
+    def hundred(no, sock, rd):
+        h = rd.head()
+        if h is None:
+            return
+        sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        rd.read(int(field(h[1], "Content-Length")))
+        sock.sendall(b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok")
+
+    o = raw_origin(hundred)
+    with magpie.conn(timeout=5) as c:
+        c.send(b"PUT %s HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
+               b"Content-Length: 5\r\n\r\n" % o.url("/a").encode())
+        assert c.wait_for(b"100 Continue")
+        c.send(b"hello")
+        r = c.read_response()
+        assert r.status == 201 and r.body == b"ok"
+
+
+def test_pipelined_after_a_body_larger_than_the_buffer(magpie, raw_origin):
+    o = raw_origin(answer_each)
+    body = b"x" * 200000
+    req = (b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n"
+           % (o.url("/big").encode(), len(body))) + body
+    statuses, targets = send_then_next(magpie, o, req)
+    assert statuses == [(200, b"/big"), (200, b"/next")]
+    assert targets == ["/big", "/next"]
+
+
+def test_early_answer_to_a_large_body_is_not_pooled_mid_body(magpie, raw_origin):
+    """The origin answers a 200 KB POST from its head and reads on: the next
+    client's request never lands inside the rest of that body."""
+    o = raw_origin(answer_then_discard_slowly)
+    body = b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n" * 6000
+    with magpie.conn(timeout=10) as a:
+        a.send(b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n"
+               % (o.url("/a").encode(), len(body)) + body)
+        assert a.read_response().body == b"/a"
+        with magpie.conn(timeout=10) as b:
+            b.send(b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % o.url("/b").encode())
+            assert b.read_response().body == b"/b"
+    assert "/smuggled" not in o.targets()
+
+
+def answer_then_discard_slowly(no, sock, rd):
+    while True:
+        h = rd.head()
+        if h is None:
+            return
+        line, fields = h
+        body = line.split(" ")[1].encode()
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        n = int(field(fields, "Content-Length") or 0)
+        got = 0
+        while got < n:
+            d = rd.read(min(4096, n - got))
+            if not d:
+                return
+            got += len(d)
+
+
+def test_late_bytes_on_an_idle_pooled_connection_are_never_a_response(magpie, raw_origin):
+    def late(no, sock, rd):
+        first = True
+        while True:
+            h = rd.head()
+            if h is None:
+                return
+            target = h[0].split(" ")[1].encode()
+            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(target), target))
+            if first:
+                first = False
+                time.sleep(0.1)
+                sock.sendall(FAKE)
+
+    o = raw_origin(late)
+    with magpie.conn() as c:
+        assert c.request("GET", o.url("/a")).body == b"/a"
+    time.sleep(0.5)
+    with magpie.conn() as c:
+        r = c.request("GET", o.url("/b"))
+        assert r.body == b"/b", r
