@@ -387,6 +387,8 @@ static int http_on_headers_complete(http_parser *p)
            response and be relayed (RFC 9110 §15: 100..599) */
         if (m->status < 100)
             return http_head_fail(r, HTTP_ERR_SYNTAX, "status code below 100");
+        if (m->status > 599)
+            return http_head_fail(r, HTTP_ERR_SYNTAX, "status code above 599");
     }
     /* http-parser takes any uint64_t: 2^63 and up would be a negative
        length here, forwarded as none while the reader waits for that much

@@ -132,10 +132,12 @@ def test_transfer_encoding_chunked_spellings_frame_as_chunked(magpie, raw_origin
 
 @pytest.mark.parametrize("line", [b": x", b"X\x00Y: 1", b"X\xffY: 1", b"Content-Length\x0b: 5",
                                   b"X-A: 1\rContent-Length: 5", b"X-A: \x001",
-                                  b"Content-Length\t: 5", b"Transfer-Encoding : chunked"],
+                                  b"Content-Length\t: 5", b"Transfer-Encoding : chunked",
+                                  b"X-A: 1\r\n Transfer-Encoding: chunked",
+                                  b"X-A: 1\nTransfer-Encoding: chunked"],
                          ids=["empty-name", "nul-in-name", "high-bit-name", "vt-in-name",
                               "bare-cr-value", "nul-value", "tab-before-colon",
-                              "space-before-colon"])
+                              "space-before-colon", "obs-fold", "bare-lf"])
 def test_odd_field_lines_are_400(magpie, raw_origin, line):
     o = raw_origin(answer_each)
     req = (b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n\r\n" % (o.url("/get").encode(), line)
@@ -310,6 +312,7 @@ def test_head_answered_with_a_body_is_not_the_next_response(magpie, raw_origin):
     b"HTTP/1.1 200 OK\r\nX: a\rSet-Cookie: x=1\r\nContent-Length: 2\r\n\r\nhi",
     b"HTTP/1.1 200 OK\nSet-Cookie: x=1\r\nContent-Length: 2\r\n\r\nhi",
     b"HTTP/1.1 2000 OK\r\nContent-Length: 2\r\n\r\nhi",
+    b"HTTP/1.1 999 OK\r\nContent-Length: 2\r\nCache-Control: max-age=60\r\n\r\nhi",
     b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n",
     b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo\r\nConnection: upgrade\r\n\r\n" + FAKE,
     b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n \r\nSet-Cookie: x=1\r\n\r\nhi",
@@ -318,7 +321,7 @@ def test_head_answered_with_a_body_is_not_the_next_response(magpie, raw_origin):
     b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nhi",
     b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\ncontent-length: 2\r\n\r\nhi",
     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nX: 1\n\r\n",
-], ids=["cr-in-reason", "cr-in-value", "lf-after-status", "status-2000", "length-and-chunked",
+], ids=["cr-in-reason", "cr-in-value", "lf-after-status", "status-2000", "status-999", "length-and-chunked",
         "101-unasked", "fold", "lf-in-interim", "length-2^63", "length-list", "length-twice",
         "lf-in-trailer"])
 def test_malformed_response_is_502_and_nothing_injected(magpie, raw_origin, answer):
@@ -514,3 +517,15 @@ def test_late_bytes_on_an_idle_pooled_connection_are_never_a_response(magpie, ra
     with magpie.conn() as c:
         r = c.request("GET", o.url("/b"))
         assert r.body == b"/b", r
+
+
+def test_local_answer_keeps_a_bodiless_connection_in_step(magpie, raw_origin):
+    """A 403 answered from the head of a bodiless request keeps the
+    connection; the pipelined request after it is the next one, whole."""
+    o = raw_origin(answer_each)
+    with magpie.conn(timeout=5) as c:
+        c.send(b"GET http://169.254.169.254/x HTTP/1.1\r\nHost: 169.254.169.254\r\n\r\n"
+               b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % o.url("/next").encode())
+        assert c.read_response().status == 403
+        assert c.read_response().body == b"/next"
+    assert o.targets() == ["/next"]

@@ -969,6 +969,8 @@ static const struct rsp_case rsp_cases[] = {
     REQ_ERR("bad chunk size", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n",
             HTTP_ERR_FRAMING),
     REQ_ERR("bad status", "HTTP/1.1 2x0 OK\r\n\r\n", HTTP_ERR_SYNTAX),
+    REQ_ERR("status 600", "HTTP/1.1 600 OK\r\nContent-Length: 0\r\n\r\n", HTTP_ERR_SYNTAX),
+    REQ_ERR("status 999", "HTTP/1.1 999 OK\r\nContent-Length: 0\r\n\r\n", HTTP_ERR_SYNTAX),
     REQ_ERR("space before colon", "HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nhi",
             HTTP_ERR_SYNTAX),
 };
