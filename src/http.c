@@ -55,6 +55,7 @@ struct http_reader {
     int cur; /* the arena string being appended to (STR_*) */
     bool no_body_next;
     bool done;
+    bool reason_bad; /* the reason phrase holds a control byte */
     enum http_error cb_error;
     const char *why; /* our own error text, else http-parser's */
     enum http_body body;
@@ -145,6 +146,7 @@ static int http_on_begin(http_parser *p)
     r->in_message = true;
     r->cb_error = HTTP_OK;
     r->why = NULL;
+    r->reason_bad = false;
     return 0;
 }
 
@@ -162,6 +164,9 @@ static int http_on_status(http_parser *p, const char *at, size_t n)
     struct http_reader *r = p->data;
     if (r->cur != STR_REASON)
         r->msg.reason = http_mem_open(r, STR_REASON);
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)at[i] < 0x20 && at[i] != '\t') || at[i] == 0x7f)
+            r->reason_bad = true;
     return http_mem_extend(&r->msg, at, n);
 }
 
@@ -389,6 +394,11 @@ static int http_on_headers_complete(http_parser *p)
             return http_head_fail(r, HTTP_ERR_SYNTAX, "status code below 100");
         if (m->status > 599)
             return http_head_fail(r, HTTP_ERR_SYNTAX, "status code above 599");
+        /* http-parser takes any byte but CR and LF in the reason phrase
+           (RFC 9112 §4: HTAB, SP, VCHAR, obs-text); a client may split
+           lines on VT or FF, and a NUL would cut what we relay: ours then */
+        if (r->reason_bad && m->reason != HTTP_NO_STR)
+            m->mem[m->reason] = '\0';
     }
     /* http-parser takes any uint64_t: 2^63 and up would be a negative
        length here, forwarded as none while the reader waits for that much

@@ -332,6 +332,22 @@ def test_malformed_response_is_502_and_nothing_injected(magpie, raw_origin, answ
     assert b.status == 200 and b.body == b"/b"
 
 
+@pytest.mark.parametrize("reason", [b"O\x0bK", b"O\x0cK", b"O\x1cK"],
+                         ids=["vt", "ff", "fs"])
+def test_control_bytes_in_the_reason_phrase_are_not_relayed(magpie, raw_origin, reason):
+    """Clients that split lines on VT, FF or FS (str.splitlines does) would
+    read a field magpie never sent; the reason goes out as magpie's own."""
+    o = raw_origin(scripted([lambda t: b"HTTP/1.1 200 %s\r\nContent-Length: 2\r\n"
+                             b"Cache-Control: max-age=60\r\n\r\nhi" % reason]))
+    for _ in range(2):  # relayed, then from the cache
+        with magpie.conn() as c:
+            c.send(b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % o.url("/a").encode())
+            assert c.wait_for(b"\r\n\r\n")
+            line = c.buf.split(b"\r\n", 1)[0]
+            assert line == b"HTTP/1.1 200 OK", line
+    assert o.targets() == ["/a"]
+
+
 def test_response_without_reason_phrase_is_relayed(magpie, raw_origin):
     o = raw_origin(scripted([lambda t: b"HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nhi"]))
     a, b = two_clients(magpie, o)

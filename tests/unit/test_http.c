@@ -971,6 +971,11 @@ static const struct rsp_case rsp_cases[] = {
     REQ_ERR("bad status", "HTTP/1.1 2x0 OK\r\n\r\n", HTTP_ERR_SYNTAX),
     REQ_ERR("status 600", "HTTP/1.1 600 OK\r\nContent-Length: 0\r\n\r\n", HTTP_ERR_SYNTAX),
     REQ_ERR("status 999", "HTTP/1.1 999 OK\r\nContent-Length: 0\r\n\r\n", HTTP_ERR_SYNTAX),
+    /* control bytes in the reason phrase are not relayed: the default reason goes out */
+    {"VT in reason", "HTTP/1.1 200 O\vK\r\nContent-Length: 0\r\n\r\n", false, HTTP_OK, 1, 200, "",
+     1, true, false, 0, "", 0},
+    {"tab in reason", "HTTP/1.1 200 O\tK\r\nContent-Length: 0\r\n\r\n", false, HTTP_OK, 1, 200,
+     "O\tK", 1, true, false, 0, "", 0},
     REQ_ERR("space before colon", "HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nhi",
             HTTP_ERR_SYNTAX),
 };
