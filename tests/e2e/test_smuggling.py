@@ -545,3 +545,36 @@ def test_local_answer_keeps_a_bodiless_connection_in_step(magpie, raw_origin):
         assert c.read_response().status == 403
         assert c.read_response().body == b"/next"
     assert o.targets() == ["/next"]
+
+
+def test_refused_websocket_upgrade_opens_no_tunnel(magpie, raw_origin):
+    """The origin answers a WebSocket upgrade with 426: what the client sends
+    next is parsed by magpie as a request, never passed raw to the origin
+    (a tunnel opened without a 101 would bypass every check of magpie's)."""
+    raw = []
+
+    def refuse_upgrade(no, sock, rd):
+        while True:
+            h = rd.head()
+            if h is None:
+                return
+            raw.append(h)
+            if field(h[1], "Upgrade"):
+                sock.sendall(b"HTTP/1.1 426 Upgrade Required\r\nContent-Length: 0\r\n\r\n")
+            else:
+                t = h[0].split(" ")[1].encode()
+                sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(t), t))
+
+    o = raw_origin(refuse_upgrade)
+    with magpie.conn(timeout=5) as c:
+        c.send(b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 99\r\n\r\n"
+               % o.url("/ws").encode())
+        assert c.read_response().status == 426
+        c.send(b"GET /internal HTTP/1.1\r\nHost: 10.0.0.1\r\n\r\n")
+        try:
+            r = c.read_response(timeout=3)
+            assert r.body != b"/internal"
+        except (Closed, TimeoutError):
+            pass
+    assert "/internal" not in o.targets()
