@@ -470,11 +470,16 @@ def test_100_then_final_relays_both_in_order(magpie, raw_origin):
         assert r.status == 201 and r.body == b"ok"
 
 
-def test_pipelined_after_a_body_larger_than_the_buffer(magpie, raw_origin):
+@pytest.mark.parametrize("chunked", [False, True], ids=["length", "chunked"])
+def test_pipelined_after_a_body_larger_than_the_buffer(magpie, raw_origin, chunked):
     o = raw_origin(answer_each)
     body = b"x" * 200000
-    req = (b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n"
-           % (o.url("/big").encode(), len(body))) + body
+    if chunked:
+        req = (b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+               % o.url("/big").encode()) + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    else:
+        req = (b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n"
+               % (o.url("/big").encode(), len(body))) + body
     statuses, targets = send_then_next(magpie, o, req)
     assert statuses == [(200, b"/big"), (200, b"/next")]
     assert targets == ["/big", "/next"]
@@ -578,3 +583,30 @@ def test_refused_websocket_upgrade_opens_no_tunnel(magpie, raw_origin):
         except (Closed, TimeoutError):
             pass
     assert "/internal" not in o.targets()
+
+
+def test_bare_lf_head_after_a_chunked_body_is_400(magpie, raw_origin):
+    o = raw_origin(answer_each)
+    with magpie.conn(timeout=5) as c:
+        c.send(b"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"5\r\nhello\r\n0\r\n\r\nGET /smuggled HTTP/1.1\nHost: 127.0.0.1\n\n"
+               % o.url("/post").encode())
+        assert c.read_response().body == b"/post"
+        assert c.read_response().status == 400
+        assert c.closed_by_peer()
+    assert o.targets() == ["/post"]
+
+
+@pytest.mark.parametrize("status", [b"204 No Content", b"304 Not Modified"], ids=["204", "304"])
+def test_no_body_status_never_goes_out_with_framing_fields(magpie, raw_origin, status):
+    """A 204 or 304 the origin sent with Transfer-Encoding: chunked goes out
+    without it: a client reading a chunked body there would take the next
+    response for it."""
+    o = raw_origin(scripted([lambda t: b"HTTP/1.1 %s\r\nTransfer-Encoding: chunked\r\n"
+                             b"ETag: \"e\"\r\n\r\n" % status]))
+    with magpie.conn(timeout=5) as c:
+        c.send(b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nIf-None-Match: \"e\"\r\n\r\n"
+               % o.url("/a").encode())
+        assert c.wait_for(b"\r\n\r\n")
+        head = c.buf.split(b"\r\n\r\n", 1)[0].lower()
+        assert b"transfer-encoding" not in head and b"content-length" not in head, head
