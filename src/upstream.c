@@ -233,6 +233,7 @@ void upstream_start(struct client *c)
     ev_init(&u->timer, upstream_timer_cb);
     u->timer.data = c;
     u->eof = u->granted = u->switching = u->keep_alive = u->req_cut = false;
+    u->head_scanned = 0;
     u->waiter.fresh = false;
     u->peer[0] = '\0';
     u->retries_left = c->cfg->upstream.retries;
