@@ -704,6 +704,35 @@ static void test_reader_hop(void **state)
     rows_done();
 }
 
+/* Connection options are bounded: 64 are read (the last one still marks
+   its field), a 65th fails the head, which else cost fields x options */
+static void test_reader_conn_options_bounded(void **state)
+{
+    (void)state;
+    for (int extra = 0; extra < 2; extra++) {
+        char in[4096];
+        size_t n = (size_t)snprintf(in, sizeof(in), "GET / HTTP/1.1\r\nHost: h\r\nConnection: ");
+        for (int i = 0; i < 63 + extra; i++)
+            n += (size_t)snprintf(in + n, sizeof(in) - n, "x-%d, ", i);
+        n += (size_t)snprintf(in + n, sizeof(in) - n, "X-Last\r\nX-Last: 1\r\nX-Keep: 2\r\n\r\n");
+        struct cap c;
+        struct http_reader *r = cap_reader(true, &c);
+        enum http_error err;
+        http_reader_feed(r, in, n, &err);
+        if (extra) {
+            assert_int_equal(err, HTTP_ERR_SYNTAX);
+            assert_string_equal(http_reader_strerror(r), "more than 64 Connection options");
+        } else {
+            assert_int_equal(err, HTTP_OK);
+            struct http_msg *m = http_reader_msg(r);
+            assert_true(http_find(m, "X-Last")->hop);
+            assert_false(http_find(m, "X-Keep")->hop);
+        }
+        http_reader_free(&r);
+    }
+    rows_done();
+}
+
 static void test_reader_pipelined(void **state)
 {
     static const char in[] = "POST /1 HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"
@@ -1785,6 +1814,7 @@ int main(void)
         cmocka_unit_test_setup(test_reader_values, rows_reset),
         cmocka_unit_test_setup(test_reader_strerror, rows_reset),
         cmocka_unit_test_setup(test_reader_hop, rows_reset),
+        cmocka_unit_test_setup(test_reader_conn_options_bounded, rows_reset),
         cmocka_unit_test_setup(test_reader_pipelined, rows_reset),
         cmocka_unit_test_setup(test_reader_many_headers, rows_reset),
         cmocka_unit_test_setup(test_reader_big_head, rows_reset),
