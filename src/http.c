@@ -64,6 +64,11 @@ struct http_reader {
     size_t line_len;    /* bytes of the current chunk size line */
     size_t trailer_len; /* bytes of the trailer section so far */
     size_t max_trailer;
+    /* Small chunks' data gathered for one on_body call (allocated at the
+       first small chunk): one chunk per call made a body of 1-byte chunks
+       cost a store write per byte. */
+    char *stage;
+    size_t stage_len;
     /* A callback may free the reader (an error closes the exchange): then
        the free waits until the outermost feed or eof returns. */
     unsigned busy;
@@ -528,6 +533,7 @@ struct http_reader *http_reader_new(bool request, const struct http_reader_ops *
 
 static void http_reader_destroy(struct http_reader *r)
 {
+    free(r->stage);
     http_msg_free(&r->msg);
     free(r);
 }
@@ -778,15 +784,40 @@ static const char *http_chunk_why(enum http_chunk_state st, unsigned char c)
     }
 }
 
+#define HTTP_STAGE_CAP 16384
+#define HTTP_STAGE_SMALL 1024 /* chunk data below this is gathered */
+
+static int http_stage_flush(struct http_reader *r, enum http_error *err)
+{
+    size_t n = r->stage_len;
+    r->stage_len = 0;
+    return n ? http_deliver(r, r->stage, n, err) : 0;
+}
+
+/* Chunk data: small pieces gathered, large ones passed on as they are. */
+static int http_chunk_data(struct http_reader *r, const char *p, size_t k, enum http_error *err)
+{
+    if (k < HTTP_STAGE_SMALL && (r->stage || (r->stage = malloc(HTTP_STAGE_CAP)))) {
+        if (r->stage_len + k > HTTP_STAGE_CAP && http_stage_flush(r, err) < 0)
+            return -1;
+        memcpy(r->stage + r->stage_len, p, k);
+        r->stage_len += k;
+        return 0;
+    }
+    if (http_stage_flush(r, err) < 0)
+        return -1;
+    return http_deliver(r, p, k, err);
+}
+
 /* A chunked body: data in bulk, framing checked byte by byte. */
-static size_t http_chunked_feed(struct http_reader *r, const char *p, size_t n,
-                                enum http_error *err)
+static size_t http_chunked_feed_in(struct http_reader *r, const char *p, size_t n,
+                                   enum http_error *err)
 {
     size_t i = 0;
     while (i < n) {
         if (r->ch == CH_DATA) {
             size_t k = n - i < r->remaining ? n - i : (size_t)r->remaining;
-            if (http_deliver(r, p + i, k, err) < 0)
+            if (http_chunk_data(r, p + i, k, err) < 0)
                 return i;
             i += k;
             r->remaining -= k;
@@ -814,11 +845,25 @@ static size_t http_chunked_feed(struct http_reader *r, const char *p, size_t n,
             return i;
         }
         if (st == CH_TRL_END_LF) {
-            http_end(r, err);
+            if (http_stage_flush(r, err) == 0)
+                http_end(r, err);
             return i;
         }
     }
     return i;
+}
+
+/* What was gathered goes out before the feed returns: the owner paces by
+   what it got. A failed message drops it. */
+static size_t http_chunked_feed(struct http_reader *r, const char *p, size_t n,
+                                enum http_error *err)
+{
+    size_t used = http_chunked_feed_in(r, p, n, err);
+    if (*err == HTTP_OK)
+        http_stage_flush(r, err);
+    else
+        r->stage_len = 0;
+    return used;
 }
 
 /* Body bytes after the head, by the framing the head decided. */

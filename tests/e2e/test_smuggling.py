@@ -634,3 +634,23 @@ def test_head_full_of_connection_options_costs_what_a_plain_head_costs(magpie, r
     status, conn = cost(b"Connection")
     assert plain_status == 200 and status == 400
     assert conn < plain * 4 + 0.004, (conn, plain)
+
+
+@pytest.mark.time_limit(60)
+def test_body_of_one_byte_chunks_costs_no_write_per_chunk(magpie, raw_origin):
+    """A cacheable 300 KB body in one-byte chunks (1.8 MB on the wire): each
+    chunk was one relay append, one store write and one follower wake-up,
+    ~0.4 s of CPU under ASan; gathered, it is stored and served whole."""
+    body = b"".join(b"1\r\n%c\r\n" % (97 + i % 26) for i in range(300000)) + b"0\r\n\r\n"
+    want = bytes(97 + i % 26 for i in range(300000))
+    o = raw_origin(scripted([lambda t: b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                             b"Cache-Control: max-age=60\r\n\r\n" + body]))
+    cpu0 = cpu_seconds(magpie.pid)
+    with magpie.conn(timeout=30) as c:
+        r = c.request("GET", o.url("/a"))
+        assert r.status == 200 and r.body == want
+    used = cpu_seconds(magpie.pid) - cpu0
+    with magpie.conn(timeout=30) as c:
+        r = c.request("GET", o.url("/a"))
+        assert r.body == want and o.targets() == ["/a"]
+    assert used < 0.2, "magpie spent %.2fs of CPU on 300 KB of one-byte chunks" % used

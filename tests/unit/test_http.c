@@ -205,6 +205,7 @@ struct cap {
     int status[MAX_MSGS]; /* per head, in order */
     char body[32768];
     size_t body_len;
+    int bodies; /* on_body calls */
     int fail_head, fail_body, fail_done; /* return -1 from that callback */
     struct http_reader *r;
     bool mid_at_head, mid_at_done;
@@ -226,6 +227,7 @@ static int cap_body(void *arg, const char *p, size_t n)
     assert_true(c->body_len + n <= sizeof(c->body));
     memcpy(c->body + c->body_len, p, n);
     c->body_len += n;
+    c->bodies++;
     return c->fail_body ? -1 : 0;
 }
 
@@ -730,6 +732,49 @@ static void test_reader_conn_options_bounded(void **state)
         }
         http_reader_free(&r);
     }
+    rows_done();
+}
+
+/* Small chunks reach on_body gathered: one call for 2000 one-byte chunks
+   fed at once (else a store write each); a large chunk goes out as it is,
+   in order with the small ones around it. */
+static void test_reader_small_chunks_gathered(void **state)
+{
+    (void)state;
+    static char in[20000], want[4000];
+    size_t n = (size_t)snprintf(in, sizeof(in), "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+    size_t head = n;
+    for (int i = 0; i < 2000; i++) {
+        n += (size_t)snprintf(in + n, sizeof(in) - n, "1\r\n%c\r\n", 'a' + i % 26);
+        want[i] = (char)('a' + i % 26);
+    }
+    memcpy(in + n, "0\r\n\r\n", 5);
+    n += 5;
+    struct cap c;
+    struct http_reader *r = cap_reader(false, &c);
+    enum http_error err;
+    http_reader_feed(r, in, head, &err);
+    assert_int_equal(http_reader_feed(r, in + head, n - head, &err), n - head);
+    assert_int_equal(err, HTTP_OK);
+    assert_int_equal(c.dones, 1);
+    assert_int_equal(c.bodies, 1);
+    assert_int_equal(c.body_len, 2000);
+    assert_memory_equal(c.body, want, 2000);
+    http_reader_free(&r);
+
+    n = (size_t)snprintf(in, sizeof(in), "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                         "1\r\na\r\n7d0\r\n");
+    memset(in + n, 'x', 2000);
+    n += 2000;
+    n += (size_t)snprintf(in + n, sizeof(in) - n, "\r\n1\r\nb\r\n0\r\n\r\n");
+    r = cap_reader(false, &c);
+    assert_int_equal(http_reader_feed(r, in, n, &err), n);
+    assert_int_equal(err, HTTP_OK);
+    assert_int_equal(c.dones, 1);
+    assert_int_equal(c.bodies, 3);
+    assert_int_equal(c.body_len, 2002);
+    assert_true(c.body[0] == 'a' && c.body[1] == 'x' && c.body[2000] == 'x' && c.body[2001] == 'b');
+    http_reader_free(&r);
     rows_done();
 }
 
@@ -1815,6 +1860,7 @@ int main(void)
         cmocka_unit_test_setup(test_reader_strerror, rows_reset),
         cmocka_unit_test_setup(test_reader_hop, rows_reset),
         cmocka_unit_test_setup(test_reader_conn_options_bounded, rows_reset),
+        cmocka_unit_test_setup(test_reader_small_chunks_gathered, rows_reset),
         cmocka_unit_test_setup(test_reader_pipelined, rows_reset),
         cmocka_unit_test_setup(test_reader_many_headers, rows_reset),
         cmocka_unit_test_setup(test_reader_big_head, rows_reset),
