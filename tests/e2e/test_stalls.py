@@ -525,21 +525,23 @@ def pool1(**extra):
 
 
 def test_stalled_small_body_holds_no_origin_slot(magpie_factory, origin):
-    m = magpie_factory(**pool1())
-    with m.conn(timeout=10) as a:
+    # the stalled body is cut after 6 s: a GET that waited for its slot
+    # would take that long, one that did not takes a fraction of it
+    m = magpie_factory(**pool1(limits={"client_idle_timeout": "6s"}))
+    with m.conn(timeout=15) as a:
         a.send(build_request("POST", origin.url("/echo"),
                              headers=[("Content-Length", "1000")]) + b"x" * 10)
         time.sleep(0.3)
         t0 = time.monotonic()
-        r = fetch(m.port, "GET", origin.url("/bytes/100"), timeout=5)
+        r = fetch(m.port, "GET", origin.url("/bytes/100"), timeout=10)
         assert r.status == 200 and r.body == pattern(100)
-        assert time.monotonic() - t0 < 1.5, "the GET waited for the stalled body's slot"
-        ra = a.read_response(timeout=8)
+        assert time.monotonic() - t0 < 4, "the GET waited for the stalled body's slot"
+        ra = a.read_response(timeout=12)
         assert ra.status == 408, ra
         assert a.closed_by_peer()
     assert not [q for q in origin.requests if q.path == "/echo"], \
         "a stalled body reached the origin"
-    m.wait_error_log(r"client stalled: no request body for 3s")
+    m.wait_error_log(r"client stalled: no request body for 6s")
 
 
 def test_small_body_sent_whole_is_forwarded_once_complete(magpie_factory, origin):
