@@ -237,6 +237,30 @@ struct http_token {
     size_t len;
 };
 
+/* The next non-empty element of a comma-separated list at *v, without the
+   whitespace around it (RFC 9110 §5.6.1); false at the list's end. */
+static bool http_list_next(const char **v, struct http_token *t)
+{
+    const char *p = *v;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        const char *s = p;
+        while (*p && *p != ',')
+            p++;
+        const char *e = p;
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+            e--;
+        if (e > s) {
+            *v = p;
+            *t = (struct http_token){s, (size_t)(e - s)};
+            return true;
+        }
+    }
+    *v = p;
+    return false;
+}
+
 /* The options of every Connection line into t (at most max); -1 if there
    are more. */
 static int http_conn_options(const struct http_msg *m, struct http_token *t, size_t max)
@@ -246,20 +270,11 @@ static int http_conn_options(const struct http_msg *m, struct http_token *t, siz
         if (m->hdrs[i].name_len != 10 || strcasecmp(http_hname(m, &m->hdrs[i]), "Connection") != 0)
             continue;
         const char *v = http_hvalue(m, &m->hdrs[i]);
-        while (*v) {
-            while (*v == ' ' || *v == '\t' || *v == ',')
-                v++;
-            const char *s = v;
-            while (*v && *v != ',')
-                v++;
-            const char *e = v;
-            while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-                e--;
-            if (e == s)
-                continue;
+        struct http_token tok;
+        while (http_list_next(&v, &tok)) {
             if (n == max)
                 return -1;
-            t[n++] = (struct http_token){s, (size_t)(e - s)};
+            t[n++] = tok;
         }
     }
     return (int)n;
@@ -318,19 +333,10 @@ static enum http_te http_te_kind(const struct http_msg *m)
             continue;
         seen = true;
         const char *v = http_hvalue(m, h);
-        while (*v) {
-            while (*v == ' ' || *v == '\t' || *v == ',')
-                v++;
-            const char *s = v;
-            while (*v && *v != ',')
-                v++;
-            const char *e = v;
-            while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-                e--;
-            if (e == s)
-                continue; /* empty list elements do not count (RFC 9110 §5.6.1) */
+        struct http_token t;
+        while (http_list_next(&v, &t)) {
             codings++;
-            chunked = chunked || (e - s == 7 && strncasecmp(s, "chunked", 7) == 0);
+            chunked = chunked || (t.len == 7 && strncasecmp(t.p, "chunked", 7) == 0);
         }
     }
     if (!seen)
@@ -991,19 +997,10 @@ const struct http_header *http_find(const struct http_msg *m, const char *name)
 bool http_list_has(const char *value, const char *token)
 {
     size_t tlen = strlen(token);
-    const char *p = value;
-    while (*p) {
-        while (*p == ' ' || *p == '\t' || *p == ',')
-            p++;
-        const char *s = p;
-        while (*p && *p != ',')
-            p++;
-        const char *e = p;
-        while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-            e--;
-        if ((size_t)(e - s) == tlen && tlen > 0 && strncasecmp(s, token, tlen) == 0)
+    struct http_token t;
+    while (http_list_next(&value, &t))
+        if (t.len == tlen && strncasecmp(t.p, token, tlen) == 0)
             return true;
-    }
     return false;
 }
 
