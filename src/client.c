@@ -137,15 +137,6 @@ static void client_reset_request(struct client *c)
 }
 
 /*
- * A fetch outlives its client when its response is being stored, or when
- * other requests wait for its head (cache_fetch_outlives): the connection
- * becomes a phantom, as a background refresh is, that reads the response
- * to its end for the store alone, bounded by read_timeout and
- * max_object_size, and counted against max_connections until it ends. It
- * is dropped once its response turns out not to be stored
- * (upstream_relay.c).
- */
-/*
  * Fetches without a client (background refreshes, detached fetches) each
  * hold a max_connections slot, as long as a trickling origin lets them: an
  * eighth of the slots at most, so that one client pipelining stale hits,
@@ -157,6 +148,15 @@ static bool client_phantom_room(const struct client *c)
     return c->srv->nphantom < (cap ? cap : 1);
 }
 
+/*
+ * A fetch outlives its client when its response is being stored, or when
+ * other requests wait for its head (cache_fetch_outlives): the connection
+ * becomes a phantom, as a background refresh is, that reads the response
+ * to its end for the store alone, bounded by read_timeout and
+ * max_object_size, and counted against max_connections until it ends. It
+ * is dropped once its response turns out not to be stored
+ * (upstream_relay.c).
+ */
 static bool client_detach(struct client *c, const char *why)
 {
     struct exchange *ex = c->ex;

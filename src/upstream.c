@@ -834,7 +834,7 @@ void upstream_update_io(struct client *c)
     } else if (c->state == CS_FORWARD) {
         /* a full client buffer holds the origin back, unless the leader of
            a collapsed fetch can read the rest from the object file */
-        bool held = buf_used(&c->out) >= PROXY_HIGH_WATER && !cache_leader_unpaced(c);
+        bool held = buf_used(&c->out) >= PROXY_HIGH_WATER && !cache_leader_unpace(c);
         rd = !c->ex->rsp_done && !c->ex->up.eof && !held;
         wr = !buf_empty(&c->ex->up.out);
         upstream_pace_timer(c, held, rd, wr);

@@ -52,7 +52,7 @@ static void upstream_feed(struct client *c)
     /* a full client buffer paces the origin, unless the response streams
        into the store for a collapsed fetch: its leader then reads the file */
     while (!c->ex->rsp_done && !buf_empty(&u->in) &&
-           (buf_used(&c->out) < PROXY_HIGH_WATER || cache_leader_unpaced(c))) {
+           (buf_used(&c->out) < PROXY_HIGH_WATER || cache_leader_unpace(c))) {
         size_t n = buf_used(&u->in);
         if (n > PROXY_FEED_MAX)
             n = PROXY_FEED_MAX;

@@ -125,10 +125,11 @@ int cache_status_headers(const struct client *c, char *out, size_t size);
 const char *cache_result_name(enum cache_result r);
 /* cache/flight.c: a collapsed fetch is not paced by its leader's client
    and outlives it. */
-/* Whether the origin may be read past the client buffer's high water: the
-   leader of a streaming fetch then reads the body from the object file
-   from its own offset, as its followers do (switching the first time). */
-bool cache_leader_unpaced(struct client *c);
+/* Lets the origin be read past the client buffer's high water, if it can:
+   the leader of a streaming fetch switches (the first time) to reading the
+   body from the object file from its own offset, as its followers do.
+   True when it reads from the file. */
+bool cache_leader_unpace(struct client *c);
 /* The fetch ended while the leader's client was behind: the rest goes from
    the file (CS_HIT). false when nothing is left to send from it. */
 bool cache_leader_catch_up(struct client *c);

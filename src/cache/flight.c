@@ -21,7 +21,7 @@ static struct cache_flight *cache_led_flight(const struct client *c)
     return f && f->leader == c && !c->ex->cx.follower ? f : NULL;
 }
 
-bool cache_leader_unpaced(struct client *c)
+bool cache_leader_unpace(struct client *c)
 {
     struct cache_xchg *x = &c->ex->cx;
     if (x->behind)
