@@ -25,9 +25,7 @@
 
 static void client_io_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void client_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
-static void client_process(struct client *c);
 static void client_handshake(struct client *c);
-static void client_log_access(struct client *c);
 
 static void client_format_addr(const struct sockaddr *sa, char *out, size_t size)
 {
@@ -76,7 +74,7 @@ static struct client *client_new(struct server *srv, int fd, const struct sockad
         srv->clients->prev = c;
     srv->clients = c;
     srv->nclients++;
-    c->state = CS_HEAD;
+    exchange_begin(c, false);
     return c;
 }
 
@@ -90,7 +88,7 @@ void client_accept(struct server *srv, int fd, const struct sockaddr *sa, sockle
         c->deny_status = 403;
     else if (srv->nclients > c->cfg->limits.max_connections)
         c->deny_status = 503;
-    c->state = tls ? CS_TLS : CS_HEAD;
+    exchange_begin(c, tls != NULL);
     if (tls)
         c->sock.tls = tls_server_new(tls, fd);
     if (tls && !c->sock.tls) {
@@ -112,7 +110,7 @@ void client_accept(struct server *srv, int fd, const struct sockaddr *sa, sockle
         client_update_io(c);
 }
 
-static void client_reset_request(struct client *c)
+void client_reset_request(struct client *c)
 {
     struct exchange *ex = c->ex;
     c->head_started = false;
@@ -127,6 +125,7 @@ static void client_reset_request(struct client *c)
     ex->status = 0;
     ex->bytes_sent = ex->bytes_received = ex->rsp_mark = 0;
     ex->connect = ex->ws_upgrade = ex->bodiless = false;
+    ex->plan = PLAN_NONE;
     free(ex->local_reason);
     ex->local_reason = NULL;
     ex->local_status = 0;
@@ -142,48 +141,16 @@ static void client_reset_request(struct client *c)
  * eighth of the slots at most, so that one client pipelining stale hits,
  * or leaving slow fetches again and again, cannot turn every other away.
  */
-static bool client_phantom_room(const struct client *c)
+bool client_phantom_room(const struct client *c)
 {
     unsigned cap = c->cfg->limits.max_connections / 8;
     return c->srv->nphantom < (cap ? cap : 1);
 }
 
-/*
- * A fetch outlives its client when its response is being stored, or when
- * other requests wait for its head (cache_fetch_outlives): the connection
- * becomes a phantom, as a background refresh is, that reads the response
- * to its end for the store alone, bounded by read_timeout and
- * max_object_size, and counted against max_connections until it ends. It
- * is dropped once its response turns out not to be stored
- * (upstream_relay.c).
- */
-static bool client_detach(struct client *c, const char *why)
+/* The client left a fetch that goes on for the store (exchange_detach):
+   its socket and buffers go, the exchange stays. */
+void client_become_phantom(struct client *c)
 {
-    struct exchange *ex = c->ex;
-    /* the origin side must be alive: no reader once it failed (client_fail) */
-    if (c->phantom || c->srv->draining || !ex || !ex->req_done || ex->rsp_done ||
-        ex->body_first || !ex->up.reader || !cache_fetch_outlives(c))
-        return false;
-    switch (c->state) {
-    case CS_QUEUED:
-    case CS_RESOLVE:
-    case CS_CONNECT:
-    case CS_FORWARD:
-        break;
-    case CS_TLS:
-    case CS_HEAD:
-    case CS_HIT:
-    case CS_TUNNEL:
-    case CS_CLOSED:
-        return false;
-    }
-    if (!client_phantom_room(c)) {
-        log_info("#%llu %s: %s; %u fetches without a client already: the fetch of %s ends",
-                 c->id, c->addr_text, why, c->srv->nphantom, ex->url ? ex->url : "-");
-        return false;
-    }
-    log_info("#%llu %s: %s; the fetch of %s goes on for the cache", c->id, c->addr_text, why,
-             ex->url ? ex->url : "-");
     ev_io_stop(c->srv->loop, &c->io);
     ev_io_modify(&c->io, 0); /* client_io_cb must not go on to read */
     ev_timer_stop(c->srv->loop, &c->timer);
@@ -193,9 +160,6 @@ static bool client_detach(struct client *c, const char *why)
     c->in.off = c->in.len = c->out.off = c->out.len = 0;
     buf_compact(&c->in, true);
     buf_compact(&c->out, true);
-    cache_leader_detach(c);
-    upstream_update_io(c); /* nothing holds the origin back now */
-    return true;
 }
 
 /* Closes now; the memory goes at the end of this loop iteration. */
@@ -207,14 +171,14 @@ void client_close(struct client *c, const char *why)
     log_debug("#%llu %s: closed: %s", c->id, c->addr_text, why);
     if (c->ex && c->ex->method)
         client_log_access(c); /* a request cut short */
-    if (client_detach(c, why))
+    if (exchange_detach(c, why))
         return;
     cache_xchg_reset(c); /* releases the requests that followed this one */
     upstream_close(c);
     ev_io_stop(srv->loop, &c->io);
     ev_timer_stop(srv->loop, &c->timer);
     sock_close(&c->sock);
-    c->state = CS_CLOSED;
+    exchange_closed(c);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -287,20 +251,17 @@ static bool client_wants_read(const struct client *c)
     switch (c->state) {
     case CS_TLS:
         return false; /* the handshake says what it waits for */
-    case CS_HEAD:
+    case CS_RECEIVE:
         return buf_used(&c->out) < PROXY_HIGH_WATER;
-    case CS_QUEUED:
-    case CS_RESOLVE:
-    case CS_CONNECT:
-    case CS_FORWARD:
-    case CS_HIT:
+    case CS_FETCH:
+    case CS_DELIVER:
         /* after the request, keep the watcher armed (re-arming it costs two
            epoll_ctl per request); pipelined bytes wait in c->in */
         if (c->ex->req_done)
             return buf_used(&c->in) < PROXY_FEED_MAX;
         return buf_used(&c->ex->up.out) < PROXY_HIGH_WATER && buf_used(&c->in) < PROXY_FEED_MAX;
     case CS_TUNNEL:
-        return buf_used(&c->in) < PROXY_HIGH_WATER;
+        return tunnel_client_wants_read(c);
     case CS_CLOSED:
         return false;
     }
@@ -311,7 +272,7 @@ static bool client_wants_read(const struct client *c)
    leader behind its fetch. */
 static bool client_file_pending(const struct client *c)
 {
-    return c->ex && (c->state == CS_HIT || c->ex->cx.behind) && cache_serve_pending(c);
+    return c->ex && (c->state == CS_DELIVER || c->ex->cx.behind) && cache_serve_pending(c);
 }
 
 void client_update_io(struct client *c)
@@ -404,7 +365,7 @@ static void client_handshake(struct client *c)
     c->tls_want_read = c->tls_want_write = false;
     switch (tls_handshake(c->sock.tls)) {
     case TLS_OK:
-        c->state = CS_HEAD;
+        exchange_handshake_done(c);
         break;
     case TLS_WANT_READ:
         c->tls_want_read = true;
@@ -426,14 +387,14 @@ static void client_on_eof(struct client *c)
 {
     c->read_eof = true;
     if (c->state == CS_TUNNEL) {
-        upstream_tunnel_flush(c); /* the last bytes go up, then the half-close */
+        tunnel_client_eof(c);
         return;
     }
-    if (c->state == CS_HEAD && buf_empty(&c->in)) {
+    if (c->state == CS_RECEIVE && buf_empty(&c->in)) {
         client_close(c, "client closed");
         return;
     }
-    if (c->state != CS_HEAD && c->ex->req_done) {
+    if (c->state != CS_RECEIVE && c->ex->req_done) {
         /* a half-close after a complete request: finish the response */
         client_update_io(c);
         return;
@@ -461,11 +422,10 @@ static void client_do_read(struct client *c)
         client_close(c, sock_error(&c->sock));
         return;
     }
-    if (c->state != CS_HEAD)
+    if (c->state != CS_RECEIVE)
         ev_timer_again(c->srv->loop, &c->timer);
     if (c->state == CS_TUNNEL) {
-        c->ex->bytes_received += n;
-        upstream_tunnel_flush(c);
+        tunnel_client_read(c, n);
         return;
     }
     client_process(c);
@@ -526,7 +486,7 @@ static void client_hit_more(struct client *c)
     }
     if (r > 0 && buf_empty(&c->out)) {
         c->ex->rsp_done = true;
-        client_response_done(c);
+        exchange_done(c);
         return;
     }
     ev_timer_again(c->srv->loop, &c->timer);
@@ -548,7 +508,7 @@ static void client_do_write(struct client *c)
 {
     struct ev_loop *loop = c->srv->loop;
     size_t n;
-    if (c->state == CS_HIT && cache_serve_gathers(c)) {
+    if (c->state == CS_DELIVER && cache_serve_gathers(c)) {
         client_hit_more(c); /* head and body in one write */
         return;
     }
@@ -562,13 +522,13 @@ static void client_do_write(struct client *c)
         client_update_io(c);
         return;
     }
-    if (c->state != CS_HEAD || !buf_empty(&c->out))
+    if (c->state != CS_RECEIVE || !buf_empty(&c->out))
         ev_timer_again(loop, &c->timer);
-    if (buf_empty(&c->out) && c->state == CS_HIT) {
+    if (buf_empty(&c->out) && c->state == CS_DELIVER) {
         client_hit_more(c);
         return;
     }
-    if (buf_empty(&c->out) && c->state == CS_FORWARD && c->ex->cx.behind) {
+    if (buf_empty(&c->out) && exchange_forwarding(c) && c->ex->cx.behind) {
         client_behind_more(c);
         return;
     }
@@ -578,18 +538,18 @@ static void client_do_write(struct client *c)
             client_close(c, "done");
             return;
         }
-        if (c->state == CS_TUNNEL && c->ex->up.eof) {
-            client_tunnel_origin_done(c);
+        if (c->state == CS_TUNNEL) {
+            tunnel_client_drained(c);
             return;
         }
-        if (c->state == CS_HEAD && !buf_empty(&c->in)) {
+        if (c->state == CS_RECEIVE && !buf_empty(&c->in)) {
             client_process(c); /* a pipelined request was waiting */
             return;
         }
-        if (c->state == CS_HEAD)
+        if (c->state == CS_RECEIVE)
             client_rest(c);
     }
-    if (c->state == CS_FORWARD && !buf_empty(&c->ex->up.in) &&
+    if (exchange_forwarding(c) && !buf_empty(&c->ex->up.in) &&
         buf_used(&c->out) < PROXY_HIGH_WATER) {
         upstream_resume(c); /* response bytes were waiting for room */
         return;
@@ -608,15 +568,12 @@ static bool client_waits_on_origin(const struct client *c)
     if (!c->ex || !buf_empty(&c->out) || client_file_pending(c))
         return false;
     switch (c->state) {
-    case CS_QUEUED:
-    case CS_RESOLVE:
-    case CS_CONNECT:
-    case CS_FORWARD:
+    case CS_FETCH:
         return c->ex->req_done || buf_used(&c->ex->up.out) >= PROXY_HIGH_WATER;
-    case CS_HIT:
+    case CS_DELIVER:
         return c->ex->cx.follower; /* nothing new from the fetch yet */
     case CS_TLS:
-    case CS_HEAD:
+    case CS_RECEIVE:
     case CS_TUNNEL:
     case CS_CLOSED:
         return false;
@@ -631,7 +588,7 @@ static void client_stalled(struct client *c)
     if (c->ex && !c->ex->req_done && !c->ex->rsp_head_sent && buf_empty(&c->out)) {
         /* its body stopped: an origin slot must not wait on it */
         log_info("#%llu %s: client stalled: no request body for %.3gs", c->id, c->addr_text, t);
-        client_fail(c, 408, "request body timed out");
+        exchange_fail(c, 408, "request body timed out");
         return;
     }
     log_info("#%llu %s: client stalled: %s for %.3gs", c->id, c->addr_text,
@@ -643,7 +600,7 @@ static void client_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)revents;
     struct client *c = w->data;
-    if (c->phantom && c->state == CS_HEAD && !c->head_started) {
+    if (c->phantom && c->state == CS_RECEIVE && !c->head_started) {
         client_process(c); /* a background refresh starts */
         return;
     }
@@ -651,10 +608,10 @@ static void client_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         ev_timer_again(loop, w);
         return;
     }
-    if (c->state == CS_HEAD && c->head_started && !c->ex->rsp_head_sent && buf_empty(&c->out)) {
+    if (c->state == CS_RECEIVE && c->head_started && !c->ex->rsp_head_sent && buf_empty(&c->out)) {
         log_info("#%llu %s: request head not received within %.3gs", c->id, c->addr_text,
                  c->cfg->limits.client_header_timeout);
-        client_fail(c, 408, "request head timed out");
+        exchange_fail(c, 408, "request head timed out");
         return;
     }
     if (c->tls_head_deadline) {
@@ -663,8 +620,8 @@ static void client_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         client_close(c, "TLS handshake timed out");
         return;
     }
-    if (c->state == CS_HEAD || c->state == CS_TUNNEL || c->state == CS_TLS) {
-        client_close(c, c->state == CS_HEAD ? "idle timeout" : "client stalled");
+    if (c->state == CS_RECEIVE || c->state == CS_TUNNEL || c->state == CS_TLS) {
+        client_close(c, c->state == CS_RECEIVE ? "idle timeout" : "client stalled");
         return;
     }
     client_stalled(c);
@@ -672,7 +629,7 @@ static void client_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- locally made responses ---- */
 
-static void client_log_access(struct client *c)
+void client_log_access(struct client *c)
 {
     const struct exchange *ex = c->ex;
     if (!log_access_enabled() || !ex || c->detached)
@@ -687,98 +644,9 @@ static void client_log_access(struct client *c)
     log_access(line, strlen(line));
 }
 
-/* After these, what the client sends next cannot be trusted to be a
-   request (a bad or oversized head, a timeout, another protocol): close,
-   as nginx does. */
-static bool client_status_closes(int status)
+/* An exchange ended (exchange_done): flush, then the next request or rest. */
+void client_next_request(struct client *c)
 {
-    return status == 400 || status == 408 || status == 414 || status == 431 || status == 505;
-}
-
-/* A relayed response none of whose bytes reached the socket yet (the
-   origin's head and a broken body can come in one read): drop it from the
-   output, so the client gets an error status instead of a bare close. */
-static bool client_take_back(struct client *c)
-{
-    struct exchange *ex = c->ex;
-    if (!ex->rsp_mark || c->phantom || c->out_written + 1 > ex->rsp_mark)
-        return false;
-    uint64_t before = ex->rsp_mark - 1 - c->out_written; /* earlier bytes, still queued */
-    if (before > buf_used(&c->out))
-        return false;
-    c->out.len = c->out.off + (uint32_t)before;
-    ex->rsp_head_sent = false;
-    ex->rsp_mark = 0;
-    ex->framing = HTTP_FRAME_NONE;
-    return true;
-}
-
-void client_fail(struct client *c, int status, const char *reason)
-{
-    if (c->state == CS_CLOSED)
-        return;
-    if (!c->ex) { /* no request to answer */
-        log_info("#%llu %s: %d %s", c->id, c->addr_text, status, reason);
-        client_close(c, reason);
-        return;
-    }
-    if (c->ex->in_head && c->ex->bodiless && !c->ex->connect && !c->deny_status &&
-        !client_status_closes(status)) {
-        /* answered once the parser has returned (client_answer_local): the
-           request is then complete, and the connection can be kept */
-        if (!c->ex->local_status) {
-            c->ex->local_status = status;
-            c->ex->local_reason = strdup(reason);
-        }
-        return;
-    }
-    log_info("#%llu %s: %d %s%s%s", c->id, c->addr_text, status, reason, c->ex->url ? " for " : "",
-             c->ex->url ? c->ex->url : "");
-    if (cache_stale_fallback(c, status))
-        return;
-    upstream_close(c);
-    if (c->ex->rsp_head_sent && !client_take_back(c)) {
-        /* too late for a status: a close makes the truncation visible */
-        client_close(c, reason);
-        return;
-    }
-    bool keep = c->ex->req_done && c->ex->keep_alive && !c->srv->draining &&
-                !client_status_closes(status);
-    char body[512];
-    int blen = snprintf(body, sizeof(body), "magpie: %s\n", reason);
-    char head[512];
-    int hlen = snprintf(head, sizeof(head),
-                        "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
-                        "Cache-Control: no-store\r\nConnection: %s\r\n\r\n",
-                        status, http_reason(status), blen, keep ? "keep-alive" : "close");
-    c->ex->status = status;
-    c->ex->rsp_head_sent = true;
-    if (client_out(c, head, (size_t)hlen) < 0 ||
-        (c->ex->method_id != HTTP_M_HEAD && client_out(c, body, (size_t)blen) < 0)) {
-        client_close(c, "output buffer full");
-        return;
-    }
-    c->ex->keep_alive = keep;
-    c->ex->rsp_done = true;
-    if (!keep) {
-        c->ex->req_done = true;
-        c->close_after_flush = true;
-    }
-    client_response_done(c);
-}
-
-void client_response_done(struct client *c)
-{
-    if (c->state == CS_CLOSED)
-        return;
-    client_log_access(c);
-    upstream_done(c);
-    if (!c->ex->req_done || !c->ex->keep_alive || c->srv->draining || c->read_eof || c->phantom)
-        c->close_after_flush = true;
-    client_reset_request(c);
-    if (c->reader)
-        http_reader_next(c->reader);
-    c->state = CS_HEAD;
     c->timer.repeat = c->cfg->limits.client_idle_timeout;
     ev_timer_again(c->srv->loop, &c->timer);
     if (c->close_after_flush) {
@@ -803,7 +671,7 @@ void client_response_done(struct client *c)
 /* Between requests a keep-alive connection holds no buffers. */
 static void client_rest(struct client *c)
 {
-    if (c->state != CS_HEAD || c->head_started || !buf_empty(&c->in) || !buf_empty(&c->out))
+    if (c->state != CS_RECEIVE || c->head_started || !buf_empty(&c->in) || !buf_empty(&c->out))
         return;
     buf_compact(&c->in, true);
     buf_compact(&c->out, true);
@@ -814,7 +682,7 @@ void client_drain_idle(struct client *c)
 {
     if (c->ex)
         c->ex->keep_alive = false;
-    if (c->state != CS_HEAD || c->head_started)
+    if (c->state != CS_RECEIVE || c->head_started)
         return; /* finishes its request, then closes */
     if (buf_empty(&c->out))
         client_close(c, "shutting down");
@@ -828,13 +696,13 @@ static void client_head_error(struct client *c, enum http_scan r)
 {
     switch (r) {
     case HTTP_SCAN_TOO_LARGE:
-        client_fail(c, 431, "request header fields too large");
+        exchange_fail(c, 431, "request header fields too large");
         return;
     case HTTP_SCAN_URI_LONG:
-        client_fail(c, 414, "request target too long");
+        exchange_fail(c, 414, "request target too long");
         return;
     case HTTP_SCAN_BAD:
-        client_fail(c, 400, "malformed request head (bare CR or LF, or folded header line)");
+        exchange_fail(c, 400, "malformed request head (bare CR or LF, or folded header line)");
         return;
     case HTTP_SCAN_MORE:
     case HTTP_SCAN_DONE:
@@ -849,13 +717,13 @@ static void client_parse_error(struct client *c, enum http_error err)
     switch (err) {
     case HTTP_ERR_FRAMING:
         snprintf(reason, sizeof(reason), "ambiguous or invalid message framing (%s)", detail);
-        client_fail(c, 400, reason);
+        exchange_fail(c, 400, reason);
         return;
     case HTTP_ERR_TOO_MANY_HEADERS:
-        client_fail(c, 431, "too many header fields");
+        exchange_fail(c, 431, "too many header fields");
         return;
     case HTTP_ERR_TRAILER_TOO_LARGE:
-        client_fail(c, 431, "request trailer section too large");
+        exchange_fail(c, 431, "request trailer section too large");
         return;
     case HTTP_ERR_ABORTED:
         return; /* the callback already answered */
@@ -863,7 +731,7 @@ static void client_parse_error(struct client *c, enum http_error err)
     case HTTP_ERR_EOF:
     case HTTP_OK:
         snprintf(reason, sizeof(reason), "malformed request (%s)", detail);
-        client_fail(c, 400, reason);
+        exchange_fail(c, 400, reason);
         return;
     }
 }
@@ -888,45 +756,9 @@ static void client_feed(struct client *c)
         buf_consume(&c->in, used);
         if (used == 0)
             break;
-        if (c->state == CS_FORWARD)
+        if (exchange_forwarding(c))
             ev_timer_again(c->srv->loop, &c->ex->up.timer); /* the origin waits on the client */
     }
-}
-
-/*
- * A bodiless request answered from its head (an error, PURGE): the answer
- * waited until the parser returned, so the head can be consumed and the
- * connection kept, like after any complete request. The parser stopped at
- * the head's end; a fresh one takes the next request.
- */
-static void client_answer_local(struct client *c, size_t head_len)
-{
-    int status = c->ex->local_status;
-    char *reason = c->ex->local_reason;
-    c->ex->local_status = 0;
-    c->ex->local_reason = NULL;
-    buf_consume(&c->in, head_len);
-    http_reader_free(&c->reader);
-    c->ex->req_done = true;
-    client_fail(c, status, reason ? reason : "out of memory");
-    free(reason);
-}
-
-/*
- * A request body is read into up.out before an origin connection is taken,
- * until it is complete or the buffer holds PROXY_HIGH_WATER: a client that
- * trickles or stalls its body then holds no slot of
- * upstream.pool.max_per_origin, and a larger body holds one only while it
- * keeps coming (client_idle_timeout, else 408). Not with
- * Expect: 100-continue, whose client waits for the origin's word.
- */
-static bool client_body_first(const struct client *c)
-{
-    const struct exchange *ex = c->ex;
-    if (ex->bodiless || ex->req_done || ex->connect || c->state != CS_RESOLVE)
-        return false;
-    const struct http_msg *m = http_reader_msg(c->reader);
-    return !m->expect_continue;
 }
 
 /* The request line, strictly (RFC 9112 §3): http-parser lets tabs, runs of
@@ -938,18 +770,18 @@ static int client_check_line(struct client *c, size_t head_len)
     case HTTP_LINE_OK:
         return 0;
     case HTTP_LINE_BAD:
-        client_fail(c, 400, why);
+        exchange_fail(c, 400, why);
         return -1;
     case HTTP_LINE_VERSION:
-        client_fail(c, 505, why);
+        exchange_fail(c, 505, why);
         return -1;
     }
     return 0;
 }
 
-static void client_process(struct client *c)
+void client_process(struct client *c)
 {
-    if (c->state == CS_HEAD) {
+    if (c->state == CS_RECEIVE) {
         if (buf_empty(&c->in))
             return;
         if (!c->head_started) {
@@ -986,89 +818,26 @@ static void client_process(struct client *c)
         c->ex->in_head = false;
         if (c->state == CS_CLOSED)
             return;
-        if (c->ex->local_status) {
-            client_answer_local(c, head_len);
-            return;
-        }
-        if (err != HTTP_OK) {
+        bool held = c->ex->local_status != 0; /* an answer waited for the parser */
+        if (!held && err != HTTP_OK) {
             client_parse_error(c, err);
             return;
         }
-        buf_consume(&c->in, used);
-        if (c->state == CS_HEAD)
-            return; /* answered locally */
-        if (c->state == CS_HIT) {
-            if (!c->ex->cx.follower || store_obj_is_open(&c->ex->cx.obj))
-                cache_serve_start(c); /* a hit, or a fetch already streaming */
-            client_flush(c);
+        if (!held)
+            buf_consume(&c->in, used);
+        if (exchange_received(c, head_len) < 0)
             return;
-        }
-        c->ex->body_first = client_body_first(c);
-        if (!c->ex->body_first) {
-            upstream_start(c);
-            if (c->state == CS_CLOSED || c->state == CS_HEAD)
-                return;
-        }
     }
     client_feed(c);
-    if (c->state == CS_RESOLVE && c->ex->body_first &&
-        (c->ex->req_done || buf_used(&c->ex->up.out) >= PROXY_HIGH_WATER)) {
-        c->ex->body_first = false;
-        upstream_start(c); /* the body is in, or as much as the buffer holds */
-        if (c->state == CS_CLOSED || c->state == CS_HEAD)
+    if (c->state == CS_FETCH && c->ex->body_first) {
+        exchange_body_read(c);
+        if (c->state != CS_FETCH)
             return;
-        client_feed(c);
+        if (!c->ex->body_first)
+            client_feed(c);
     }
     if (c->state != CS_CLOSED)
         client_update_io(c);
 }
 
-void client_pump(struct client *c)
-{
-    client_process(c);
-}
 
-/* ---- tunnels ---- */
-
-/*
- * The origin half-closed the tunnel and all it sent reached the client:
- * pass the half-close on and keep relaying the client's bytes up until it
- * closes too (RFC 9110 §9.3.6). A TLS client connection has no half-close
- * here: it closes, as does a tunnel whose client already finished.
- */
-void client_tunnel_origin_done(struct client *c)
-{
-    if (c->read_eof || c->sock.tls) {
-        client_close(c, "origin closed the tunnel");
-        return;
-    }
-    if (shutdown(c->sock.fd, SHUT_WR) < 0) {
-        client_close(c, "origin closed the tunnel");
-        return;
-    }
-    client_update_io(c);
-}
-
-void client_tunnel_start(struct client *c)
-{
-    static const char established[] = "HTTP/1.1 200 Connection established\r\n\r\n";
-    if (c->ex->connect) {
-        c->ex->status = 200;
-        c->ex->rsp_head_sent = true;
-        if (client_out(c, established, sizeof(established) - 1) < 0) {
-            client_close(c, "client buffer overflow");
-            return;
-        }
-    }
-    log_debug("#%llu %s: tunnel to %s open", c->id, c->addr_text, c->ex->up.peer);
-    c->state = CS_TUNNEL;
-    c->ex->keep_alive = false;
-    ev_timer_stop(c->srv->loop, &c->ex->up.timer);
-    c->timer.repeat = c->cfg->limits.client_idle_timeout;
-    ev_timer_again(c->srv->loop, &c->timer);
-    if (!buf_empty(&c->in)) {
-        upstream_tunnel_flush(c); /* bytes the client sent ahead of the answer */
-        return;
-    }
-    client_update_io(c);
-}

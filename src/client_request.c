@@ -14,6 +14,9 @@
  */
 #include "proxy.h"
 
+#include "hooks.h"
+#include "log.h"
+
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,18 +158,18 @@ static int client_route(struct client *c, const struct http_msg *m, struct url *
     const struct http_header *hh = http_find(m, "Host");
     bool asterisk = client_is_asterisk(m);
     if (target[0] != '/' && !asterisk) {
-        client_fail(c, 400, "request target is neither an absolute URI nor a path");
+        exchange_fail(c, 400, "request target is neither an absolute URI nor a path");
         return -1;
     }
     if (!hh) {
-        client_fail(c, 400, "origin-form request without a Host header");
+        exchange_fail(c, 400, "origin-form request without a Host header");
         return -1;
     }
     char host[URL_HOST_MAX];
     uint16_t port;
     const char *hv = http_hvalue(m, hh);
     if (url_parse_authority(hv, strlen(hv), host, sizeof(host), &port, 80) < 0) {
-        client_fail(c, 400, "malformed Host header");
+        exchange_fail(c, 400, "malformed Host header");
         return -1;
     }
     size_t ulen = strlen(hv) + m->target_len + 16;
@@ -177,7 +180,7 @@ static int client_route(struct client *c, const struct http_msg *m, struct url *
     *rtp = rt;
     if (!rt && asterisk) {
         /* in forward mode it would ask about magpie itself */
-        client_fail(c, 400, "OPTIONS * is forwarded only to a reverse route's origin "
+        exchange_fail(c, 400, "OPTIONS * is forwarded only to a reverse route's origin "
                             "(ask an origin with OPTIONS http://host:port, no path)");
         return -1;
     }
@@ -185,7 +188,7 @@ static int client_route(struct client *c, const struct http_msg *m, struct url *
         char reason[URL_HOST_MAX + 96];
         snprintf(reason, sizeof(reason),
                  "no route for host \"%s\" (send an absolute URI to use the forward proxy)", host);
-        client_fail(c, 400, reason);
+        exchange_fail(c, 400, reason);
         return -1;
     }
     u->https = rt->origin_tls;
@@ -233,46 +236,142 @@ static int client_check_host(struct client *c, const struct http_msg *m)
 {
     size_t n = client_count_headers(m, "Host");
     if (n > 1) {
-        client_fail(c, 400, "more than one Host header");
+        exchange_fail(c, 400, "more than one Host header");
         return -1;
     }
     if (n == 0 && m->minor >= 1 && !c->phantom) {
-        client_fail(c, 400, "HTTP/1.1 request without a Host header");
+        exchange_fail(c, 400, "HTTP/1.1 request without a Host header");
         return -1;
     }
     const struct http_header *h = n ? http_find(m, "Host") : NULL;
     if (h && !http_host_valid(http_hvalue(m, h), h->value_len)) {
-        client_fail(c, 400, "Host header is not a valid authority");
+        exchange_fail(c, 400, "Host header is not a valid authority");
         return -1;
     }
     return 0;
 }
 
-/* Checks that answer before anything goes upstream; -1 after answering. */
-static int client_admit(struct client *c, const struct http_msg *m)
+/* ---- request hooks (hooks.c lists them in order) ---- */
+
+/* ACL and connection limits: verdicts made at accept, answered here. */
+enum hook_rc request_hook_acl(void *arg, struct http_msg *m)
 {
+    struct client *c = ((struct head_ctx *)arg)->c;
+    (void)m;
     if (c->deny_status == 403) {
-        client_fail(c, 403, "client address not allowed");
-        return -1;
+        exchange_fail(c, 403, "client address not allowed");
+        return HOOK_ANSWERED;
     }
     if (c->deny_status == 503) {
-        client_fail(c, 503, "too many connections");
-        return -1;
+        exchange_fail(c, 503, "too many connections");
+        return HOOK_ANSWERED;
     }
+    return HOOK_NEXT;
+}
+
+/* What a head must be before anything goes upstream: version, target
+   length, Host. */
+enum hook_rc request_hook_checks(void *arg, struct http_msg *m)
+{
+    struct client *c = ((struct head_ctx *)arg)->c;
     if (m->major != 1 || m->minor > 1) {
-        client_fail(c, 505, "HTTP version not supported");
-        return -1;
+        exchange_fail(c, 505, "HTTP version not supported");
+        return HOOK_ANSWERED;
     }
     if (m->target_len > c->cfg->limits.max_uri_bytes) {
-        client_fail(c, 414, "request target too long");
+        exchange_fail(c, 414, "request target too long");
+        return HOOK_ANSWERED;
+    }
+    return client_check_host(c, m) < 0 ? HOOK_ANSWERED : HOOK_NEXT;
+}
+
+enum hook_rc request_hook_loop(void *arg, struct http_msg *m)
+{
+    struct client *c = ((struct head_ctx *)arg)->c;
+    if (!client_is_loop(m, c->cfg->proxy_name))
+        return HOOK_NEXT;
+    exchange_fail(c, 508, "forwarding loop detected: the request already passed this proxy");
+    return HOOK_ANSWERED;
+}
+
+/* The origin: a CONNECT target, an absolute URI's authority, or the
+   reverse route for Host. */
+enum hook_rc request_hook_route(void *arg, struct http_msg *m)
+{
+    struct head_ctx *h = arg;
+    struct client *c = h->c;
+    if (m->method_id == HTTP_M_CONNECT)
+        return client_on_connect(c, m) < 0 ? HOOK_ANSWERED : HOOK_NEXT;
+    if (client_route(c, m, &h->u, &h->host_hdr, &h->reverse, &h->rt) < 0)
+        return HOOK_ANSWERED;
+    if (!c->ex->url) {
+        exchange_fail(c, 500, "out of memory");
+        return HOOK_ERROR;
+    }
+    h->routed = true;
+    return HOOK_NEXT;
+}
+
+/* PURGE of a cached URL, from the addresses cache.purge_allow lists. */
+enum hook_rc request_hook_purge(void *arg, struct http_msg *m)
+{
+    struct head_ctx *h = arg;
+    struct client *c = h->c;
+    if (!h->routed || strcmp(c->ex->method, "PURGE") != 0 || client_is_asterisk(m) ||
+        c->ex->ws_upgrade)
+        return HOOK_NEXT;
+    if (!config_purge_allowed(c->cfg, (const struct sockaddr *)&c->addr)) {
+        exchange_fail(c, 403, "PURGE is not allowed from this address");
+        return HOOK_ANSWERED;
+    }
+    int n = cache_purge(c, m, h->u.https, h->u.host, h->u.port, h->u.path, h->u.path_len, h->rt);
+    char reason[64];
+    snprintf(reason, sizeof(reason), "purged %d stored response%s", n, n == 1 ? "" : "s");
+    exchange_fail(c, n > 0 ? 200 : 404, n > 0 ? reason : "not in the cache");
+    return HOOK_ANSWERED;
+}
+
+/* The head as the origin gets it, and what the exchange does next. -1
+   after answering. */
+static int client_plan(struct client *c, const struct http_msg *m, struct head_ctx *h)
+{
+    struct url *u = &h->u;
+    bool follow = false;
+    if (!c->ex->ws_upgrade && !(u->path_len == 1 && u->path[0] == '*')) {
+        switch (cache_request(c, m, u->https, u->host, u->port, u->path, u->path_len, h->rt)) {
+        case CACHE_SERVE:
+            c->ex->plan = PLAN_SERVE; /* served once the parser has returned */
+            return 0;
+        case CACHE_NOT_STORED:
+            exchange_fail(c, 504, "not in the cache (only-if-cached)");
+            return -1;
+        case CACHE_FOLLOW:
+            follow = true;
+            break;
+        case CACHE_GO_UP:
+            break;
+        }
+    }
+    char authority[URL_HOST_MAX + 8];
+    const char *host_hdr = h->host_hdr;
+    if (!h->reverse) {
+        if (u->port == (u->https ? 443 : 80))
+            snprintf(authority, sizeof(authority), strchr(u->host, ':') ? "[%s]" : "%s", u->host);
+        else
+            url_format_hostport(authority, sizeof(authority), u->host, u->port);
+        host_hdr = authority;
+    }
+    if (client_build_request(c, m, u->path, u->path_len, host_hdr, h->reverse) < 0) {
+        exchange_fail(c, 431, "request head too large to forward");
         return -1;
     }
-    if (client_check_host(c, m) < 0)
-        return -1;
-    if (client_is_loop(m, c->cfg->proxy_name)) {
-        client_fail(c, 508, "forwarding loop detected: the request already passed this proxy");
-        return -1;
-    }
+    /* connecting starts once the parser has returned (exchange_received) */
+    snprintf(c->ex->up.host, sizeof(c->ex->up.host), "%s", u->host);
+    c->ex->up.port = u->port;
+    c->ex->up.https = u->https;
+    c->ex->up.forward = !h->reverse;
+    /* a follower waits for the fetch it joined; its request is ready in case */
+    c->ex->plan = follow ? PLAN_FOLLOW : PLAN_FETCH;
     return 0;
 }
 
@@ -290,51 +389,20 @@ static int client_on_head(void *arg, struct http_msg *m)
     const struct http_header *upg = http_find(m, "Upgrade");
     c->ex->ws_upgrade = m->upgrade && upg && http_list_has(http_hvalue(m, upg), "websocket");
     c->ex->keep_alive = m->keep_alive && !c->ex->ws_upgrade;
-    if (!c->ex->method || client_admit(c, m) < 0)
+    if (!c->ex->method) {
+        client_close(c, "out of memory");
         return -1;
+    }
+    struct head_ctx h = {.c = c};
+    size_t stopped;
+    if (hooks_run(request_hooks, request_hook_count, &h, m, &stopped) != HOOK_NEXT) {
+        log_debug("#%llu %s: answered by the %s hook", c->id, c->addr_text,
+                  request_hooks[stopped].name);
+        return -1;
+    }
     if (m->method_id == HTTP_M_CONNECT)
-        return client_on_connect(c, m);
-    struct url u;
-    const char *host_hdr = NULL;
-    bool reverse;
-    const struct cfg_route *rt;
-    bool follow = false;
-    if (client_route(c, m, &u, &host_hdr, &reverse, &rt) < 0)
-        return -1;
-    if (!c->ex->ws_upgrade && c->ex->url && !(u.path_len == 1 && u.path[0] == '*')) {
-        int r = cache_request(c, m, u.https, u.host, u.port, u.path, u.path_len, rt);
-        if (r < 0)
-            return -1;
-        if (r == 1) {
-            c->state = CS_HIT; /* served once the parser has returned */
-            return 0;
-        }
-        follow = r == 2;
-    }
-    if (!c->ex->url) {
-        client_fail(c, 500, "out of memory");
-        return -1;
-    }
-    char authority[URL_HOST_MAX + 8];
-    if (!reverse) {
-        if (u.port == (u.https ? 443 : 80))
-            snprintf(authority, sizeof(authority), strchr(u.host, ':') ? "[%s]" : "%s", u.host);
-        else
-            url_format_hostport(authority, sizeof(authority), u.host, u.port);
-        host_hdr = authority;
-    }
-    if (client_build_request(c, m, u.path, u.path_len, host_hdr, reverse) < 0) {
-        client_fail(c, 431, "request head too large to forward");
-        return -1;
-    }
-    /* connecting starts once the parser has returned (client_process) */
-    snprintf(c->ex->up.host, sizeof(c->ex->up.host), "%s", u.host);
-    c->ex->up.port = u.port;
-    c->ex->up.https = u.https;
-    c->ex->up.forward = !reverse;
-    /* a follower waits for the fetch it joined; its request is ready in case */
-    c->state = follow ? CS_HIT : CS_RESOLVE;
-    return 0;
+        return 0; /* the route hook made the tunnel's plan */
+    return client_plan(c, m, &h);
 }
 
 /* CONNECT host:port: a tunnel, if the port is allowed. */
@@ -348,20 +416,20 @@ static int client_on_connect(struct client *c, const struct http_msg *m)
     c->ex->url = strndup(target, m->target_len);
     if (url_parse_authority(target, m->target_len, host, sizeof(host), &port, 0) < 0 ||
         port == 0) {
-        client_fail(c, 400, "CONNECT needs a host:port target");
+        exchange_fail(c, 400, "CONNECT needs a host:port target");
         return -1;
     }
     if (!config_connect_port_allowed(c->cfg, port)) {
         char reason[64];
         snprintf(reason, sizeof(reason), "CONNECT to port %u is not allowed", port);
-        client_fail(c, 403, reason);
+        exchange_fail(c, 403, reason);
         return -1;
     }
     snprintf(c->ex->up.host, sizeof(c->ex->up.host), "%s", host);
     c->ex->up.port = port;
     c->ex->up.https = false;
     c->ex->up.forward = true;
-    c->state = CS_RESOLVE;
+    c->ex->plan = PLAN_FETCH;
     return 0;
 }
 
@@ -381,7 +449,7 @@ static int client_on_done(void *arg)
 {
     struct client *c = arg;
     c->ex->req_done = true;
-    if (c->ex->req_chunked && c->state != CS_HEAD && http_chunk_append(&c->ex->up.out, NULL, 0) < 0) {
+    if (c->ex->req_chunked && c->state != CS_RECEIVE && http_chunk_append(&c->ex->up.out, NULL, 0) < 0) {
         client_close(c, "upstream buffer overflow");
         return -1;
     }

@@ -31,7 +31,7 @@ enum hook_rc hooks_run(const struct hook *list, size_t n, void *arg, struct http
                        size_t *stopped);
 
 /* The request hooks magpie runs on each request head, in order (hooks.c);
-   arg is the struct client. */
+   arg is the request's struct head_ctx (proxy.h). */
 extern const struct hook request_hooks[];
 extern const size_t request_hook_count;
 

@@ -1064,9 +1064,15 @@ int http_put_header(struct buf *out, const struct http_msg *m, const struct http
 
 int http_put_status(struct buf *out, int status, const char *reason)
 {
+    return http_put_status_v(out, 1, status, reason);
+}
+
+int http_put_status_v(struct buf *out, unsigned minor, int status, const char *reason)
+{
     if (!reason || !reason[0])
         reason = http_reason(status);
-    if (buf_append_lit(out, "HTTP/1.1 ") < 0 || buf_append_u64(out, (uint64_t)status) < 0 ||
+    if (buf_append_lit(out, "HTTP/1.") < 0 || buf_append_u64(out, minor) < 0 ||
+        buf_append_lit(out, " ") < 0 || buf_append_u64(out, (uint64_t)status) < 0 ||
         buf_append_lit(out, " ") < 0 || buf_append_str(out, reason) < 0)
         return -1;
     return buf_append_lit(out, "\r\n");

@@ -68,6 +68,8 @@ static inline const char *http_hvalue(const struct http_msg *m, const struct htt
 const struct http_header *http_find(const struct http_msg *m, const char *name);
 /* Appends "HTTP/1.1 status reason\r\n"; an empty reason becomes the
    standard one. 0 or -1 (full). */
+/* The same with the version 1.minor, as a stored head keeps the origin's. */
+int http_put_status_v(struct buf *out, unsigned minor, int status, const char *reason);
 int http_put_status(struct buf *out, int status, const char *reason);
 /* Appends the header line "Name: value\r\n" of h to out. 0 or -1 (full). */
 int http_put_header(struct buf *out, const struct http_msg *m, const struct http_header *h);

@@ -21,6 +21,7 @@
 #include "buf.h"
 #include "cache/cache.h"
 #include "dns.h"
+#include "hooks.h"
 #include "http.h"
 #include "pool.h"
 #include "server.h"
@@ -31,16 +32,27 @@
 #define PROXY_FEED_MAX (16 * 1024)     /* parsed per step, so buffers stay bounded */
 #define PROXY_OUT_MAX (1024 * 1024)    /* hard cap; the watermark keeps far below it */
 
+/*
+ * The step an exchange is in; exchange.c alone moves it (docs/ARCHITECTURE.md).
+ * How far a fetch has got with its origin connection is upstream.c's own
+ * phase (struct upstream).
+ */
 enum client_state {
     CS_TLS,     /* TLS handshake with the client (TLS listeners) */
-    CS_HEAD,    /* waiting for or reading a request head */
-    CS_QUEUED,  /* waiting for a connection slot to the origin */
-    CS_RESOLVE, /* looking up the origin */
-    CS_CONNECT, /* connecting (and TLS handshaking) to the origin */
-    CS_FORWARD, /* request going up, response coming down */
-    CS_HIT,     /* answering from the cache */
+    CS_RECEIVE, /* waiting for or reading a request head; hooks and lookup run on it */
+    CS_FETCH,   /* the origin is asked, and its response streams to the client */
+    CS_DELIVER, /* answering from the store, or following another request's fetch */
     CS_TUNNEL,  /* CONNECT or WebSocket: bytes relayed both ways */
     CS_CLOSED,  /* closed; freed once the loop iteration ends */
+};
+
+/* A fetch's progress towards its origin (upstream.c). */
+enum up_phase {
+    UP_IDLE,    /* not started: the request body is read first, or a follower's spare request */
+    UP_QUEUED,  /* waiting for a connection slot to the origin */
+    UP_RESOLVE, /* looking up the origin */
+    UP_CONNECT, /* connecting (and TLS handshaking) */
+    UP_FORWARD, /* request going up, response coming down */
 };
 
 /*
@@ -64,6 +76,7 @@ struct upconn {
 };
 
 struct upstream {
+    enum up_phase phase;
     struct upconn *conn;
     struct pool_waiter waiter;
     ev_timer timer; /* queue, connect, then read_timeout per progress */
@@ -84,10 +97,20 @@ struct upstream {
     size_t head_len;
     unsigned retries_left;
     bool granted; /* the pool answered a queued request */
+    bool later;   /* queued to start from the loop (a released follower) */
     bool eof;
     bool keep_alive; /* the origin allows reuse after this response */
     bool switching;  /* a 101 answered an Upgrade: becomes a tunnel */
     bool req_cut;    /* the request could not be sent whole: never pooled */
+};
+
+/* What the request head decided (client_request.c, the cache), acted on by
+   exchange.c once the parser returned. */
+enum exchange_plan {
+    PLAN_NONE,   /* answered locally, or failed */
+    PLAN_FETCH,  /* ask the origin (CONNECT: open a tunnel to it) */
+    PLAN_SERVE,  /* the store answers */
+    PLAN_FOLLOW, /* follow another request's fetch of the same key */
 };
 
 /* What one request needs beyond its connection: allocated when the request
@@ -102,8 +125,9 @@ struct exchange {
     bool connect;      /* a CONNECT tunnel */
     bool ws_upgrade;   /* asked for Upgrade: websocket */
     bool bodiless;     /* its head is the whole message */
-    bool in_head;      /* its head is being parsed: a local answer waits (client_fail) */
+    bool in_head;      /* its head is being parsed: a local answer waits (exchange_fail) */
     bool body_first;   /* its body is read before an origin connection is taken */
+    enum exchange_plan plan;
     int local_status;  /* the answer that waits, and why */
     char *local_reason;
     int method_id;
@@ -161,28 +185,84 @@ struct client {
     struct exchange *ex; /* NULL while the connection rests */
 };
 
-/* client.c */
+/* client.c: the connection's life, reading, timers, the access log */
 void client_accept(struct server *srv, int fd, const struct sockaddr *sa, socklen_t len,
                    struct tls_ctx *tls);
 void client_close(struct client *c, const char *why);
 void client_free(struct client *c);
-/* Sends a locally made response; closes the connection unless it can be kept. */
-void client_fail(struct client *c, int status, const char *reason);
 void client_update_io(struct client *c);
 /* Writes pending output now if the socket takes it, else waits for it. */
 void client_flush(struct client *c);
-/* The response went out completely: log it and take the next request. */
-void client_response_done(struct client *c);
 /* Appends to the client buffer, counting bytes for the log. -1 if over the cap. */
 int client_out(struct client *c, const void *p, size_t n);
 /* Refreshes a stale stored response from the loop, with no client waiting. */
 struct client *client_spawn_refresh(struct client *c, const struct http_msg *m);
-/* Parses request bytes that were waiting for room upstream. */
-void client_pump(struct client *c);
+/* Reads and parses what c->in holds, as far as the step allows. */
+void client_process(struct client *c);
 /* Stops reading; the connection stays open just long enough to flush. */
 void client_drain_idle(struct client *c);
+/* For exchange.c. */
+bool client_phantom_room(const struct client *c);
+void client_become_phantom(struct client *c);
+void client_log_access(struct client *c);
+void client_reset_request(struct client *c);
+void client_next_request(struct client *c);
+
+/* exchange.c: the controller, the only writer of c->state */
+void exchange_begin(struct client *c, bool tls);
+void exchange_handshake_done(struct client *c);
+void exchange_closed(struct client *c);
+/* The client is leaving: true when its fetch goes on without it. */
+bool exchange_detach(struct client *c, const char *why);
+/* A request head was parsed (and the parser returned): act on ex->plan.
+   0 when its body is read on, -1 otherwise. */
+int exchange_received(struct client *c, size_t head_len);
+/* A body read before the fetch (body_first) may now start it. */
+void exchange_body_read(struct client *c);
+void exchange_fetch(struct client *c);
+void exchange_deliver(struct client *c);
+void exchange_tunnel(struct client *c);
+/* The origin's answer was dropped: the store answers (or nobody needs one). */
+void exchange_serve_stored(struct client *c);
+/* The fetch a behind leader reads ended: the rest from the file. */
+void exchange_catch_up(struct client *c);
+/* The cache served c stale while revalidating: refresh in the background. */
+void exchange_refresh(struct client *c, const struct http_msg *m);
+/* What the cache decided for a follower of a fetch. */
+void exchange_release(struct client *c);
+void exchange_follow_start(struct client *c);
+void exchange_follow_failed(struct client *c);
+void exchange_follow_more(struct client *c);
+/* An error answer (status, reason): stale from the store if it may, else
+   synthesized; closes the connection unless it can be kept. */
+void exchange_fail(struct client *c, int status, const char *reason);
+struct answer;
+/* Sends a locally made answer (respond.h). */
+void exchange_answer(struct client *c, const struct answer *a);
+/* The response went out completely: log it and take the next request. */
+void exchange_done(struct client *c);
+
+/* Whether the exchange's request is going up and its response coming down. */
+static inline bool exchange_forwarding(const struct client *c)
+{
+    return c->state == CS_FETCH && c->ex->up.phase == UP_FORWARD;
+}
 
 /* client_request.c */
+/* What the request hooks share about one head while it is parsed. */
+struct head_ctx {
+    struct client *c;
+    bool routed;     /* the route hook chose an origin: */
+    struct url u;    /* its target (pointing into the head) */
+    const char *host_hdr;
+    bool reverse;    /* through a reverse route */
+    const struct cfg_route *rt;
+};
+enum hook_rc request_hook_acl(void *arg, struct http_msg *m);
+enum hook_rc request_hook_checks(void *arg, struct http_msg *m);
+enum hook_rc request_hook_loop(void *arg, struct http_msg *m);
+enum hook_rc request_hook_route(void *arg, struct http_msg *m);
+enum hook_rc request_hook_purge(void *arg, struct http_msg *m);
 /* The request parser's callbacks, for client.c: a head is checked, routed
    and rewritten for the origin into c->ex->up.out (or answered locally);
    body bytes follow it there. */
@@ -209,18 +289,28 @@ void upstream_lost(struct client *c, const char *what);
 /* upstream_relay.c */
 /* The client buffer drained: parse response bytes that were waiting. */
 void upstream_resume(struct client *c);
-/* Tunnel: the client sent bytes (in c->in) for the origin. */
-void upstream_tunnel_flush(struct client *c);
 /* For upstream.c: the response parser's callbacks, and what its socket
    watchers call when the origin's side has bytes (response or tunnel). */
 extern const struct http_reader_ops upstream_reader_ops;
 void upstream_read_response(struct client *c);
-void upstream_tunnel_read(struct client *c);
 
-/* client.c, tunnels */
-/* The origin connection is ready for a CONNECT: answer 200 and relay. */
-void client_tunnel_start(struct client *c);
-/* The origin's side of a tunnel ended and its bytes reached the client. */
-void client_tunnel_origin_done(struct client *c);
+/* tunnel.c: CONNECT and WebSocket relaying */
+/* The origin connection is ready for a CONNECT (200 goes out), or a 101
+   switched protocols: relay both ways from now on. */
+void tunnel_open(struct client *c);
+/* A 101 to a WebSocket upgrade ended: its leftover bytes, then tunnel_open. */
+void tunnel_switch(struct client *c);
+/* Origin socket events. */
+void tunnel_from_origin(struct client *c);
+void tunnel_to_origin(struct client *c);
+/* The origin's side ended and its bytes reached the client. */
+void tunnel_origin_done(struct client *c);
+/* Client socket events: n bytes read into c->in, its EOF, c->out drained. */
+void tunnel_client_read(struct client *c, size_t n);
+void tunnel_client_eof(struct client *c);
+void tunnel_client_drained(struct client *c);
+/* What each side's watcher waits for. */
+bool tunnel_client_wants_read(const struct client *c);
+void tunnel_origin_wants(const struct client *c, bool *rd, bool *wr);
 
 #endif

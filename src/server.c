@@ -294,7 +294,7 @@ static void server_requery(struct server *srv)
     struct client *next;
     for (struct client *c = srv->clients; c; c = next) {
         next = c->next;
-        if (c->state == CS_RESOLVE && c->ex->up.query)
+        if (c->state == CS_FETCH && c->ex->up.phase == UP_RESOLVE && c->ex->up.query)
             upstream_requery(c);
     }
 }

@@ -56,7 +56,7 @@ static bool upstream_dest_refused(struct client *c, const struct sockaddr_storag
         return false;
     char reason[INET6_ADDRSTRLEN + 96];
     dest_format_refusal(reason, sizeof(reason), (const struct sockaddr *)ss, why);
-    client_fail(c, 403, reason); /* which logs it */
+    exchange_fail(c, 403, reason); /* which logs it */
     return true;
 }
 
@@ -227,7 +227,7 @@ void upstream_start(struct client *c)
 {
     struct upstream *u = &c->ex->up;
     if (upstream_new_reader(c) < 0) {
-        client_fail(c, 500, "out of memory");
+        exchange_fail(c, 500, "out of memory");
         return;
     }
     ev_init(&u->timer, upstream_timer_cb);
@@ -253,7 +253,7 @@ static void upstream_dns_cb(void *arg, enum dns_status st, const struct dns_addr
     if (st != DNS_OK || addrs->n == 0) {
         char reason[URL_HOST_MAX + 64];
         snprintf(reason, sizeof(reason), "cannot resolve %s: %s", u->host, dns_strstatus(st));
-        client_fail(c, st == DNS_TIMEOUT ? 504 : 502, reason);
+        exchange_fail(c, st == DNS_TIMEOUT ? 504 : 502, reason);
         return;
     }
     if (addrs != u->addrs)
@@ -275,11 +275,11 @@ static void upstream_resolve(struct client *c)
     enum dns_status st = DNS_OK;
     /* only new connections need addresses: the exchange carries them only then */
     if (!u->addrs && !(u->addrs = malloc(sizeof(*u->addrs)))) {
-        client_fail(c, 500, "out of memory");
+        exchange_fail(c, 500, "out of memory");
         return;
     }
     u->addrs->n = 0;
-    c->state = CS_RESOLVE;
+    u->phase = UP_RESOLVE;
     u->query = dns_resolve(c->srv->dns, u->host, u->addrs, &st, upstream_dns_cb, c);
     if (!u->query)
         upstream_dns_cb(c, u->addrs->n ? DNS_OK : st, u->addrs);
@@ -287,8 +287,8 @@ static void upstream_resolve(struct client *c)
 
 void upstream_start_later(struct client *c)
 {
-    c->state = CS_QUEUED;
-    c->ex->cx.released = true;
+    c->ex->up.phase = UP_QUEUED;
+    c->ex->up.later = true;
     ev_init(&c->ex->up.timer, upstream_timer_cb);
     c->ex->up.timer.data = c;
     ev_feed_event(c->srv->loop, &c->ex->up.timer, EV_TIMER);
@@ -308,7 +308,7 @@ static void upstream_ready(struct client *c)
     snprintf(u->peer, sizeof(u->peer), "%s", u->conn->peer);
     if (c->ex->connect) {
         ev_timer_stop(c->srv->loop, &u->timer);
-        client_tunnel_start(c);
+        exchange_tunnel(c);
         return;
     }
     /* only a reused connection can fail before answering: keep the head
@@ -320,7 +320,7 @@ static void upstream_ready(struct client *c)
             memcpy(u->head, buf_head(&u->out), u->head_len);
         }
     }
-    c->state = CS_FORWARD;
+    u->phase = UP_FORWARD;
     u->timer.repeat = c->cfg->upstream.read_timeout;
     ev_timer_again(c->srv->loop, &u->timer);
     upstream_write_request(c); /* a ready connection takes it now: no loop pass */
@@ -349,7 +349,7 @@ static void upstream_use_conn(struct client *c)
 {
     struct upstream *u = &c->ex->up;
     if (!u->conn) {
-        client_fail(c, 500, "out of memory");
+        exchange_fail(c, 500, "out of memory");
         return;
     }
     u->conn->owner = c;
@@ -402,13 +402,13 @@ static void upstream_acquire(struct client *c)
         upstream_use_conn(c);
         return;
     case POOL_WAIT:
-        c->state = CS_QUEUED;
+        u->phase = UP_QUEUED;
         u->timer.repeat = c->cfg->upstream.pool.queue_timeout;
         ev_timer_again(srv->loop, &u->timer);
         client_update_io(c);
         return;
     case POOL_NOMEM:
-        client_fail(c, 500, "out of memory");
+        exchange_fail(c, 500, "out of memory");
         return;
     }
 }
@@ -468,7 +468,7 @@ static void upstream_handshake(struct client *c)
         char reason[URL_HOST_MAX + 300];
         snprintf(reason, sizeof(reason), "TLS to %s (%s) failed: %s", uc->peer, c->ex->up.host,
                  tls_conn_error(uc->sock.tls));
-        client_fail(c, 502, reason);
+        exchange_fail(c, 502, reason);
         return;
     }
     }
@@ -491,7 +491,7 @@ static void upstream_connected(struct client *c)
     uc->sock.tls = ctx ? tls_client_new(ctx, uc->sock.fd, u->host, session ? *session : NULL)
                        : NULL;
     if (!uc->sock.tls) {
-        client_fail(c, 502, ctx ? "cannot start TLS" : "no TLS context (see the error log)");
+        exchange_fail(c, 502, ctx ? "cannot start TLS" : "no TLS context (see the error log)");
         return;
     }
     upstream_handshake(c);
@@ -502,7 +502,7 @@ static void upstream_connect_next(struct client *c)
     struct upstream *u = &c->ex->up;
     struct upconn *uc = u->conn;
     int err = ECONNREFUSED;
-    c->state = CS_CONNECT;
+    u->phase = UP_CONNECT;
     while (u->addrs && u->next_addr < u->addrs->n) {
         size_t i = u->next_addr++;
         struct sockaddr_storage *ss = &u->addrs->addr[i];
@@ -540,7 +540,7 @@ static void upstream_connect_next(struct client *c)
     char reason[URL_HOST_MAX + 128];
     snprintf(reason, sizeof(reason), "cannot connect to %s: %s", u->peer[0] ? u->peer : u->host,
              strerror(err));
-    client_fail(c, 502, reason);
+    exchange_fail(c, 502, reason);
 }
 
 /* ---- ending an exchange ---- */
@@ -555,6 +555,7 @@ static void upstream_reset(struct client *c)
     }
     pool_cancel(c->srv->pool, &u->waiter);
     u->waiter.origin = NULL; /* may be freed once nothing of ours counts in it */
+    u->phase = UP_IDLE;
     ev_timer_stop(c->srv->loop, &u->timer);
     http_reader_free(&u->reader);
     free(u->head);
@@ -665,7 +666,7 @@ void upstream_lost(struct client *c, const char *what)
     char reason[URL_HOST_MAX + 256];
     snprintf(reason, sizeof(reason), "upstream %s %s%s", c->ex->up.peer, what,
              c->ex->rsp_head_sent ? " mid-response" : " before responding");
-    client_fail(c, 502, reason);
+    exchange_fail(c, 502, reason);
 }
 
 /* ---- events ---- */
@@ -676,10 +677,12 @@ static void upstream_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     struct client *c = w->data;
     struct upstream *u = &c->ex->up;
     char reason[URL_HOST_MAX + 128];
-    switch (c->state) {
-    case CS_QUEUED:
-        if (c->ex->cx.released) {
-            c->ex->cx.released = false;
+    if (c->state != CS_FETCH)
+        return; /* not armed in other steps */
+    switch (u->phase) {
+    case UP_QUEUED:
+        if (u->later) {
+            u->later = false;
             upstream_start(c);
             return;
         }
@@ -691,9 +694,9 @@ static void upstream_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         pool_cancel(c->srv->pool, &u->waiter);
         snprintf(reason, sizeof(reason), "no connection to %s free within %.3gs", u->key,
                  c->cfg->upstream.pool.queue_timeout);
-        client_fail(c, 503, reason);
+        exchange_fail(c, 503, reason);
         return;
-    case CS_CONNECT:
+    case UP_CONNECT:
         log_debug("#%llu %s: connect to %s timed out", c->id, c->addr_text, u->peer);
         upstream_drop_fd(c);
         if (u->addrs && u->next_addr < u->addrs->n) {
@@ -702,20 +705,16 @@ static void upstream_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         }
         snprintf(reason, sizeof(reason), "connect to %s timed out after %.3gs", u->peer,
                  c->cfg->upstream.connect_timeout);
-        client_fail(c, 504, reason);
+        exchange_fail(c, 504, reason);
         return;
-    case CS_FORWARD:
+    case UP_FORWARD:
         snprintf(reason, sizeof(reason), "upstream %s sent nothing for %.3gs", u->peer,
                  c->cfg->upstream.read_timeout);
-        client_fail(c, 504, reason);
+        exchange_fail(c, 504, reason);
         return;
-    case CS_TLS:
-    case CS_HEAD:
-    case CS_HIT:
-    case CS_RESOLVE:
-    case CS_TUNNEL:
-    case CS_CLOSED:
-        return; /* not armed in these states */
+    case UP_IDLE:
+    case UP_RESOLVE:
+        return; /* not armed in these phases */
     }
 }
 
@@ -760,7 +759,7 @@ static void upstream_write_request(struct client *c)
     if (n > 0)
         ev_timer_again(c->srv->loop, &u->timer);
     if (!c->ex->req_done && buf_used(&u->out) < PROXY_HIGH_WATER)
-        client_pump(c); /* the client may have body bytes waiting */
+        client_process(c); /* the client may have body bytes waiting */
     else
         client_update_io(c);
 }
@@ -773,11 +772,11 @@ static void upstream_readable(struct client *c)
         return;
     }
     if (uc->sock.write_wants_read) {
-        c->state == CS_TUNNEL ? upstream_tunnel_flush(c) : upstream_write_request(c);
+        c->state == CS_TUNNEL ? tunnel_to_origin(c) : upstream_write_request(c);
         return;
     }
     if (c->state == CS_TUNNEL)
-        upstream_tunnel_read(c);
+        tunnel_from_origin(c);
     else
         upstream_read_response(c);
 }
@@ -804,11 +803,11 @@ static void upstream_writable(struct client *c)
         return;
     }
     if (uc->sock.read_wants_write) {
-        c->state == CS_TUNNEL ? upstream_tunnel_read(c) : upstream_read_response(c);
+        c->state == CS_TUNNEL ? tunnel_from_origin(c) : upstream_read_response(c);
         return;
     }
     if (c->state == CS_TUNNEL)
-        upstream_tunnel_flush(c);
+        tunnel_to_origin(c);
     else
         upstream_write_request(c);
 }
@@ -829,9 +828,8 @@ void upstream_update_io(struct client *c)
         rd = uc->hs_want_read;
         wr = uc->hs_want_write;
     } else if (c->state == CS_TUNNEL) {
-        rd = !c->ex->up.eof && buf_used(&c->out) < PROXY_HIGH_WATER;
-        wr = !buf_empty(&c->in);
-    } else if (c->state == CS_FORWARD) {
+        tunnel_origin_wants(c, &rd, &wr);
+    } else if (exchange_forwarding(c)) {
         /* a full client buffer holds the origin back, unless the leader of
            a collapsed fetch can read the rest from the object file */
         bool held = buf_used(&c->out) >= PROXY_HIGH_WATER && !cache_leader_unpace(c);

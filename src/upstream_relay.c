@@ -7,7 +7,7 @@
  * (end-to-end fields, one merged Via, Cache-Status, the client's framing
  * and Connection) and relay the body, teeing it into the cache. Interim
  * responses go to HTTP/1.1 clients; a 101 turns the exchange into a
- * tunnel. Tunnels (CONNECT and WebSocket) relay bytes both ways here too.
+ * tunnel (tunnel.c).
  *
  * Getting a connection, sending the request, replays and timers are
  * upstream.c; the socket watchers there call in here when bytes arrive.
@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "respond.h"
 
 static void upstream_finish_eof(struct client *c);
 
@@ -74,7 +75,7 @@ static void upstream_feed(struct client *c)
         }
         enum http_error err;
         size_t used = http_reader_feed(u->reader, buf_head(&u->in), n, &err);
-        if (c->state != CS_FORWARD)
+        if (!exchange_forwarding(c))
             return;
         if (upstream_fetch_lost(c, err))
             return;
@@ -92,29 +93,20 @@ static void upstream_feed(struct client *c)
     }
     if (c->ex->rsp_done && c->ex->cx.intercept) {
         upstream_done(c);
-        cache_serve_stored(c);
+        exchange_serve_stored(c);
         return;
     }
     if (c->ex->rsp_done && u->switching) {
-        /* what the origin sent after its 101 belongs to the new protocol */
-        if (client_out(c, buf_head(&u->in), buf_used(&u->in)) < 0) {
-            client_close(c, "client buffer overflow");
-            return;
-        }
-        u->in.off = u->in.len = 0;
-        u->head_scanned = 0;
-        client_tunnel_start(c);
+        tunnel_switch(c); /* what the origin sent after its 101 is the new protocol's */
         return;
     }
     if (c->ex->rsp_done && c->ex->cx.behind) {
         upstream_done(c); /* the origin is done; the client reads on from the file */
-        if (cache_leader_catch_up(c)) {
-            client_flush(c);
-            return;
-        }
+        exchange_catch_up(c);
+        return;
     }
     if (c->ex->rsp_done) {
-        client_response_done(c);
+        exchange_done(c);
         return;
     }
     if (u->eof && (buf_empty(&u->in) || !c->ex->rsp_head_sent)) {
@@ -126,7 +118,7 @@ static void upstream_feed(struct client *c)
 
 void upstream_resume(struct client *c)
 {
-    if (c->state == CS_FORWARD && !buf_empty(&c->ex->up.in))
+    if (exchange_forwarding(c) && !buf_empty(&c->ex->up.in))
         upstream_feed(c);
 }
 
@@ -142,7 +134,7 @@ static void upstream_finish_eof(struct client *c)
         upstream_lost(c, "closed the connection");
         return;
     }
-    client_response_done(c);
+    exchange_done(c);
 }
 
 void upstream_read_response(struct client *c)
@@ -158,7 +150,7 @@ void upstream_read_response(struct client *c)
         return;
     case SOCK_FULL:
         upstream_feed(c); /* full: only a head over the limit can do that */
-        if (c->state == CS_FORWARD && !c->ex->rsp_head_sent)
+        if (exchange_forwarding(c) && !c->ex->rsp_head_sent)
             upstream_lost(c, "sent a response head over the size limit");
         return;
     case SOCK_EOF:
@@ -174,20 +166,18 @@ void upstream_read_response(struct client *c)
 /* ---- the response head and body ---- */
 
 /* The response head as it goes to the client: the origin's end-to-end
-   fields, one merged Via, our framing, Cache-Status and Connection. */
+   fields, then the common end (respond_finish) with one merged Via, our
+   framing, Cache-Status and Connection. */
 static int upstream_put_head(struct client *c, const struct http_msg *m, bool interim,
                              struct buf *out)
 {
     if (http_put_status(out, m->status, http_str(m, m->reason)) < 0)
         return -1;
-    bool via = false;
     for (size_t i = 0; i < m->nhdrs; i++) {
         const struct http_header *h = &m->hdrs[i];
         const char *name = http_hname(m, h);
-        if (h->name_len == 3 && strcasecmp(name, "Via") == 0) {
-            via = true;
-            continue;
-        }
+        if (h->name_len == 3 && strcasecmp(name, "Via") == 0)
+            continue; /* merged into ours */
         if (h->hop && !(m->status == 101 && strcasecmp(name, "Upgrade") == 0))
             continue;
         if ((c->ex->framing != HTTP_FRAME_NONE || m->status < 200 || m->status == 204) &&
@@ -196,39 +186,17 @@ static int upstream_put_head(struct client *c, const struct http_msg *m, bool in
         if (http_put_header(out, m, h) < 0)
             return -1;
     }
-    /* one Via line: the origin's entries, then ours */
-    if (buf_append_lit(out, "Via: ") < 0)
-        return -1;
-    for (size_t i = 0; via && i < m->nhdrs; i++) {
-        const struct http_header *h = &m->hdrs[i];
-        if (!h->hop && strcasecmp(http_hname(m, h), "Via") == 0 &&
-            (buf_append(out, http_hvalue(m, h), h->value_len) < 0 || buf_append_lit(out, ", ") < 0))
-            return -1;
-    }
-    if (buf_append_lit(out, "1.") < 0 || buf_append_u64(out, m->minor) < 0 ||
-        buf_append_lit(out, " ") < 0 || buf_append_str(out, c->cfg->proxy_name) < 0 ||
-        buf_append_lit(out, "\r\n") < 0)
-        return -1;
-    if (m->status == 101)
-        return buf_append_lit(out, "Connection: Upgrade\r\n\r\n");
-    if (interim)
-        return buf_append_lit(out, "\r\n");
-    char cs[128];
-    int csn = cache_status_headers(c, cs, sizeof(cs));
-    if (csn > 0 && (size_t)csn < sizeof(cs) && buf_append(out, cs, (size_t)csn) < 0)
-        return -1;
-    if (c->ex->framing == HTTP_FRAME_LENGTH &&
-        (buf_append_lit(out, "Content-Length: ") < 0 ||
-         buf_append_u64(out, (uint64_t)m->content_length) < 0 || buf_append_lit(out, "\r\n") < 0))
-        return -1;
-    if (c->ex->framing == HTTP_FRAME_CHUNKED &&
-        buf_append_lit(out, "Transfer-Encoding: chunked\r\n") < 0)
-        return -1;
-    if (!c->ex->keep_alive)
-        return buf_append_lit(out, "Connection: close\r\n\r\n");
-    if (c->ex->minor == 0)
-        return buf_append_lit(out, "Connection: keep-alive\r\n\r\n");
-    return buf_append_lit(out, "\r\n");
+    struct head_end e = {
+        .via_minor = m->minor,
+        .via_from = m,
+        .age = -1,
+        .length = c->ex->framing == HTTP_FRAME_LENGTH ? m->content_length : -1,
+        .chunked = c->ex->framing == HTTP_FRAME_CHUNKED,
+        .interim = interim,
+        .upgrade = m->status == 101,
+        .cache_status = true,
+    };
+    return respond_finish(c, out, &e);
 }
 
 static int upstream_write_head(struct client *c, const struct http_msg *m, bool interim)
@@ -248,12 +216,12 @@ static int upstream_on_head(void *arg, struct http_msg *m)
     if (m->status == 101) {
         c->ex->keep_alive = false;
         if (!c->ex->ws_upgrade) {
-            client_fail(c, 502, "upstream switched protocols, which was not asked for");
+            exchange_fail(c, 502, "upstream switched protocols, which was not asked for");
             return -1;
         }
         if (!c->ex->req_done || !buf_empty(&c->ex->up.out)) {
             /* the rest of the body would go into the new protocol */
-            client_fail(c, 502, "upstream switched protocols before the request body was sent");
+            exchange_fail(c, 502, "upstream switched protocols before the request body was sent");
             return -1;
         }
         c->ex->status = 101;
@@ -342,75 +310,3 @@ const struct http_reader_ops upstream_reader_ops = {
     .on_done = upstream_on_done,
 };
 
-/* ---- tunnels: CONNECT, and WebSocket after a 101 ---- */
-
-/*
- * The client half-closed the tunnel and all it sent reached the origin:
- * pass the half-close on (shutdown of the write side) and keep relaying
- * what the origin sends until it closes too (RFC 9110 §9.3.6). A TLS
- * origin connection (a WebSocket to https) has no half-close here, and a
- * tunnel the origin already ended closes once the client has its bytes.
- * -1 when the tunnel was closed.
- */
-static int upstream_tunnel_client_done(struct client *c)
-{
-    struct upconn *uc = c->ex->up.conn;
-    if (c->ex->up.eof) {
-        if (!buf_empty(&c->out)) {
-            c->close_after_flush = true;
-            return 0;
-        }
-        client_close(c, "tunnel closed by both sides");
-        return -1;
-    }
-    if (uc->sock.tls || shutdown(uc->sock.fd, SHUT_WR) < 0) {
-        client_close(c, "client closed the tunnel");
-        return -1;
-    }
-    return 0;
-}
-
-/* Tunnel: origin to client. */
-void upstream_tunnel_read(struct client *c)
-{
-    struct upconn *uc = c->ex->up.conn;
-    size_t n;
-    switch (sock_read(&uc->sock, &c->out, &n)) {
-    case SOCK_OK:
-        c->ex->bytes_sent += n;
-        ev_timer_again(c->srv->loop, &c->timer);
-        break;
-    case SOCK_AGAIN:
-    case SOCK_FULL:
-        break;
-    case SOCK_EOF:
-        c->ex->up.eof = true;
-        if (buf_empty(&c->out)) {
-            client_tunnel_origin_done(c); /* else once the client has it all */
-            return;
-        }
-        break;
-    case SOCK_ERROR:
-        client_close(c, "origin tunnel error");
-        return;
-    }
-    client_update_io(c);
-}
-
-void upstream_tunnel_flush(struct client *c)
-{
-    struct upconn *uc = c->ex->up.conn;
-    size_t n;
-    if (!uc || uc->sock.fd < 0)
-        return;
-    enum sock_io r = sock_write(&uc->sock, &c->in, &n);
-    if (r == SOCK_ERROR) {
-        client_close(c, "origin tunnel error");
-        return;
-    }
-    if (n > 0)
-        ev_timer_again(c->srv->loop, &c->timer);
-    if (c->read_eof && buf_empty(&c->in) && upstream_tunnel_client_done(c) < 0)
-        return;
-    client_update_io(c);
-}

@@ -23,7 +23,7 @@
 
 #define CACHE_FLIGHT_BUCKETS 4096
 
-static int cache_collapse(struct client *c);
+static bool cache_collapse(struct client *c);
 static struct cache_flight *cache_flight_find(struct server *srv, const char *key);
 static struct cache_flight *cache_flight_new(struct client *c, const char *key);
 static bool cache_follow_open(struct client *fc, struct cache_flight *f, struct store_writer *w);
@@ -188,18 +188,13 @@ bool cache_refresh_sends(struct client *c, const char *name)
     return r.cc.public_ || r.cc.s_maxage != CC_UNSET || r.cc.must_revalidate;
 }
 
-/* Starts a background refresh of x->key, registered as its fetch in flight. */
-static void cache_refresh_later(struct client *c, const struct http_msg *m)
+int cache_refresh_lead(struct client *p, const char *key)
 {
-    struct client *p = client_spawn_refresh(c, m);
-    if (!p)
-        return;
-    struct cache_flight *f = cache_flight_new(p, c->ex->cx.key);
-    if (!f) {
-        client_close(p, "out of memory");
-        return;
-    }
+    struct cache_flight *f = cache_flight_new(p, key);
+    if (!f)
+        return -1;
     p->ex->cx.flight = f;
+    return 0;
 }
 
 /*
@@ -255,7 +250,7 @@ static int cache_lookup(struct client *c, const struct http_msg *m)
     if (use == USE_STALE_REVALIDATE) {
         x->swr = true;
         if (!cache_flight_find(c->srv, x->key))
-            cache_refresh_later(c, m);
+            exchange_refresh(c, m);
     }
     return 1;
 }
@@ -273,67 +268,61 @@ static int cache_remove(struct server *srv, const char *key)
     return srv->store ? store_remove(srv->store, key) : 0;
 }
 
-static int cache_purge(struct client *c)
+int cache_purge(struct client *c, const struct http_msg *m, bool https, const char *host,
+                uint16_t port, const char *path, size_t path_len, const struct cfg_route *rt)
 {
-    if (!config_purge_allowed(c->cfg, (const struct sockaddr *)&c->addr)) {
-        client_fail(c, 403, "PURGE is not allowed from this address");
+    char key[CACHE_KEY_MAX];
+    if (cache_key_for(rt, rt ? cache_hval(m, "Host") : NULL, https, host, port, path, path_len,
+                      key, sizeof(key)) < 0)
         return -1;
-    }
-    int n = cache_remove(c->srv, c->ex->cx.key);
-    char reason[64];
-    snprintf(reason, sizeof(reason), "purged %d stored response%s", n, n == 1 ? "" : "s");
-    client_fail(c, n > 0 ? 200 : 404, n > 0 ? reason : "not in the cache");
-    return -1;
+    return cache_remove(c->srv, key);
 }
 
-int cache_request(struct client *c, const struct http_msg *m, bool https, const char *host,
-                  uint16_t port, const char *path, size_t path_len, const struct cfg_route *rt)
+enum cache_decision cache_request(struct client *c, const struct http_msg *m, bool https,
+                                  const char *host, uint16_t port, const char *path,
+                                  size_t path_len, const struct cfg_route *rt)
 {
     struct cache_xchg *x = &c->ex->cx;
     struct store *st = c->srv->store;
     char key[CACHE_KEY_MAX];
-    bool purge = strcmp(c->ex->method, "PURGE") == 0;
     x->result = CACHE_BYPASS;
-    if (!st && !purge)
-        return 0; /* no store: nothing to look up or invalidate */
+    if (!st)
+        return CACHE_GO_UP; /* no store: nothing to look up or invalidate */
     x->rt = rt;
     if (cache_key_for(rt, rt ? cache_hval(m, "Host") : NULL, https, host, port, path, path_len,
                       key, sizeof(key)) < 0)
-        return 0;
+        return CACHE_GO_UP;
     x->key = strdup(key);
     if (!x->key)
-        return 0;
-    if (purge)
-        return cache_purge(c);
+        return CACHE_GO_UP;
     if ((rt && !rt->cache_enabled) ||
         (c->ex->method_id != HTTP_M_GET && c->ex->method_id != HTTP_M_HEAD))
-        return 0;
+        return CACHE_GO_UP;
     if (!c->ex->bodiless)
-        return 0; /* an origin may answer a GET by its body, which no key holds */
+        return CACHE_GO_UP; /* an origin may answer a GET by its body, which no key holds */
     cache_request_cc(m, &x->req_cc);
     if (x->req_cc.no_store)
-        return 0;
+        return CACHE_GO_UP;
     x->req_auth = http_find(m, "Authorization") != NULL;
     x->default_ttl = rt ? rt->cache_default_ttl : -1;
     x->lookup = true;
     x->result = CACHE_MISS;
     if (cache_lookup(c, m))
-        return 1;
-    if (x->req_cc.only_if_cached) {
-        client_fail(c, 504, "not in the cache (only-if-cached)");
-        return -1;
-    }
+        return CACHE_SERVE;
+    if (x->req_cc.only_if_cached)
+        return CACHE_NOT_STORED;
     if (x->result == CACHE_MISS && c->ex->method_id == HTTP_M_GET && !store_obj_is_open(&x->obj))
-        return cache_collapse(c);
-    return 0;
+        return cache_collapse(c) ? CACHE_FOLLOW : CACHE_GO_UP;
+    return CACHE_GO_UP;
 }
 
 /* ---- storing responses ---- */
 
-/* The status line of m, as a stored head starts. */
+/* The status line of m, as a stored head starts: with the origin's
+   version, which hits name in Via. */
 static int cache_put_status(const struct http_msg *m, struct buf *out)
 {
-    return http_put_status(out, m->status, http_str(m, m->reason));
+    return http_put_status_v(out, m->minor, m->status, http_str(m, m->reason));
 }
 
 /* m's end-to-end fields, framing left out (a stored body has its length),
@@ -573,19 +562,15 @@ static void cache_store_response(struct client *c, const struct http_msg *m)
               store_writer_reserve(x->writer, (uint64_t)m->content_length) == 0;
 }
 
-void cache_serve_stored(struct client *c)
+enum cache_after cache_after_intercept(struct client *c)
 {
     struct cache_xchg *x = &c->ex->cx;
     if (x->bad_304) {
         x->bad_304 = false; /* once: stale-if-error may still answer from the store */
-        client_fail(c, 502, "the origin answered 304 to a request without validators");
-        return;
+        return CACHE_BAD_304;
     }
-    if (c->phantom) {
-        c->ex->rsp_done = true; /* the refresh is in the store: nobody to serve */
-        client_response_done(c);
-        return;
-    }
+    if (c->phantom)
+        return CACHE_STORED_ONLY; /* the refresh is in the store: nobody to serve */
     if (x->result == CACHE_REVALIDATED) {
         /* serve the refreshed copy: its Age starts again */
         const struct http_msg *req = http_reader_msg(c->reader);
@@ -599,16 +584,11 @@ void cache_serve_stored(struct client *c)
             cache_drop_obj(x);
             x->obj = fresh;
         } /* else invalidated meanwhile: the 304 vouches for the copy still open */
-        if (!cache_stored_facts(x, &r)) {
-            client_fail(c, 502, "the revalidated response vanished from the cache");
-            return;
-        }
+        if (!cache_stored_facts(x, &r))
+            return CACHE_VANISHED;
         x->age = refreshed ? policy_current_age(&r, (time_t)ev_now(c->srv->loop)) : 0;
     }
-    c->state = CS_HIT;
-    c->ex->rsp_head_sent = c->ex->rsp_done = false;
-    cache_serve_start(c);
-    client_update_io(c);
+    return CACHE_SERVE_IT;
 }
 
 /*
@@ -619,43 +599,34 @@ void cache_serve_stored(struct client *c)
  */
 static bool cache_unreachable(const struct client *c, int status)
 {
-    if (status != 502 && status != 504)
+    if ((status != 502 && status != 504) || c->state != CS_FETCH)
         return false;
-    switch (c->state) {
-    case CS_RESOLVE:
-    case CS_CONNECT:
+    switch (c->ex->up.phase) {
+    case UP_RESOLVE:
+    case UP_CONNECT:
         return true;
-    case CS_FORWARD:
+    case UP_FORWARD:
         return c->ex->status == 0 && buf_empty(&c->ex->up.in);
-    case CS_TLS:
-    case CS_HEAD:
-    case CS_QUEUED:
-    case CS_HIT:
-    case CS_TUNNEL:
-    case CS_CLOSED:
+    case UP_IDLE:
+    case UP_QUEUED:
         return false;
     }
     return false;
 }
 
-bool cache_stale_fallback(struct client *c, int status)
+bool cache_stale_on_failure(struct client *c, int status)
 {
-    if (!c->ex)
-        return false;
     struct cache_xchg *x = &c->ex->cx;
-    if (status < 500 || !store_obj_is_open(&x->obj) || c->ex->rsp_head_sent ||
-        c->state == CS_HIT || c->state == CS_CLOSED)
+    if (status < 500 || !store_obj_is_open(&x->obj) || c->ex->rsp_head_sent)
         return false;
     x->by_stale_on_error = !x->stale_if_error && x->stale_on_error && cache_unreachable(c, status);
     if (!x->stale_if_error && !x->by_stale_on_error)
         return false;
     log_info("#%llu %s: origin failed (%d); serving the stale stored %s", c->id, c->addr_text,
              status, x->key);
-    upstream_close(c);
     x->result = CACHE_STALE;
     x->intercept = true;
     x->revalidate = false;
-    cache_serve_stored(c);
     return true;
 }
 
@@ -773,7 +744,7 @@ static void cache_release(struct client *c)
     x->flight = NULL;
     x->fnext = NULL;
     x->follower = false;
-    upstream_start_later(c);
+    exchange_release(c);
 }
 
 /* Ends a flight: every follower is released, or closed if it was mid-body. */
@@ -791,29 +762,29 @@ static void cache_flight_end(struct client *leader, bool complete)
         if (!f->streaming)
             cache_release(fc);
         else if (!complete && fc->ex->cx.avail < f->total)
-            client_close(fc, "the fetch it followed failed");
+            exchange_follow_failed(fc);
         else
-            client_update_io(fc);
+            exchange_follow_more(fc);
     }
     x->flight = NULL;
     cache_flight_unlink(leader->srv, f);
 }
 
-/* Joins the fetch of x->key in flight, or starts one. 2 when joined. */
-static int cache_collapse(struct client *c)
+/* Joins the fetch of x->key in flight, or starts one. True when joined. */
+static bool cache_collapse(struct client *c)
 {
     struct cache_xchg *x = &c->ex->cx;
     struct cache_flight *f = cache_flight_find(c->srv, x->key);
     if (f && f->leader == c)
-        return 0; /* a background refresh that found nothing to revalidate */
+        return false; /* a background refresh that found nothing to revalidate */
     if (f && f->doomed)
-        return 0; /* sent before an invalidation: this request goes alone */
+        return false; /* sent before an invalidation: this request goes alone */
     if (f && f->streaming) {
         /* already streaming: follow it from where it is, if it is our variant */
         char variant[CACHE_VARIANT_MAX];
         if (!cache_variant(http_reader_msg(c->reader), f->vary, variant, sizeof(variant)) ||
             strcmp(variant, f->variant) != 0 || !f->leader->ex->cx.writer)
-            return 0;
+            return false;
     }
     if (f) {
         log_debug("#%llu %s: follows #%llu's fetch of %s%s", c->id, c->addr_text, f->leader->id,
@@ -825,12 +796,12 @@ static int cache_collapse(struct client *c)
         if (f->streaming && !cache_follow_open(c, f, f->leader->ex->cx.writer)) {
             cache_unfollow(c);
             x->follower = false;
-            return 0;
+            return false;
         }
-        return 2;
+        return true;
     }
     x->flight = cache_flight_new(c, x->key);
-    return 0;
+    return false;
 }
 
 /* Opens the object a follower streams; false if it cannot. */
@@ -861,11 +832,10 @@ static bool cache_follow_open(struct client *fc, struct cache_flight *f, struct 
 static void cache_follow(struct client *fc, struct cache_flight *f, struct store_writer *w)
 {
     if (!cache_follow_open(fc, f, w)) {
-        client_close(fc, "cannot follow the fetch");
+        exchange_follow_failed(fc);
         return;
     }
-    cache_serve_start(fc);
-    client_update_io(fc);
+    exchange_follow_start(fc);
 }
 
 /* The leader's head is in: followers of its variant stream, others go alone. */
@@ -911,7 +881,7 @@ static void cache_flight_progress(struct client *leader, uint64_t written)
     leader->ex->cx.avail = written; /* for the leader too, once it reads the file */
     for (struct client *fc = f->followers; fc; fc = fc->ex->cx.fnext) {
         fc->ex->cx.avail = written;
-        client_update_io(fc);
+        exchange_follow_more(fc);
     }
 }
 

@@ -52,7 +52,6 @@ struct cache_xchg {
     struct client *fnext;        /* next follower of the same fetch */
     bool follower;
     bool swr;       /* served stale while a background refresh runs */
-    bool released;  /* a follower told to fetch for itself after all */
     uint64_t avail; /* follower, or leader behind: body bytes the fetch has written so far */
     bool behind;    /* leader: its client reads the body from the object file (body_off on) */
     uint64_t written; /* leader: body bytes stored so far */
@@ -72,18 +71,29 @@ struct cache_xchg {
    the cache is disabled: magpie then runs without one). */
 struct store *cache_open(const struct config *cfg);
 
-/*
- * Called with a request head once it is routed. key/route describe the
- * target. Returns 1 when the store answers (the caller serves it with
- * cache_serve_start()), 2 when the request follows a fetch of the same key
- * already in flight (it waits; its upstream request is still built, in
- * case it has to fetch for itself), 0 to go upstream, -1 after answering an
- * error.
- */
-int cache_request(struct client *c, const struct http_msg *m, bool https, const char *host,
-                  uint16_t port, const char *path, size_t path_len, const struct cfg_route *rt);
-/* Writes the hit's head into the client buffer and starts its body. */
-void cache_serve_start(struct client *c);
+/* What the cache decides for a routed request. */
+enum cache_decision {
+    CACHE_GO_UP,      /* ask the origin (conditionally, when revalidating) */
+    CACHE_SERVE,      /* the store answers (cache_serve_start) */
+    CACHE_FOLLOW,     /* follow the fetch of the same key already in flight; the
+                         upstream request is still built, in case it has to go alone */
+    CACHE_NOT_STORED, /* only-if-cached, and nothing usable is stored: 504 */
+};
+
+/* Called with a request head once it is routed; the target and route
+   name what the origin would be asked. */
+enum cache_decision cache_request(struct client *c, const struct http_msg *m, bool https,
+                                  const char *host, uint16_t port, const char *path,
+                                  size_t path_len, const struct cfg_route *rt);
+/* PURGE: removes what is stored for the target (a fetch of it in flight
+   is not stored). The number removed, or -1 if no key can name it. */
+int cache_purge(struct client *c, const struct http_msg *m, bool https, const char *host,
+                uint16_t port, const char *path, size_t path_len, const struct cfg_route *rt);
+/* Registers background refresh p as the fetch of key in flight; -1 out of memory. */
+int cache_refresh_lead(struct client *p, const char *key);
+/* Writes the hit's head into the client buffer and starts its body; -1
+   when the stored head cannot be served. */
+int cache_serve_start(struct client *c);
 /*
  * Moves more of the hit's body towards the client (sendfile, or through the
  * client buffer for TLS clients): 1 when all of it went, 0 when more is
@@ -112,10 +122,18 @@ int cache_request_headers(struct client *c, struct buf *out);
  * and dropped, and cache_serve_stored() answers once it ended.
  */
 int cache_response_head(struct client *c, const struct http_msg *m);
-/* Answers from the store after an intercepted origin response. */
-void cache_serve_stored(struct client *c);
-/* The origin could not be reached: true when a stale response answered. */
-bool cache_stale_fallback(struct client *c, int status);
+/* What answers after an intercepted origin response. */
+enum cache_after {
+    CACHE_SERVE_IT,    /* the stored response (revalidated, or stale-if-error) */
+    CACHE_STORED_ONLY, /* nobody waits: a background refresh */
+    CACHE_BAD_304,     /* a 304 to a request without validators: 502 */
+    CACHE_VANISHED,    /* the revalidated response is gone: 502 */
+};
+enum cache_after cache_after_intercept(struct client *c);
+/* The origin failed with status before answering: true when a stale
+   stored response may answer instead (the caller closes the origin side
+   and serves it, exchange_serve_stored). */
+bool cache_stale_on_failure(struct client *c, int status);
 void cache_response_body(struct client *c, const char *p, size_t n);
 /* The response ended; complete says whether every byte arrived. */
 void cache_response_end(struct client *c, bool complete);
@@ -131,7 +149,7 @@ const char *cache_result_name(enum cache_result r);
    True when it reads from the file. */
 bool cache_leader_unpace(struct client *c);
 /* The fetch ended while the leader's client was behind: the rest goes from
-   the file (CS_HIT). false when nothing is left to send from it. */
+   the file. false when nothing is left to send from it. */
 bool cache_leader_catch_up(struct client *c);
 /* Whether the exchange should go on without its client: a response being
    stored, or a fetch others wait on for its head. */

@@ -47,6 +47,7 @@ struct cache_flight {
 /* What a memory copy's head says, worked out once for all its hits. */
 struct cache_prep {
     struct cache_resp r;  /* freshness facts (times of the stored object) */
+    unsigned minor;       /* the origin's HTTP/1.minor, for Via */
     size_t prefix_len;    /* of prefix: a 200 hit's status line and repeated fields */
     char prefix[];
 };

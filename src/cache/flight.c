@@ -4,7 +4,7 @@
  * the origin is read at its own pace: once the leader's client buffer is
  * full, the leader reads the rest of the body from the file from its own
  * offset, as its followers do, and after the fetch ended it finishes as a
- * hit (CS_HIT). When the leader's client goes away, the fetch goes on
+ * hit (CS_DELIVER, exchange.c). When the leader's client goes away, the fetch goes on
  * without it to the end (client.c makes it a phantom), so followers finish
  * and the object is stored.
  *
@@ -53,8 +53,6 @@ bool cache_leader_catch_up(struct client *c)
     if (!x->behind || x->body_left == 0)
         return false;
     x->behind = false; /* the file is complete: a hit from here on */
-    c->state = CS_HIT;
-    c->ex->rsp_done = false;
     return true;
 }
 

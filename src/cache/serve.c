@@ -17,13 +17,14 @@
 #include "cache/cache_int.h"
 #include "cache/memory.h"
 #include "proxy.h"
+#include "respond.h"
 
 #define CACHE_SENDFILE_MAX (4 * 1024 * 1024)
 
 int cache_status_headers(const struct client *c, char *out, size_t size)
 {
     const struct cache_xchg *x = &c->ex->cx;
-    const char *cs;
+    const char *cs = "fwd=miss";
     switch (x->result) {
     case CACHE_NONE:
         out[0] = '\0';
@@ -43,8 +44,6 @@ int cache_status_headers(const struct client *c, char *out, size_t size)
     case CACHE_REVALIDATED:
         cs = "fwd=stale; fwd-status=304";
         break;
-    default:
-        cs = "fwd=miss";
     }
     if (x->result == CACHE_STALE && x->fwd_status)
         return snprintf(out, size, "Cache-Status: magpie; hit; fwd=stale; fwd-status=%d\r\n"
@@ -53,7 +52,7 @@ int cache_status_headers(const struct client *c, char *out, size_t size)
         return snprintf(out, size, "Cache-Status: magpie; fwd=miss; collapsed\r\n"
                                    "X-Cache: MISS\r\n");
     if (x->result == CACHE_STALE && !x->intercept && store_obj_is_open(&x->obj) &&
-        c->state == CS_HIT)
+        c->state == CS_DELIVER)
         return snprintf(out, size, "Cache-Status: magpie; hit; detail=%s\r\nX-Cache: STALE\r\n",
                         x->swr ? "stale-while-revalidate" : "max-stale");
     if (x->result == CACHE_STALE && x->intercept)
@@ -155,6 +154,7 @@ static struct cache_prep *cache_prep_build(struct cache_xchg *x)
     if (cache_put_stored_head(&b, m, m->status) == 0 &&
         (p = malloc(sizeof(*p) + buf_used(&b)))) {
         cache_facts(m, x->rt, x->obj.request_time, x->obj.response_time, &p->r);
+        p->minor = m->minor;
         p->prefix_len = buf_used(&b);
         memcpy(p->prefix, buf_head(&b), p->prefix_len);
     }
@@ -191,17 +191,13 @@ static bool cache_plain_request(const struct http_msg *req)
 
 /* ---- the head ---- */
 
-/* Age, Via, Content-Range/Length, Cache-Status, Connection and the end of
-   the head. 0, or -1 when the client buffer is full. */
-static int cache_put_tail(struct client *c, int status, uint64_t first, uint64_t len,
-                          struct buf *out)
+/* A range's Content-Range, then the common end of the head
+   (respond_finish). 0, or -1 when the client buffer is full. */
+static int cache_put_tail(struct client *c, int status, unsigned minor, uint64_t first,
+                          uint64_t len, struct buf *out)
 {
     struct cache_xchg *x = &c->ex->cx;
-    int rc = buf_append_lit(out, "Age: ");
-    rc |= buf_append_u64(out, (uint64_t)(x->age + 0.5));
-    rc |= buf_append_lit(out, "\r\nVia: 1.1 ");
-    rc |= buf_append_str(out, c->cfg->proxy_name);
-    rc |= buf_append_lit(out, "\r\n");
+    int rc = 0;
     if (status == 206) {
         rc |= buf_append_lit(out, "Content-Range: bytes ");
         rc |= buf_append_u64(out, first);
@@ -215,24 +211,17 @@ static int cache_put_tail(struct client *c, int status, uint64_t first, uint64_t
         rc |= buf_append_u64(out, x->obj.body_len);
         rc |= buf_append_lit(out, "\r\n");
     }
-    if (status != 304 && status != 204) { /* RFC 9110 §8.6: a 204 has none; a 304 may omit it */
-        rc |= buf_append_lit(out, "Content-Length: ");
-        rc |= buf_append_u64(out, status == 416 ? 0 : len);
-        rc |= buf_append_lit(out, "\r\n");
-    }
-    char cs[256];
-    int csn = cache_status_headers(c, cs, sizeof(cs));
-    if (csn > 0 && (size_t)csn < sizeof(cs))
-        rc |= buf_append(out, cs, (size_t)csn);
-    if (!c->ex->keep_alive)
-        rc |= buf_append_lit(out, "Connection: close\r\n");
-    else if (c->ex->minor == 0)
-        rc |= buf_append_lit(out, "Connection: keep-alive\r\n");
-    rc |= buf_append_lit(out, "\r\n");
-    return rc;
+    struct head_end e = {
+        .via_minor = minor,
+        .age = x->age,
+        /* RFC 9110 §8.6: a 204 has none; a 304 may omit it */
+        .length = status == 304 || status == 204 ? -1 : status == 416 ? 0 : (int64_t)len,
+        .cache_status = true,
+    };
+    return rc | respond_finish(c, out, &e);
 }
 
-void cache_serve_start(struct client *c)
+int cache_serve_start(struct client *c)
 {
     struct cache_xchg *x = &c->ex->cx;
     const struct http_msg *req = http_reader_msg(c->reader);
@@ -240,27 +229,28 @@ void cache_serve_start(struct client *c)
     const struct http_msg *rsp = NULL;
     uint64_t first = 0, len = x->obj.body_len;
     int status;
+    unsigned minor;
     if (p && cache_plain_request(req)) {
         status = p->r.status;
+        minor = p->minor;
     } else if ((rsp = cache_stored_msg(x))) {
         status = cache_hit_status(c, req, rsp, &first, &len);
+        minor = rsp->minor;
     } else {
-        client_close(c, "unparsable stored head");
-        return;
+        return -1; /* unparsable stored head */
     }
     struct buf *out = &c->out;
     size_t before = buf_used(out);
     int rc = p && status == p->r.status ? buf_append(out, p->prefix, p->prefix_len)
                                         : cache_put_stored_head(out, rsp, status);
-    if (rc < 0 || cache_put_tail(c, status, first, len, out) < 0) {
-        client_close(c, "response head too large");
-        return;
-    }
+    if (rc < 0 || cache_put_tail(c, status, minor, first, len, out) < 0)
+        return -1; /* too large for the client buffer */
     c->ex->bytes_sent += buf_used(out) - before;
     c->ex->status = status;
     c->ex->rsp_head_sent = true;
     x->body_off = first;
     x->body_left = (status == 304 || status == 416 || c->ex->method_id == HTTP_M_HEAD) ? 0 : len;
+    return 0;
 }
 
 /* ---- the body ---- */

@@ -1,0 +1,348 @@
+/*
+ * exchange.c - the controller: the only code that moves a connection from
+ * one step to the next (enum client_state, docs/ARCHITECTURE.md). A request
+ * head is received and its hooks run (client_request.c); the cache decides
+ * whether the store answers, a fetch is followed or the origin is asked;
+ * this file acts on that decision: deliver from the store, fetch (upstream.c
+ * takes the origin connection through its own phases), synthesize a local
+ * answer, tunnel, and end the exchange when its response is complete.
+ *
+ * The cache returns decisions and tells the controller what it decided for
+ * the followers of a fetch (exchange_release, exchange_follow_*); it never
+ * sets a step, closes a connection or writes a socket.
+ */
+#include "proxy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "respond.h"
+
+static void exchange_answer_held(struct client *c, size_t head_len);
+
+/* ---- the connection's first and last steps ---- */
+
+void exchange_begin(struct client *c, bool tls)
+{
+    c->state = tls ? CS_TLS : CS_RECEIVE;
+}
+
+void exchange_handshake_done(struct client *c)
+{
+    c->state = CS_RECEIVE;
+}
+
+void exchange_closed(struct client *c)
+{
+    c->state = CS_CLOSED;
+}
+
+/*
+ * A fetch outlives its client when its response is being stored, or when
+ * other requests wait for its head (cache_fetch_outlives): the connection
+ * becomes a phantom, as a background refresh is, that reads the response
+ * to its end for the store alone, bounded by read_timeout and
+ * max_object_size, and counted against max_connections until it ends. It
+ * is dropped once its response turns out not to be stored
+ * (upstream_relay.c).
+ */
+bool exchange_detach(struct client *c, const char *why)
+{
+    struct exchange *ex = c->ex;
+    /* the origin side must be alive: no reader once it failed (exchange_fail) */
+    if (c->phantom || c->srv->draining || !ex || c->state != CS_FETCH || !ex->req_done ||
+        ex->rsp_done || ex->body_first || !ex->up.reader || !cache_fetch_outlives(c))
+        return false;
+    if (!client_phantom_room(c)) {
+        log_info("#%llu %s: %s; %u fetches without a client already: the fetch of %s ends",
+                 c->id, c->addr_text, why, c->srv->nphantom, ex->url ? ex->url : "-");
+        return false;
+    }
+    log_info("#%llu %s: %s; the fetch of %s goes on for the cache", c->id, c->addr_text, why,
+             ex->url ? ex->url : "-");
+    client_become_phantom(c);
+    cache_leader_detach(c);
+    upstream_update_io(c); /* nothing holds the origin back now */
+    return true;
+}
+
+/* ---- after the request head ---- */
+
+/*
+ * A request body is read into up.out before an origin connection is taken,
+ * until it is complete or the buffer holds PROXY_HIGH_WATER: a client that
+ * trickles or stalls its body then holds no slot of
+ * upstream.pool.max_per_origin, and a larger body holds one only while it
+ * keeps coming (client_idle_timeout, else 408). Not with
+ * Expect: 100-continue, whose client waits for the origin's word.
+ */
+static bool exchange_body_first(const struct client *c)
+{
+    const struct exchange *ex = c->ex;
+    if (ex->bodiless || ex->req_done || ex->connect)
+        return false;
+    return !http_reader_msg(c->reader)->expect_continue;
+}
+
+void exchange_fetch(struct client *c)
+{
+    c->state = CS_FETCH;
+    upstream_start(c);
+}
+
+/* The store answers: its head and body through the deliver chain. */
+void exchange_deliver(struct client *c)
+{
+    c->state = CS_DELIVER;
+    if (cache_serve_start(c) < 0) {
+        client_close(c, "cannot serve the stored response");
+        return;
+    }
+    client_flush(c);
+}
+
+/*
+ * The parser returned from a complete request head (head_len bytes of
+ * c->in); the hooks and the cache decided what happens (ex->plan). 0 when
+ * the exchange goes on reading the request body, -1 when the connection
+ * is done with the input for now.
+ */
+int exchange_received(struct client *c, size_t head_len)
+{
+    struct exchange *ex = c->ex;
+    if (ex->local_status) {
+        exchange_answer_held(c, head_len);
+        return -1;
+    }
+    switch (ex->plan) {
+    case PLAN_NONE:
+        return -1; /* answered, or closed */
+    case PLAN_SERVE:
+        exchange_deliver(c);
+        return -1;
+    case PLAN_FOLLOW:
+        c->state = CS_DELIVER;
+        if (store_obj_is_open(&ex->cx.obj))
+            exchange_deliver(c); /* a fetch already streaming */
+        else
+            client_flush(c);
+        return -1;
+    case PLAN_FETCH:
+        break;
+    }
+    c->state = CS_FETCH;
+    ex->body_first = exchange_body_first(c);
+    if (!ex->body_first)
+        upstream_start(c);
+    return c->state == CS_FETCH ? 0 : -1;
+}
+
+/* body_first: the body is in, or as much of it as the buffer holds. */
+void exchange_body_read(struct client *c)
+{
+    struct exchange *ex = c->ex;
+    if (c->state != CS_FETCH || !ex->body_first ||
+        (!ex->req_done && buf_used(&ex->up.out) < PROXY_HIGH_WATER))
+        return;
+    ex->body_first = false;
+    upstream_start(c);
+}
+
+/* ---- what the cache decides for followers of a fetch ---- */
+
+void exchange_release(struct client *c)
+{
+    c->state = CS_FETCH;
+    upstream_start_later(c);
+}
+
+void exchange_follow_start(struct client *c)
+{
+    exchange_deliver(c);
+}
+
+void exchange_follow_failed(struct client *c)
+{
+    client_close(c, "the fetch it followed failed");
+}
+
+void exchange_follow_more(struct client *c)
+{
+    client_update_io(c);
+}
+
+/* The fetch ended while its leader's client was behind: the rest of the
+   body goes from the file. */
+void exchange_catch_up(struct client *c)
+{
+    if (!cache_leader_catch_up(c)) {
+        exchange_done(c);
+        return;
+    }
+    c->state = CS_DELIVER;
+    c->ex->rsp_done = false;
+    client_flush(c);
+}
+
+/*
+ * The origin's answer was read and dropped: the store answers instead (a
+ * 304 to a revalidation, stale-if-error), or nobody needs an answer (a
+ * background refresh).
+ */
+void exchange_serve_stored(struct client *c)
+{
+    switch (cache_after_intercept(c)) {
+    case CACHE_SERVE_IT:
+        c->ex->rsp_head_sent = c->ex->rsp_done = false;
+        exchange_deliver(c);
+        return;
+    case CACHE_STORED_ONLY:
+        c->ex->rsp_done = true;
+        exchange_done(c);
+        return;
+    case CACHE_BAD_304:
+        exchange_fail(c, 502, "the origin answered 304 to a request without validators");
+        return;
+    case CACHE_VANISHED:
+        exchange_fail(c, 502, "the revalidated response vanished from the cache");
+        return;
+    }
+}
+
+void exchange_refresh(struct client *c, const struct http_msg *m)
+{
+    struct client *p = client_spawn_refresh(c, m);
+    if (p && cache_refresh_lead(p, c->ex->cx.key) < 0)
+        client_close(p, "out of memory");
+}
+
+void exchange_tunnel(struct client *c)
+{
+    c->state = CS_TUNNEL;
+    tunnel_open(c);
+}
+
+/* ---- synthesized answers ---- */
+
+/* After these, what the client sends next cannot be trusted to be a
+   request (a bad or oversized head, a timeout, another protocol): close,
+   as nginx does. */
+static bool exchange_status_closes(int status)
+{
+    return status == 400 || status == 408 || status == 414 || status == 431 || status == 505;
+}
+
+/* A relayed response none of whose bytes reached the socket yet (the
+   origin's head and a broken body can come in one read): drop it from the
+   output, so the client gets an error status instead of a bare close. */
+static bool exchange_take_back(struct client *c)
+{
+    struct exchange *ex = c->ex;
+    if (!ex->rsp_mark || c->phantom || c->out_written + 1 > ex->rsp_mark)
+        return false;
+    uint64_t before = ex->rsp_mark - 1 - c->out_written; /* earlier bytes, still queued */
+    if (before > buf_used(&c->out))
+        return false;
+    c->out.len = c->out.off + (uint32_t)before;
+    ex->rsp_head_sent = false;
+    ex->rsp_mark = 0;
+    ex->framing = HTTP_FRAME_NONE;
+    return true;
+}
+
+void exchange_answer(struct client *c, const struct answer *a)
+{
+    struct exchange *ex = c->ex;
+    if (c->state == CS_CLOSED)
+        return;
+    upstream_close(c);
+    if (ex->rsp_head_sent && !exchange_take_back(c)) {
+        /* too late for a status: a close makes the truncation visible */
+        client_close(c, a->reason);
+        return;
+    }
+    bool keep = ex->req_done && ex->keep_alive && !c->srv->draining &&
+                !exchange_status_closes(a->status);
+    ex->keep_alive = keep;
+    if (respond_local(c, a) < 0) {
+        client_close(c, "output buffer full");
+        return;
+    }
+    ex->rsp_done = true;
+    if (!keep) {
+        ex->req_done = true;
+        c->close_after_flush = true;
+    }
+    exchange_done(c);
+}
+
+void exchange_fail(struct client *c, int status, const char *reason)
+{
+    if (c->state == CS_CLOSED)
+        return;
+    struct exchange *ex = c->ex;
+    if (!ex) { /* no request to answer */
+        log_info("#%llu %s: %d %s", c->id, c->addr_text, status, reason);
+        client_close(c, reason);
+        return;
+    }
+    if (ex->in_head && ex->bodiless && !ex->connect && !c->deny_status &&
+        !exchange_status_closes(status)) {
+        /* answered once the parser has returned (exchange_answer_held): the
+           request is then complete, and the connection can be kept */
+        if (!ex->local_status) {
+            ex->local_status = status;
+            ex->local_reason = strdup(reason);
+        }
+        return;
+    }
+    log_info("#%llu %s: %d %s%s%s", c->id, c->addr_text, status, reason, ex->url ? " for " : "",
+             ex->url ? ex->url : "");
+    if (c->state == CS_FETCH && cache_stale_on_failure(c, status)) {
+        upstream_close(c);
+        exchange_serve_stored(c);
+        return;
+    }
+    char body[512];
+    int blen = snprintf(body, sizeof(body), "magpie: %s\n", reason);
+    struct answer a = {.status = status, .reason = reason, .body = body, .body_len = (size_t)blen};
+    exchange_answer(c, &a);
+}
+
+/*
+ * A bodiless request answered from its head (an error, PURGE): the answer
+ * waited until the parser returned, so the head can be consumed and the
+ * connection kept, like after any complete request. The parser stopped at
+ * the head's end; a fresh one takes the next request.
+ */
+static void exchange_answer_held(struct client *c, size_t head_len)
+{
+    int status = c->ex->local_status;
+    char *reason = c->ex->local_reason;
+    c->ex->local_status = 0;
+    c->ex->local_reason = NULL;
+    buf_consume(&c->in, head_len);
+    http_reader_free(&c->reader);
+    c->ex->req_done = true;
+    exchange_fail(c, status, reason ? reason : "out of memory");
+    free(reason);
+}
+
+/* ---- the end of an exchange ---- */
+
+void exchange_done(struct client *c)
+{
+    if (c->state == CS_CLOSED)
+        return;
+    client_log_access(c);
+    upstream_done(c);
+    if (!c->ex->req_done || !c->ex->keep_alive || c->srv->draining || c->read_eof || c->phantom)
+        c->close_after_flush = true;
+    client_reset_request(c);
+    if (c->reader)
+        http_reader_next(c->reader);
+    c->state = CS_RECEIVE;
+    client_next_request(c);
+}
