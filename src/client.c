@@ -132,6 +132,9 @@ void client_reset_request(struct client *c)
     ex->framing = HTTP_FRAME_NONE;
     ex->started = 0;
     ex->up.peer[0] = '\0';
+    chain_close(&ex->fetch);
+    chain_close(&ex->deliver);
+    memset(&ex->wr, 0, sizeof(ex->wr));
     cache_xchg_reset(c);
 }
 
@@ -160,6 +163,9 @@ void client_become_phantom(struct client *c)
     c->in.off = c->in.len = c->out.off = c->out.len = 0;
     buf_compact(&c->in, true);
     buf_compact(&c->out, true);
+    chain_close(&c->ex->deliver);
+    chain_init(&c->ex->deliver, &discard_sink, c, exchange_deliver_resume, c);
+    memset(&c->ex->wr, 0, sizeof(c->ex->wr));
 }
 
 /* Closes now; the memory goes at the end of this loop iteration. */
@@ -210,6 +216,9 @@ static int client_begin(struct client *c)
     buf_init(&ex->up.out, c->cfg->limits.max_header_bytes + PROXY_OUT_MAX);
     ex->cx.obj.fd = -1;
     ex->client = c;
+    chain_init(&ex->fetch, &fetch_sink, c, upstream_resume_cb, c);
+    chain_init(&ex->deliver, c->phantom ? &discard_sink : &writer_sink, c, exchange_deliver_resume,
+               c);
     c->ex = ex;
     return 0;
 }
@@ -222,6 +231,8 @@ static void client_end(struct client *c)
     if (!ex)
         return;
     cache_xchg_reset(c);
+    chain_close(&ex->fetch);
+    chain_close(&ex->deliver);
     upstream_close(c); /* a no-op unless an error path left it open */
     buf_free(&ex->up.in);
     buf_free(&ex->up.out);
@@ -268,13 +279,6 @@ static bool client_wants_read(const struct client *c)
     return false;
 }
 
-/* Body bytes from the object file wait for the socket: a hit, or a
-   leader behind its fetch. */
-static bool client_file_pending(const struct client *c)
-{
-    return c->ex && (c->state == CS_DELIVER || c->ex->cx.behind) && cache_serve_pending(c);
-}
-
 void client_update_io(struct client *c)
 {
     struct ev_loop *loop = c->srv->loop;
@@ -286,7 +290,7 @@ void client_update_io(struct client *c)
     }
     bool hs = c->state == CS_TLS;
     bool rd = client_wants_read(c);
-    bool hit = client_file_pending(c);
+    bool hit = writer_pending(c);
     int events = 0;
     if (rd || c->sock.write_wants_read || (hs && c->tls_want_read))
         events |= EV_READ;
@@ -301,12 +305,6 @@ void client_update_io(struct client *c)
     if (rd && sock_pending(&c->sock))
         ev_feed_event(loop, &c->io, EV_READ);
     upstream_update_io(c);
-}
-
-int client_out(struct client *c, const void *p, size_t n)
-{
-    c->ex->bytes_sent += n;
-    return c->phantom ? 0 : buf_append(&c->out, p, n);
 }
 
 /*
@@ -402,8 +400,6 @@ static void client_on_eof(struct client *c)
     client_close(c, "client closed mid-request");
 }
 
-static void client_do_write(struct client *c);
-static void client_rest(struct client *c);
 
 static void client_do_read(struct client *c)
 {
@@ -444,117 +440,16 @@ static void client_io_cb(struct ev_loop *loop, ev_io *w, int revents)
         if (c->sock.read_wants_write)
             client_do_read(c);
         else
-            client_do_write(c);
+            writer_write(c);
         if (c->state == CS_CLOSED || !(c->io.events & EV_READ))
             return; /* reading waits for room now */
     }
     if (revents & EV_READ) {
         if (c->sock.write_wants_read)
-            client_do_write(c);
+            writer_write(c);
         else
             client_do_read(c);
     }
-}
-
-/*
- * Writes what is ready now instead of after a loop pass: the socket is
- * nearly always writable, and waiting for it costs a loop pass and two
- * epoll_ctl. Not nested: a pipelined request answered from within a write
- * waits for the next pass, so the stack stays shallow.
- */
-void client_flush(struct client *c)
-{
-    bool waiting = ev_is_active(&c->io) && (c->io.events & EV_WRITE); /* for room, after EAGAIN */
-    bool ready = !buf_empty(&c->out) || client_file_pending(c);
-    if (c->flushing || c->phantom || c->state == CS_CLOSED || c->state == CS_TLS || waiting ||
-        !ready) {
-        client_update_io(c);
-        return;
-    }
-    c->flushing = true;
-    client_do_write(c);
-    c->flushing = false;
-}
-
-/* The hit's head went out: its body follows, then the next request. */
-static void client_hit_more(struct client *c)
-{
-    int r = cache_serve_more(c);
-    if (r < 0) {
-        client_close(c, "cannot send the stored body");
-        return;
-    }
-    if (r > 0 && buf_empty(&c->out)) {
-        c->ex->rsp_done = true;
-        exchange_done(c);
-        return;
-    }
-    ev_timer_again(c->srv->loop, &c->timer);
-    client_update_io(c);
-}
-
-/* A leader behind the fetch it leads: the body from the file, as far as
-   it is written; the origin side ends the response (upstream_relay.c). */
-static void client_behind_more(struct client *c)
-{
-    if (cache_serve_more(c) < 0) {
-        client_close(c, "cannot send the stored body");
-        return;
-    }
-    client_update_io(c);
-}
-
-static void client_do_write(struct client *c)
-{
-    struct ev_loop *loop = c->srv->loop;
-    size_t n;
-    if (c->state == CS_DELIVER && cache_serve_gathers(c)) {
-        client_hit_more(c); /* head and body in one write */
-        return;
-    }
-    enum sock_io r = sock_write(&c->sock, &c->out, &n);
-    c->out_written += n;
-    if (r == SOCK_ERROR) {
-        client_close(c, sock_error(&c->sock));
-        return;
-    }
-    if (r == SOCK_AGAIN) {
-        client_update_io(c);
-        return;
-    }
-    if (c->state != CS_RECEIVE || !buf_empty(&c->out))
-        ev_timer_again(loop, &c->timer);
-    if (buf_empty(&c->out) && c->state == CS_DELIVER) {
-        client_hit_more(c);
-        return;
-    }
-    if (buf_empty(&c->out) && exchange_forwarding(c) && c->ex->cx.behind) {
-        client_behind_more(c);
-        return;
-    }
-    if (buf_empty(&c->out)) {
-        buf_compact(&c->out, true);
-        if (c->close_after_flush) {
-            client_close(c, "done");
-            return;
-        }
-        if (c->state == CS_TUNNEL) {
-            tunnel_client_drained(c);
-            return;
-        }
-        if (c->state == CS_RECEIVE && !buf_empty(&c->in)) {
-            client_process(c); /* a pipelined request was waiting */
-            return;
-        }
-        if (c->state == CS_RECEIVE)
-            client_rest(c);
-    }
-    if (exchange_forwarding(c) && !buf_empty(&c->ex->up.in) &&
-        buf_used(&c->out) < PROXY_HIGH_WATER) {
-        upstream_resume(c); /* response bytes were waiting for room */
-        return;
-    }
-    client_update_io(c);
 }
 
 /*
@@ -565,7 +460,7 @@ static void client_do_write(struct client *c)
  */
 static bool client_waits_on_origin(const struct client *c)
 {
-    if (!c->ex || !buf_empty(&c->out) || client_file_pending(c))
+    if (!c->ex || !buf_empty(&c->out) || writer_pending(c))
         return false;
     switch (c->state) {
     case CS_FETCH:
@@ -669,7 +564,7 @@ void client_next_request(struct client *c)
 }
 
 /* Between requests a keep-alive connection holds no buffers. */
-static void client_rest(struct client *c)
+void client_rest(struct client *c)
 {
     if (c->state != CS_RECEIVE || c->head_started || !buf_empty(&c->in) || !buf_empty(&c->out))
         return;

@@ -92,6 +92,26 @@ void exchange_fetch(struct client *c)
     upstream_start(c);
 }
 
+/*
+ * The store's body into the deliver chain, as far as it is ready; now:
+ * written at once (else the writer goes on when the socket is writable).
+ */
+static void exchange_store_push(struct client *c, bool now)
+{
+    if (cache_serve_more(c) < 0) {
+        client_close(c, "cannot send the stored body");
+        return;
+    }
+    if (c->ex->wr.ended && !writer_pending(c) && buf_empty(&c->out)) {
+        exchange_delivered(c); /* nothing was left to write */
+        return;
+    }
+    if (now)
+        client_flush(c);
+    else
+        client_update_io(c);
+}
+
 /* The store answers: its head and body through the deliver chain. */
 void exchange_deliver(struct client *c)
 {
@@ -100,7 +120,22 @@ void exchange_deliver(struct client *c)
         client_close(c, "cannot serve the stored response");
         return;
     }
-    client_flush(c);
+    exchange_store_push(c, true);
+}
+
+void exchange_deliver_resume(void *arg)
+{
+    struct client *c = arg;
+    if (c->state == CS_DELIVER || c->ex->cx.behind)
+        exchange_store_push(c, false);
+    else
+        chain_resume(&c->ex->fetch);
+}
+
+void exchange_delivered(struct client *c)
+{
+    c->ex->rsp_done = true;
+    exchange_done(c);
 }
 
 /*
@@ -170,20 +205,18 @@ void exchange_follow_failed(struct client *c)
 
 void exchange_follow_more(struct client *c)
 {
-    client_update_io(c);
+    if (c->state == CS_DELIVER && c->ex->rsp_head_sent)
+        exchange_store_push(c, false); /* from the leader's turn: written from the loop */
 }
 
 /* The fetch ended while its leader's client was behind: the rest of the
    body goes from the file. */
 void exchange_catch_up(struct client *c)
 {
-    if (!cache_leader_catch_up(c)) {
-        exchange_done(c);
-        return;
-    }
+    cache_leader_catch_up(c);
     c->state = CS_DELIVER;
     c->ex->rsp_done = false;
-    client_flush(c);
+    exchange_store_push(c, true);
 }
 
 /*
@@ -234,31 +267,13 @@ static bool exchange_status_closes(int status)
     return status == 400 || status == 408 || status == 414 || status == 431 || status == 505;
 }
 
-/* A relayed response none of whose bytes reached the socket yet (the
-   origin's head and a broken body can come in one read): drop it from the
-   output, so the client gets an error status instead of a bare close. */
-static bool exchange_take_back(struct client *c)
-{
-    struct exchange *ex = c->ex;
-    if (!ex->rsp_mark || c->phantom || c->out_written + 1 > ex->rsp_mark)
-        return false;
-    uint64_t before = ex->rsp_mark - 1 - c->out_written; /* earlier bytes, still queued */
-    if (before > buf_used(&c->out))
-        return false;
-    c->out.len = c->out.off + (uint32_t)before;
-    ex->rsp_head_sent = false;
-    ex->rsp_mark = 0;
-    ex->framing = HTTP_FRAME_NONE;
-    return true;
-}
-
 void exchange_answer(struct client *c, const struct answer *a)
 {
     struct exchange *ex = c->ex;
     if (c->state == CS_CLOSED)
         return;
     upstream_close(c);
-    if (ex->rsp_head_sent && !exchange_take_back(c)) {
+    if (ex->rsp_head_sent && !writer_take_back(c)) {
         /* too late for a status: a close makes the truncation visible */
         client_close(c, a->reason);
         return;

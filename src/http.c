@@ -9,6 +9,7 @@
 #include "http.h"
 
 #include <http_parser.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1046,13 +1047,18 @@ const char *http_reason(int status)
     return strcmp(s, "<unknown>") == 0 ? "Unknown" : s;
 }
 
+int http_chunk_head(struct buf *out, uint64_t n)
+{
+    char head[24];
+    int h = snprintf(head, sizeof(head), "%" PRIx64 "\r\n", n);
+    return buf_append(out, head, (size_t)h);
+}
+
 int http_chunk_append(struct buf *out, const char *p, size_t n)
 {
     if (n == 0)
         return buf_append(out, "0\r\n\r\n", 5);
-    char head[24];
-    int h = snprintf(head, sizeof(head), "%zx\r\n", n);
-    if (buf_append(out, head, (size_t)h) < 0 || buf_append(out, p, n) < 0)
+    if (http_chunk_head(out, n) < 0 || buf_append(out, p, n) < 0)
         return -1;
     return buf_append(out, "\r\n", 2);
 }

@@ -176,5 +176,7 @@ const char *http_reason(int status);
 
 /* Appends one chunk's framing and data; n == 0 writes the last chunk. */
 int http_chunk_append(struct buf *out, const char *p, size_t n);
+/* The size line of a chunk of n bytes (its data and CRLF follow). */
+int http_chunk_head(struct buf *out, uint64_t n);
 
 #endif

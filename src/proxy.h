@@ -21,6 +21,7 @@
 #include "buf.h"
 #include "cache/cache.h"
 #include "dns.h"
+#include "filter.h"
 #include "hooks.h"
 #include "http.h"
 #include "pool.h"
@@ -113,6 +114,14 @@ enum exchange_plan {
     PLAN_FOLLOW, /* follow another request's fetch of the same key */
 };
 
+/* The client writer's state for one response (writer.c). */
+struct writer {
+    struct piece held; /* sent by reference; len 0: none */
+    bool crlf_after;   /* chunked: the held piece's chunk ends after it */
+    bool last_after;   /* chunked: and the body with it */
+    bool ended;        /* the deliver chain ended */
+};
+
 /* What one request needs beyond its connection: allocated when the request
    head starts, freed when the connection rests between requests, so an
    idle keep-alive connection holds only its struct client. */
@@ -149,6 +158,10 @@ struct exchange {
 
     struct upstream up;
     struct cache_xchg cx;
+    /* the response body's way: once per fetch (origin to the store writer
+       and the leader's delivery), then per client (to the client writer) */
+    struct chain fetch, deliver;
+    struct writer wr;
 };
 
 struct client {
@@ -191,10 +204,6 @@ void client_accept(struct server *srv, int fd, const struct sockaddr *sa, sockle
 void client_close(struct client *c, const char *why);
 void client_free(struct client *c);
 void client_update_io(struct client *c);
-/* Writes pending output now if the socket takes it, else waits for it. */
-void client_flush(struct client *c);
-/* Appends to the client buffer, counting bytes for the log. -1 if over the cap. */
-int client_out(struct client *c, const void *p, size_t n);
 /* Refreshes a stale stored response from the loop, with no client waiting. */
 struct client *client_spawn_refresh(struct client *c, const struct http_msg *m);
 /* Reads and parses what c->in holds, as far as the step allows. */
@@ -207,6 +216,34 @@ void client_become_phantom(struct client *c);
 void client_log_access(struct client *c);
 void client_reset_request(struct client *c);
 void client_next_request(struct client *c);
+/* Between requests a keep-alive connection holds no buffers. */
+void client_rest(struct client *c);
+
+/* writer.c: the client writer, the only code that frames bodies, counts
+   bytes sent and writes the client socket */
+/* A head is composed straight into the writer's buffer: begin lends it
+   (mark: where the head starts), end counts it, or takes it back when
+   rc < 0 (then -1). */
+struct buf *writer_head_begin(struct client *c, size_t *mark);
+int writer_head_end(struct client *c, size_t mark, int rc);
+/* Bytes as they are (a local answer, a tunnel's): -1 if over the cap. */
+int writer_out(struct client *c, const void *p, size_t n);
+/* A tunnel: reads the origin's bytes into the writer's buffer. */
+enum sock_io writer_read_from(struct client *c, struct sock *from, size_t *n);
+/* Where the next byte queued starts in the client's output stream, plus 1
+   (ex->rsp_mark). */
+uint64_t writer_mark(const struct client *c);
+/* Drops a relayed response none of whose bytes reached the socket yet,
+   so an error status can replace it. */
+bool writer_take_back(struct client *c);
+/* Whether a held piece waits for the socket. */
+bool writer_pending(const struct client *c);
+/* The socket is writable. */
+void writer_write(struct client *c);
+/* Writes pending output now if the socket takes it, else waits for it. */
+void client_flush(struct client *c);
+extern const struct sink_ops writer_sink;  /* arg: struct client */
+extern const struct sink_ops discard_sink; /* a delivery nobody reads */
 
 /* exchange.c: the controller, the only writer of c->state */
 void exchange_begin(struct client *c, bool tls);
@@ -241,6 +278,10 @@ struct answer;
 void exchange_answer(struct client *c, const struct answer *a);
 /* The response went out completely: log it and take the next request. */
 void exchange_done(struct client *c);
+/* The writer sent the last of a delivered (stored) response. */
+void exchange_delivered(struct client *c);
+/* The deliver chain has room: its producer (the fetch, or the store) goes on. */
+void exchange_deliver_resume(void *arg);
 
 /* Whether the exchange's request is going up and its response coming down. */
 static inline bool exchange_forwarding(const struct client *c)
@@ -287,8 +328,10 @@ void upstream_session_free(void *session);
 void upstream_lost(struct client *c, const char *what);
 
 /* upstream_relay.c */
-/* The client buffer drained: parse response bytes that were waiting. */
-void upstream_resume(struct client *c);
+/* The fetch chain has room: parse response bytes that were waiting. */
+void upstream_resume_cb(void *arg);
+/* The fetch chain's sink: the store writer and the leader's delivery. */
+extern const struct sink_ops fetch_sink; /* arg: struct client */
 /* For upstream.c: the response parser's callbacks, and what its socket
    watchers call when the origin's side has bytes (response or tunnel). */
 extern const struct http_reader_ops upstream_reader_ops;

@@ -74,9 +74,9 @@ int respond_local(struct client *c, const struct answer *a)
     rc |= respond_finish(c, &head, &e);
     ex->status = a->status;
     ex->rsp_head_sent = true;
-    rc |= client_out(c, buf_head(&head), buf_used(&head));
+    rc |= writer_out(c, buf_head(&head), buf_used(&head));
     buf_free(&head);
     if (rc == 0 && a->body && ex->method_id != HTTP_M_HEAD)
-        rc = client_out(c, a->body, a->body_len);
+        rc = writer_out(c, a->body, a->body_len);
     return rc < 0 ? -1 : 0;
 }

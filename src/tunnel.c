@@ -23,7 +23,7 @@ void tunnel_open(struct client *c)
     if (ex->connect) {
         ex->status = 200;
         ex->rsp_head_sent = true;
-        if (client_out(c, established, sizeof(established) - 1) < 0) {
+        if (writer_out(c, established, sizeof(established) - 1) < 0) {
             client_close(c, "client buffer overflow");
             return;
         }
@@ -85,9 +85,8 @@ void tunnel_from_origin(struct client *c)
 {
     struct upconn *uc = c->ex->up.conn;
     size_t n;
-    switch (sock_read(&uc->sock, &c->out, &n)) {
+    switch (writer_read_from(c, &uc->sock, &n)) {
     case SOCK_OK:
-        c->ex->bytes_sent += n;
         ev_timer_again(c->srv->loop, &c->timer);
         break;
     case SOCK_AGAIN:
@@ -158,7 +157,7 @@ void tunnel_origin_wants(const struct client *c, bool *rd, bool *wr)
 void tunnel_switch(struct client *c)
 {
     struct upstream *u = &c->ex->up;
-    if (client_out(c, buf_head(&u->in), buf_used(&u->in)) < 0) {
+    if (writer_out(c, buf_head(&u->in), buf_used(&u->in)) < 0) {
         client_close(c, "client buffer overflow");
         return;
     }

@@ -830,9 +830,8 @@ void upstream_update_io(struct client *c)
     } else if (c->state == CS_TUNNEL) {
         tunnel_origin_wants(c, &rd, &wr);
     } else if (exchange_forwarding(c)) {
-        /* a full client buffer holds the origin back, unless the leader of
-           a collapsed fetch can read the rest from the object file */
-        bool held = buf_used(&c->out) >= PROXY_HIGH_WATER && !cache_leader_unpace(c);
+        /* the fetch chain says when the origin is held back */
+        bool held = !chain_room(&c->ex->fetch);
         rd = !c->ex->rsp_done && !c->ex->up.eof && !held;
         wr = !buf_empty(&c->ex->up.out);
         upstream_pace_timer(c, held, rd, wr);

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <strings.h>
 
+#include "filter.h"
 #include "log.h"
 #include "respond.h"
 
@@ -46,14 +47,13 @@ static bool upstream_fetch_lost(struct client *c, enum http_error err)
     return false;
 }
 
-/* Parses buffered response bytes while the client buffer has room. */
+/* Parses buffered response bytes while the fetch chain has room. */
 static void upstream_feed(struct client *c)
 {
     struct upstream *u = &c->ex->up;
     /* a full client buffer paces the origin, unless the response streams
        into the store for a collapsed fetch: its leader then reads the file */
-    while (!c->ex->rsp_done && !buf_empty(&u->in) &&
-           (buf_used(&c->out) < PROXY_HIGH_WATER || cache_leader_unpace(c))) {
+    while (!c->ex->rsp_done && !buf_empty(&u->in) && chain_room(&c->ex->fetch)) {
         size_t n = buf_used(&u->in);
         if (n > PROXY_FEED_MAX)
             n = PROXY_FEED_MAX;
@@ -116,8 +116,9 @@ static void upstream_feed(struct client *c)
     client_flush(c);
 }
 
-void upstream_resume(struct client *c)
+void upstream_resume_cb(void *arg)
 {
+    struct client *c = arg;
     if (exchange_forwarding(c) && !buf_empty(&c->ex->up.in))
         upstream_feed(c);
 }
@@ -201,12 +202,28 @@ static int upstream_put_head(struct client *c, const struct http_msg *m, bool in
 
 static int upstream_write_head(struct client *c, const struct http_msg *m, bool interim)
 {
-    if (c->phantom)
-        return 0; /* a background refresh: nobody to answer */
-    size_t before = buf_used(&c->out);
-    if (upstream_put_head(c, m, interim, &c->out) < 0)
+    size_t mark;
+    struct buf *out = writer_head_begin(c, &mark);
+    return writer_head_end(c, mark, upstream_put_head(c, m, interim, out));
+}
+
+/*
+ * The final head: the fetch chain's filters (once per fetch) and the
+ * deliver chain's (for this client) see it and may opt out; one that
+ * changes the body's length leaves the framing to the client writer.
+ */
+static int upstream_open_chains(struct client *c, const struct http_msg *m)
+{
+    struct exchange *ex = c->ex;
+    if (!filter_fetch_count && !filter_deliver_count)
+        return 0; /* nothing to ask: the chains hold their sinks only */
+    struct filter_head h = {.msg = m, .status = m->status, .length = m->content_length};
+    if (chain_open(&ex->fetch, filter_fetch_list, filter_fetch_count, &h) < 0 ||
+        chain_open(&ex->deliver, filter_deliver_list, filter_deliver_count, &h) < 0)
         return -1;
-    c->ex->bytes_sent += buf_used(&c->out) - before;
+    if (h.length != m->content_length)
+        ex->framing = http_response_framing(ex->method_id, m->status, h.length,
+                                            h.length < 0, ex->minor);
     return 0;
 }
 
@@ -251,10 +268,15 @@ static int upstream_on_head(void *arg, struct http_msg *m)
                                        c->ex->minor);
     if (c->ex->framing == HTTP_FRAME_CLOSE || !c->ex->req_done || c->srv->draining)
         c->ex->keep_alive = false;
-    c->ex->bytes_sent = 0; /* interim responses are not counted */
     if (cache_response_head(c, m) == 1)
         return 0; /* read and dropped; the store answers once it ended */
-    c->ex->rsp_mark = c->out_written + buf_used(&c->out) + 1;
+    if (upstream_open_chains(c, m) < 0) {
+        exchange_fail(c, 502, "cannot set up the response's filters");
+        return -1;
+    }
+    if (c->ex->framing == HTTP_FRAME_CLOSE)
+        c->ex->keep_alive = false; /* a filter changed the length for an HTTP/1.0 client */
+    c->ex->rsp_mark = writer_mark(c);
     if (upstream_write_head(c, m, false) < 0) {
         client_close(c, "client buffer overflow");
         return -1;
@@ -267,21 +289,9 @@ static int upstream_on_body(void *arg, const char *p, size_t n)
 {
     struct client *c = arg;
     if (c->ex->cx.intercept)
-        return 0;
-    if (c->phantom || c->ex->cx.behind) {
-        /* nobody to relay to, or the client reads it from the file */
-        cache_response_body(c, p, n);
-        return c->ex->cx.behind && !c->ex->cx.writer ? -1 : 0;
-    }
-    int rc = c->ex->framing == HTTP_FRAME_CHUNKED ? http_chunk_append(&c->out, p, n)
-                                              : buf_append(&c->out, p, n);
-    c->ex->bytes_sent += n;
-    if (rc < 0) {
-        client_close(c, "client buffer overflow");
-        return -1;
-    }
-    cache_response_body(c, p, n);
-    return 0;
+        return 0; /* read and dropped: the store answers */
+    struct piece pc = piece_mem(p, n, false);
+    return chain_push(&c->ex->fetch, &pc);
 }
 
 static int upstream_on_done(void *arg)
@@ -295,14 +305,61 @@ static int upstream_on_done(void *arg)
         http_reader_next(c->ex->up.reader); /* an interim response: the final one follows */
         return 0;
     }
-    if (c->ex->framing == HTTP_FRAME_CHUNKED && !c->phantom && http_chunk_append(&c->out, NULL, 0) < 0) {
+    c->ex->rsp_done = true;
+    return chain_end(&c->ex->fetch);
+}
+
+/* ---- the fetch chain's sink ---- */
+
+/*
+ * The store writer and the leader's delivery. A leader behind its fetch
+ * (cache/flight.c) reads from the object file instead: what is stored is
+ * pushed to it from there.
+ */
+static int fetch_sink_piece(void *arg, const struct piece *pc)
+{
+    struct client *c = arg;
+    struct exchange *ex = c->ex;
+    if (!ex->cx.behind && chain_push(&ex->deliver, pc) < 0) {
         client_close(c, "client buffer overflow");
         return -1;
     }
-    c->ex->rsp_done = true;
-    cache_response_end(c, true);
+    cache_response_body(c, pc->p, (size_t)pc->len);
+    if (!ex->cx.behind)
+        return 0;
+    if (!ex->cx.writer)
+        return -1; /* storing failed: the file it reads ends here */
+    if (chain_room(&ex->deliver) && cache_serve_more(c) < 0) {
+        client_close(c, "cannot send the stored body");
+        return -1;
+    }
     return 0;
 }
+
+static int fetch_sink_end(void *arg)
+{
+    struct client *c = arg;
+    if (!c->ex->cx.behind && chain_end(&c->ex->deliver) < 0) {
+        client_close(c, "client buffer overflow");
+        return -1;
+    }
+    cache_response_end(c);
+    return 0;
+}
+
+/* A full client buffer holds the origin back, unless the leader of a
+   collapsed fetch can read the rest from the object file. */
+static bool fetch_sink_room(void *arg)
+{
+    struct client *c = arg;
+    return c->ex->cx.behind || chain_room(&c->ex->deliver) || cache_leader_unpace(c);
+}
+
+const struct sink_ops fetch_sink = {
+    .piece = fetch_sink_piece,
+    .end = fetch_sink_end,
+    .room = fetch_sink_room,
+};
 
 const struct http_reader_ops upstream_reader_ops = {
     .on_head = upstream_on_head,

@@ -645,17 +645,14 @@ void cache_response_body(struct client *c, const char *p, size_t n)
     cache_flight_progress(c, x->written);
 }
 
-void cache_response_end(struct client *c, bool complete)
+void cache_response_end(struct client *c)
 {
     struct cache_xchg *x = &c->ex->cx;
     if (!x->writer)
         return;
-    if (complete)
-        x->stored = store_commit(x->writer) == 0;
-    else
-        store_abort(x->writer);
+    x->stored = store_commit(x->writer) == 0;
     x->writer = NULL;
-    cache_flight_end(c, complete); /* followers read the file through their own fd */
+    cache_flight_end(c, true); /* followers read the file through their own fd */
 }
 
 /* ---- collapsed forwarding ---- */

@@ -94,17 +94,12 @@ int cache_refresh_lead(struct client *p, const char *key);
 /* Writes the hit's head into the client buffer and starts its body; -1
    when the stored head cannot be served. */
 int cache_serve_start(struct client *c);
-/*
- * Moves more of the hit's body towards the client (sendfile, or through the
- * client buffer for TLS clients): 1 when all of it went, 0 when more is
- * left (wait for writability), -1 on error.
- */
+/* Pushes what of the stored body is ready into the deliver chain while
+   it has room (a memory copy as one held piece, else a range of the
+   file), and ends the chain once all of it went; 0, or -1 when the chain
+   failed. A follower, or a leader behind its fetch, pushes only what the
+   fetch has written. */
 int cache_serve_more(struct client *c);
-/* Whether cache_serve_more() sends the client buffer too (a memory copy
-   to a plain socket: head and body in one write). */
-bool cache_serve_gathers(const struct client *c);
-/* Whether a hit has body bytes ready to send now. */
-bool cache_serve_pending(const struct client *c);
 /* Frees the fetches still registered (at exit, after every client closed). */
 void cache_flights_free(struct server *srv);
 
@@ -135,8 +130,8 @@ enum cache_after cache_after_intercept(struct client *c);
    and serves it, exchange_serve_stored). */
 bool cache_stale_on_failure(struct client *c, int status);
 void cache_response_body(struct client *c, const char *p, size_t n);
-/* The response ended; complete says whether every byte arrived. */
-void cache_response_end(struct client *c, bool complete);
+/* The response arrived whole: what is being stored is committed. */
+void cache_response_end(struct client *c);
 /* Cache-Status and X-Cache header lines for the response. */
 int cache_status_headers(const struct client *c, char *out, size_t size);
 /* The access log's cache field. */

@@ -50,10 +50,9 @@ bool cache_leader_unpace(struct client *c)
 bool cache_leader_catch_up(struct client *c)
 {
     struct cache_xchg *x = &c->ex->cx;
-    if (!x->behind || x->body_left == 0)
-        return false;
+    bool more = x->behind && x->body_left > 0;
     x->behind = false; /* the file is complete: a hit from here on */
-    return true;
+    return more;
 }
 
 bool cache_fetch_outlives(const struct client *c)

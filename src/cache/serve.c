@@ -1,25 +1,21 @@
 /*
  * cache/serve.c - answering from the store: the head of a hit (200, or 304,
- * 206 or 416 for conditional and range requests, with Age, Via and
- * Cache-Status), then its body. A memory copy goes out with its head in one
- * gathered write, its head block prepared once per copy; a file goes by
- * sendfile (TLS clients: pread through the client buffer).
+ * 206 or 416 for conditional and range requests), ended by respond_finish,
+ * then its body pushed into the deliver chain: a memory copy as one held
+ * piece (the client writer sends it with the head in one gathered write),
+ * a file as a range (sendfile). A memory copy's head block is prepared
+ * once per copy. Nothing here writes a socket.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/sendfile.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
 
 #include "cache/cache_int.h"
 #include "cache/memory.h"
+#include "filter.h"
 #include "proxy.h"
 #include "respond.h"
-
-#define CACHE_SENDFILE_MAX (4 * 1024 * 1024)
 
 int cache_status_headers(const struct client *c, char *out, size_t size)
 {
@@ -121,12 +117,6 @@ static bool cache_hit_skips(const char *name, int status)
     return status == 304 && strcasecmp(name, "Content-Type") == 0;
 }
 
-bool cache_serve_pending(const struct client *c)
-{
-    const struct cache_xchg *x = &c->ex->cx;
-    return x->body_left > 0 && (!(x->follower || x->behind) || x->avail > x->body_off);
-}
-
 /* ---- memory copies: the head block, prepared once ---- */
 
 /* The stored head as a hit with the stored status repeats it. */
@@ -221,6 +211,16 @@ static int cache_put_tail(struct client *c, int status, unsigned minor, uint64_t
     return rc | respond_finish(c, out, &e);
 }
 
+/* The deliver chain's filters see the stored head; -1 if one failed. */
+static int cache_open_deliver(struct client *c, const struct http_msg *rsp, int status,
+                              uint64_t len)
+{
+    struct filter_head h = {.msg = rsp ? rsp : cache_stored_msg(&c->ex->cx),
+                            .status = status,
+                            .length = (int64_t)len};
+    return chain_open(&c->ex->deliver, filter_deliver_list, filter_deliver_count, &h);
+}
+
 int cache_serve_start(struct client *c)
 {
     struct cache_xchg *x = &c->ex->cx;
@@ -239,13 +239,16 @@ int cache_serve_start(struct client *c)
     } else {
         return -1; /* unparsable stored head */
     }
-    struct buf *out = &c->out;
-    size_t before = buf_used(out);
+    if (filter_deliver_count && cache_open_deliver(c, rsp, status, len) < 0)
+        return -1;
+    size_t mark;
+    struct buf *out = writer_head_begin(c, &mark);
     int rc = p && status == p->r.status ? buf_append(out, p->prefix, p->prefix_len)
                                         : cache_put_stored_head(out, rsp, status);
-    if (rc < 0 || cache_put_tail(c, status, minor, first, len, out) < 0)
+    if (rc == 0)
+        rc = cache_put_tail(c, status, minor, first, len, out);
+    if (writer_head_end(c, mark, rc) < 0)
         return -1; /* too large for the client buffer */
-    c->ex->bytes_sent += buf_used(out) - before;
     c->ex->status = status;
     c->ex->rsp_head_sent = true;
     x->body_off = first;
@@ -255,74 +258,24 @@ int cache_serve_start(struct client *c)
 
 /* ---- the body ---- */
 
-bool cache_serve_gathers(const struct client *c)
-{
-    return c->ex->cx.obj.mem && !c->sock.tls && c->ex->cx.body_left > 0;
-}
-
-/* A memory copy: whatever of the head is still in c->out, then the body,
-   in one sendmsg. */
-static ssize_t cache_send_mem(struct client *c)
-{
-    struct cache_xchg *x = &c->ex->cx;
-    struct iovec iov[2];
-    int n = 0;
-    size_t head = buf_used(&c->out);
-    if (head > 0)
-        iov[n++] = (struct iovec){(void *)buf_head(&c->out), head};
-    iov[n++] = (struct iovec){(void *)(x->obj.mem->body + x->body_off), (size_t)x->body_left};
-    struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-    ssize_t w = sendmsg(c->sock.fd, &msg, MSG_NOSIGNAL);
-    if (w < 0)
-        return w;
-    size_t from_head = (size_t)w < head ? (size_t)w : head;
-    buf_consume(&c->out, from_head);
-    if (buf_empty(&c->out))
-        buf_compact(&c->out, true);
-    return w - (ssize_t)from_head;
-}
-
 int cache_serve_more(struct client *c)
 {
     struct cache_xchg *x = &c->ex->cx;
-    if (x->body_left == 0)
-        return 1;
-    off_t off = (off_t)(x->obj.body_off + x->body_off);
-    ssize_t n;
-    size_t asked;
-    uint64_t ready = x->body_left;
-    if ((x->follower || x->behind) && x->avail < x->body_off + ready) /* only what the fetch wrote */
-        ready = x->avail > x->body_off ? x->avail - x->body_off : 0;
-    if (ready == 0)
-        return 0;
-    if (x->obj.mem && !c->sock.tls) {
-        asked = (size_t)ready;
-        n = cache_send_mem(c);
-        if (n < 0)
-            return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
-        if (n == 0)
-            return 0; /* only head bytes went */
-    } else if (!c->sock.tls) {
-        asked = ready < CACHE_SENDFILE_MAX ? ready : CACHE_SENDFILE_MAX;
-        n = sendfile(c->sock.fd, x->obj.fd, &off, asked);
-        if (n < 0)
-            return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
-    } else {
-        size_t room = buf_room(&c->out);
-        if (room > ready)
-            room = ready;
-        asked = room;
-        if (x->obj.mem)
-            memcpy(buf_tail(&c->out), x->obj.mem->body + x->body_off, room);
-        n = x->obj.mem ? (ssize_t)room : room ? pread(x->obj.fd, buf_tail(&c->out), room, off) : 0;
-        if (n < 0)
+    struct chain *ch = &c->ex->deliver;
+    while (x->body_left > 0 && chain_room(ch)) {
+        uint64_t ready = x->body_left;
+        if ((x->follower || x->behind) && x->avail < x->body_off + ready) /* only what the fetch wrote */
+            ready = x->avail > x->body_off ? x->avail - x->body_off : 0;
+        if (ready == 0)
+            return 0;
+        struct piece pc = x->obj.mem ? piece_mem(x->obj.mem->body + x->body_off, ready, true)
+                                     : piece_file(x->obj.fd, x->obj.body_off + x->body_off, ready);
+        x->body_off += ready;
+        x->body_left -= ready;
+        if (chain_push(ch, &pc) < 0)
             return -1;
-        c->out.len += (size_t)n;
     }
-    if (n == 0 && asked > 0)
-        return -1; /* the file is shorter than its header said */
-    x->body_off += (uint64_t)n;
-    x->body_left -= (uint64_t)n;
-    c->ex->bytes_sent += (uint64_t)n;
-    return x->body_left == 0 ? 1 : 0;
+    if (x->body_left == 0 && !x->behind && !ch->ended)
+        return chain_end(ch);
+    return 0;
 }
