@@ -18,8 +18,8 @@ const size_t filter_deliver_count = 0;
 
 /* Where a node's state starts in its one allocation: past the node,
    aligned for any type a filter keeps there. */
-#define STATE_OFF                                                                                 \
-    ((sizeof(struct filter) + alignof(max_align_t) - 1) / alignof(max_align_t) *                  \
+#define STATE_OFF                                                                                  \
+    ((sizeof(struct filter) + alignof(max_align_t) - 1) / alignof(max_align_t) *                   \
      alignof(max_align_t))
 
 static struct filter *node_new(struct chain *ch, const struct filter_ops *ops)
@@ -46,8 +46,6 @@ void chain_init(struct chain *ch, const struct sink_ops *sink, void *sink_arg,
     };
 }
 
-/* A node whose open did not return 0 is freed without its close op: its
-   open undid whatever it had started. */
 int chain_open(struct chain *ch, const struct filter_ops *const *list, size_t n,
                struct filter_head *h)
 {

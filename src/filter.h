@@ -46,7 +46,7 @@ struct piece {
 struct filter_head {
     const struct http_msg *msg; /* the head as received or stored; NULL for local answers */
     int status;
-    int64_t length; /* the body's length, -1 when unknown */
+    int64_t length;  /* the body's length, -1 when unknown */
     struct buf *add; /* header lines ("Name: value\r\n") filters add; may be NULL */
 };
 
@@ -56,7 +56,8 @@ struct filter_ops {
     const char *name;
     size_t state_size; /* bytes of per-exchange state, zeroed, at f->state */
     /* The head is known: 0 to take part, 1 to opt out (the node is freed
-       and never linked), -1 to fail the chain. */
+       and never linked), -1 to fail the chain. Only a node that returned
+       0 gets its close op: one that returns 1 or -1 frees what it took. */
     int (*open)(struct filter *f, struct filter_head *h);
     /* A piece of body: pass it on, changed or not, with filter_pass() (zero
        or more times). 0, or -1 to fail the body. */
@@ -83,7 +84,7 @@ struct filter {
 struct sink_ops {
     int (*piece)(void *arg, const struct piece *pc);
     int (*end)(void *arg);
-    bool (*room)(void *arg);
+    bool (*room)(void *arg); /* NULL: always room */
 };
 
 struct chain {
@@ -110,19 +111,24 @@ static inline bool chain_filtered(const struct chain *ch)
 {
     return ch->first != NULL;
 }
-/* Bytes ready: through the chain to the sink. 0, or -1 once failed. */
+/* Bytes ready: through the chain to the sink. 0, or -1 once failed (or
+   ended), without calling anything. */
 int chain_push(struct chain *ch, const struct piece *pc);
-/* The body is complete. 0, or -1. */
+/* The body is complete: the filters' end ops in order, then the sink's.
+   0, or -1 (then failed; at once when failed or ended already). */
 int chain_end(struct chain *ch);
 /* Whether the producer may push now (backpressure towards it). */
 bool chain_room(const struct chain *ch);
-/* The sink has room again: filters holding bytes pass them on, then the
-   producer is called if the chain has room. */
+/* The sink has room again: filters holding bytes pass them on (from the
+   first; none more once one fails), then the producer is called if the
+   chain has room and is neither failed nor ended. */
 void chain_resume(struct chain *ch);
 /* Frees the filters (idempotent); the chain can be opened again. */
 void chain_close(struct chain *ch);
 
-/* For filters: passes a piece to the next node (or the sink). */
+/* For filters: passes a piece to the next node (or the sink). A -1 from
+   there fails the chain; once failed, -1 without calling anything. The
+   same holds for filter_end. */
 int filter_pass(struct filter *f, const struct piece *pc);
 /* For filters: the body ends after what f passed. */
 int filter_end(struct filter *f);

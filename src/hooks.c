@@ -1,7 +1,7 @@
 /*
- * hooks.c - the request hooks and the order they run in. Each answers
- * next, answered or error (hooks.h); the first that does not say next
- * ends the request phase.
+ * hooks.c - the request phase: each request head goes through the hooks
+ * in order until one of them answers it or fails it. The list magpie runs
+ * is here; a capability that acts on requests is one function and one line.
  */
 #include "hooks.h"
 
@@ -10,12 +10,12 @@
 enum hook_rc hooks_run(const struct hook *list, size_t n, void *arg, struct http_msg *m,
                        size_t *stopped)
 {
-    size_t i;
+    size_t i = 0;
     enum hook_rc rc = HOOK_NEXT;
-    for (i = 0; i < n && rc == HOOK_NEXT; i++)
-        rc = list[i].run(arg, m);
+    while (i < n && (rc = list[i].run(arg, m)) == HOOK_NEXT)
+        i++;
     if (stopped)
-        *stopped = rc == HOOK_NEXT ? n : i - 1;
+        *stopped = i;
     return rc;
 }
 
