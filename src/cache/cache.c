@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cache/cache_int.h"
+#include "hash.h"
 #include "log.h"
 #include "proxy.h"
 
@@ -696,9 +697,7 @@ void cache_response_end(struct client *c, bool complete)
  */
 static uint64_t cache_flight_hash(const struct server *srv, const char *key)
 {
-    uint64_t h = 0xcbf29ce484222325ULL ^ srv->flight_seed; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-        h = (h ^ *p) * 0x100000001b3ULL;
+    uint64_t h = hash_fnv1a(key, srv->flight_seed);
     return h ^ (h >> 29);
 }
 
