@@ -14,7 +14,6 @@
  */
 #include "proxy.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,18 +22,6 @@
 static int client_on_connect(struct client *c, const struct http_msg *m);
 static bool client_is_asterisk(const struct http_msg *m);
 static bool client_options_server(const struct http_msg *m);
-
-/* The client's IP without port, for X-Forwarded-For. */
-static void client_ip(const struct client *c, char *out, size_t size)
-{
-    const struct sockaddr *sa = (const struct sockaddr *)&c->addr;
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)size);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)size);
-    else
-        snprintf(out, size, "unknown");
-}
 
 /* Whether a Via header already names this proxy: a forwarding loop. */
 static bool client_is_loop(const struct http_msg *m, const char *name)
@@ -119,7 +106,7 @@ static int client_build_request(struct client *c, const struct http_msg *m, cons
         return -1;
     if (reverse) {
         char ip[INET6_ADDRSTRLEN];
-        client_ip(c, ip, sizeof(ip));
+        sock_format_addr(ip, sizeof(ip), (const struct sockaddr *)&c->addr, false);
         if (client_merge_header(out, m, "X-Forwarded-For", ip) < 0)
             return -1;
     }

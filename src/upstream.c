@@ -423,17 +423,6 @@ static void upstream_set_port(struct sockaddr_storage *ss, uint16_t port)
         ((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
 }
 
-static void upstream_format_peer(char *out, size_t size, const struct sockaddr_storage *ss,
-                                 uint16_t port)
-{
-    char ip[INET6_ADDRSTRLEN] = "?";
-    if (ss->ss_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, ip, sizeof(ip));
-    else
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, ip, sizeof(ip));
-    url_format_hostport(out, size, ip, port);
-}
-
 /* Closes the socket of a failed attempt, keeping the connection object. */
 static void upstream_drop_fd(struct client *c)
 {
@@ -507,7 +496,7 @@ static void upstream_connect_next(struct client *c)
         size_t i = u->next_addr++;
         struct sockaddr_storage *ss = &u->addrs->addr[i];
         upstream_set_port(ss, u->port);
-        upstream_format_peer(uc->peer, sizeof(uc->peer), ss, u->port);
+        sock_format_addr(uc->peer, sizeof(uc->peer), (const struct sockaddr *)ss, true);
         snprintf(u->peer, sizeof(u->peer), "%s", uc->peer);
         if (upstream_dest_refused(c, ss)) /* the exact address connected to */
             return;
