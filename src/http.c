@@ -970,14 +970,6 @@ const char *http_reader_strerror(const struct http_reader *r)
     return http_errno_description(HTTP_PARSER_ERRNO(&r->parser));
 }
 
-void http_reader_release(struct http_reader *r)
-{
-    if (r->in_message)
-        return;
-    http_msg_free(&r->msg);
-    http_msg_clear(&r->msg);
-}
-
 struct http_msg *http_reader_msg(struct http_reader *r)
 {
     return &r->msg;

@@ -132,8 +132,6 @@ void http_reader_set_max_trailer(struct http_reader *r, size_t bytes);
 bool http_reader_mid_message(const struct http_reader *r);
 /* Detailed parser error text for logs and error bodies. */
 const char *http_reader_strerror(const struct http_reader *r);
-/* Frees the last message's memory (between messages, on idle connections). */
-void http_reader_release(struct http_reader *r);
 /* The message being read or last read. */
 struct http_msg *http_reader_msg(struct http_reader *r);
 
