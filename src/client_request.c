@@ -190,7 +190,7 @@ static int client_route(struct client *c, const struct http_msg *m, struct url *
    whole, forwarded as OPTIONS * (RFC 9112 §3.2.4). */
 static bool client_options_server(const struct http_msg *m)
 {
-    if (strcmp(http_str(m, m->method), "OPTIONS") != 0)
+    if (m->method_id != HTTP_M_OPTIONS)
         return false;
     const char *t = http_str(m, m->target);
     const char *auth = strstr(t, "://");
@@ -201,7 +201,7 @@ static bool client_options_server(const struct http_msg *m)
 static bool client_is_asterisk(const struct http_msg *m)
 {
     return m->target_len == 1 && http_str(m, m->target)[0] == '*' &&
-           strcmp(http_str(m, m->method), "OPTIONS") == 0;
+           m->method_id == HTTP_M_OPTIONS;
 }
 
 static size_t client_count_headers(const struct http_msg *m, const char *name)

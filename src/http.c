@@ -212,7 +212,7 @@ static int http_on_value(http_parser *p, const char *at, size_t n)
     return http_mem_extend(m, at, n);
 }
 
-static int http_method_id(unsigned method)
+static enum http_method_id http_method_id(unsigned method)
 {
     switch (method) {
     case HTTP_GET:
@@ -225,6 +225,14 @@ static int http_method_id(unsigned method)
         return HTTP_M_PUT;
     case HTTP_CONNECT:
         return HTTP_M_CONNECT;
+    case HTTP_DELETE:
+        return HTTP_M_DELETE;
+    case HTTP_OPTIONS:
+        return HTTP_M_OPTIONS;
+    case HTTP_TRACE:
+        return HTTP_M_TRACE;
+    case HTTP_PURGE:
+        return HTTP_M_PURGE;
     default:
         return HTTP_M_OTHER;
     }
@@ -1015,15 +1023,15 @@ bool http_is_hop_name(const char *name)
     return false;
 }
 
-bool http_status_has_body(int method_id, int status)
+bool http_status_has_body(enum http_method_id method_id, int status)
 {
     if (method_id == HTTP_M_HEAD)
         return false;
     return !(status < 200 || status == 204 || status == 304);
 }
 
-enum http_framing http_response_framing(int method_id, int status, int64_t content_length,
-                                        bool chunked, unsigned client_minor)
+enum http_framing http_response_framing(enum http_method_id method_id, int status,
+                                        int64_t content_length, bool chunked, unsigned client_minor)
 {
     if (!http_status_has_body(method_id, status))
         return HTTP_FRAME_NONE;

@@ -106,9 +106,9 @@ struct exchange {
     bool body_first;   /* its body is read before an origin connection is taken */
     int local_status;  /* the answer that waits, and why */
     char *local_reason;
-    int method_id;
+    enum http_method_id method_id;
     unsigned minor;
-    char *method;
+    char *method;      /* as received: the request line sent on, the logs */
     char *url;         /* absolute, for the access log */
     ev_tstamp started;
 

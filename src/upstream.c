@@ -200,11 +200,15 @@ static bool upstream_replayable(const struct client *c)
     case HTTP_M_GET:
     case HTTP_M_HEAD:
     case HTTP_M_PUT:
+    case HTTP_M_DELETE:
+    case HTTP_M_OPTIONS:
+    case HTTP_M_TRACE:
         break;
-    default:
-        if (strcmp(c->ex->method, "OPTIONS") != 0 && strcmp(c->ex->method, "DELETE") != 0 &&
-            strcmp(c->ex->method, "TRACE") != 0)
-            return false;
+    case HTTP_M_OTHER:
+    case HTTP_M_POST:
+    case HTTP_M_CONNECT:
+    case HTTP_M_PURGE:
+        return false;
     }
     /* a body is streamed, not kept: only bodiless requests can be sent again */
     return c->ex->req_done && c->ex->bytes_received == 0 && !c->ex->req_chunked;

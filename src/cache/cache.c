@@ -293,7 +293,7 @@ int cache_request(struct client *c, const struct http_msg *m, bool https, const 
     struct cache_xchg *x = &c->ex->cx;
     struct store *st = c->srv->store;
     char key[CACHE_KEY_MAX];
-    bool purge = strcmp(c->ex->method, "PURGE") == 0;
+    bool purge = c->ex->method_id == HTTP_M_PURGE;
     x->result = CACHE_BYPASS;
     if (!st && !purge)
         return 0; /* no store: nothing to look up or invalidate */
@@ -380,7 +380,7 @@ static void cache_invalidate_ref(struct client *c, const char *ref)
 
 static void cache_invalidate(struct client *c, const struct http_msg *m)
 {
-    if (!c->srv->store || !c->ex->cx.key || !policy_invalidates(c->ex->method, m->status))
+    if (!c->srv->store || !c->ex->cx.key || !policy_invalidates(c->ex->method_id, m->status))
         return;
     int n = cache_remove(c->srv, c->ex->cx.key);
     cache_invalidate_ref(c, cache_hval(m, "Location"));
@@ -531,7 +531,7 @@ static void cache_store_response(struct client *c, const struct http_msg *m)
     time_t now = (time_t)ev_now(c->srv->loop);
     struct cache_resp r;
     cache_facts(m, x->rt, (time_t)c->ex->started, now, &r);
-    if (!policy_storable(c->ex->method, &x->req_cc, x->req_auth, &r, x->default_ttl))
+    if (!policy_storable(c->ex->method_id, &x->req_cc, x->req_auth, &r, x->default_ttl))
         return;
     if (policy_freshness_lifetime(&r, x->default_ttl) <= 0 && !r.has_etag &&
         r.last_modified < 0)
