@@ -595,9 +595,38 @@ static enum http_error http_classify(const struct http_reader *r)
     case HPE_INVALID_TRANSFER_ENCODING:
     case HPE_LF_EXPECTED:
         return HTTP_ERR_FRAMING;
-    default:
-        return HTTP_ERR_SYNTAX;
+    case HPE_OK:
+    case HPE_CB_message_begin:
+    case HPE_CB_url:
+    case HPE_CB_header_field:
+    case HPE_CB_header_value:
+    case HPE_CB_headers_complete:
+    case HPE_CB_body:
+    case HPE_CB_message_complete:
+    case HPE_CB_status:
+    case HPE_CB_chunk_header:
+    case HPE_CB_chunk_complete:
+    case HPE_INVALID_EOF_STATE:
+    case HPE_HEADER_OVERFLOW:
+    case HPE_CLOSED_CONNECTION:
+    case HPE_INVALID_VERSION:
+    case HPE_INVALID_STATUS:
+    case HPE_INVALID_METHOD:
+    case HPE_INVALID_URL:
+    case HPE_INVALID_HOST:
+    case HPE_INVALID_PORT:
+    case HPE_INVALID_PATH:
+    case HPE_INVALID_QUERY_STRING:
+    case HPE_INVALID_FRAGMENT:
+    case HPE_INVALID_HEADER_TOKEN:
+    case HPE_INVALID_CONSTANT:
+    case HPE_INVALID_INTERNAL_STATE:
+    case HPE_STRICT:
+    case HPE_PAUSED:
+    case HPE_UNKNOWN:
+        break;
     }
+    return HTTP_ERR_SYNTAX;
 }
 
 /* The message ended: the reader pauses, then the owner hears of it (and
@@ -693,9 +722,20 @@ static bool http_chunk_ext_step(struct http_reader *r, unsigned char c)
         else if (c == '\r')
             r->ch = CH_SIZE_LF;
         return ws || c == ';' || c == '\r';
-    default:
-        return false;
+    case CH_SIZE0:
+    case CH_SIZE:
+    case CH_SIZE_LF:
+    case CH_DATA:
+    case CH_DATA_CR:
+    case CH_DATA_LF:
+    case CH_TRL_START:
+    case CH_TRL_NAME:
+    case CH_TRL_VALUE:
+    case CH_TRL_LF:
+    case CH_TRL_END_LF:
+        break; /* not in a chunk-ext */
     }
+    return false;
 }
 
 /* One byte of framing outside chunk-data: false if it does not fit
@@ -767,9 +807,20 @@ static bool http_chunk_step(struct http_reader *r, unsigned char c)
         return c == '\n';
     case CH_TRL_END_LF:
         return c == '\n'; /* the caller sees the end */
-    default:
+    case CH_EXT_WS:
+    case CH_EXT_NAME0:
+    case CH_EXT_NAME:
+    case CH_EXT_NAME_WS:
+    case CH_EXT_VAL0:
+    case CH_EXT_VAL:
+    case CH_EXT_QSTR:
+    case CH_EXT_QPAIR:
+    case CH_EXT_QEND:
         return http_chunk_ext_step(r, c);
+    case CH_DATA:
+        break; /* passed on in bulk, never a byte at a time */
     }
+    return false;
 }
 
 /* Why byte c was refused in state st (before the step). */
@@ -793,9 +844,19 @@ static const char *http_chunk_why(enum http_chunk_state st, unsigned char c)
         return "invalid trailer field name";
     case CH_TRL_VALUE:
         return "control byte in a trailer field";
-    default:
-        return "invalid chunk extension";
+    case CH_EXT_WS:
+    case CH_EXT_NAME0:
+    case CH_EXT_NAME:
+    case CH_EXT_NAME_WS:
+    case CH_EXT_VAL0:
+    case CH_EXT_VAL:
+    case CH_EXT_QSTR:
+    case CH_EXT_QPAIR:
+    case CH_EXT_QEND:
+    case CH_DATA:
+        break;
     }
+    return "invalid chunk extension";
 }
 
 #define HTTP_STAGE_CAP 16384
