@@ -11,7 +11,6 @@
  */
 #include "proxy.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -26,22 +25,6 @@
 static void client_io_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void client_timer_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void client_handshake(struct client *c);
-
-static void client_format_addr(const struct sockaddr *sa, char *out, size_t size)
-{
-    char ip[INET6_ADDRSTRLEN] = "?";
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
-        snprintf(out, size, "%s:%u", ip, ntohs(in->sin_port));
-    } else if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
-        snprintf(out, size, "[%s]:%u", ip, ntohs(in6->sin6_port));
-    } else {
-        snprintf(out, size, "unix");
-    }
-}
 
 /* ---- life cycle ---- */
 
@@ -60,7 +43,7 @@ static struct client *client_new(struct server *srv, int fd, const struct sockad
     c->id = ++srv->next_id;
     sock_init(&c->sock, fd);
     memcpy(&c->addr, sa, len < sizeof(c->addr) ? len : sizeof(c->addr));
-    client_format_addr(sa, c->addr_text, sizeof(c->addr_text));
+    sock_format_addr(c->addr_text, sizeof(c->addr_text), sa, true);
     buf_init(&c->in, c->cfg->limits.max_header_bytes + PROXY_FEED_MAX);
     buf_init(&c->out, PROXY_OUT_MAX);
     int one = 1;

@@ -17,7 +17,6 @@
 #include "hooks.h"
 #include "log.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,18 +25,6 @@
 static int client_on_connect(struct client *c, const struct http_msg *m);
 static bool client_is_asterisk(const struct http_msg *m);
 static bool client_options_server(const struct http_msg *m);
-
-/* The client's IP without port, for X-Forwarded-For. */
-static void client_ip(const struct client *c, char *out, size_t size)
-{
-    const struct sockaddr *sa = (const struct sockaddr *)&c->addr;
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)size);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)size);
-    else
-        snprintf(out, size, "unknown");
-}
 
 /* Whether a Via header already names this proxy: a forwarding loop. */
 static bool client_is_loop(const struct http_msg *m, const char *name)
@@ -122,7 +109,7 @@ static int client_build_request(struct client *c, const struct http_msg *m, cons
         return -1;
     if (reverse) {
         char ip[INET6_ADDRSTRLEN];
-        client_ip(c, ip, sizeof(ip));
+        sock_format_addr(ip, sizeof(ip), (const struct sockaddr *)&c->addr, false);
         if (client_merge_header(out, m, "X-Forwarded-For", ip) < 0)
             return -1;
     }
@@ -206,7 +193,7 @@ static int client_route(struct client *c, const struct http_msg *m, struct url *
    whole, forwarded as OPTIONS * (RFC 9112 §3.2.4). */
 static bool client_options_server(const struct http_msg *m)
 {
-    if (strcmp(http_str(m, m->method), "OPTIONS") != 0)
+    if (m->method_id != HTTP_M_OPTIONS)
         return false;
     const char *t = http_str(m, m->target);
     const char *auth = strstr(t, "://");
@@ -217,7 +204,7 @@ static bool client_options_server(const struct http_msg *m)
 static bool client_is_asterisk(const struct http_msg *m)
 {
     return m->target_len == 1 && http_str(m, m->target)[0] == '*' &&
-           strcmp(http_str(m, m->method), "OPTIONS") == 0;
+           m->method_id == HTTP_M_OPTIONS;
 }
 
 static size_t client_count_headers(const struct http_msg *m, const char *name)
@@ -317,7 +304,7 @@ enum hook_rc request_hook_purge(void *arg, struct http_msg *m)
 {
     struct head_ctx *h = arg;
     struct client *c = h->c;
-    if (!h->routed || strcmp(c->ex->method, "PURGE") != 0 || client_is_asterisk(m) ||
+    if (!h->routed || c->ex->method_id != HTTP_M_PURGE || client_is_asterisk(m) ||
         c->ex->ws_upgrade)
         return HOOK_NEXT;
     if (!config_purge_allowed(c->cfg, (const struct sockaddr *)&c->addr)) {

@@ -38,6 +38,7 @@
 #include <string.h>
 #include <sys/queue.h>
 
+#include "hash.h"
 #include "log.h"
 
 #define DNS_CACHE_MAX 1024
@@ -216,13 +217,7 @@ static void dns_sock_state_cb(void *data, ares_socket_t fd, int readable, int wr
 
 static uint32_t dns_hash(const char *s)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
-
-    for (; *s != '\0'; s++) {
-        h ^= (unsigned char)*s;
-        h *= 16777619u;
-    }
-    return h;
+    return (uint32_t)hash_fnv1a(s, 0);
 }
 
 /* ASCII only, whatever the locale. */

@@ -213,7 +213,7 @@ static int http_on_value(http_parser *p, const char *at, size_t n)
     return http_mem_extend(m, at, n);
 }
 
-static int http_method_id(unsigned method)
+static enum http_method_id http_method_id(unsigned method)
 {
     switch (method) {
     case HTTP_GET:
@@ -226,6 +226,14 @@ static int http_method_id(unsigned method)
         return HTTP_M_PUT;
     case HTTP_CONNECT:
         return HTTP_M_CONNECT;
+    case HTTP_DELETE:
+        return HTTP_M_DELETE;
+    case HTTP_OPTIONS:
+        return HTTP_M_OPTIONS;
+    case HTTP_TRACE:
+        return HTTP_M_TRACE;
+    case HTTP_PURGE:
+        return HTTP_M_PURGE;
     default:
         return HTTP_M_OTHER;
     }
@@ -588,9 +596,38 @@ static enum http_error http_classify(const struct http_reader *r)
     case HPE_INVALID_TRANSFER_ENCODING:
     case HPE_LF_EXPECTED:
         return HTTP_ERR_FRAMING;
-    default:
-        return HTTP_ERR_SYNTAX;
+    case HPE_OK:
+    case HPE_CB_message_begin:
+    case HPE_CB_url:
+    case HPE_CB_header_field:
+    case HPE_CB_header_value:
+    case HPE_CB_headers_complete:
+    case HPE_CB_body:
+    case HPE_CB_message_complete:
+    case HPE_CB_status:
+    case HPE_CB_chunk_header:
+    case HPE_CB_chunk_complete:
+    case HPE_INVALID_EOF_STATE:
+    case HPE_HEADER_OVERFLOW:
+    case HPE_CLOSED_CONNECTION:
+    case HPE_INVALID_VERSION:
+    case HPE_INVALID_STATUS:
+    case HPE_INVALID_METHOD:
+    case HPE_INVALID_URL:
+    case HPE_INVALID_HOST:
+    case HPE_INVALID_PORT:
+    case HPE_INVALID_PATH:
+    case HPE_INVALID_QUERY_STRING:
+    case HPE_INVALID_FRAGMENT:
+    case HPE_INVALID_HEADER_TOKEN:
+    case HPE_INVALID_CONSTANT:
+    case HPE_INVALID_INTERNAL_STATE:
+    case HPE_STRICT:
+    case HPE_PAUSED:
+    case HPE_UNKNOWN:
+        break;
     }
+    return HTTP_ERR_SYNTAX;
 }
 
 /* The message ended: the reader pauses, then the owner hears of it (and
@@ -686,9 +723,20 @@ static bool http_chunk_ext_step(struct http_reader *r, unsigned char c)
         else if (c == '\r')
             r->ch = CH_SIZE_LF;
         return ws || c == ';' || c == '\r';
-    default:
-        return false;
+    case CH_SIZE0:
+    case CH_SIZE:
+    case CH_SIZE_LF:
+    case CH_DATA:
+    case CH_DATA_CR:
+    case CH_DATA_LF:
+    case CH_TRL_START:
+    case CH_TRL_NAME:
+    case CH_TRL_VALUE:
+    case CH_TRL_LF:
+    case CH_TRL_END_LF:
+        break; /* not in a chunk-ext */
     }
+    return false;
 }
 
 /* One byte of framing outside chunk-data: false if it does not fit
@@ -760,9 +808,20 @@ static bool http_chunk_step(struct http_reader *r, unsigned char c)
         return c == '\n';
     case CH_TRL_END_LF:
         return c == '\n'; /* the caller sees the end */
-    default:
+    case CH_EXT_WS:
+    case CH_EXT_NAME0:
+    case CH_EXT_NAME:
+    case CH_EXT_NAME_WS:
+    case CH_EXT_VAL0:
+    case CH_EXT_VAL:
+    case CH_EXT_QSTR:
+    case CH_EXT_QPAIR:
+    case CH_EXT_QEND:
         return http_chunk_ext_step(r, c);
+    case CH_DATA:
+        break; /* passed on in bulk, never a byte at a time */
     }
+    return false;
 }
 
 /* Why byte c was refused in state st (before the step). */
@@ -786,9 +845,19 @@ static const char *http_chunk_why(enum http_chunk_state st, unsigned char c)
         return "invalid trailer field name";
     case CH_TRL_VALUE:
         return "control byte in a trailer field";
-    default:
-        return "invalid chunk extension";
+    case CH_EXT_WS:
+    case CH_EXT_NAME0:
+    case CH_EXT_NAME:
+    case CH_EXT_NAME_WS:
+    case CH_EXT_VAL0:
+    case CH_EXT_VAL:
+    case CH_EXT_QSTR:
+    case CH_EXT_QPAIR:
+    case CH_EXT_QEND:
+    case CH_DATA:
+        break;
     }
+    return "invalid chunk extension";
 }
 
 #define HTTP_STAGE_CAP 16384
@@ -971,14 +1040,6 @@ const char *http_reader_strerror(const struct http_reader *r)
     return http_errno_description(HTTP_PARSER_ERRNO(&r->parser));
 }
 
-void http_reader_release(struct http_reader *r)
-{
-    if (r->in_message)
-        return;
-    http_msg_free(&r->msg);
-    http_msg_clear(&r->msg);
-}
-
 struct http_msg *http_reader_msg(struct http_reader *r)
 {
     return &r->msg;
@@ -1024,15 +1085,15 @@ bool http_is_hop_name(const char *name)
     return false;
 }
 
-bool http_status_has_body(int method_id, int status)
+bool http_status_has_body(enum http_method_id method_id, int status)
 {
     if (method_id == HTTP_M_HEAD)
         return false;
     return !(status < 200 || status == 204 || status == 304);
 }
 
-enum http_framing http_response_framing(int method_id, int status, int64_t content_length,
-                                        bool chunked, unsigned client_minor)
+enum http_framing http_response_framing(enum http_method_id method_id, int status,
+                                        int64_t content_length, bool chunked, unsigned client_minor)
 {
     if (!http_status_has_body(method_id, status))
         return HTTP_FRAME_NONE;

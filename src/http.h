@@ -28,6 +28,25 @@ struct http_header {
     bool hop; /* hop-by-hop: never forwarded */
 };
 
+/*
+ * The methods magpie acts on, from http-parser's method (which matches
+ * names case-sensitively, RFC 9110 §9.1, and refuses names it does not
+ * know); any other method it accepts (PATCH, the WebDAV ones, ...) is
+ * HTTP_M_OTHER. The name as received stays in the message for logs.
+ */
+enum http_method_id {
+    HTTP_M_OTHER,
+    HTTP_M_GET,
+    HTTP_M_HEAD,
+    HTTP_M_POST,
+    HTTP_M_PUT,
+    HTTP_M_CONNECT,
+    HTTP_M_DELETE,
+    HTTP_M_OPTIONS,
+    HTTP_M_TRACE,
+    HTTP_M_PURGE, /* cache.c: removes stored responses */
+};
+
 struct http_msg {
     char *mem; /* arena: NUL-terminated strings */
     size_t mem_len, mem_cap;
@@ -36,7 +55,7 @@ struct http_msg {
 
     uint32_t method, target, reason; /* arena offsets */
     uint32_t target_len;
-    int method_id; /* HTTP_M_* */
+    enum http_method_id method_id;
     int status;
     unsigned major, minor;
 
@@ -46,8 +65,6 @@ struct http_msg {
     bool upgrade;    /* Upgrade with Connection: upgrade, or CONNECT */
     bool expect_continue;
 };
-
-enum http_method_id { HTTP_M_OTHER, HTTP_M_GET, HTTP_M_HEAD, HTTP_M_POST, HTTP_M_PUT, HTTP_M_CONNECT };
 
 /* Offsets of strings the message did not have (an empty reason phrase). */
 #define HTTP_NO_STR UINT32_MAX
@@ -134,8 +151,6 @@ void http_reader_set_max_trailer(struct http_reader *r, size_t bytes);
 bool http_reader_mid_message(const struct http_reader *r);
 /* Detailed parser error text for logs and error bodies. */
 const char *http_reader_strerror(const struct http_reader *r);
-/* Frees the last message's memory (between messages, on idle connections). */
-void http_reader_release(struct http_reader *r);
 /* The message being read or last read. */
 struct http_msg *http_reader_msg(struct http_reader *r);
 
@@ -167,10 +182,11 @@ enum http_framing { HTTP_FRAME_NONE, HTTP_FRAME_LENGTH, HTTP_FRAME_CHUNKED, HTTP
  * Framing for relaying a response with the given status and upstream
  * framing to a client of version 1.minor that sent method.
  */
-enum http_framing http_response_framing(int method_id, int status, int64_t content_length,
-                                        bool chunked, unsigned client_minor);
+enum http_framing http_response_framing(enum http_method_id method_id, int status,
+                                        int64_t content_length, bool chunked,
+                                        unsigned client_minor);
 /* Whether a response with this status to this method can have a body. */
-bool http_status_has_body(int method_id, int status);
+bool http_status_has_body(enum http_method_id method_id, int status);
 
 const char *http_reason(int status);
 

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
+
 #define POOL_BUCKETS 1024
 
 struct pool_origin {
@@ -32,10 +34,7 @@ struct pool {
 
 static uint32_t pool_hash(const char *s)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 16777619u;
-    return h;
+    return (uint32_t)hash_fnv1a(s, 0);
 }
 
 struct pool *pool_new(const struct pool_ops *ops)

@@ -139,9 +139,9 @@ struct exchange {
     enum exchange_plan plan;
     int local_status;  /* the answer that waits, and why */
     char *local_reason;
-    int method_id;
+    enum http_method_id method_id;
     unsigned minor;
-    char *method;
+    char *method;      /* as received: the request line sent on, the logs */
     char *url;         /* absolute, for the access log */
     ev_tstamp started;
 

@@ -3,9 +3,14 @@
  */
 #include "sock.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "url.h"
 
 void sock_init(struct sock *s, int fd)
 {
@@ -101,4 +106,26 @@ void sock_close(struct sock *s)
         close(s->fd);
     s->fd = -1;
     s->read_wants_write = s->write_wants_read = false;
+}
+
+void sock_format_addr(char *out, size_t size, const struct sockaddr *sa, bool with_port)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    uint16_t port;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+        port = ntohs(in->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+        port = ntohs(in6->sin6_port);
+    } else {
+        snprintf(out, size, "%s", with_port ? "unix" : "unknown");
+        return;
+    }
+    if (with_port)
+        url_format_hostport(out, size, ip, port); /* brackets IPv6 */
+    else
+        snprintf(out, size, "%s", ip);
 }

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "buf.h"
 #include "tls.h"
@@ -37,5 +38,13 @@ const char *sock_error(const struct sock *s);
 bool sock_pending(const struct sock *s);
 /* Sends close_notify when TLS, frees the TLS state and closes the fd. */
 void sock_close(struct sock *s);
+
+/*
+ * An address as text, truncated to size: "192.0.2.1:80" and "[2001:db8::1]:80"
+ * with the port (the logs), "192.0.2.1" and "2001:db8::1" without
+ * (X-Forwarded-For). Any other family is "unix" with the port and "unknown",
+ * X-Forwarded-For's word for an address it cannot give, without.
+ */
+void sock_format_addr(char *out, size_t size, const struct sockaddr *sa, bool with_port);
 
 #endif

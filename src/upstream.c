@@ -200,11 +200,15 @@ static bool upstream_replayable(const struct client *c)
     case HTTP_M_GET:
     case HTTP_M_HEAD:
     case HTTP_M_PUT:
+    case HTTP_M_DELETE:
+    case HTTP_M_OPTIONS:
+    case HTTP_M_TRACE:
         break;
-    default:
-        if (strcmp(c->ex->method, "OPTIONS") != 0 && strcmp(c->ex->method, "DELETE") != 0 &&
-            strcmp(c->ex->method, "TRACE") != 0)
-            return false;
+    case HTTP_M_OTHER:
+    case HTTP_M_POST:
+    case HTTP_M_CONNECT:
+    case HTTP_M_PURGE:
+        return false;
     }
     /* a body is streamed, not kept: only bodiless requests can be sent again */
     return c->ex->req_done && c->ex->bytes_received == 0 && !c->ex->req_chunked;
@@ -423,17 +427,6 @@ static void upstream_set_port(struct sockaddr_storage *ss, uint16_t port)
         ((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
 }
 
-static void upstream_format_peer(char *out, size_t size, const struct sockaddr_storage *ss,
-                                 uint16_t port)
-{
-    char ip[INET6_ADDRSTRLEN] = "?";
-    if (ss->ss_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, ip, sizeof(ip));
-    else
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, ip, sizeof(ip));
-    url_format_hostport(out, size, ip, port);
-}
-
 /* Closes the socket of a failed attempt, keeping the connection object. */
 static void upstream_drop_fd(struct client *c)
 {
@@ -507,7 +500,7 @@ static void upstream_connect_next(struct client *c)
         size_t i = u->next_addr++;
         struct sockaddr_storage *ss = &u->addrs->addr[i];
         upstream_set_port(ss, u->port);
-        upstream_format_peer(uc->peer, sizeof(uc->peer), ss, u->port);
+        sock_format_addr(uc->peer, sizeof(uc->peer), (const struct sockaddr *)ss, true);
         snprintf(u->peer, sizeof(u->peer), "%s", uc->peer);
         if (upstream_dest_refused(c, ss)) /* the exact address connected to */
             return;

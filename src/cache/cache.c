@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cache/cache_int.h"
+#include "hash.h"
 #include "log.h"
 #include "proxy.h"
 
@@ -368,7 +369,7 @@ static void cache_invalidate_ref(struct client *c, const char *ref)
 
 static void cache_invalidate(struct client *c, const struct http_msg *m)
 {
-    if (!c->srv->store || !c->ex->cx.key || !policy_invalidates(c->ex->method, m->status))
+    if (!c->srv->store || !c->ex->cx.key || !policy_invalidates(c->ex->method_id, m->status))
         return;
     int n = cache_remove(c->srv, c->ex->cx.key);
     cache_invalidate_ref(c, cache_hval(m, "Location"));
@@ -519,7 +520,7 @@ static void cache_store_response(struct client *c, const struct http_msg *m)
     time_t now = (time_t)ev_now(c->srv->loop);
     struct cache_resp r;
     cache_facts(m, x->rt, (time_t)c->ex->started, now, &r);
-    if (!policy_storable(c->ex->method, &x->req_cc, x->req_auth, &r, x->default_ttl))
+    if (!policy_storable(c->ex->method_id, &x->req_cc, x->req_auth, &r, x->default_ttl))
         return;
     if (policy_freshness_lifetime(&r, x->default_ttl) <= 0 && !r.has_etag &&
         r.last_modified < 0)
@@ -664,9 +665,7 @@ void cache_response_end(struct client *c)
  */
 static uint64_t cache_flight_hash(const struct server *srv, const char *key)
 {
-    uint64_t h = 0xcbf29ce484222325ULL ^ srv->flight_seed; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-        h = (h ^ *p) * 0x100000001b3ULL;
+    uint64_t h = hash_fnv1a(key, srv->flight_seed);
     return h ^ (h >> 29);
 }
 

@@ -517,11 +517,10 @@ static bool policy_explicit_freshness(const struct cache_resp *r)
     return r->cc.s_maxage != CC_UNSET || r->cc.max_age != CC_UNSET || r->expires != -1;
 }
 
-bool policy_storable(const char *method, const struct cc *req_cc, bool req_authorization,
+bool policy_storable(enum http_method_id method, const struct cc *req_cc, bool req_authorization,
                      const struct cache_resp *r, double default_ttl)
 {
-    /* methods are case-sensitive (RFC 9110 §9.1) */
-    if (!method || (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0))
+    if (method != HTTP_M_GET && method != HTTP_M_HEAD)
         return false;
     if (!policy_understood_status(r->status))
         return false;
@@ -657,14 +656,24 @@ bool policy_explicitly_cacheable(const struct cache_resp *r)
            (policy_explicit_freshness(r) && policy_freshness_lifetime(r, -1) > 0);
 }
 
-bool policy_invalidates(const char *method, int status)
+bool policy_invalidates(enum http_method_id method, int status)
 {
-    static const char *const safe[] = {"GET", "HEAD", "OPTIONS", "TRACE"};
-    if (!method || status < 200 || status > 399)
+    if (status < 200 || status > 399)
         return false;
-    for (size_t i = 0; i < sizeof(safe) / sizeof(safe[0]); i++)
-        if (strcmp(method, safe[i]) == 0)
-            return false;
+    switch (method) {
+    case HTTP_M_GET:
+    case HTTP_M_HEAD:
+    case HTTP_M_OPTIONS:
+    case HTTP_M_TRACE:
+        return false; /* safe (RFC 9110 §9.2.1) */
+    case HTTP_M_OTHER:
+    case HTTP_M_POST:
+    case HTTP_M_PUT:
+    case HTTP_M_CONNECT:
+    case HTTP_M_DELETE:
+    case HTTP_M_PURGE:
+        break;
+    }
     return true;
 }
 

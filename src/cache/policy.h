@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "http.h" /* enum http_method_id */
+
 #define CC_UNSET (-1)    /* a delta-seconds directive that was absent */
 #define CC_ANY INT64_MAX /* max-stale without a value */
 
@@ -96,7 +98,7 @@ bool policy_understood_status(int status);
  * error is never kept for default_ttl; only explicit freshness or public
  * stores those.
  */
-bool policy_storable(const char *method, const struct cc *req_cc, bool req_authorization,
+bool policy_storable(enum http_method_id method, const struct cc *req_cc, bool req_authorization,
                      const struct cache_resp *r, double default_ttl);
 
 /*
@@ -164,9 +166,9 @@ bool policy_explicitly_cacheable(const struct cache_resp *r);
  */
 bool policy_targeted_cc(const char *value, struct cc *cc);
 
-/* Whether an unsafe method (anything but GET, HEAD, OPTIONS, TRACE; case-
- * sensitive) with a 2xx or 3xx status invalidates stored responses (§4.4). */
-bool policy_invalidates(const char *method, int status);
+/* Whether an unsafe method (anything but GET, HEAD, OPTIONS, TRACE) with a
+ * 2xx or 3xx status invalidates stored responses (§4.4). */
+bool policy_invalidates(enum http_method_id method, int status);
 
 /*
  * Vary (§4.1): the secondary key of a request for a response whose Vary

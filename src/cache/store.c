@@ -177,7 +177,7 @@ static void store_write_error(struct store *s, const char *what, int err)
             return;
     if (s->nwerr_logged < MAX_WERR)
         s->werr_logged[s->nwerr_logged++] = err;
-    log_warn("cache: %s in %s: %s (not logged again until a store succeeds; see write_errors)",
+    log_warn("cache: %s in %s: %s (not logged again until a store succeeds)",
              what, s->dir, strerror(err));
 }
 
@@ -261,11 +261,6 @@ void store_close(struct store *s)
     free(s->rbuf);
     free(s->dir);
     free(s);
-}
-
-const struct store_stats *store_stats(const struct store *s)
-{
-    return &s->stats;
 }
 
 const char *store_vary(struct store *s, const char *key)

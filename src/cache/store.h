@@ -32,15 +32,6 @@ struct store_writer;
 #define STORE_BODY_CRC_MAX (64 * 1024) /* bodies up to this are CRC-checked by store_get */
 #define STORE_MEM_OBJECT_MAX (1024 * 1024) /* larger objects are sent from their file */
 
-struct store_stats {
-    uint64_t objects, bytes;     /* what the index holds now */
-    uint64_t removed_invalid;    /* files that failed validation */
-    uint64_t removed_tmp;        /* leftover temporary files deleted at start */
-    uint64_t evicted;            /* removed to stay under max_size (or STORE_MAX_VARIANTS) */
-    uint64_t write_errors;       /* writes abandoned (disk full, I/O error) */
-    uint64_t memory_objects, memory_bytes; /* copies in the memory tier */
-};
-
 /* An open stored response, for serving: a file, or a memory copy. */
 struct store_obj {
     int fd;            /* -1 for a memory copy */
@@ -75,7 +66,6 @@ int store_set_memory(struct store *s, uint64_t bytes);
 /* Every writer must be committed or aborted first. Open store_obj stay
    valid (they own their fd and head). */
 void store_close(struct store *s);
-const struct store_stats *store_stats(const struct store *s);
 
 /*
  * The Vary field names recorded with the newest variant of key ("" when it

@@ -151,8 +151,9 @@ static void check_vary(const struct http_msg *rsp, const struct http_msg *req)
 static void decide(const struct http_msg *rsp, const struct http_msg *req, uint8_t opt,
                    uint64_t size)
 {
-    static const char *const methods[] = {"GET", "HEAD", "POST", "DELETE"};
-    const char *method = methods[(opt >> 4) & 3];
+    static const enum http_method_id methods[] = {HTTP_M_GET, HTTP_M_HEAD, HTTP_M_POST,
+                                                  HTTP_M_DELETE};
+    enum http_method_id method = methods[(opt >> 4) & 3];
     struct cache_resp r;
     /* bit 2 and 3: a reverse route, with or without its own targeted field,
        so CDN-Cache-Control (RFC 9213) and the route's field are parsed too */

@@ -22,6 +22,7 @@
 #include <zlib.h>
 
 #include "cache/store.h"
+#include "cache/store_int.h" /* store_stats() */
 #include "fuzz.h"
 #include "http.h"
 #include "log.h"

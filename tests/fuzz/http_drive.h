@@ -3,8 +3,10 @@
  * upstream_relay.c (responses) do: bytes arrive in pieces split where the
  * fuzzer chose, each head is found with http_head_scan() and fed whole,
  * bodies are fed as they come, and after each message the reader goes on
- * to the next (pipelining, interim responses). The callbacks check what
- * the rest of magpie takes for granted about a parsed message.
+ * to the next (pipelining, interim responses); after a final response it
+ * is freed and a new one reads the next, as upstream.c gives each exchange
+ * on a reused origin connection its own. The callbacks check what the rest
+ * of magpie takes for granted about a parsed message.
  *
  * Input: byte 0 picks options (bit 0-2: how many split points follow as
  * 16-bit offsets; bit 3: the first response answers a HEAD; bit 4: feed
@@ -30,6 +32,7 @@
 struct drive {
     bool request;
     struct http_reader *r;
+    size_t max_trailer;
     bool in_msg, done;
     bool head_pending; /* the next final response answers a HEAD */
     int64_t content_length;
@@ -117,6 +120,16 @@ static const struct http_reader_ops drive_ops = {
     .on_done = drive_on_done,
 };
 
+/* A fresh reader, as upstream_new_reader() makes one per exchange. */
+static void drive_new_reader(struct drive *d)
+{
+    http_reader_free(&d->r);
+    d->r = http_reader_new(d->request, &drive_ops, d);
+    if (!d->r)
+        abort();
+    http_reader_set_max_trailer(d->r, d->max_trailer);
+}
+
 enum drive_phase { PHASE_HEAD, PHASE_BODY, PHASE_STOP };
 
 /* Parses what has arrived in p[*off..avail), as the connection code does. */
@@ -172,12 +185,13 @@ static enum drive_phase drive_step(struct drive *d, enum drive_phase ph, const c
                 abort(); /* a body where none can be */
             if (tunnel)
                 return PHASE_STOP; /* the bytes that follow are another protocol */
+            d->done = false;
             if (!d->request && m->status >= 200) {
                 d->head_pending = false;
-                http_reader_release(d->r); /* as an idle origin connection does */
+                drive_new_reader(d); /* the exchange ended; the next has its own */
+            } else {
+                http_reader_next(d->r);
             }
-            d->done = false;
-            http_reader_next(d->r);
             *scanned = 0;
             ph = PHASE_HEAD;
         }
@@ -208,11 +222,11 @@ static void drive_run(bool request, const uint8_t *data, size_t size)
     splits[ns++] = size;
     qsort(splits, ns, sizeof(splits[0]), drive_cmp);
 
-    struct drive d = {.request = request, .stream_len = size, .content_length = -1};
-    d.r = http_reader_new(request, &drive_ops, &d);
-    if (!d.r)
-        abort();
-    http_reader_set_max_trailer(d.r, (opt & 32) ? 64 : DRIVE_MAX_HEAD);
+    struct drive d = {.request = request,
+                      .max_trailer = (opt & 32) ? 64 : DRIVE_MAX_HEAD,
+                      .stream_len = size,
+                      .content_length = -1};
+    drive_new_reader(&d);
     if (!request && (opt & 8)) {
         http_reader_expect_no_body(d.r);
         d.head_pending = true;

@@ -261,7 +261,7 @@ struct req_case {
     enum http_error err;
     /* when err == HTTP_OK: */
     int done; /* messages ended */
-    int method_id;
+    enum http_method_id method_id;
     const char *method, *target;
     unsigned minor;
     bool keep_alive, chunked, expect_continue, upgrade;
@@ -324,10 +324,18 @@ static const struct req_case req_cases[] = {
      HTTP_M_POST, "POST", "/p", 1, true, false, false, false, 10, "hello"},
     {"CONNECT", "CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n", HTTP_OK, 1, HTTP_M_CONNECT,
      "CONNECT", "h:443", 1, true, false, false, true, -1, ""},
-    {"DELETE is other", "DELETE /x " H11 "\r\n", HTTP_OK, 1, HTTP_M_OTHER, "DELETE", "/x", 1, true,
-     false, false, false, -1, ""},
-    {"OPTIONS *", "OPTIONS * " H11 "\r\n", HTTP_OK, 1, HTTP_M_OTHER, "OPTIONS", "*", 1, true, false,
+    {"DELETE", "DELETE /x " H11 "\r\n", HTTP_OK, 1, HTTP_M_DELETE, "DELETE", "/x", 1, true, false,
      false, false, -1, ""},
+    {"OPTIONS *", "OPTIONS * " H11 "\r\n", HTTP_OK, 1, HTTP_M_OPTIONS, "OPTIONS", "*", 1, true,
+     false, false, false, -1, ""},
+    {"TRACE", "TRACE /t " H11 "\r\n", HTTP_OK, 1, HTTP_M_TRACE, "TRACE", "/t", 1, true, false,
+     false, false, -1, ""},
+    {"PURGE", "PURGE /x " H11 "\r\n", HTTP_OK, 1, HTTP_M_PURGE, "PURGE", "/x", 1, true, false,
+     false, false, -1, ""},
+    {"PATCH is other", "PATCH /x " H11 "Content-Length: 1\r\n\r\nx", HTTP_OK, 1, HTTP_M_OTHER,
+     "PATCH", "/x", 1, true, false, false, false, 1, "x"},
+    {"MKCOL is other", "MKCOL /d " H11 "\r\n", HTTP_OK, 1, HTTP_M_OTHER, "MKCOL", "/d", 1, true,
+     false, false, false, -1, ""},
     {"absolute form", "GET http://example.com:8080/x?y " H11 "\r\n", HTTP_OK, 1, HTTP_M_GET, "GET",
      "http://example.com:8080/x?y", 1, true, false, false, false, -1, ""},
     {"HTTP/1.0", "GET / HTTP/1.0\r\n\r\n", HTTP_OK, 1, HTTP_M_GET, "GET", "/", 0, false, false,
@@ -471,6 +479,10 @@ static const struct req_case req_cases[] = {
     REQ_ERR("trailer line without a colon",
             "POST / " H11 "Transfer-Encoding: chunked\r\n\r\n0\r\nXY\r\n", HTTP_ERR_FRAMING),
     REQ_ERR("bad method", "G@T / " H11 "\r\n", HTTP_ERR_SYNTAX),
+    /* names are case-sensitive (RFC 9110 §9.1): "get" is no GET, and no method at all */
+    REQ_ERR("lower-case get", "get / " H11 "\r\n", HTTP_ERR_SYNTAX),
+    REQ_ERR("lower-case purge", "purge / " H11 "\r\n", HTTP_ERR_SYNTAX),
+    REQ_ERR("unknown method", "FOO / " H11 "\r\n", HTTP_ERR_SYNTAX),
     REQ_ERR("bad field name", "GET / " H11 "Bad<Name: x\r\n\r\n", HTTP_ERR_SYNTAX),
     /* RFC 9112 §5.1: no whitespace in or after a field name */
     REQ_ERR("space in field name", "GET / " H11 "Bad Name: x\r\n\r\n", HTTP_ERR_SYNTAX),

@@ -35,6 +35,7 @@
 #include "cache/index.h"
 #include "cache/memory.h"
 #include "cache/store.h"
+#include "cache/store_int.h" /* store_stats() */
 #include "log.h"
 
 #define HDR 64 /* fixed header size, format version 1 */
