@@ -449,7 +449,7 @@ static bool client_waits_on_origin(const struct client *c)
     case CS_FETCH:
         return c->ex->req_done || buf_used(&c->ex->up.out) >= PROXY_HIGH_WATER;
     case CS_DELIVER:
-        return c->ex->cx.follower; /* nothing new from the fetch yet */
+        return c->ex->cx.role == ROLE_FOLLOWER; /* nothing new from the fetch yet */
     case CS_TLS:
     case CS_RECEIVE:
     case CS_TUNNEL:

@@ -126,7 +126,7 @@ void exchange_deliver(struct client *c)
 void exchange_deliver_resume(void *arg)
 {
     struct client *c = arg;
-    if (c->state == CS_DELIVER || c->ex->cx.behind)
+    if (c->state == CS_DELIVER || c->ex->cx.role == ROLE_BEHIND)
         exchange_store_push(c, false);
     else
         chain_resume(&c->ex->fetch);

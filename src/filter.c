@@ -123,7 +123,7 @@ void chain_resume(struct chain *ch)
         ch->resume(ch->resume_arg);
 }
 
-void chain_close(struct chain *ch)
+void chain_free_filters(struct chain *ch)
 {
     struct filter *f = ch->first;
     while (f) {

@@ -124,7 +124,13 @@ bool chain_room(const struct chain *ch);
    chain has room and is neither failed nor ended. */
 void chain_resume(struct chain *ch);
 /* Frees the filters (idempotent); the chain can be opened again. */
-void chain_close(struct chain *ch);
+void chain_free_filters(struct chain *ch);
+static inline void chain_close(struct chain *ch)
+{
+    if (ch->first)
+        chain_free_filters(ch); /* an exchange without filters pays nothing here */
+    ch->failed = ch->ended = false;
+}
 
 /* For filters: passes a piece to the next node (or the sink). A -1 from
    there fails the chain; once failed, -1 without calling anything. The

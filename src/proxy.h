@@ -31,6 +31,7 @@
 
 #define PROXY_HIGH_WATER (64 * 1024)
 #define PROXY_FEED_MAX (16 * 1024)     /* parsed per step, so buffers stay bounded */
+#define UPSTREAM_KEY_MAX (URL_HOST_MAX + 32) /* "https://" host:port " noverify" */
 #define PROXY_OUT_MAX (1024 * 1024)    /* hard cap; the watermark keeps far below it */
 
 /*
@@ -71,7 +72,7 @@ struct upconn {
     bool hs_want_read, hs_want_write;
     unsigned requests; /* responses completed on it */
     char host[URL_HOST_MAX];
-    char peer[64];
+    char peer[48]; /* "ip:port" or "[ip6]:port" */
     struct sockaddr_storage addr; /* connected to, for the destination check on reuse */
     unsigned long dest_gen; /* gen of the config whose destination check it passed; 0: none */
 };
@@ -92,8 +93,7 @@ struct upstream {
     bool https;
     bool verify;       /* https: check the chain and host name */
     bool forward;      /* absolute URI or CONNECT: destinations are checked (dest.h) */
-    char key[URL_HOST_MAX + 32]; /* pool key */
-    char peer[64];     /* "ip:port" used, for the access log */
+    char peer[48];     /* "ip:port" used, for the access log: "[" 39 "]:65535" at most */
     char *head;        /* the request head, kept while a replay is allowed */
     size_t head_len;
     unsigned retries_left;

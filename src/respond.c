@@ -9,7 +9,7 @@
 
 #include "proxy.h"
 
-/* One Via line: the origin's entries, then ours. */
+/* One Via line: the origin's entries, then ours ("1.<minor> name"). */
 static int respond_via(const struct client *c, struct buf *out, const struct head_end *e)
 {
     const struct http_msg *m = e->via_from;
@@ -21,8 +21,10 @@ static int respond_via(const struct client *c, struct buf *out, const struct hea
             (buf_append(out, http_hvalue(m, h), h->value_len) < 0 || buf_append_lit(out, ", ") < 0))
             return -1;
     }
-    if (buf_append_lit(out, "1.") < 0 || buf_append_u64(out, e->via_minor) < 0 ||
-        buf_append_lit(out, " ") < 0 || buf_append_str(out, c->cfg->proxy_name) < 0)
+    char v[] = "1.1 ";
+    if (e->via_minor < 10)
+        v[2] = (char)('0' + e->via_minor);
+    if (buf_append(out, v, sizeof(v) - 1) < 0 || buf_append_str(out, c->cfg->proxy_name) < 0)
         return -1;
     return buf_append_lit(out, "\r\n");
 }

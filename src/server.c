@@ -411,7 +411,7 @@ static void server_drain_timeout_cb(struct ev_loop *loop, ev_timer *w, int reven
         log_warn("#%llu %s: state %d, %s %s%s", c->id, c->addr_text, (int)c->state,
                  c->ex && c->ex->method ? c->ex->method : "-",
                  c->ex && c->ex->url ? c->ex->url : "(between requests)",
-                 c->ex && c->ex->cx.follower ? " (following a fetch)" : "");
+                 c->ex && c->ex->cx.role == ROLE_FOLLOWER ? " (following a fetch)" : "");
     while (srv->clients)
         client_close(srv->clients, "shutdown timeout");
 }

@@ -186,11 +186,13 @@ void upstream_session_free(void *session)
 
 /* ---- starting an exchange ---- */
 
-static void upstream_set_key(struct upstream *u)
+/* The pool key, made when needed rather than kept: the exchange stays
+   small (it is allocated per request). */
+static void upstream_key(const struct upstream *u, char *out, size_t size)
 {
     char hp[URL_HOST_MAX + 8];
     url_format_hostport(hp, sizeof(hp), u->host, u->port);
-    snprintf(u->key, sizeof(u->key), "%s://%s%s", u->https ? "https" : "http", hp,
+    snprintf(out, size, "%s://%s%s", u->https ? "https" : "http", hp,
              u->https && !u->verify ? " noverify" : "");
 }
 
@@ -245,7 +247,6 @@ void upstream_start(struct client *c)
     u->head = NULL;
     free(u->addrs);
     u->addrs = NULL;
-    upstream_set_key(u);
     upstream_acquire(c);
 }
 
@@ -392,7 +393,9 @@ static void upstream_acquire(struct client *c)
     const struct pool_limits lim = {c->cfg->upstream.pool.max_per_origin,
                                     c->cfg->upstream.pool.max_idle_per_origin};
     struct pool_conn *pc = NULL;
-    switch (pool_acquire(srv->pool, u->key, &lim, &u->waiter, &pc)) {
+    char key[UPSTREAM_KEY_MAX];
+    upstream_key(u, key, sizeof(key));
+    switch (pool_acquire(srv->pool, key, &lim, &u->waiter, &pc)) {
     case POOL_REUSE:
         u->conn = (struct upconn *)pc;
         upstream_use_conn(c);
@@ -669,7 +672,7 @@ static void upstream_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     (void)loop, (void)revents;
     struct client *c = w->data;
     struct upstream *u = &c->ex->up;
-    char reason[URL_HOST_MAX + 128];
+    char reason[URL_HOST_MAX + 128], key[UPSTREAM_KEY_MAX];
     if (c->state != CS_FETCH)
         return; /* not armed in other steps */
     switch (u->phase) {
@@ -685,7 +688,8 @@ static void upstream_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
             return;
         }
         pool_cancel(c->srv->pool, &u->waiter);
-        snprintf(reason, sizeof(reason), "no connection to %s free within %.3gs", u->key,
+        upstream_key(u, key, sizeof(key));
+        snprintf(reason, sizeof(reason), "no connection to %s free within %.3gs", key,
                  c->cfg->upstream.pool.queue_timeout);
         exchange_fail(c, 503, reason);
         return;

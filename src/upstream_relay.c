@@ -40,7 +40,7 @@ static bool upstream_fetch_lost(struct client *c, enum http_error err)
         client_close(c, "the fetch its client left is not stored");
         return true;
     }
-    if (err == HTTP_ERR_ABORTED && ex->cx.behind) {
+    if (err == HTTP_ERR_ABORTED && ex->cx.role == ROLE_BEHIND) {
         client_close(c, "storing the response it reads failed");
         return true;
     }
@@ -91,7 +91,7 @@ static void upstream_feed(struct client *c)
         if (used == 0)
             break;
     }
-    if (c->ex->rsp_done && c->ex->cx.intercept) {
+    if (c->ex->rsp_done && c->ex->cx.instead != INSTEAD_NONE) {
         upstream_done(c);
         exchange_serve_stored(c);
         return;
@@ -100,7 +100,7 @@ static void upstream_feed(struct client *c)
         tunnel_switch(c); /* what the origin sent after its 101 is the new protocol's */
         return;
     }
-    if (c->ex->rsp_done && c->ex->cx.behind) {
+    if (c->ex->rsp_done && c->ex->cx.role == ROLE_BEHIND) {
         upstream_done(c); /* the origin is done; the client reads on from the file */
         exchange_catch_up(c);
         return;
@@ -288,7 +288,7 @@ static int upstream_on_head(void *arg, struct http_msg *m)
 static int upstream_on_body(void *arg, const char *p, size_t n)
 {
     struct client *c = arg;
-    if (c->ex->cx.intercept)
+    if (c->ex->cx.instead != INSTEAD_NONE)
         return 0; /* read and dropped: the store answers */
     struct piece pc = piece_mem(p, n, false);
     return chain_push(&c->ex->fetch, &pc);
@@ -297,7 +297,7 @@ static int upstream_on_body(void *arg, const char *p, size_t n)
 static int upstream_on_done(void *arg)
 {
     struct client *c = arg;
-    if (c->ex->cx.intercept) {
+    if (c->ex->cx.instead != INSTEAD_NONE) {
         c->ex->rsp_done = true;
         return 0;
     }
@@ -320,12 +320,12 @@ static int fetch_sink_piece(void *arg, const struct piece *pc)
 {
     struct client *c = arg;
     struct exchange *ex = c->ex;
-    if (!ex->cx.behind && chain_push(&ex->deliver, pc) < 0) {
+    if (ex->cx.role != ROLE_BEHIND && chain_push(&ex->deliver, pc) < 0) {
         client_close(c, "client buffer overflow");
         return -1;
     }
     cache_response_body(c, pc->p, (size_t)pc->len);
-    if (!ex->cx.behind)
+    if (ex->cx.role != ROLE_BEHIND)
         return 0;
     if (!ex->cx.writer)
         return -1; /* storing failed: the file it reads ends here */
@@ -339,7 +339,7 @@ static int fetch_sink_piece(void *arg, const struct piece *pc)
 static int fetch_sink_end(void *arg)
 {
     struct client *c = arg;
-    if (!c->ex->cx.behind && chain_end(&c->ex->deliver) < 0) {
+    if (c->ex->cx.role != ROLE_BEHIND && chain_end(&c->ex->deliver) < 0) {
         client_close(c, "client buffer overflow");
         return -1;
     }
@@ -352,7 +352,7 @@ static int fetch_sink_end(void *arg)
 static bool fetch_sink_room(void *arg)
 {
     struct client *c = arg;
-    return c->ex->cx.behind || chain_room(&c->ex->deliver) || cache_leader_unpace(c);
+    return c->ex->cx.role == ROLE_BEHIND || chain_room(&c->ex->deliver) || cache_leader_unpace(c);
 }
 
 const struct sink_ops fetch_sink = {

@@ -74,7 +74,7 @@ void cache_xchg_reset(struct client *c)
     if (!c->ex)
         return;
     struct cache_xchg *x = &c->ex->cx;
-    if (x->flight && x->follower)
+    if (x->flight && x->role == ROLE_FOLLOWER)
         cache_unfollow(c);
     else if (x->flight)
         cache_flight_end(c, false);
@@ -461,20 +461,19 @@ int cache_response_head(struct client *c, const struct http_msg *m)
     if (m->status == 304 && !cache_sent_validator(c)) {
         /* RFC 9110 §15.4.5: a 304 answers a conditional request only; this
            one would hand the client an empty body as if it were current */
-        x->bad_304 = true;
-        x->intercept = true;
-        return 1; /* read and dropped, then 502 (cache_serve_stored) */
+        x->instead = INSTEAD_BAD_304;
+        return 1; /* read and dropped, then 502 (exchange_serve_stored) */
     }
     cache_invalidate(c, m);
     if (store_obj_is_open(&x->obj) && m->status == 304 && x->revalidate) {
         cache_refresh(c, m);
         x->result = CACHE_REVALIDATED;
-        x->intercept = true;
+        x->instead = INSTEAD_REVALIDATED;
         return 1;
     }
     if (store_obj_is_open(&x->obj) && m->status >= 500 && x->stale_if_error) {
         x->fwd_status = m->status;
-        x->intercept = true;
+        x->instead = INSTEAD_STALE_5XX;
         return 1;
     }
     if (store_obj_is_open(&x->obj))
@@ -554,20 +553,19 @@ static void cache_store_response(struct client *c, const struct http_msg *m)
         }
     }
     buf_free(&head);
-    x->storing = x->writer != NULL;
     /* "stored" goes out in the head, before the body: claimed only for a
        known length that fits with its space reserved (a body of unknown
        length may still pass max_object_size, and a close cannot be told
        from a failure) */
-    x->sure = x->storing && m->content_length >= 0 && c->ex->method_id == HTTP_M_GET &&
+    x->sure = x->writer && m->content_length >= 0 && c->ex->method_id == HTTP_M_GET &&
               store_writer_reserve(x->writer, (uint64_t)m->content_length) == 0;
 }
 
 enum cache_after cache_after_intercept(struct client *c)
 {
     struct cache_xchg *x = &c->ex->cx;
-    if (x->bad_304) {
-        x->bad_304 = false; /* once: stale-if-error may still answer from the store */
+    if (x->instead == INSTEAD_BAD_304) {
+        x->instead = INSTEAD_NONE; /* once: stale-if-error may still answer from the store */
         return CACHE_BAD_304;
     }
     if (c->phantom)
@@ -620,13 +618,13 @@ bool cache_stale_on_failure(struct client *c, int status)
     struct cache_xchg *x = &c->ex->cx;
     if (status < 500 || !store_obj_is_open(&x->obj) || c->ex->rsp_head_sent)
         return false;
-    x->by_stale_on_error = !x->stale_if_error && x->stale_on_error && cache_unreachable(c, status);
-    if (!x->stale_if_error && !x->by_stale_on_error)
+    bool unreachable = !x->stale_if_error && x->stale_on_error && cache_unreachable(c, status);
+    if (!x->stale_if_error && !unreachable)
         return false;
     log_info("#%llu %s: origin failed (%d); serving the stale stored %s", c->id, c->addr_text,
              status, x->key);
     x->result = CACHE_STALE;
-    x->intercept = true;
+    x->instead = unreachable ? INSTEAD_STALE_UNREACHABLE : INSTEAD_STALE_FAILED;
     x->revalidate = false;
     return true;
 }
@@ -651,7 +649,8 @@ void cache_response_end(struct client *c)
     struct cache_xchg *x = &c->ex->cx;
     if (!x->writer)
         return;
-    x->stored = store_commit(x->writer) == 0;
+    if (store_commit(x->writer) < 0)
+        log_debug("#%llu %s: %s was not stored", c->id, c->addr_text, x->key);
     x->writer = NULL;
     cache_flight_end(c, true); /* followers read the file through their own fd */
 }
@@ -739,7 +738,7 @@ static void cache_release(struct client *c)
     struct cache_xchg *x = &c->ex->cx;
     x->flight = NULL;
     x->fnext = NULL;
-    x->follower = false;
+    x->role = ROLE_OWN;
     exchange_release(c);
 }
 
@@ -786,12 +785,12 @@ static bool cache_collapse(struct client *c)
         log_debug("#%llu %s: follows #%llu's fetch of %s%s", c->id, c->addr_text, f->leader->id,
                   f->key, f->streaming ? " (streaming)" : "");
         x->flight = f;
-        x->follower = true;
+        x->role = ROLE_FOLLOWER;
         x->fnext = f->followers;
         f->followers = c;
         if (f->streaming && !cache_follow_open(c, f, f->leader->ex->cx.writer)) {
             cache_unfollow(c);
-            x->follower = false;
+            x->role = ROLE_OWN;
             return false;
         }
         return true;

@@ -33,32 +33,44 @@ enum cache_result {
     CACHE_REVALIDATED, /* stale, and the origin's 304 said it still holds */
 };
 
-/* Per-exchange cache state, embedded in struct client. */
+/* What answers instead of the origin's response, once it decided. */
+enum cache_instead {
+    INSTEAD_NONE,        /* the origin's response is relayed */
+    INSTEAD_REVALIDATED, /* its 304 to our revalidation: the refreshed copy */
+    INSTEAD_STALE_5XX,   /* stale-if-error for its 5xx (fwd_status) */
+    INSTEAD_STALE_FAILED,      /* stale-if-error: it failed before answering */
+    INSTEAD_STALE_UNREACHABLE, /* cache.stale_on_error: it could not be reached */
+    INSTEAD_BAD_304,     /* a 304 to a request without validators: 502 */
+};
+
+/* Where a collapsed fetch's body comes from for this exchange. */
+enum cache_role {
+    ROLE_OWN,      /* its own fetch (leading it, if others follow), or the store */
+    ROLE_FOLLOWER, /* another request's fetch, read from the file as it grows */
+    ROLE_BEHIND,   /* leads its fetch but reads the file behind it (cache/flight.c) */
+};
+
+/* Per-exchange cache state, embedded in struct exchange. */
 struct cache_xchg {
     enum cache_result result;
-    bool lookup;    /* GET/HEAD through an enabled cache */
-    bool storing;   /* a writer is open for this response */
-    bool sure;      /* and its length is known: Cache-Status may say "stored" */
-    bool stored;    /* and it was committed */
+    enum cache_instead instead; /* set: the origin's answer is consumed, the store answers */
+    enum cache_role role;
+    int fwd_status;  /* the origin's status when the store answered instead */
+    bool lookup;     /* GET/HEAD through an enabled cache */
+    bool sure;       /* a writer is open and the length known: Cache-Status may say "stored" */
     bool revalidate; /* the request goes up conditional on the stored validators */
     bool stale_if_error; /* the stored response may answer if the origin fails */
     bool stale_on_error; /* and if it cannot be reached (cache.stale_on_error) */
-    bool by_stale_on_error; /* it answered so: the origin was unreachable */
-    bool bad_304;   /* the origin sent 304 to a request without validators */
-    bool intercept;  /* the origin's answer is consumed here, the store answers */
-    int fwd_status;  /* the origin's status when the store answered instead */
+    bool swr;        /* served stale while a background refresh runs */
+    bool req_auth;
     /* collapsed forwarding: one fetch per key, later requests follow it */
     struct cache_flight *flight; /* the fetch this exchange leads or follows */
     struct client *fnext;        /* next follower of the same fetch */
-    bool follower;
-    bool swr;       /* served stale while a background refresh runs */
     uint64_t avail; /* follower, or leader behind: body bytes the fetch has written so far */
-    bool behind;    /* leader: its client reads the body from the object file (body_off on) */
     uint64_t written; /* leader: body bytes stored so far */
     char *key;      /* primary cache key */
     const struct cfg_route *rt; /* the reverse route (of the exchange's config), or NULL */
     struct cc req_cc;
-    bool req_auth;
     double default_ttl;
     struct store_obj obj; /* the stored response being served (fd >= 0) */
     struct http_reader *head; /* parses obj.head */

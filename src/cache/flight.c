@@ -18,13 +18,13 @@
 static struct cache_flight *cache_led_flight(const struct client *c)
 {
     struct cache_flight *f = c->ex->cx.flight;
-    return f && f->leader == c && !c->ex->cx.follower ? f : NULL;
+    return f && f->leader == c && c->ex->cx.role != ROLE_FOLLOWER ? f : NULL;
 }
 
 bool cache_leader_unpace(struct client *c)
 {
     struct cache_xchg *x = &c->ex->cx;
-    if (x->behind)
+    if (x->role == ROLE_BEHIND)
         return true;
     struct cache_flight *f = cache_led_flight(c);
     if (c->phantom || !f || !f->streaming || !x->writer || c->ex->framing != HTTP_FRAME_LENGTH ||
@@ -41,7 +41,7 @@ bool cache_leader_unpace(struct client *c)
     x->body_off = x->written;
     x->body_left = f->total - x->written;
     x->avail = x->written;
-    x->behind = true;
+    x->role = ROLE_BEHIND;
     log_debug("#%llu %s: behind its fetch of %s at %llu bytes: reading the file", c->id,
               c->addr_text, x->key, (unsigned long long)x->written);
     return true;
@@ -50,8 +50,8 @@ bool cache_leader_unpace(struct client *c)
 bool cache_leader_catch_up(struct client *c)
 {
     struct cache_xchg *x = &c->ex->cx;
-    bool more = x->behind && x->body_left > 0;
-    x->behind = false; /* the file is complete: a hit from here on */
+    bool more = x->role == ROLE_BEHIND && x->body_left > 0;
+    x->role = ROLE_OWN; /* the file is complete: a hit from here on */
     return more;
 }
 
@@ -67,9 +67,9 @@ bool cache_fetch_outlives(const struct client *c)
 void cache_leader_detach(struct client *c)
 {
     struct cache_xchg *x = &c->ex->cx;
-    if (!x->behind)
+    if (x->role != ROLE_BEHIND)
         return;
     store_obj_close(&x->obj);
-    x->behind = false;
+    x->role = ROLE_OWN;
     x->body_left = 0;
 }

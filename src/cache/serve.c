@@ -44,17 +44,17 @@ int cache_status_headers(const struct client *c, char *out, size_t size)
     if (x->result == CACHE_STALE && x->fwd_status)
         return snprintf(out, size, "Cache-Status: magpie; hit; fwd=stale; fwd-status=%d\r\n"
                                    "X-Cache: STALE\r\n", x->fwd_status);
-    if (x->follower)
+    if (x->role == ROLE_FOLLOWER)
         return snprintf(out, size, "Cache-Status: magpie; fwd=miss; collapsed\r\n"
                                    "X-Cache: MISS\r\n");
-    if (x->result == CACHE_STALE && !x->intercept && store_obj_is_open(&x->obj) &&
+    if (x->result == CACHE_STALE && x->instead == INSTEAD_NONE && store_obj_is_open(&x->obj) &&
         c->state == CS_DELIVER)
         return snprintf(out, size, "Cache-Status: magpie; hit; detail=%s\r\nX-Cache: STALE\r\n",
                         x->swr ? "stale-while-revalidate" : "max-stale");
-    if (x->result == CACHE_STALE && x->intercept)
+    if (x->result == CACHE_STALE && x->instead != INSTEAD_NONE)
         return snprintf(out, size, "Cache-Status: magpie; hit; fwd=stale; detail=%s\r\n"
                                    "X-Cache: STALE\r\n",
-                        x->by_stale_on_error ? "origin-unreachable" : "origin-error");
+                        x->instead == INSTEAD_STALE_UNREACHABLE ? "origin-unreachable" : "origin-error");
     /* the common case, once per response: no printf */
     static const char p1[] = "Cache-Status: magpie; ", p2[] = "\r\nX-Cache: ";
     const char *name = cache_result_name(x->result);
@@ -264,7 +264,7 @@ int cache_serve_more(struct client *c)
     struct chain *ch = &c->ex->deliver;
     while (x->body_left > 0 && chain_room(ch)) {
         uint64_t ready = x->body_left;
-        if ((x->follower || x->behind) && x->avail < x->body_off + ready) /* only what the fetch wrote */
+        if (x->role != ROLE_OWN && x->avail < x->body_off + ready) /* only what the fetch wrote */
             ready = x->avail > x->body_off ? x->avail - x->body_off : 0;
         if (ready == 0)
             return 0;
@@ -275,7 +275,7 @@ int cache_serve_more(struct client *c)
         if (chain_push(ch, &pc) < 0)
             return -1;
     }
-    if (x->body_left == 0 && !x->behind && !ch->ended)
+    if (x->body_left == 0 && x->role != ROLE_BEHIND && !ch->ended)
         return chain_end(ch);
     return 0;
 }
