@@ -25,6 +25,13 @@ static void writer_settle(struct client *c);
 
 /* ---- what goes in ---- */
 
+/* Nobody reads this delivery (a background refresh, a client that left):
+   heads are dropped as the discard sink drops bodies. */
+static bool writer_discards(const struct client *c)
+{
+    return c->ex->deliver.sink == &discard_sink;
+}
+
 struct buf *writer_head_begin(struct client *c, size_t *mark)
 {
     *mark = buf_used(&c->out);
@@ -33,7 +40,7 @@ struct buf *writer_head_begin(struct client *c, size_t *mark)
 
 int writer_head_end(struct client *c, size_t mark, int rc)
 {
-    if (rc < 0 || c->phantom) {
+    if (rc < 0 || writer_discards(c)) {
         c->out.len = c->out.off + (uint32_t)mark; /* nobody to answer, or it did not fit */
         return rc < 0 ? -1 : 0;
     }
@@ -43,7 +50,7 @@ int writer_head_end(struct client *c, size_t mark, int rc)
 
 int writer_out(struct client *c, const void *p, size_t n)
 {
-    if (c->phantom)
+    if (writer_discards(c))
         return 0;
     c->ex->bytes_sent += n;
     return buf_append(&c->out, p, n);
@@ -64,7 +71,7 @@ uint64_t writer_mark(const struct client *c)
 bool writer_take_back(struct client *c)
 {
     struct exchange *ex = c->ex;
-    if (!ex->rsp_mark || c->phantom || c->out_written + 1 > ex->rsp_mark)
+    if (!ex->rsp_mark || writer_discards(c) || c->out_written + 1 > ex->rsp_mark)
         return false;
     uint64_t before = ex->rsp_mark - 1 - c->out_written; /* earlier bytes, still queued */
     if (before > buf_used(&c->out))
