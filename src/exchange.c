@@ -86,15 +86,12 @@ static bool exchange_body_first(const struct client *c)
     return !http_reader_msg(c->reader)->expect_continue;
 }
 
-void exchange_fetch(struct client *c)
-{
-    c->state = CS_FETCH;
-    upstream_start(c);
-}
-
 /*
- * The store's body into the deliver chain, as far as it is ready; now:
- * written at once (else the writer goes on when the socket is writable).
+ * The store's body into the deliver chain, as far as it is ready. now: on
+ * this connection's own turn, written at once (and a response with nothing
+ * left to write ends here); otherwise (from the writer, or from another
+ * request's fetch) the writer goes on from the loop, so that no exchange
+ * ends under a caller walking a list it is on.
  */
 static void exchange_store_push(struct client *c, bool now)
 {
@@ -102,14 +99,15 @@ static void exchange_store_push(struct client *c, bool now)
         client_close(c, "cannot send the stored body");
         return;
     }
+    if (!now) {
+        client_update_io(c);
+        return;
+    }
     if (c->ex->wr.ended && !writer_pending(c) && buf_empty(&c->out)) {
         exchange_delivered(c); /* nothing was left to write */
         return;
     }
-    if (now)
-        client_flush(c);
-    else
-        client_update_io(c);
+    client_flush(c);
 }
 
 /* The store answers: its head and body through the deliver chain. */
@@ -193,9 +191,16 @@ void exchange_release(struct client *c)
     upstream_start_later(c);
 }
 
+/* A follower's fetch streams: its head and what is stored so far, written
+   from the loop (the leader's turn is walking its followers). */
 void exchange_follow_start(struct client *c)
 {
-    exchange_deliver(c);
+    c->state = CS_DELIVER;
+    if (cache_serve_start(c) < 0) {
+        client_close(c, "cannot serve the stored response");
+        return;
+    }
+    exchange_store_push(c, false);
 }
 
 void exchange_follow_failed(struct client *c)

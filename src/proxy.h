@@ -256,7 +256,6 @@ bool exchange_detach(struct client *c, const char *why);
 int exchange_received(struct client *c, size_t head_len);
 /* A body read before the fetch (body_first) may now start it. */
 void exchange_body_read(struct client *c);
-void exchange_fetch(struct client *c);
 void exchange_deliver(struct client *c);
 void exchange_tunnel(struct client *c);
 /* The origin's answer was dropped: the store answers (or nobody needs one). */
