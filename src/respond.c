@@ -39,7 +39,7 @@ int respond_finish(const struct client *c, struct buf *out, const struct head_en
         return -1;
     if (e->upgrade)
         return buf_append_lit(out, "Connection: Upgrade\r\n\r\n");
-    if (e->interim)
+    if (e->interim || e->tunnel)
         return buf_append_lit(out, "\r\n");
     if (e->length >= 0 &&
         (buf_append_lit(out, "Content-Length: ") < 0 ||
@@ -64,15 +64,19 @@ int respond_local(struct client *c, const struct answer *a)
     struct exchange *ex = c->ex;
     struct buf head;
     buf_init(&head, 1024 + a->fields_len);
-    int rc = http_put_status(&head, a->status, NULL);
+    int rc = http_put_status(&head, a->status, a->phrase);
     if (a->body)
         rc |= buf_append_lit(&head, "Content-Type: ") |
               buf_append_str(&head, a->type ? a->type : "text/plain") |
               buf_append_lit(&head, "\r\n");
     if (a->fields)
         rc |= buf_append(&head, a->fields, a->fields_len);
-    rc |= buf_append_lit(&head, "Cache-Control: no-store\r\n");
-    struct head_end e = {.via_minor = 1, .age = -1, .length = a->body ? (int64_t)a->body_len : 0};
+    if (!a->tunnel)
+        rc |= buf_append_lit(&head, "Cache-Control: no-store\r\n");
+    struct head_end e = {.via_minor = 1,
+                         .age = -1,
+                         .length = a->body ? (int64_t)a->body_len : 0,
+                         .tunnel = a->tunnel};
     rc |= respond_finish(c, &head, &e);
     ex->status = a->status;
     ex->rsp_head_sent = true;

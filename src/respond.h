@@ -18,12 +18,14 @@ struct http_msg;
 /* An answer magpie makes itself: errors, PURGE, later redirects and 407. */
 struct answer {
     int status;
+    const char *phrase; /* the status line's reason phrase; NULL: the usual one */
     const char *reason; /* for the log and the connection's close */
     const char *fields; /* extra header lines ("Name: value\r\n"), or NULL */
     size_t fields_len;
     const char *body;   /* NULL: no body */
     size_t body_len;
     const char *type;   /* the body's Content-Type; NULL: text/plain */
+    bool tunnel;        /* a 2xx to CONNECT: no framing fields, no Connection */
 };
 
 /* How a head ends, after the source's status line and fields. */
@@ -38,6 +40,7 @@ struct head_end {
     bool chunked;    /* Transfer-Encoding: chunked */
     bool interim;    /* a 1xx: Via, then the end of the head */
     bool upgrade;    /* a 101: Connection: Upgrade */
+    bool tunnel;     /* a 2xx to CONNECT (RFC 9110 §9.3.6): Via, then the end */
     bool cache_status; /* Cache-Status and X-Cache */
 };
 

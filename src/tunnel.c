@@ -14,19 +14,16 @@
 #include <sys/socket.h>
 
 #include "log.h"
-
-static const char established[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+#include "respond.h"
 
 void tunnel_open(struct client *c)
 {
     struct exchange *ex = c->ex;
-    if (ex->connect) {
-        ex->status = 200;
-        ex->rsp_head_sent = true;
-        if (writer_out(c, established, sizeof(established) - 1) < 0) {
-            client_close(c, "client buffer overflow");
-            return;
-        }
+    static const struct answer established = {
+        .status = 200, .phrase = "Connection established", .reason = "tunnel", .tunnel = true};
+    if (ex->connect && respond_local(c, &established) < 0) {
+        client_close(c, "client buffer overflow");
+        return;
     }
     log_debug("#%llu %s: tunnel to %s open", c->id, c->addr_text, ex->up.peer);
     ex->keep_alive = false;
