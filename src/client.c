@@ -1,13 +1,12 @@
 /*
- * client.c - the client half of a proxied exchange: the connection's life
- * (accept, TLS handshake, close, deferred free), reading request heads and
- * feeding them and the request body to the parser with backpressure,
- * writing to the client, locally made error responses, timers and the
- * access log.
+ * client.c - the client connection: its life (accept, TLS handshake,
+ * close, deferred free), reading request heads and feeding them and the
+ * request body to the parser with backpressure, the watcher's events,
+ * timers, background refreshes and the access log.
  *
- * What a parsed request means (checks, routing, the request head for the
- * origin, CONNECT) is client_request.c, the parser's callbacks. The origin
- * half (connect, response parsing and relaying) is upstream.c.
+ * What a parsed request means (hooks, routing, the request head for the
+ * origin) is client_request.c; what the exchange does next is exchange.c,
+ * the only code that moves its steps; writing to the client is writer.c.
  */
 #include "proxy.h"
 

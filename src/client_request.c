@@ -1,13 +1,16 @@
 /*
  * client_request.c - what the client half does with a parsed request: the
- * request parser's callbacks (client_reader_ops). A head is checked first
- * (the ACL and connection-limit verdicts, HTTP version, target length, one
- * valid Host, required in HTTP/1.1, a forwarding loop seen in Via), then
- * routed (an absolute URI goes to its authority, an origin-form target or
- * OPTIONS * to the reverse route for its Host), offered to the cache, and rewritten into the head that goes to
- * the origin (hop-by-hop fields dropped, Host, Via, X-Forwarded-For,
- * framing). A CONNECT target is parsed and its port checked. Body bytes go
- * into the upstream buffer, chunked again when the request was chunked.
+ * request parser's callbacks (client_reader_ops) and the request hooks
+ * (hooks.c runs them in order). A head is checked first (the ACL and
+ * connection-limit verdicts, HTTP version, target length, one valid Host,
+ * required in HTTP/1.1, a forwarding loop seen in Via), then routed (an
+ * absolute URI goes to its authority, an origin-form target or OPTIONS *
+ * to the reverse route for its Host; a CONNECT target is parsed and its
+ * port checked), PURGE answered, offered to the cache, and rewritten into
+ * the head that goes to the origin (hop-by-hop fields dropped, Host, Via,
+ * X-Forwarded-For, framing); ex->plan says what exchange.c does next. Body
+ * bytes go into the upstream buffer, chunked again when the request was
+ * chunked.
  *
  * Nothing here touches a socket or a timer: reading, writing and the
  * connection's life are client.c, which feeds the parser.

@@ -10,8 +10,9 @@
  * struct upconn (one origin connection) lives here too: while idle it
  * belongs to the pool and only watches for the origin closing it.
  *
- * Relaying what the origin sends (the response into the client buffer with
- * the framing the client needs, and tunnel bytes) is upstream_relay.c.
+ * Reading what the origin sends is upstream_relay.c, tunnel bytes
+ * tunnel.c. How far a fetch has got is its own phase (enum up_phase); the
+ * exchange's step is exchange.c's.
  */
 #include "proxy.h"
 

@@ -1,13 +1,13 @@
 /*
- * upstream_relay.c - what comes back from the origin on its way to the
- * client: reading the response, parsing it in slices while the client
- * buffer has room (a head only once it is whole; a collapsed fetch being
- * stored is read on regardless, cache/flight.c), and the response
- * parser's callbacks (upstream_reader_ops), which write the client's head
- * (end-to-end fields, one merged Via, Cache-Status, the client's framing
- * and Connection) and relay the body, teeing it into the cache. Interim
- * responses go to HTTP/1.1 clients; a 101 turns the exchange into a
- * tunnel (tunnel.c).
+ * upstream_relay.c - what comes back from the origin: reading the
+ * response, parsing it in slices while the fetch chain has room (a head
+ * only once it is whole; a collapsed fetch being stored is read on
+ * regardless, cache/flight.c), and the response parser's callbacks
+ * (upstream_reader_ops): the client's head (the origin's end-to-end
+ * fields, then respond_finish), the chains opened on it, and the body
+ * pushed into the fetch chain, whose sink (fetch_sink) feeds the store
+ * writer and the leader's delivery. Interim responses go to HTTP/1.1
+ * clients; a 101 turns the exchange into a tunnel (tunnel.c).
  *
  * Getting a connection, sending the request, replays and timers are
  * upstream.c; the socket watchers there call in here when bytes arrive.
