@@ -21,6 +21,9 @@ static int respond_via(const struct client *c, struct buf *out, const struct hea
             (buf_append(out, http_hvalue(m, h), h->value_len) < 0 || buf_append_lit(out, ", ") < 0))
             return -1;
     }
+    if (e->via_prior_len && (buf_append(out, e->via_prior, e->via_prior_len) < 0 ||
+                             buf_append_lit(out, ", ") < 0))
+        return -1;
     char v[] = "1.1 ";
     if (e->via_minor < 10)
         v[2] = (char)('0' + e->via_minor);

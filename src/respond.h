@@ -18,13 +18,13 @@ struct http_msg;
 /* An answer magpie makes itself: errors, PURGE, later redirects and 407. */
 struct answer {
     int status;
-    const char *phrase; /* the status line's reason phrase; NULL: the usual one */
     const char *reason; /* for the log and the connection's close */
     const char *fields; /* extra header lines ("Name: value\r\n"), or NULL */
     size_t fields_len;
     const char *body;   /* NULL: no body */
     size_t body_len;
     const char *type;   /* the body's Content-Type; NULL: text/plain */
+    const char *phrase; /* the status line's reason phrase; NULL: the usual one */
     bool tunnel;        /* a 2xx to CONNECT: no framing fields, no Connection */
 };
 
@@ -35,6 +35,8 @@ struct head_end {
        HTTP/1.1 for answers magpie makes */
     unsigned via_minor;
     const struct http_msg *via_from; /* the origin's Via entries come first, or NULL */
+    const char *via_prior; /* or these, already joined (a prepared stored head) */
+    size_t via_prior_len;
     double age;      /* < 0: no Age field */
     int64_t length;  /* Content-Length to state; -1: none (chunked says so itself) */
     bool chunked;    /* Transfer-Encoding: chunked */

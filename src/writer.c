@@ -52,8 +52,10 @@ int writer_out(struct client *c, const void *p, size_t n)
 {
     if (writer_discards(c))
         return 0;
+    if (buf_append(&c->out, p, n) < 0)
+        return -1;
     c->ex->bytes_sent += n;
-    return buf_append(&c->out, p, n);
+    return 0;
 }
 
 enum sock_io writer_read_from(struct client *c, struct sock *from, size_t *n)

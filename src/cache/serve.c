@@ -108,7 +108,8 @@ static int cache_hit_status(struct client *c, const struct http_msg *req,
    but a 206 or 416 states its own, and a 304 has none. */
 static bool cache_hit_skips(const char *name, int status)
 {
-    static const char *const own[] = {"Age", "Content-Length", "Connection"};
+    /* Via: its entries go into the one Via line respond_finish writes */
+    static const char *const own[] = {"Age", "Content-Length", "Connection", "Via"};
     for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
         if (strcasecmp(name, own[i]) == 0)
             return true;
@@ -133,22 +134,40 @@ static int cache_put_stored_head(struct buf *out, const struct http_msg *rsp, in
     return 0;
 }
 
+/* The stored Via entries joined with ", " into out (nothing when none). */
+static int cache_put_via(struct buf *out, const struct http_msg *m)
+{
+    for (size_t i = 0; i < m->nhdrs; i++) {
+        const struct http_header *h = &m->hdrs[i];
+        if (h->hop || h->name_len != 3 || strcasecmp(http_hname(m, h), "Via") != 0)
+            continue;
+        if ((buf_used(out) && buf_append_lit(out, ", ") < 0) ||
+            buf_append(out, http_hvalue(m, h), h->value_len) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static struct cache_prep *cache_prep_build(struct cache_xchg *x)
 {
     const struct http_msg *m = cache_stored_msg(x);
     if (!m)
         return NULL;
-    struct buf b;
+    struct buf b, via;
     buf_init(&b, 2 * x->obj.head_len + 64);
+    buf_init(&via, x->obj.head_len + 1);
     struct cache_prep *p = NULL;
-    if (cache_put_stored_head(&b, m, m->status) == 0 &&
-        (p = malloc(sizeof(*p) + buf_used(&b)))) {
+    if (cache_put_stored_head(&b, m, m->status) == 0 && cache_put_via(&via, m) == 0 &&
+        (p = malloc(sizeof(*p) + buf_used(&b) + buf_used(&via)))) {
         cache_facts(m, x->rt, x->obj.request_time, x->obj.response_time, &p->r);
         p->minor = m->minor;
         p->prefix_len = buf_used(&b);
         memcpy(p->prefix, buf_head(&b), p->prefix_len);
+        p->via_len = buf_used(&via);
+        memcpy(p->prefix + p->prefix_len, buf_head(&via), p->via_len);
     }
     buf_free(&b);
+    buf_free(&via);
     return p;
 }
 
@@ -183,7 +202,7 @@ static bool cache_plain_request(const struct http_msg *req)
 
 /* A range's Content-Range, then the common end of the head
    (respond_finish). 0, or -1 when the client buffer is full. */
-static int cache_put_tail(struct client *c, int status, unsigned minor, uint64_t first,
+static int cache_put_tail(struct client *c, int status, struct head_end *e, uint64_t first,
                           uint64_t len, struct buf *out)
 {
     struct cache_xchg *x = &c->ex->cx;
@@ -201,14 +220,11 @@ static int cache_put_tail(struct client *c, int status, unsigned minor, uint64_t
         rc |= buf_append_u64(out, x->obj.body_len);
         rc |= buf_append_lit(out, "\r\n");
     }
-    struct head_end e = {
-        .via_minor = minor,
-        .age = x->age,
-        /* RFC 9110 §8.6: a 204 has none; a 304 may omit it */
-        .length = status == 304 || status == 204 ? -1 : status == 416 ? 0 : (int64_t)len,
-        .cache_status = true,
-    };
-    return rc | respond_finish(c, out, &e);
+    e->age = x->age;
+    /* RFC 9110 §8.6: a 204 has none; a 304 may omit it */
+    e->length = status == 304 || status == 204 ? -1 : status == 416 ? 0 : (int64_t)len;
+    e->cache_status = true;
+    return rc | respond_finish(c, out, e);
 }
 
 /* The deliver chain's filters see the stored head; -1 if one failed. */
@@ -229,13 +245,11 @@ int cache_serve_start(struct client *c)
     const struct http_msg *rsp = NULL;
     uint64_t first = 0, len = x->obj.body_len;
     int status;
-    unsigned minor;
+    struct head_end e = {0};
     if (p && cache_plain_request(req)) {
         status = p->r.status;
-        minor = p->minor;
     } else if ((rsp = cache_stored_msg(x))) {
         status = cache_hit_status(c, req, rsp, &first, &len);
-        minor = rsp->minor;
     } else {
         return -1; /* unparsable stored head */
     }
@@ -243,10 +257,19 @@ int cache_serve_start(struct client *c)
         return -1;
     size_t mark;
     struct buf *out = writer_head_begin(c, &mark);
-    int rc = p && status == p->r.status ? buf_append(out, p->prefix, p->prefix_len)
-                                        : cache_put_stored_head(out, rsp, status);
+    bool prepared = p && status == p->r.status;
+    int rc = prepared ? buf_append(out, p->prefix, p->prefix_len)
+                      : cache_put_stored_head(out, rsp, status);
+    if (prepared) {
+        e.via_minor = p->minor;
+        e.via_prior = p->prefix + p->prefix_len;
+        e.via_prior_len = p->via_len;
+    } else {
+        e.via_minor = rsp->minor;
+        e.via_from = rsp;
+    }
     if (rc == 0)
-        rc = cache_put_tail(c, status, minor, first, len, out);
+        rc = cache_put_tail(c, status, &e, first, len, out);
     if (writer_head_end(c, mark, rc) < 0)
         return -1; /* too large for the client buffer */
     c->ex->status = status;

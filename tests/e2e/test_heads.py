@@ -157,8 +157,6 @@ def test_via_version_is_the_origins_relayed_and_stored(magpie, raw_origin, minor
     assert len(o.requests) == 1, "hits went to the origin: %r" % o.requests
 
 
-@pytest.mark.xfail(strict=True, reason="a hit sends the stored Via as its own field and "
-                   "magpie's as a second one (serve.c passes no via_from)")
 def test_a_hit_merges_the_stored_via_into_one_field(magpie, raw_origin):
     """As a relayed response does: one Via field, the origin's entries first."""
     o = raw_origin(versioned_origin(0))
