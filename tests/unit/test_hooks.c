@@ -102,6 +102,19 @@ static void test_run(void **state)
     rows_done();
 }
 
+/* magpie's own list: the order the request phase relies on (an ACL
+   verdict before anything, the route before PURGE, which needs its key). */
+static void test_request_hooks_order(void **state)
+{
+    (void)state;
+    static const char *const want[] = {"acl", "checks", "loop", "route", "purge"};
+    assert_int_equal(request_hook_count, sizeof(want) / sizeof(want[0]));
+    for (size_t i = 0; i < request_hook_count; i++) {
+        assert_string_equal(request_hooks[i].name, want[i]);
+        assert_non_null(request_hooks[i].run);
+    }
+}
+
 static void test_empty(void **state)
 {
     size_t stopped = 99;
@@ -117,6 +130,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_run, rows_reset),
         cmocka_unit_test_setup(test_empty, rows_reset),
+        cmocka_unit_test(test_request_hooks_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
