@@ -164,7 +164,8 @@ static struct cache_prep *cache_prep_build(struct cache_xchg *x)
         p->prefix_len = buf_used(&b);
         memcpy(p->prefix, buf_head(&b), p->prefix_len);
         p->via_len = buf_used(&via);
-        memcpy(p->prefix + p->prefix_len, buf_head(&via), p->via_len);
+        if (p->via_len) /* an empty buf has no memory at all */
+            memcpy(p->prefix + p->prefix_len, buf_head(&via), p->via_len);
     }
     buf_free(&b);
     buf_free(&via);
