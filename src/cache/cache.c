@@ -862,8 +862,14 @@ static void cache_flight_decide(struct client *leader, const struct http_msg *m)
     /* streaming stays registered even alone: later misses join it mid-way */
     f->streaming = true;
     f->total = (uint64_t)m->content_length;
-    for (struct client *fc = f->followers; fc; fc = fc->ex->cx.fnext)
+    /* a follower answered by the head alone (a 304, a 416, an empty body)
+       finishes inside cache_follow and leaves the list, its exchange reset
+       or freed: the next one is taken first */
+    struct client *next;
+    for (struct client *fc = f->followers; fc; fc = next) {
+        next = fc->ex->cx.fnext;
         cache_follow(fc, f, x->writer);
+    }
 }
 
 /* The leader stored more body: followers may send it. */
@@ -874,7 +880,9 @@ static void cache_flight_progress(struct client *leader, uint64_t written)
         return;
     f->written = written;
     leader->ex->cx.avail = written; /* for the leader too, once it reads the file */
-    for (struct client *fc = f->followers; fc; fc = fc->ex->cx.fnext) {
+    struct client *next;
+    for (struct client *fc = f->followers; fc; fc = next) {
+        next = fc->ex->cx.fnext; /* as in cache_flight_decide */
         fc->ex->cx.avail = written;
         exchange_follow_more(fc);
     }
