@@ -10,6 +10,7 @@ the order of the request hooks.
 
 import hashlib
 import socket
+import struct
 import threading
 import time
 import urllib.parse
@@ -26,10 +27,13 @@ from test_tls_listener import tls_listen
 from upstream_util import certs, client_context, magpie_listen_factory  # noqa: F401 (fixtures)
 
 CC60 = "public, max-age=60"
+RESET = struct.pack("ii", 1, 0)  # SO_LINGER: close() resets the connection
 
 
 class AttackOrigin(StallOrigin):
-    """StallOrigin, plus a cacheable body that comes late."""
+    """StallOrigin, plus cacheable bodies that come late or answer
+    revalidations, interim responses, and a body broken in its first
+    write."""
 
     def _h_late(self, req, n):
         """N bytes of pattern(), Content-Length, cacheable with an ETag,
@@ -46,7 +50,6 @@ class AttackOrigin(StallOrigin):
             req.conn.sendall(pattern(n))
         return True
 
-
     def _h_early(self, req, n):
         """103 Early Hints and a 100 Continue, then N bytes of pattern(),
         chunked with ?chunked=1."""
@@ -60,6 +63,24 @@ class AttackOrigin(StallOrigin):
                        length=None if chunked else n, chunked=chunked)
         body = pattern(n)
         req.conn.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (n, body) if chunked else body)
+        return True
+
+    def _h_etag(self, req, n):
+        """N bytes of pattern() with ETag "t" and the Cache-Control of ?cc=;
+        304 to If-None-Match: "t"; ?fail=1 answers 500 to a revalidation."""
+        n = int(n)
+        q = urllib.parse.parse_qs(req.query)
+        cc = q.get("cc", ["max-age=1"])[0]
+        req.drain()
+        if req.header("if-none-match") == '"t"':
+            if q.get("fail", ["0"])[0] == "1":
+                return self.respond(req, 500, b"down\n")
+            self.send_head(req, 304, [("ETag", '"t"'), ("Cache-Control", cc)])
+            return True
+        self.send_head(req, 200, [("Content-Type", "application/octet-stream"),
+                                  ("ETag", '"t"'), ("Cache-Control", cc)], length=n)
+        if req.method != "HEAD":
+            req.conn.sendall(pattern(n))
         return True
 
     def _h_badchunk(self, req):
@@ -208,7 +229,7 @@ def test_client_closing_amid_pipelined_hits(magpie, origin, size):
             d = s.recv(65536)
             assert d, "closed after %d bytes" % got
             got += len(d)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, RESET)
         s.close()  # a reset, with responses still going out
     time.sleep(0.3)
     r = fetch(magpie.port, "GET", url)
@@ -219,9 +240,7 @@ def test_client_closing_amid_pipelined_hits(magpie, origin, size):
 # -- TLS clients ---------------------------------------------------------------
 
 def _tls_conn(m, certs, rcvbuf=None, timeout=20):
-    c = m.conn(timeout=timeout)
-    if rcvbuf:
-        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    c = rawhttp.Conn(m.port, timeout=timeout, rcvbuf=rcvbuf)
     c.sock = client_context(certs.ca).wrap_socket(c.sock, server_hostname="127.0.0.1")
     return c
 
@@ -245,49 +264,17 @@ def test_tls_pipelined_hits_of_every_kind(magpie_listen_factory, origin, certs, 
     alive(m)
 
 
-class SlowConn(rawhttp.Conn):
-    """A rawhttp connection that takes at most `piece` bytes per read and
-    sleeps `pause` after each."""
-
-    piece = 4096
-    pause = 0.0
-
-    def _fill(self, deadline):
-        if self.eof:
-            return False
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("no data from peer in time")
-        self.sock.settimeout(left)
-        try:
-            data = self.sock.recv(self.piece)
-        except ConnectionResetError:
-            data = b""
-        except socket.timeout:
-            raise TimeoutError("no data from peer in time") from None
-        if not data:
-            self.eof = True
-            return False
-        self.buf += data
-        if self.pause:
-            time.sleep(self.pause)
-        return True
-
-
 def slow_conn(port, rcvbuf, piece=4096, pause=0.0, timeout=40):
-    c = SlowConn.__new__(SlowConn)
-    c.sock = small_conn(port, rcvbuf=rcvbuf, timeout=timeout)
-    c.timeout = timeout
-    c.buf = b""
-    c.eof = False
-    c.piece, c.pause = piece, pause
+    """A rawhttp connection with a small receive buffer that takes at most
+    piece bytes per read and sleeps pause after each."""
+    c = rawhttp.Conn(port, timeout=timeout, rcvbuf=rcvbuf)
+    c.read_size, c.read_pause = piece, pause
     return c
 
 
 def _slow_read(c, methods, pause=0.0, piece=4096, timeout=40):
     """Reads responses taking few bytes at a time."""
-    c.__class__ = SlowConn
-    c.piece, c.pause = piece, pause
+    c.read_size, c.read_pause = piece, pause
     return [c.read_response(method=meth, timeout=timeout) for meth in methods]
 
 
@@ -295,8 +282,7 @@ def _slow_read(c, methods, pause=0.0, piece=4096, timeout=40):
 def test_tls_slow_reader_gets_every_hit_whole(magpie_listen_factory, origin, certs, size):
     m = magpie_listen_factory(lambda port: [tls_listen(certs, port)])
     url = origin.url("/late/%d" % size)
-    _prime_tls = _tls_conn(m, certs)
-    with _prime_tls as c:
+    with _tls_conn(m, certs) as c:
         for _ in range(2):
             assert c.request("GET", url).body == pattern(size)
     with _tls_conn(m, certs, rcvbuf=32768, timeout=30) as c:
@@ -356,11 +342,6 @@ def test_behind_leader_then_pipelined_requests(magpie, origin):
 
 # -- what the access log counts --------------------------------------------------
 
-def _sent_of(m, pred):
-    line = m.wait_access_line(pred)
-    return int(line.split()[5])
-
-
 def _raw_exchange(m, data, timeout=10):
     """Sends data on a new connection and reads everything until magpie
     closes it."""
@@ -387,10 +368,13 @@ def test_access_log_sent_is_what_the_client_got(magpie, origin, path, headers, m
     if path.startswith("/late"):
         for _ in range(2):
             assert fetch(magpie.port, "GET", url).status == 200
-    marker = "/x-%d" % time.monotonic_ns()
-    url = url + ("&" if "?" in url else "?") + "m=" + marker if not path.startswith("/late") \
-        else url
-    n_before = len([l for l in magpie.access_log_lines() if (" %s " % url) in l])
+    if not path.startswith("/late"):
+        url += ("&" if "?" in url else "?") + "m=%d" % time.monotonic_ns()
+
+    def mine(l):
+        return (" %s %s " % (method, url)) in l
+
+    n_before = len([l for l in magpie.access_log_lines() if mine(l)])
     wire = _raw_exchange(magpie, build_request(method, url, headers=headers + [
         ("Connection", "close")]))
     assert wire.startswith(b"HTTP/1.1 "), wire[:100]
@@ -398,12 +382,7 @@ def test_access_log_sent_is_what_the_client_got(magpie, origin, path, headers, m
         assert wire.startswith(b"HTTP/1.1 502 "), wire[:200]
     if path.startswith("/early"):
         assert wire.startswith(b"HTTP/1.1 103 Early Hints\r\n"), wire[:200]
-
-    def mine(l):
-        return (" %s %s " % (method, url)) in l
-
-    poll(lambda: len([l for l in magpie.access_log_lines() if mine(l)]) > n_before - (
-        0 if method == "HEAD" else 0))
+    assert poll(lambda: len([l for l in magpie.access_log_lines() if mine(l)]) > n_before)
     lines = [l for l in magpie.access_log_lines() if mine(l)]
     assert lines, magpie.access_log_lines()[-5:]
     assert int(lines[-1].split()[5]) == len(wire), (lines[-1], len(wire))
@@ -425,9 +404,293 @@ def test_access_log_counts_what_a_cut_hit_sent(magpie, origin):
         d = s.recv(65536)
         assert d
         got += len(d)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, RESET)
     s.close()
     assert poll(lambda: len([l for l in magpie.access_log_lines() if url in l]) == 3, timeout=10)
     line = [l for l in magpie.access_log_lines() if url in l][-1]
     assert int(line.split()[5]) < n // 2, line
+    alive(magpie)
+
+
+# -- followers finishing, fetches going on without clients ------------------------
+
+def test_slow_follower_finishes_after_the_fetch_then_takes_its_next_request(magpie, origin):
+    """The fetch ends while the follower's writer still holds a piece of
+    the file: the follower sends the rest, then its pipelined request."""
+    n = 4 << 20
+    url = origin.url("/big/%d?cc=max-age%%3D300&delay=0.5" % n)
+    lead = _in_thread(lambda: fetch(magpie.port, "GET", url, timeout=20))
+    poll(lambda: origin.request_count() == 1)
+    with slow_conn(magpie.port, rcvbuf=8192, piece=65536) as c:
+        c.send(build_request("GET", url) + build_request("GET", origin.url("/bytes/7")))
+        assert c.wait_for(b"\r\n\r\n", timeout=10)
+        r0 = _result(*lead)
+        assert r0.status == 200 and len(r0.body) == n
+        r, nxt = _slow_read(c, ["GET", "GET"], piece=65536)
+        assert "collapsed" in r.header("cache-status"), r
+        assert len(r.body) == n and r.body == r0.body
+        assert nxt.status == 200 and nxt.body == pattern(7)
+    assert len([q for q in origin.requests if q.path.startswith("/big/")]) == 1
+    alive(magpie)
+
+
+def test_stale_while_revalidate_refreshes_for_a_client_that_left(magpie, origin):
+    cc = urllib.parse.quote("max-age=1, stale-while-revalidate=30")
+    url = origin.url("/headers?Cache-Control=%s&ETag=%%22v%%22" % cc)
+    first = fetch(magpie.port, "GET", url)
+    time.sleep(1.3)
+    before = origin.request_count()
+    # pipelined stale hits, and the client gone before any is written
+    s = socket.create_connection(("127.0.0.1", magpie.port))
+    s.sendall(build_request("GET", url) * 5)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, RESET)
+    s.close()
+    assert poll(lambda: origin.request_count() == before + 1, timeout=5)
+    time.sleep(0.3)
+    assert origin.request_count() == before + 1, "one refresh"
+    assert origin.requests[-1].header("if-none-match") == '"v"'
+    # the refresh was stored (it may be stale again already: max-age is 1 s)
+    r = fetch(magpie.port, "GET", url)
+    assert r.status == 200 and r.header("x-cache") in ("HIT", "STALE"), r
+    assert int(r.header("x-response-number")) > int(first.header("x-response-number"))
+    alive(magpie)
+
+
+def test_stale_while_revalidate_with_pipelined_hits_that_are_read(magpie, origin):
+    cc = urllib.parse.quote("max-age=1, stale-while-revalidate=30")
+    url = origin.url("/headers?Cache-Control=%s" % cc)
+    first = fetch(magpie.port, "GET", url)
+    time.sleep(1.3)
+    with magpie.conn() as c:
+        c.send(build_request("GET", url) * 3 + build_request("HEAD", url))
+        rs = _read_n(c, ["GET"] * 3 + ["HEAD"])
+        assert all(r.status == 200 for r in rs)
+        assert all(r.body == b"headers\n" for r in rs[:3])
+        assert "stale-while-revalidate" in rs[0].header("cache-status"), rs[0]
+    # the refresh replaced the stored response
+    assert poll(lambda: int(fetch(magpie.port, "GET", url).header("x-response-number")) >
+                int(first.header("x-response-number")), timeout=5)
+    alive(magpie)
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_client_leaving_a_stored_fetch_mid_body_with_requests_pipelined(magpie, origin, chunked):
+    n = 6 << 20
+    url = origin.url("/big/%d?cc=max-age%%3D300%s" % (n, "&chunked=1" if chunked else ""))
+    s = small_conn(magpie.port, rcvbuf=8192, timeout=10)
+    s.sendall(build_request("GET", url) + build_request("GET", url) * 3)
+    head, rest = read_head(s)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, RESET)
+    s.close()
+    magpie.wait_error_log(r"goes on for the cache", timeout=5)
+
+    def stored():
+        r = fetch(magpie.port, "GET", url, timeout=20, headers=[("Cache-Control",
+                                                                  "only-if-cached")])
+        return r.status == 200 and r
+
+    r = poll(stored, timeout=15, step=0.2)
+    assert r and len(r.body) == n and r.body == pattern(n)
+    assert len([q for q in origin.requests if q.path.startswith("/big/")]) == 1
+    alive(magpie)
+
+
+def test_tls_client_leaving_while_behind_its_fetch(magpie_listen_factory, origin, certs):
+    m = magpie_listen_factory(lambda port: [tls_listen(certs, port)])
+    n = 8 << 20
+    url = origin.url("/big/%d?cc=max-age%%3D300&pace=0.05" % n)
+    c = _tls_conn(m, certs, rcvbuf=8192)
+    c.send(build_request("GET", url) + build_request("GET", origin.url("/bytes/9")))
+    assert c.wait_for(b"\r\n\r\n")
+    assert poll(lambda: "behind its fetch" in m.error_log_text(), timeout=10)
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, RESET)
+    c.close()
+    m.wait_error_log(r"goes on for the cache", timeout=5)
+    with _tls_conn(m, certs) as c2:
+        r = poll(lambda: (lambda r: r.status == 200 and r)(
+            c2.request("GET", url, headers=[("Cache-Control", "only-if-cached")])),
+            timeout=15, step=0.2)
+        assert r and r.body == pattern(n)
+    alive(m)
+
+
+# -- request hooks: who answers first, and what the connection does after ----------
+
+def _answers(m, reqs):
+    """Sends reqs pipelined on one connection; the responses, and whether
+    magpie closed the connection after them."""
+    with m.conn() as c:
+        c.send(b"".join(reqs))
+        out = []
+        for _ in reqs:
+            try:
+                out.append(c.read_response())
+            except Closed:
+                break
+        return out, c.closed_by_peer(timeout=1)
+
+
+def test_acl_denial_comes_before_every_other_hook(magpie_factory, origin):
+    m = magpie_factory(acl={"allow": ["10.0.0.0/8"]})
+    for req in [build_request("GET", origin.url("/bytes/1"), headers=[("Via", "1.1 magpie-test")]),
+                build_request("PURGE", origin.url("/bytes/1")),
+                build_request("CONNECT", "127.0.0.1:25", host="127.0.0.1:25"),
+                build_request("GET", "/x", host="no-route.example"),
+                build_request("POST", origin.url("/echo"), body=b"abc")]:
+        rs, closed = _answers(m, [req, build_request("GET", origin.url("/bytes/1"))])
+        assert [r.status for r in rs] == [403], (req, rs)
+        assert "not allowed" in rs[0].body.decode()
+        assert closed
+    assert origin.request_count() == 0
+
+
+@pytest.mark.parametrize("req, status, keeps", [
+    # a loop is found before routing, bodiless: answered, the connection kept
+    (build_request("GET", "/x", host="api.local", headers=[("Via", "1.0 a, 1.1 magpie-test")]),
+     508, True),
+    # with a body that would follow: closed
+    (build_request("POST", "/echo", host="api.local", headers=[("Via", "1.1 magpie-test")],
+                   body=b"abc"), 508, False),
+    (build_request("PURGE", "/nothing", host="api.local"), 404, True),
+    (build_request("CONNECT", "127.0.0.1:25", host="127.0.0.1:25"), 403, False),
+    # a bad head: what follows cannot be trusted to be a request
+    (build_request("GET", "/x", version="HTTP/1.1", headers=[("Host", "a"), ("Host", "b")]),
+     400, False),
+])
+def test_hook_answers_and_the_connection_after_them(magpie, origin, req, status, keeps):
+    rs, closed = _answers(magpie, [req, build_request("GET", origin.url("/bytes/3"))])
+    assert rs and rs[0].status == status, rs
+    assert rs[0].header("connection") == ("keep-alive" if keeps else "close"), rs[0]
+    if keeps:
+        assert len(rs) == 2 and rs[1].status == 200 and rs[1].body == pattern(3), rs
+    else:
+        assert len(rs) == 1 and closed
+    assert origin.request_count() == (1 if keeps else 0)
+    alive(magpie)
+
+
+def test_purge_from_a_disallowed_address_is_403_and_keeps_the_connection(magpie_factory,
+                                                                          origin):
+    m = magpie_factory(admin={"purge_allow": ["10.0.0.0/8"]})
+    url = origin.url("/late/10")
+    fetch(m.port, "GET", url)
+    rs, closed = _answers(m, [build_request("PURGE", url), build_request("GET", url)])
+    assert [r.status for r in rs] == [403, 200], rs
+    assert rs[1].header("x-cache") == "HIT"
+    assert not closed
+
+
+# -- the store answering instead of the origin, with requests pipelined after -----
+
+@pytest.mark.parametrize("size", [100, 3 << 20])
+@pytest.mark.parametrize("tls", [False, True])
+def test_revalidated_and_stale_if_error_answers_then_pipelined(magpie_listen_factory, origin,
+                                                              certs, size, tls):
+    listen = (lambda port: [tls_listen(certs, port)]) if tls else \
+        (lambda port: ["127.0.0.1:%d" % port])
+    m = magpie_listen_factory(listen)
+    url = origin.url("/etag/%d" % size)
+    bad = origin.url("/etag/%d?fail=1&cc=max-age%%3D1%%2C%%20stale-if-error%%3D60" % size)
+    conn = (lambda: _tls_conn(m, certs)) if tls else (lambda: m.conn(timeout=20))
+    with conn() as c:
+        for u in (url, url, bad, bad):  # stored, then read once more (a memory copy)
+            assert c.request("GET", u).body == pattern(size)
+    time.sleep(1.2)
+    with conn() as c:
+        c.send(build_request("GET", url) + build_request("GET", bad) +
+               build_request("HEAD", url) + build_request("GET", url) +
+               build_request("GET", origin.url("/bytes/5")))
+        rs = _read_n(c, ["GET", "GET", "HEAD", "GET", "GET"])
+        assert [r.status for r in rs] == [200] * 5, rs
+        assert "fwd-status=304" in rs[0].header("cache-status"), rs[0]
+        assert "fwd-status=500" in rs[1].header("cache-status"), rs[1]
+        assert rs[0].body == pattern(size) and rs[1].body == pattern(size)
+        assert rs[2].body == b"" and rs[3].body == pattern(size)
+        assert rs[4].body == pattern(5)
+    alive(m)
+
+
+# -- everything at once ---------------------------------------------------------------
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_random_pipelines_with_clients_leaving(magpie_listen_factory, origin, certs, tls):
+    """Clients pipelining hits, misses, conditionals, ranges, HEAD, PURGE
+    and local answers on a few URLs being fetched, followed and purged,
+    some reading slowly and some leaving at random points: magpie stays up
+    (the sanitizers watch), and a client that reads everything gets every
+    response whole and in order."""
+    import random
+    listen = (lambda port: [tls_listen(certs, port)]) if tls else \
+        (lambda port: ["127.0.0.1:%d" % port])
+    m = magpie_listen_factory(listen)
+    sizes = [0, 10, 5000, 300000, 2 << 20]
+    urls = [origin.url("/late/%d?delay=%s" % (n, d)) for n in sizes for d in ("0", "0.2")]
+    rng = random.Random(1234)
+
+    def pick():
+        u = rng.choice(urls)
+        n = int(u.split("/late/")[1].split("?")[0])
+        kind = rng.choice(["get", "get", "get", "inm", "head", "range", "badrange", "purge",
+                           "loop", "miss"])
+        if kind == "inm":
+            return "GET", u, [("If-None-Match", '"e%d"' % n)], (200, 304)
+        if kind == "head":
+            return "HEAD", u, [], (200,)
+        if kind == "range":
+            return "GET", u, [("Range", "bytes=0-3")], (200, 206, 416)
+        if kind == "badrange":
+            return "GET", u, [("Range", "bytes=%d-" % (n + 5))], (200, 416)
+        if kind == "purge":
+            return "PURGE", u, [], (200, 404)
+        if kind == "loop":
+            return "GET", u, [("Via", "1.1 magpie-test")], (508,)
+        if kind == "miss":
+            return "GET", origin.url("/bytes/%d" % rng.choice([0, 7, 70000])), [], (200,)
+        return "GET", u, [], (200,)
+
+    def one_client(seed):
+        r = random.Random(seed)
+        reqs = [pick() for _ in range(r.randint(1, 6))]
+        leave = r.random() < 0.4
+        c = _tls_conn(m, certs, rcvbuf=r.choice([None, 65536])) if tls else m.conn(timeout=20)
+        with c:
+            c.send(b"".join(build_request(meth, u, headers=h) for meth, u, h, _ in reqs))
+            if leave:
+                time.sleep(r.random() * 0.3)
+                if r.random() < 0.5:
+                    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, RESET)
+                return None
+            for meth, u, h, ok in reqs:
+                resp = c.read_response(method=meth, timeout=8)
+                assert resp.status in ok, (meth, u, h, resp)
+                if resp.status == 200 and meth == "GET" and "/late/" in u:
+                    n = int(u.split("/late/")[1].split("?")[0])
+                    assert resp.body == pattern(n), (u, len(resp.body))
+        return None
+
+    deadline = time.monotonic() + 6
+    seed = 0
+    while time.monotonic() < deadline:
+        ts = [_in_thread(lambda s=seed + i: one_client(s)) for i in range(12)]
+        seed += 12
+        for t in ts:
+            _result(*t)
+        alive(m)
+
+
+def test_pipelined_hits_ending_in_close_drop_what_follows(magpie, origin):
+    url = origin.url("/late/5000")
+    _prime(magpie, url)
+    with magpie.conn() as c:
+        c.send(build_request("GET", url, version="HTTP/1.0", headers=[("Connection",
+                                                                       "keep-alive")]) +
+               build_request("GET", url, headers=[("Connection", "close")]) +
+               build_request("GET", origin.url("/bytes/3")))
+        r1 = c.read_response()
+        r2 = c.read_response()
+        assert r1.status == r2.status == 200
+        assert r1.body == r2.body == pattern(5000)
+        assert r1.header("connection") == "keep-alive" and r2.header("connection") == "close"
+        assert c.closed_by_peer()
+    assert not any(q.path == "/bytes/3" for q in origin.requests)
     alive(magpie)
