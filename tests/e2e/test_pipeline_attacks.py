@@ -153,6 +153,33 @@ def test_follower_answered_by_the_head_alone(magpie, origin, n, headers, status)
     alive(magpie)
 
 
+def test_followers_answered_at_the_head_with_requests_pipelined_behind(magpie, origin):
+    """Followers answered by the head alone take their next request while
+    the fetch's head is still being handled: one joins the same fetch
+    again, others follow or go alone; every one is answered whole."""
+    n = 200000
+    url = origin.url("/late/%d?delay=0.6" % n)
+    lead = _in_thread(lambda: fetch(magpie.port, "GET", url, timeout=10))
+    poll(lambda: origin.request_count() == 1)
+    time.sleep(0.1)
+    conns = []
+    for h in ([("If-None-Match", '"e%d"' % n)], [("Range", "bytes=%d-" % (n + 1))], []):
+        c = magpie.conn()
+        c.send(build_request("GET", url, headers=h) + build_request("GET", url) +
+               build_request("GET", origin.url("/bytes/4")))
+        conns.append(c)
+    time.sleep(0.1)
+    for c, first in zip(conns, (304, 416, 200)):
+        with c:
+            rs = _read_n(c, ["GET"] * 3)
+            assert [r.status for r in rs] == [first, 200, 200], rs
+            assert rs[1].body == pattern(n) and rs[2].body == pattern(4)
+            assert "collapsed" in rs[0].header("cache-status"), rs[0]
+    assert _result(*lead).body == pattern(n)
+    assert len([q for q in origin.requests if q.path.startswith("/late/")]) == 1
+    alive(magpie)
+
+
 # -- pipelined requests after answers that end inside the writer --------------
 
 def _prime(m, url, times=2):
@@ -164,15 +191,34 @@ def _prime(m, url, times=2):
     return r
 
 
+def _tls_conn(m, certs, rcvbuf=None, timeout=20):
+    c = rawhttp.Conn(m.port, timeout=timeout, rcvbuf=rcvbuf)
+    c.sock = client_context(certs.ca).wrap_socket(c.sock, server_hostname="127.0.0.1")
+    return c
+
+
+def _start(factory, certs, tls):
+    """magpie on a plain or a TLS listener, and how to connect to it
+    (conn(rcvbuf=None))."""
+    if not tls:
+        m = factory(lambda port: ["127.0.0.1:%d" % port])
+        return m, lambda rcvbuf=None: rawhttp.Conn(m.port, timeout=20, rcvbuf=rcvbuf)
+    m = factory(lambda port: [tls_listen(certs, port)])
+    return m, lambda rcvbuf=None: _tls_conn(m, certs, rcvbuf=rcvbuf)
+
+
 def _read_n(c, methods, timeout=20):
     return [c.read_response(method=meth, timeout=timeout) for meth in methods]
 
 
 @pytest.mark.parametrize("size", [100, 3 << 20])  # memory copy, file
-def test_pipelined_hits_of_every_kind(magpie, origin, size):
+@pytest.mark.parametrize("tls", [False, True])
+def test_pipelined_hits_of_every_kind(magpie_listen_factory, origin, certs, size, tls):
+    m, conn = _start(magpie_listen_factory, certs, tls)
     url = origin.url("/late/%d" % size)
-    _prime(magpie, url)
-    before = origin.request_count()
+    with conn() as c:
+        for _ in range(2):  # stored, then read once from the file: a memory copy
+            assert c.request("GET", url).body == pattern(size)
     reqs = [
         ("GET", []),
         ("GET", [("If-None-Match", '"e%d"' % size)]),      # 304
@@ -181,7 +227,7 @@ def test_pipelined_hits_of_every_kind(magpie, origin, size):
         ("GET", [("Range", "bytes=5-9")]),                 # 206
         ("GET", []),
     ]
-    with magpie.conn(timeout=20) as c:
+    with conn() as c:
         c.send(b"".join(build_request(meth, url, headers=h) for meth, h in reqs) +
                build_request("GET", origin.url("/bytes/7")))
         rs = _read_n(c, [meth for meth, _ in reqs] + ["GET"])
@@ -191,8 +237,8 @@ def test_pipelined_hits_of_every_kind(magpie, origin, size):
         assert rs[4].body == pattern(size)[5:10]
         assert rs[6].body == pattern(7)
         assert all(r.header("connection") == "keep-alive" for r in rs), rs
-    assert origin.request_count() == before + 1
-    alive(magpie)
+    assert origin.request_count() == 2
+    alive(m)
 
 
 def test_many_pipelined_memory_hits_in_one_send(magpie, origin):
@@ -239,29 +285,6 @@ def test_client_closing_amid_pipelined_hits(magpie, origin, size):
 
 # -- TLS clients ---------------------------------------------------------------
 
-def _tls_conn(m, certs, rcvbuf=None, timeout=20):
-    c = rawhttp.Conn(m.port, timeout=timeout, rcvbuf=rcvbuf)
-    c.sock = client_context(certs.ca).wrap_socket(c.sock, server_hostname="127.0.0.1")
-    return c
-
-
-@pytest.mark.parametrize("size", [100, 3 << 20])
-def test_tls_pipelined_hits_of_every_kind(magpie_listen_factory, origin, certs, size):
-    m = magpie_listen_factory(lambda port: [tls_listen(certs, port)])
-    url = origin.url("/late/%d" % size)
-    with _tls_conn(m, certs) as c:
-        for _ in range(2):
-            assert c.request("GET", url).body == pattern(size)
-        reqs = [("GET", []), ("GET", [("If-None-Match", '"e%d"' % size)]), ("HEAD", []),
-                ("GET", [("Range", "bytes=%d-" % (size + 10))]), ("GET", [])]
-        c.send(b"".join(build_request(meth, url, headers=h) for meth, h in reqs) +
-               build_request("GET", origin.url("/bytes/7")))
-        rs = _read_n(c, [meth for meth, _ in reqs] + ["GET"])
-        assert [r.status for r in rs] == [200, 304, 200, 416, 200, 200], rs
-        assert rs[0].body == pattern(size) and rs[4].body == pattern(size)
-        assert rs[5].body == pattern(7)
-    assert origin.request_count() == 2
-    alive(m)
 
 
 def slow_conn(port, rcvbuf, piece=4096, pause=0.0, timeout=40):
@@ -434,17 +457,28 @@ def test_slow_follower_finishes_after_the_fetch_then_takes_its_next_request(magp
     alive(magpie)
 
 
-def test_stale_while_revalidate_refreshes_for_a_client_that_left(magpie, origin):
+@pytest.mark.parametrize("client_leaves", [True, False])
+def test_stale_while_revalidate_with_pipelined_stale_hits(magpie, origin, client_leaves):
+    """Stale hits pipelined: one background refresh, stored, whether the
+    client reads them or resets the connection before any is written."""
     cc = urllib.parse.quote("max-age=1, stale-while-revalidate=30")
     url = origin.url("/headers?Cache-Control=%s&ETag=%%22v%%22" % cc)
     first = fetch(magpie.port, "GET", url)
     time.sleep(1.3)
     before = origin.request_count()
-    # pipelined stale hits, and the client gone before any is written
-    s = socket.create_connection(("127.0.0.1", magpie.port))
-    s.sendall(build_request("GET", url) * 5)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, RESET)
-    s.close()
+    reqs = build_request("GET", url) * 3 + build_request("HEAD", url)
+    if client_leaves:
+        s = socket.create_connection(("127.0.0.1", magpie.port))
+        s.sendall(reqs)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, RESET)
+        s.close()
+    else:
+        with magpie.conn() as c:
+            c.send(reqs)
+            rs = _read_n(c, ["GET"] * 3 + ["HEAD"])
+            assert all(r.status == 200 for r in rs)
+            assert all(r.body == b"headers\n" for r in rs[:3])
+            assert "stale-while-revalidate" in rs[0].header("cache-status"), rs[0]
     assert poll(lambda: origin.request_count() == before + 1, timeout=5)
     time.sleep(0.3)
     assert origin.request_count() == before + 1, "one refresh"
@@ -453,23 +487,6 @@ def test_stale_while_revalidate_refreshes_for_a_client_that_left(magpie, origin)
     r = fetch(magpie.port, "GET", url)
     assert r.status == 200 and r.header("x-cache") in ("HIT", "STALE"), r
     assert int(r.header("x-response-number")) > int(first.header("x-response-number"))
-    alive(magpie)
-
-
-def test_stale_while_revalidate_with_pipelined_hits_that_are_read(magpie, origin):
-    cc = urllib.parse.quote("max-age=1, stale-while-revalidate=30")
-    url = origin.url("/headers?Cache-Control=%s" % cc)
-    first = fetch(magpie.port, "GET", url)
-    time.sleep(1.3)
-    with magpie.conn() as c:
-        c.send(build_request("GET", url) * 3 + build_request("HEAD", url))
-        rs = _read_n(c, ["GET"] * 3 + ["HEAD"])
-        assert all(r.status == 200 for r in rs)
-        assert all(r.body == b"headers\n" for r in rs[:3])
-        assert "stale-while-revalidate" in rs[0].header("cache-status"), rs[0]
-    # the refresh replaced the stored response
-    assert poll(lambda: int(fetch(magpie.port, "GET", url).header("x-response-number")) >
-                int(first.header("x-response-number")), timeout=5)
     alive(magpie)
 
 
@@ -586,12 +603,9 @@ def test_purge_from_a_disallowed_address_is_403_and_keeps_the_connection(magpie_
 @pytest.mark.parametrize("tls", [False, True])
 def test_revalidated_and_stale_if_error_answers_then_pipelined(magpie_listen_factory, origin,
                                                               certs, size, tls):
-    listen = (lambda port: [tls_listen(certs, port)]) if tls else \
-        (lambda port: ["127.0.0.1:%d" % port])
-    m = magpie_listen_factory(listen)
+    m, conn = _start(magpie_listen_factory, certs, tls)
     url = origin.url("/etag/%d" % size)
     bad = origin.url("/etag/%d?fail=1&cc=max-age%%3D1%%2C%%20stale-if-error%%3D60" % size)
-    conn = (lambda: _tls_conn(m, certs)) if tls else (lambda: m.conn(timeout=20))
     with conn() as c:
         for u in (url, url, bad, bad):  # stored, then read once more (a memory copy)
             assert c.request("GET", u).body == pattern(size)
@@ -620,9 +634,7 @@ def test_random_pipelines_with_clients_leaving(magpie_listen_factory, origin, ce
     (the sanitizers watch), and a client that reads everything gets every
     response whole and in order."""
     import random
-    listen = (lambda port: [tls_listen(certs, port)]) if tls else \
-        (lambda port: ["127.0.0.1:%d" % port])
-    m = magpie_listen_factory(listen)
+    m, conn = _start(magpie_listen_factory, certs, tls)
     sizes = [0, 10, 5000, 300000, 2 << 20]
     urls = [origin.url("/late/%d?delay=%s" % (n, d)) for n in sizes for d in ("0", "0.2")]
     rng = random.Random(1234)
@@ -652,7 +664,7 @@ def test_random_pipelines_with_clients_leaving(magpie_listen_factory, origin, ce
         r = random.Random(seed)
         reqs = [pick() for _ in range(r.randint(1, 6))]
         leave = r.random() < 0.4
-        c = _tls_conn(m, certs, rcvbuf=r.choice([None, 65536])) if tls else m.conn(timeout=20)
+        c = conn(rcvbuf=r.choice([None, 65536]))
         with c:
             c.send(b"".join(build_request(meth, u, headers=h) for meth, u, h, _ in reqs))
             if leave:
