@@ -102,7 +102,9 @@ static int writer_piece(void *arg, const struct piece *pc)
         size_t mark = buf_used(&c->out);
         if (chunked && http_chunk_head(&c->out, pc->len) < 0)
             return -1;
-        ex->bytes_sent += buf_used(&c->out) - mark + pc->len + (chunked ? 2 : 0);
+        /* its bytes count as they go (writer_send_held): a client that
+           leaves a large hit early is logged with what it got */
+        ex->bytes_sent += buf_used(&c->out) - mark;
         w->held = *pc;
         w->crlf_after = chunked;
         return 0;
@@ -234,6 +236,7 @@ static int writer_send_held(struct client *c)
     }
     if (n < 0)
         return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+    c->ex->bytes_sent += (uint64_t)n;
     h->len -= (uint64_t)n;
     if (h->kind == PIECE_MEM)
         h->p += n;
@@ -241,10 +244,12 @@ static int writer_send_held(struct client *c)
         h->off += (uint64_t)n;
     if (h->len > 0)
         return 0;
+    size_t mark = buf_used(&c->out);
     if (w->crlf_after && buf_append_lit(&c->out, "\r\n") < 0)
         return -1;
     if (w->last_after && http_chunk_append(&c->out, NULL, 0) < 0)
         return -1;
+    c->ex->bytes_sent += buf_used(&c->out) - mark;
     w->crlf_after = w->last_after = false;
     return 1;
 }

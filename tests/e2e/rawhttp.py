@@ -77,11 +77,18 @@ class Closed(Exception):
 
 
 class Conn:
-    """One client connection with a read buffer (for pipelined responses)."""
+    """One client connection with a read buffer (for pipelined responses).
+    A slow reader sets read_size (bytes per recv) and read_pause (seconds
+    after each)."""
 
-    def __init__(self, port, addr="127.0.0.1", timeout=10.0):
+    read_size = 262144
+    read_pause = 0.0
+
+    def __init__(self, port, addr="127.0.0.1", timeout=10.0, rcvbuf=None):
         family = socket.AF_INET6 if ":" in addr else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
+        if rcvbuf:  # before connecting: the window it offers follows it
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(timeout)
         self.sock.connect((addr, port))
         self.timeout = timeout
@@ -124,7 +131,7 @@ class Conn:
             raise TimeoutError("no data from peer in time")
         self.sock.settimeout(left)
         try:
-            data = self.sock.recv(262144)
+            data = self.sock.recv(self.read_size)
         except ConnectionResetError:
             data = b""
         except socket.timeout:
@@ -133,6 +140,8 @@ class Conn:
             self.eof = True
             return False
         self.buf += data
+        if self.read_pause:
+            time.sleep(self.read_pause)
         return True
 
     def _read_line(self, deadline):
