@@ -110,15 +110,21 @@ static void exchange_store_push(struct client *c, bool now)
     client_flush(c);
 }
 
-/* The store answers: its head and body through the deliver chain. */
-void exchange_deliver(struct client *c)
+/* The store answers: its head and body through the deliver chain; now
+   as in exchange_store_push. */
+static void exchange_deliver_from(struct client *c, bool now)
 {
     c->state = CS_DELIVER;
     if (cache_serve_start(c) < 0) {
         client_close(c, "cannot serve the stored response");
         return;
     }
-    exchange_store_push(c, true);
+    exchange_store_push(c, now);
+}
+
+void exchange_deliver(struct client *c)
+{
+    exchange_deliver_from(c, true);
 }
 
 void exchange_deliver_resume(void *arg)
@@ -195,12 +201,7 @@ void exchange_release(struct client *c)
    from the loop (the leader's turn is walking its followers). */
 void exchange_follow_start(struct client *c)
 {
-    c->state = CS_DELIVER;
-    if (cache_serve_start(c) < 0) {
-        client_close(c, "cannot serve the stored response");
-        return;
-    }
-    exchange_store_push(c, false);
+    exchange_deliver_from(c, false);
 }
 
 void exchange_follow_failed(struct client *c)

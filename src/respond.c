@@ -65,27 +65,27 @@ int respond_finish(const struct client *c, struct buf *out, const struct head_en
 int respond_local(struct client *c, const struct answer *a)
 {
     struct exchange *ex = c->ex;
-    struct buf head;
-    buf_init(&head, 1024 + a->fields_len);
-    int rc = http_put_status(&head, a->status, a->phrase);
+    size_t mark;
+    struct buf *out = writer_head_begin(c, &mark);
+    int rc = http_put_status(out, a->status, a->phrase);
     if (a->body)
-        rc |= buf_append_lit(&head, "Content-Type: ") |
-              buf_append_str(&head, a->type ? a->type : "text/plain") |
-              buf_append_lit(&head, "\r\n");
+        rc |= buf_append_lit(out, "Content-Type: ") |
+              buf_append_str(out, a->type ? a->type : "text/plain") | buf_append_lit(out, "\r\n");
     if (a->fields)
-        rc |= buf_append(&head, a->fields, a->fields_len);
+        rc |= buf_append(out, a->fields, a->fields_len);
     if (!a->tunnel)
-        rc |= buf_append_lit(&head, "Cache-Control: no-store\r\n");
+        rc |= buf_append_lit(out, "Cache-Control: no-store\r\n");
     struct head_end e = {.via_minor = 1,
                          .age = -1,
                          .length = a->body ? (int64_t)a->body_len : 0,
                          .tunnel = a->tunnel};
-    rc |= respond_finish(c, &head, &e);
+    if (rc == 0)
+        rc = respond_finish(c, out, &e);
+    if (writer_head_end(c, mark, rc) < 0)
+        return -1;
     ex->status = a->status;
     ex->rsp_head_sent = true;
-    rc |= writer_out(c, buf_head(&head), buf_used(&head));
-    buf_free(&head);
-    if (rc == 0 && a->body && ex->method_id != HTTP_M_HEAD)
-        rc = writer_out(c, a->body, a->body_len);
-    return rc < 0 ? -1 : 0;
+    if (a->body && ex->method_id != HTTP_M_HEAD)
+        return writer_out(c, a->body, a->body_len);
+    return 0;
 }

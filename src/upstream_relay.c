@@ -320,6 +320,8 @@ static int fetch_sink_piece(void *arg, const struct piece *pc)
 {
     struct client *c = arg;
     struct exchange *ex = c->ex;
+    if (pc->kind != PIECE_MEM)
+        return -1; /* what the origin sent is memory; a fetch filter must not turn it into a file */
     if (ex->cx.role != ROLE_BEHIND && chain_push(&ex->deliver, pc) < 0) {
         client_close(c, "client buffer overflow");
         return -1;
