@@ -28,6 +28,9 @@ if command -v pkg-config >/dev/null 2>&1; then
     need_pc yaml-0.1 libyaml-dev
     need_pc cmocka libcmocka-dev
     need_pc libcares libc-ares-dev
+    need_pc libbrotlienc libbrotli-dev
+    need_pc libbrotlidec libbrotli-dev
+    need_pc libzstd libzstd-dev
 fi
 need_h ev.h libev-dev
 need_h http_parser.h libhttp-parser-dev
@@ -38,8 +41,11 @@ if [ -x /usr/bin/python3 ]; then
     need_py aiohttp python3-aiohttp
     need_py httpx python3-httpx
     need_py requests python3-requests
+    need_py brotli python3-brotli
+    need_py zstandard python3-zstandard
 else
     missing="$missing python3 python3-pytest python3-aiohttp python3-httpx python3-requests"
+    missing="$missing python3-brotli python3-zstandard"
 fi
 if [ "$mode" = bench ]; then
     # nginx lives in /usr/sbin, which a non-root PATH may lack.
@@ -64,6 +70,7 @@ fi
 # pkg-config missing means the .pc probes were skipped: install them all.
 if ! command -v pkg-config >/dev/null 2>&1; then
     missing="$missing libssl-dev zlib1g-dev libyaml-dev libcmocka-dev libc-ares-dev"
+    missing="$missing libbrotli-dev libzstd-dev"
 fi
 echo "deps: installing$missing" >&2
 if [ "$(id -u)" != 0 ]; then

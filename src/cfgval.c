@@ -419,6 +419,13 @@ bool config_connect_port_allowed(const struct config *cfg, uint16_t port)
     return false;
 }
 
+bool config_compression_on(const struct config *cfg, const struct cfg_route *rt)
+{
+    if (rt && rt->compression_enabled >= 0)
+        return rt->compression_enabled > 0;
+    return cfg->compression.enabled;
+}
+
 /* ---- life cycle ---- */
 
 static void free_routes(struct cfg_route *rs, size_t n)

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "coding.h"
+
 enum log_level { LOGL_ERROR, LOGL_WARN, LOGL_INFO, LOGL_DEBUG };
 
 struct cfg_listen {
@@ -42,6 +44,7 @@ struct cfg_route {
     char **cache_ignore_params; /* cache.ignore_query_params: left out of the cache key */
     size_t ncache_ignore_params;
     char *cache_targeted_field; /* cache.targeted_field: checked before CDN-Cache-Control; or NULL */
+    int compression_enabled;    /* compression.enabled: 1 or 0; -1 unset (the global one decides) */
 };
 
 /* cache.set_cookie: what the cache does with responses carrying Set-Cookie. */
@@ -126,6 +129,17 @@ struct config {
         enum cfg_set_cookie set_cookie;
         double stale_on_error;    /* seconds a stale response may stand in for an unreachable origin */
     } cache;
+
+    struct {
+        bool enabled;                      /* on-the-fly compression (routes may override) */
+        enum coding encodings[CODING_KNOWN]; /* offered, magpie's preference first: zstd, br, gzip */
+        size_t nencodings;
+        char **types;                      /* media type patterns: a whole type, "text/" + star, "application/" + star + "+json" */
+        size_t ntypes;
+        uint64_t min_size;                 /* known lengths under it go as they are */
+        int level[CODING_KNOWN];           /* per coding: level[CODING_GZIP] etc. */
+        bool decompress;                   /* decode for clients that do not accept a coding */
+    } compression;
 };
 
 /* Defaults in one place; etc/magpie.yaml documents each. */
@@ -159,6 +173,16 @@ struct config {
 #define CFG_DEFAULT_PURGE_ALLOW_V6 "::1/128"
 #define CFG_DEFAULT_ROUTE_CACHE_ENABLED true
 #define CFG_DEFAULT_ROUTE_CACHE_DEFAULT_TTL (-1.0) /* none */
+#define CFG_DEFAULT_COMPRESSION_ENABLED false
+#define CFG_DEFAULT_COMPRESSION_MIN_SIZE 1024 /* 1KiB */
+#define CFG_DEFAULT_COMPRESSION_GZIP_LEVEL 6
+#define CFG_DEFAULT_COMPRESSION_BR_LEVEL 5
+#define CFG_DEFAULT_COMPRESSION_ZSTD_LEVEL 3
+#define CFG_DEFAULT_COMPRESSION_DECOMPRESS true
+/* compression.encodings: [zstd, br, gzip]; compression.types: */
+#define CFG_DEFAULT_COMPRESSION_TYPES                                                              \
+    "text/*", "application/json", "application/javascript", "application/xml",                     \
+        "application/*+json", "application/*+xml", "image/svg+xml"
 
 /*
  * Loads and validates path. On failure returns NULL after printing every
@@ -176,6 +200,8 @@ bool config_acl_allows(const struct config *cfg, const struct sockaddr *sa);
 bool config_purge_allowed(const struct config *cfg, const struct sockaddr *sa);
 /* host: the request's Host without port; case-insensitive. */
 const struct cfg_route *config_route_find(const struct config *cfg, const char *host);
+/* Whether responses on route rt (NULL: forward mode) are compressed. */
+bool config_compression_on(const struct config *cfg, const struct cfg_route *rt);
 /* May a CONNECT request reach this port? Never with an empty list. */
 bool config_connect_port_allowed(const struct config *cfg, uint16_t port);
 

@@ -100,6 +100,16 @@ int chain_end(struct chain *ch)
     return settle(ch, f ? f->ops->end(f) : ch->sink->end(ch->sink_arg));
 }
 
+int chain_flush(struct chain *ch)
+{
+    if (ch->failed || ch->ended)
+        return ch->failed ? -1 : 0;
+    for (struct filter *f = ch->first; f; f = f->next)
+        if (f->ops->flush && f->ops->flush(f) < 0)
+            return settle(ch, -1);
+    return 0;
+}
+
 /* Room at node f, or at the sink when f is NULL. */
 static bool node_room(const struct chain *ch, const struct filter *f)
 {
@@ -136,6 +146,7 @@ void chain_free_filters(struct chain *ch)
     ch->first = NULL;
     ch->failed = false;
     ch->ended = false;
+    ch->why = NULL;
 }
 
 int filter_pass(struct filter *f, const struct piece *pc)

@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "coding.h"
+
 struct buf;
 struct http_msg;
 
@@ -48,6 +50,10 @@ struct filter_head {
     int status;
     int64_t length;  /* the body's length, -1 when unknown */
     struct buf *add; /* header lines ("Name: value\r\n") filters add; may be NULL */
+    /* what the compression filters are to do, decided before the chain
+       opens (compress.h); IDENTITY: that filter opts out */
+    enum coding encode, decode;
+    int level; /* the encoder's */
 };
 
 struct filter;
@@ -69,6 +75,9 @@ struct filter_ops {
     bool (*room)(const struct filter *f);
     /* Optional. Room again downstream: pass on what was held back. */
     int (*resume)(struct filter *f);
+    /* Optional. The producer has nothing more for now (a slow origin):
+       pass on what is held back for the sake of a better ratio. */
+    int (*flush)(struct filter *f);
     /* Optional. Frees what the state points to. */
     void (*close)(struct filter *f);
 };
@@ -96,6 +105,7 @@ struct chain {
     void *resume_arg;
     bool failed; /* a piece failed: the body is broken, nothing more passes */
     bool ended;
+    const char *why; /* a filter that fails may say why here, for the log */
 };
 
 /* A chain with no filters yet, ending in sink. */
@@ -117,6 +127,9 @@ int chain_push(struct chain *ch, const struct piece *pc);
 /* The body is complete: the filters' end ops in order, then the sink's.
    0, or -1 (then failed; at once when failed or ended already). */
 int chain_end(struct chain *ch);
+/* The producer waits for more (a slow origin): the filters' flush ops in
+   order. 0, or -1 (then failed). */
+int chain_flush(struct chain *ch);
 /* Whether the producer may push now (backpressure towards it). */
 bool chain_room(const struct chain *ch);
 /* The sink has room again: filters holding bytes pass them on (from the
