@@ -6,6 +6,7 @@
 #include "filter.h"
 
 #include <stdalign.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 /* The registries (filter.h). Empty for now; a filter joins by one line
@@ -146,7 +147,18 @@ void chain_free_filters(struct chain *ch)
     ch->first = NULL;
     ch->failed = false;
     ch->ended = false;
-    ch->why = NULL;
+}
+
+static char why_text[160];
+
+void filter_set_why(const char *why)
+{
+    snprintf(why_text, sizeof(why_text), "%s", why);
+}
+
+const char *filter_why(void)
+{
+    return why_text;
 }
 
 int filter_pass(struct filter *f, const struct piece *pc)

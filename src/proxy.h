@@ -136,6 +136,12 @@ struct exchange {
     bool bodiless;     /* its head is the whole message */
     bool in_head;      /* its head is being parsed: a local answer waits (exchange_fail) */
     bool body_first;   /* its body is read before an origin connection is taken */
+    /* compression (coding.h), decided on the request's head */
+    bool compress_on;    /* Accept-Encoding went up and keys variants as coding_want alone */
+    bool etag_mapped;    /* derived entity tags went up as the origin's own (If-None-Match) */
+    uint8_t coding_want; /* enum coding: what magpie encodes into for this client */
+    uint8_t coding_sent; /* enum coding of the body sent (the access log); CODING_NONE: none */
+    uint8_t decoding;    /* enum coding decoded for this client; CODING_IDENTITY: none */
     enum exchange_plan plan;
     int local_status;  /* the answer that waits, and why */
     char *local_reason;
