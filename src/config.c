@@ -467,7 +467,6 @@ SETTER(set_list)
     for (size_t i = 0; k->owns_strs && i < *count; i++)
         free(((char **)(void *)old)[i]);
     free(old);
-    *count = 0;
     memcpy(FIELD(base, k, char *), &arr, sizeof arr);
     *count = list_items(c, path, v, k, arr);
 }
