@@ -51,7 +51,7 @@ static int fail(struct filter *f, const char *fmt, const char *a, const char *b)
 {
     struct zfilter *z = f->state;
     snprintf(z->why, sizeof(z->why), fmt, a, b);
-    f->chain->why = z->why;
+    filter_set_why(z->why);
     return -1;
 }
 
