@@ -835,6 +835,15 @@ def test_conditional_miss_with_a_derived_tag_reaches_the_origin_with_its_own(mag
     assert r.header("etag") == '"abc~gzip"', "the 304 names the variant the client holds"
 
 
+def test_if_match_with_a_derived_tag_reaches_the_origin_with_its_own(magpie_factory, corigin):
+    m = compressing(magpie_factory)
+    url = corigin.add("/if-match", etag='"abc"')
+    r = get(m, url, ae="gzip", headers=[("If-Match", '"abc~gzip"')])
+    assert_coded(r, "gzip")
+    sent = corigin.seen("/if-match")[0].header_all("if-match")
+    assert sent == ['"abc"'], "the origin got If-Match %r" % sent
+
+
 # -- 5. what is not compressed ----------------------------------------------------------
 
 def assert_identity(r, body=BODY, what=""):
@@ -1089,6 +1098,55 @@ def test_origin_coding_is_decoded_for_a_client_without_it(magpie_factory, corigi
     assert_decoded(get(m, url, ae=ae), what="%s to Accept-Encoding %r" % (coding, ae))
 
 
+def read_stream(s, what):
+    """The whole body of a Stream; a stall is a failure that says how far it got."""
+    got = []
+    try:
+        for piece in s.pieces():
+            got.append(piece)
+    except TimeoutError:
+        n = sum(len(p) for p in got)
+        pytest.fail("%s: the body stalled after %d bytes" % (what, n))
+    finally:
+        s.close()
+    return b"".join(got)
+
+
+@pytest.mark.parametrize("coding", ORIGIN_CODINGS)
+def test_a_body_inflating_far_beyond_its_size_is_decoded_whole(magpie_factory, corigin, coding):
+    """Each piece from the origin decodes to much more than a slice of the
+    chain: the decoder must come back for the rest as the client drains it."""
+    m = compressing(magpie_factory)
+    body = b"".join(b"magpie line %d\n" % (i % 10) for i in range(200000))
+    url = encoded_doc(corigin, "/inflate", coding, body=body, ctype="application/octet-stream")
+    s = Stream(m, url, timeout=5.0)
+    got = read_stream(s, coding)
+    assert s.status == 200 and s.header("content-encoding") is None, s.headers
+    assert s.complete, "%s: no last chunk after %d bytes" % (coding, len(got))
+    assert len(got) == len(body) and got == body, "%s: %d bytes of %d" % (
+        coding, len(got), len(body))
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br", "zstd"])
+def test_a_stored_encoded_body_is_decoded_for_a_client_without_it(magpie_factory, corigin,
+                                                                  coding):
+    """The store keeps the origin's encoded bytes; a hit for a client that
+    does not accept them is decoded on the way out."""
+    m = compressing(magpie_factory)
+    enc = encode(coding, BODY)
+    url = encoded_doc(corigin, "/stored-enc", coding, headers=[CACHED])
+    first = get(m, url, ae=coding)
+    assert first.status == 200 and coding_of(first) == coding and first.body == enc, first
+    quiescent(cache_dir(m))
+    r = get(m, url)
+    assert_decoded(r, what="a hit decoded")
+    assert r.header("x-cache") == "HIT", r
+    again = get(m, url, ae=coding)
+    assert again.header("x-cache") == "HIT" and again.body == enc, \
+        "the stored bytes are the origin's, not a decoded copy"
+    assert len(corigin.seen("/stored-enc")) == 1
+
+
 def test_decoded_weak_etag_stays_weak(magpie_factory, corigin):
     m = compressing(magpie_factory)
     url = encoded_doc(corigin, "/dec-weak", "gzip", etag='W/"abc"')
@@ -1148,17 +1206,20 @@ def test_gzip_bomb_decodes_with_bounded_memory(magpie_factory, corigin):
     url = corigin.add("/bomb", body=data, ctype="application/octet-stream",
                       headers=[("Content-Encoding", "gzip")], piece=64 * KIB)
     rss0, _ = m.memory()
-    s = Stream(m, url, timeout=30, rcvbuf=256 * KIB)
+    s = Stream(m, url, timeout=10, rcvbuf=256 * KIB)
     try:
         assert s.status == 200 and s.header("content-encoding") is None, s.headers
         total, paused, rss_paused, nonzero = 0, False, None, 0
-        for piece in s.pieces():
-            total += len(piece)
-            nonzero += len(piece) - piece.count(0)
-            if not paused and total >= 64 * MIB:
-                paused = True
-                time.sleep(1.0)  # a reader this slow: magpie must not inflate ahead of it
-                rss_paused, _ = m.memory()
+        try:
+            for piece in s.pieces():
+                total += len(piece)
+                nonzero += len(piece) - piece.count(0)
+                if not paused and total >= 64 * MIB:
+                    paused = True
+                    time.sleep(1.0)  # a reader this slow: magpie must not inflate ahead of it
+                    rss_paused, _ = m.memory()
+        except TimeoutError:
+            pytest.fail("the decoded body stalled after %d of %d bytes" % (total, 512 * MIB))
     finally:
         s.close()
     rss1, hwm1 = m.memory()
@@ -1171,7 +1232,7 @@ def test_gzip_bomb_decodes_with_bounded_memory(magpie_factory, corigin):
         (hwm1 - rss0) / MIB, rss0 / MIB)
 
 
-DECODE_ERROR = r"(?im)^\S+ \[(error|warn|info)\] .*(decod|inflat|corrupt|truncat|gzip|zstd|br)"
+DECODE_ERROR = r"(?im)^\S+ \[(error|warn|info)\] .*(corrupt|truncat|decod|inflat)"
 
 
 def assert_ends_visibly(m, url, what):
