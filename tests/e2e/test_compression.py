@@ -26,6 +26,7 @@ from conftest import poll
 from origin import Origin
 import rawhttp
 from rawhttp import fetch
+from test_cache import _concurrently
 from test_cache_memory import flip_body_byte
 from test_cache_store import cache_dir, file_for, quiescent
 from upstream_util import *  # noqa: F401,F403 (ws_origin, curl, open_tunnel, run_async)
@@ -671,30 +672,11 @@ def test_memory_tier_serves_an_encoded_variant(magpie_factory, corigin):
     assert "checksum mismatch" not in m.error_log_text()
 
 
-def concurrently(fns):
-    results = [None] * len(fns)
-    errors = []
-
-    def run(i):
-        try:
-            results[i] = fns[i]()
-        except Exception as e:  # reported below
-            errors.append(e)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(fns))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
-    assert not errors, errors[:3]
-    return results
-
-
 @pytest.mark.time_limit(40)
 def test_concurrent_requests_for_one_coding_collapse(magpie_factory, corigin):
     m = compressing(magpie_factory)
     url = corigin.add("/collapse", headers=[CACHED], piece=5000, pause=0.1)  # about 1 s
-    rs = concurrently([lambda: get(m, url, ae="gzip", timeout=20) for _ in range(8)])
+    rs = _concurrently(8, lambda i: get(m, url, ae="gzip", timeout=20))
     for i, r in enumerate(rs):
         assert_coded(r, "gzip", what="client %d" % i)
     assert len(corigin.seen("/collapse")) == 1, "concurrent gzip misses were not collapsed"
@@ -706,7 +688,7 @@ def test_concurrent_requests_for_different_codings_each_decode(magpie_factory, c
     m = compressing(magpie_factory)
     url = corigin.add("/mixed", headers=[CACHED], piece=5000, pause=0.1)
     codings = ["gzip", "br", "zstd", "identity"] * 3
-    rs = concurrently([lambda c=c: get(m, url, ae=c, timeout=20) for c in codings])
+    rs = _concurrently(len(codings), lambda i: get(m, url, ae=codings[i], timeout=20))
     for c, r in zip(codings, rs):
         assert_coded(r, c, what="a %s client" % c)
     assert len(corigin.seen("/mixed")) <= 4
@@ -1112,16 +1094,26 @@ def read_stream(s, what):
     return b"".join(got)
 
 
+@pytest.mark.parametrize("stored", [False, True], ids=["relayed", "hit"])
 @pytest.mark.parametrize("coding", ORIGIN_CODINGS)
-def test_a_body_inflating_far_beyond_its_size_is_decoded_whole(magpie_factory, corigin, coding):
-    """Each piece from the origin decodes to much more than a slice of the
-    chain: the decoder must come back for the rest as the client drains it."""
+def test_a_body_inflating_far_beyond_its_size_is_decoded_whole(magpie_factory, corigin, coding,
+                                                               stored):
+    """Each piece of the encoded body decodes to much more than a slice of
+    the chain: the decoder must come back for the rest as the client drains
+    it, also once the encoded body has ended. Relayed from the origin, or
+    from the stored encoded bytes on a hit."""
     m = compressing(magpie_factory)
     body = b"".join(b"magpie line %d\n" % (i % 10) for i in range(200000))
-    url = encoded_doc(corigin, "/inflate", coding, body=body, ctype="application/octet-stream")
-    s = Stream(m, url, timeout=5.0)
+    url = encoded_doc(corigin, "/inflate", coding, body=body, ctype="application/octet-stream",
+                      headers=[CACHED] if stored else [])
+    if stored:
+        assert get(m, url, ae=coding).body == encode(coding, body)
+        quiescent(cache_dir(m))
+    s = Stream(m, url, timeout=3.0)
     got = read_stream(s, coding)
     assert s.status == 200 and s.header("content-encoding") is None, s.headers
+    if stored:
+        assert s.header("x-cache") == "HIT", s.headers
     assert s.complete, "%s: no last chunk after %d bytes" % (coding, len(got))
     assert len(got) == len(body) and got == body, "%s: %d bytes of %d" % (
         coding, len(got), len(body))
