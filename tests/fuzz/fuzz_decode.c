@@ -135,7 +135,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == CODEC_ERROR && !*codec_error(k))
         abort();
     codec_free(k);
-    if (rc == CODEC_END && out.n <= 65536)
+    /* cut off: the codec may not have seen all the input, END or not */
+    bool whole = rc == CODEC_END && out.n < max_out;
+    if (whole && out.n <= 65536)
         round_trip(c, &out, (int)(size % 10));
 
     /* room for all the codec could have made, so the two stop alike */
@@ -145,7 +147,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (size == 0 && (failed || s.got.n))
         abort(); /* an empty body stays empty */
-    if (size && rc == CODEC_END && (failed || s.got.n != out.n))
+    if (size && whole && (failed || s.got.n != out.n))
         abort();
     if (size && rc == CODEC_ERROR && !failed)
         abort();
