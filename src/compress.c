@@ -10,8 +10,9 @@
  * client reads, never ahead of it. While it holds input, or its codec may
  * hold output, it says it has no room; the chain's resume lets it go on.
  *
- * An empty body stays empty both ways: no codec starts before the first
- * byte, so a bodiless answer run through a chain gains no stream header.
+ * No codec starts before the first byte. An empty body decoded stays
+ * empty; one encoded becomes the coding's empty stream at its end, since
+ * its head already says Content-Encoding (a bodiless answer never joins).
  */
 #include "compress.h"
 
@@ -318,10 +319,12 @@ static int z_end(struct filter *f)
     struct zfilter *z = f->state;
     if (z->done)
         return 0;
-    if (!z->k) {
+    if (!z->k && z->dir == CODEC_DECODE) {
         z->done = true;
         return filter_end(f);
     }
+    if (!z->k && start(f) < 0)
+        return -1;
     z->mode = CODEC_FINISH;
     return pump(f);
 }
