@@ -3,8 +3,9 @@
  * ports, booleans, addresses, networks, names and origin URLs that config.c
  * finds in YAML scalars, plus the formatting of ranges back into messages
  * and the edit distance behind "did you mean"; then the questions asked of
- * a loaded config (ACL, PURGE, route, CONNECT port). Pure functions: no
- * YAML, no error reporting, no allocation beyond the strings they return.
+ * a loaded config (ACL, PURGE, route, CONNECT port, compression). Pure
+ * functions: no YAML, no error reporting, no allocation beyond the strings
+ * they return.
  * Last, the struct's life cycle (defaults, references, freeing), which
  * needs no YAML either.
  */
@@ -23,6 +24,10 @@
 #define CFGVAL_NAME_MAX 253   /* proxy_name and host names */
 #define CFGVAL_SUGGEST_MAX 32 /* longer keys get no suggestion */
 #define CFGVAL_NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._"
+/* RFC 9110 §5.6.2 tchar without '*', which patterns keep for "any subtype" */
+#define CFGVAL_MEDIA_CHARS                                                                         \
+    "!#$%&'+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+#define CFGVAL_MEDIA_PART_MAX 127 /* RFC 6838 §4.2: type and subtype names */
 
 /* ---- numbers ---- */
 
@@ -246,6 +251,26 @@ char *cfgval_dup_lower(const char *s, size_t n)
     return d;
 }
 
+/* The length of a media type name part at s (1..CFGVAL_MEDIA_PART_MAX), 0 if none. */
+static size_t media_part(const char *s)
+{
+    size_t n = strspn(s, CFGVAL_MEDIA_CHARS);
+
+    return n <= CFGVAL_MEDIA_PART_MAX ? n : 0;
+}
+
+bool cfgval_media_pattern(const char *s)
+{
+    size_t n = media_part(s);
+
+    if (!n || s[n] != '/')
+        return false;
+    s += n + 1;
+    if (*s == '*')
+        return !s[1] || (s[1] == '+' && (n = media_part(s + 2)) && !s[2 + n]);
+    return (n = media_part(s)) && !s[n];
+}
+
 /* "http[s]://host[:port][/]". -1: scheme, -2: malformed, -3: port. */
 int cfgval_origin(const char *s, struct cfg_route *r)
 {
@@ -442,6 +467,13 @@ static void free_routes(struct cfg_route *rs, size_t n)
     free(rs);
 }
 
+static void free_strs(char **ss, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(ss[i]);
+    free(ss);
+}
+
 static void config_free(struct config *cfg)
 {
     free(cfg->path);
@@ -458,12 +490,11 @@ static void config_free(struct config *cfg)
     free(cfg->proxy_name);
     free(cfg->upstream.tls.ca_file);
     free(cfg->connect_allowed_ports);
-    for (size_t i = 0; i < cfg->dns.nservers; i++)
-        free(cfg->dns.servers[i]);
-    free(cfg->dns.servers);
+    free_strs(cfg->dns.servers, cfg->dns.nservers);
     free_routes(cfg->routes, cfg->nroutes);
     free(cfg->purge_allow);
     free(cfg->cache.dir);
+    free_strs(cfg->compression.types, cfg->compression.ntypes);
     free(cfg);
 }
 
@@ -475,6 +506,37 @@ static char *default_proxy_name(void)
         return strdup("magpie");
     h[sizeof h - 1] = '\0';
     return strdup(cfgval_is_name(h) ? h : "magpie");
+}
+
+/* compression.types' defaults, owned like the strings of a loaded list
+   (a file's list replaces them); false when out of memory. */
+static bool default_types(struct config *cfg)
+{
+    static const char *const types[] = {CFG_DEFAULT_COMPRESSION_TYPES};
+    size_t n = sizeof types / sizeof types[0];
+
+    if (!(cfg->compression.types = calloc(n, sizeof *cfg->compression.types)))
+        return false;
+    for (; cfg->compression.ntypes < n; cfg->compression.ntypes++) {
+        char **t = &cfg->compression.types[cfg->compression.ntypes];
+        if (!(*t = strdup(types[cfg->compression.ntypes])))
+            return false;
+    }
+    return true;
+}
+
+static void default_compression(struct config *cfg)
+{
+    static const enum coding encodings[] = {CODING_ZSTD, CODING_BR, CODING_GZIP};
+
+    cfg->compression.enabled = CFG_DEFAULT_COMPRESSION_ENABLED;
+    memcpy(cfg->compression.encodings, encodings, sizeof encodings);
+    cfg->compression.nencodings = sizeof encodings / sizeof encodings[0];
+    cfg->compression.min_size = CFG_DEFAULT_COMPRESSION_MIN_SIZE;
+    cfg->compression.level[CODING_GZIP] = CFG_DEFAULT_COMPRESSION_GZIP_LEVEL;
+    cfg->compression.level[CODING_BR] = CFG_DEFAULT_COMPRESSION_BR_LEVEL;
+    cfg->compression.level[CODING_ZSTD] = CFG_DEFAULT_COMPRESSION_ZSTD_LEVEL;
+    cfg->compression.decompress = CFG_DEFAULT_COMPRESSION_DECOMPRESS;
 }
 
 struct config *config_default(void)
@@ -497,7 +559,7 @@ struct config *config_default(void)
     cfg->cache.dir = strdup(CFG_DEFAULT_CACHE_DIR);
     if (!cfg->listen || !cfg->acl_allow || !cfg->access_log || !cfg->error_log ||
         !cfg->proxy_name || !cfg->upstream.tls.ca_file || !cfg->connect_allowed_ports ||
-        !cfg->purge_allow || !cfg->cache.dir) {
+        !cfg->purge_allow || !cfg->cache.dir || !default_types(cfg)) {
         config_free(cfg);
         return NULL;
     }
@@ -535,6 +597,7 @@ struct config *config_default(void)
     cfg->cache.memory_size = CFG_DEFAULT_CACHE_MEMORY_SIZE;
     cfg->cache.set_cookie = CFG_DEFAULT_CACHE_SET_COOKIE;
     cfg->cache.stale_on_error = CFG_DEFAULT_CACHE_STALE_ON_ERROR;
+    default_compression(cfg);
     return cfg;
 }
 

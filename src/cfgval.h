@@ -25,6 +25,10 @@ int cfgval_bool(const char *s, bool *out);
 int cfgval_dns_server(const char *s);
 /* Letters, digits, '-', '.' and '_', 1..253 of them. */
 bool cfgval_is_name(const char *s);
+/* A compression.types pattern: "type/subtype", "type/" then a star, or
+   "type/" then a star and "+suffix"; each name a token (RFC 9110 §5.6.2)
+   of at most 127 characters, with no star but that one; no parameters. */
+bool cfgval_media_pattern(const char *s);
 /* A lower-case copy of s[0..n); NULL when out of memory. */
 char *cfgval_dup_lower(const char *s, size_t n);
 /*

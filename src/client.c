@@ -108,6 +108,9 @@ void client_reset_request(struct client *c)
     ex->bytes_sent = ex->bytes_received = ex->rsp_mark = 0;
     ex->connect = ex->ws_upgrade = ex->bodiless = false;
     ex->plan = PLAN_NONE;
+    ex->compress_on = ex->etag_mapped = false;
+    ex->coding_want = ex->decoding = CODING_IDENTITY;
+    ex->coding_sent = CODING_NONE;
     free(ex->local_reason);
     ex->local_reason = NULL;
     ex->local_status = 0;
@@ -197,6 +200,7 @@ static int client_begin(struct client *c)
     buf_init(&ex->up.in, c->cfg->limits.max_header_bytes + PROXY_FEED_MAX);
     buf_init(&ex->up.out, c->cfg->limits.max_header_bytes + PROXY_OUT_MAX);
     ex->cx.obj.fd = -1;
+    ex->coding_sent = CODING_NONE;
     ex->client = c;
     chain_init(&ex->fetch, &fetch_sink, c, upstream_resume_cb, c);
     chain_init(&ex->deliver, c->phantom ? &discard_sink : &writer_sink, c, exchange_deliver_resume,
@@ -514,10 +518,11 @@ void client_log_access(struct client *c)
     char line[4096];
     ev_tstamp now = ev_now(c->srv->loop);
     long ms = ex->started > 0 ? (long)((now - ex->started) * 1000.0 + 0.5) : 0;
-    snprintf(line, sizeof(line), "%s %s %s %d %llu %ld %s %s %llu", c->addr_text,
+    snprintf(line, sizeof(line), "%s %s %s %d %llu %ld %s %s %llu %s", c->addr_text,
              ex->method ? ex->method : "-", ex->url ? ex->url : "-", ex->status,
              (unsigned long long)ex->bytes_sent, ms, cache_result_name(ex->cx.result),
-             ex->up.peer[0] ? ex->up.peer : "-", (unsigned long long)ex->bytes_received);
+             ex->up.peer[0] ? ex->up.peer : "-", (unsigned long long)ex->bytes_received,
+             ex->coding_sent == CODING_NONE ? "-" : coding_name(ex->coding_sent));
     log_access(line, strlen(line));
 }
 

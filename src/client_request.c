@@ -101,7 +101,8 @@ static int client_build_request(struct client *c, const struct http_msg *m, cons
         return -1;
     for (size_t i = 0; i < m->nhdrs; i++) {
         const struct http_header *h = &m->hdrs[i];
-        if (h->hop || client_header_rewritten(http_hname(m, h), reverse))
+        if (h->hop || client_header_rewritten(http_hname(m, h), reverse) ||
+            compress_plan_rewrites(c, http_hname(m, h)))
             continue;
         if (http_put_header(out, m, h) < 0)
             return -1;
@@ -122,7 +123,7 @@ static int client_build_request(struct client *c, const struct http_msg *m, cons
         (buf_append_lit(out, "Content-Length: ") < 0 ||
          buf_append_u64(out, (uint64_t)m->content_length) < 0 || buf_append_lit(out, "\r\n") < 0))
         return -1;
-    if (cache_request_headers(c, out) < 0)
+    if (compress_plan_request_fields(c, m, out) < 0 || cache_request_headers(c, out) < 0)
         return -1;
     if (c->ex->ws_upgrade)
         return buf_append_lit(out, "Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
@@ -327,6 +328,8 @@ static int client_plan(struct client *c, const struct http_msg *m, struct head_c
 {
     struct url *u = &h->u;
     bool follow = false;
+    if (!c->ex->ws_upgrade)
+        compress_plan_request(c, m, h->rt);
     if (!c->ex->ws_upgrade && !(u->path_len == 1 && u->path[0] == '*')) {
         switch (cache_request(c, m, u->https, u->host, u->port, u->path, u->path_len, h->rt)) {
         case CACHE_SERVE:

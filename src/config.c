@@ -54,7 +54,8 @@ struct key {
     item_fn *item;         /* set_list: one item's parser ... */
     item_fn *mitem;        /* ... a mapping item's (s is NULL), NULL if not allowed ... */
     size_t isz, noff;      /* ... the item size, the offset of the count field */
-    const char *want;      /* ... and what an item is, for type errors */
+    const char *want;      /* ... what an item is, for type errors ... */
+    bool owns_strs;        /* ... and whether the default's items are strings it owns */
 };
 
 #define FIELD(base, k, type) ((type *)(void *)((char *)(base) + (k)->off))
@@ -385,38 +386,51 @@ SETTER(set_path)
         store_str(c, v, FIELD(base, k, char *), s);
 }
 
-SETTER(set_bool)
+/* A boolean into *b; false after reporting. */
+static bool get_bool(struct ctx *c, const char *path, yaml_node_t *v, bool *b)
 {
     const char *s = get_scalar(c, path, v, "a boolean");
+
+    if (s && cfgval_bool(s, b))
+        return bad(c, v, path, s, "is not a boolean (use true or false)");
+    return s != NULL;
+}
+
+SETTER(set_bool)
+{
     bool b;
 
-    if (s && cfgval_bool(s, &b))
-        bad(c, v, path, s, "is not a boolean (use true or false)");
-    else if (s)
+    if (get_bool(c, path, v, &b))
         *FIELD(base, k, bool) = b;
 }
 
-/*
- * A list of scalars (a lone scalar is a one-item list) into a new array of
- * k->isz items, replacing the array at k->off and its count at k->noff.
- * Items that are mappings go to k->mitem when it is set. The old array is
- * always a default whose items own no memory: each key is set only once.
- */
-SETTER(set_list)
+/* A boolean that may be left unset: 1 or 0 into an int whose default is -1. */
+SETTER(set_bool_int)
+{
+    bool b;
+
+    if (get_bool(c, path, v, &b))
+        *FIELD(base, k, int) = b;
+}
+
+/* A list value with at least k->min items; false after reporting. */
+static bool list_sized(struct ctx *c, const char *path, yaml_node_t *v, const struct key *k)
+{
+    if (!is_list(c, path, v, true))
+        return false;
+    if (list_len(v) >= k->min)
+        return true;
+    cfg_err(c, v->start_mark, "%s: must not be empty", path);
+    return false;
+}
+
+/* Parses each item of list v into arr with k's item parsers; the number kept. */
+static size_t list_items(struct ctx *c, const char *path, yaml_node_t *v, const struct key *k,
+                         void *arr)
 {
     size_t n = list_len(v), got = 0;
-    char *arr, *old, ip[CFG_PATH_MAX];
+    char ip[CFG_PATH_MAX];
 
-    if (!is_list(c, path, v, true))
-        return;
-    if (n < k->min) {
-        cfg_err(c, v->start_mark, "%s: must not be empty", path);
-        return;
-    }
-    if (!(arr = calloc(n ? n : 1, k->isz))) {
-        oom(c, v);
-        return;
-    }
     for (size_t i = 0; i < n; i++) {
         yaml_node_t *it = list_at(c, path, v, i, ip);
         const char *s;
@@ -428,10 +442,33 @@ SETTER(set_list)
             got++;
         }
     }
+    return got;
+}
+
+/*
+ * A list of scalars (a lone scalar is a one-item list) into a new array of
+ * k->isz items, replacing the array at k->off and its count at k->noff.
+ * Items that are mappings go to k->mitem when it is set. The old array is
+ * always a default (each key is set only once) whose items own no memory,
+ * or, with k->owns_strs, are strings freed with it.
+ */
+SETTER(set_list)
+{
+    size_t n = list_len(v), *count = (size_t *)(void *)((char *)base + k->noff);
+    char *arr, *old;
+
+    if (!list_sized(c, path, v, k))
+        return;
+    if (!(arr = calloc(n ? n : 1, k->isz))) {
+        oom(c, v);
+        return;
+    }
     memcpy(&old, FIELD(base, k, char *), sizeof old);
+    for (size_t i = 0; k->owns_strs && i < *count; i++)
+        free(((char **)(void *)old)[i]);
     free(old);
     memcpy(FIELD(base, k, char *), &arr, sizeof arr);
-    *(size_t *)(void *)((char *)base + k->noff) = got;
+    *count = list_items(c, path, v, k, arr);
 }
 
 /* "ip:port" into l's address and text. */
@@ -655,6 +692,11 @@ SETTER(set_targeted_field)
         store_str(c, v, &r->cache_targeted_field, s);
 }
 
+static const struct key route_compression_keys[] = {
+    {.name = "enabled", .set = set_bool_int, .off = ROFF(compression_enabled)},
+    {.name = NULL},
+};
+
 static const struct key route_cache_keys[] = {
     {.name = "enabled", .set = set_bool, .off = ROFF(cache_enabled)},
     {.name = "default_ttl", .set = set_duration, .off = ROFF(cache_default_ttl), .max = CFG_YEAR},
@@ -677,6 +719,7 @@ static const struct key route_keys[] = {
     [ROUTE_ORIGIN] = {.name = "origin", .set = set_route_origin},
     [ROUTE_TLS] = {.name = "tls", .set = set_route_tls},
     {.name = "cache", .set = set_map, .sub = route_cache_keys},
+    {.name = "compression", .set = set_map, .sub = route_compression_keys},
     {.name = NULL},
 };
 
@@ -689,6 +732,7 @@ static void parse_route(struct ctx *c, const char *path, size_t i, yaml_node_t *
 
     r->cache_enabled = CFG_DEFAULT_ROUTE_CACHE_ENABLED;
     r->cache_default_ttl = CFG_DEFAULT_ROUTE_CACHE_DEFAULT_TTL;
+    r->compression_enabled = CFG_DEFAULT_ROUTE_COMPRESSION_ENABLED;
     snprintf(ip, sizeof ip, "%s[%zu]", path, i);
     if (it->type != YAML_MAPPING_NODE) {
         type_err(c, ip, it, "a mapping");
@@ -723,6 +767,55 @@ SETTER(set_routes)
     for (size_t i = 0; i < n; i++)
         parse_route(c, path, i, yaml_document_get_node(c->doc, v->data.sequence.items.start[i]),
                     cfg);
+}
+
+/* compression.encodings: one of the codings magpie compresses with, once. */
+static bool encoding_item(struct ctx *c, const char *path, yaml_node_t *it, const char *s,
+                          void *arr, size_t got)
+{
+    enum coding *cs = arr, e = coding_from_token(s, strlen(s));
+
+    /* coding_from_token also takes the alias x-gzip, which is not offered */
+    if ((e != CODING_GZIP && e != CODING_BR && e != CODING_ZSTD) ||
+        strlen(s) != strlen(coding_name(e)))
+        return bad(c, it, path, s,
+                   "is not an encoding magpie compresses with (use zstd, br or gzip)");
+    for (size_t j = 0; j < got; j++)
+        if (cs[j] == e)
+            return bad(c, it, path, s, "is listed twice");
+    cs[got] = e; /* got < 3: only three distinct items get here */
+    return true;
+}
+
+/* The array is part of the struct: the list is parsed in place of set_list's copy. */
+SETTER(set_encodings)
+{
+    struct config *cfg = base;
+    enum coding cs[CODING_KNOWN];
+
+    if (!list_sized(c, path, v, k))
+        return;
+    cfg->compression.nencodings = list_items(c, path, v, k, cs);
+    memcpy(cfg->compression.encodings, cs, cfg->compression.nencodings * sizeof cs[0]);
+}
+
+/* compression.types: a media type pattern, stored in lower case, once. */
+static bool type_item(struct ctx *c, const char *path, yaml_node_t *it, const char *s, void *arr,
+                      size_t got)
+{
+    char **types = arr;
+
+    if (!cfgval_media_pattern(s))
+        return bad(c, it, path, s,
+                   "is not a media type pattern (use type/subtype, type/* or type/*+suffix)");
+    for (size_t j = 0; j < got; j++)
+        if (!strcasecmp(types[j], s))
+            return bad(c, it, path, s, "is listed twice");
+    if (!(types[got] = cfgval_dup_lower(s, strlen(s)))) {
+        oom(c, it);
+        return false;
+    }
+    return true;
 }
 
 /* ---- the schema ---- */
@@ -924,6 +1017,37 @@ SETTER(set_cache)
                   cfg->cache.max_size);
 }
 
+/* Levels as each library numbers them; zstd's 20..22 ("ultra") need
+   window sizes far past what a streaming proxy should hold per response. */
+static const struct key compression_levels_keys[] = {
+    UINT("gzip", compression.level[CODING_GZIP], 1, 9),
+    UINT("br", compression.level[CODING_BR], 0, 11),
+    UINT("zstd", compression.level[CODING_ZSTD], 1, 19),
+    {.name = NULL},
+};
+
+static const struct key compression_keys[] = {
+    {.name = "enabled", .set = set_bool, .off = OFF(compression.enabled)},
+    {.name = "encodings",
+     .set = set_encodings,
+     .min = 1,
+     .want = "an encoding",
+     .item = encoding_item},
+    {.name = "types",
+     .set = set_list,
+     .off = OFF(compression.types),
+     .noff = OFF(compression.ntypes),
+     .isz = sizeof(char *),
+     .min = 1,
+     .item = type_item,
+     .want = "a media type pattern",
+     .owns_strs = true},
+    SIZE64("min_size", compression.min_size, 0, GIB),
+    {.name = "levels", .set = set_map, .sub = compression_levels_keys},
+    {.name = "decompress", .set = set_bool, .off = OFF(compression.decompress)},
+    {.name = NULL},
+};
+
 static const struct key top_keys[] = {
     LIST_OF("listen", listen, nlisten, listen_item, listen_map_item, 1, "an address:port"),
     {.name = "acl", .set = set_map, .sub = acl_keys},
@@ -938,6 +1062,7 @@ static const struct key top_keys[] = {
     {.name = "routes", .set = set_routes},
     {.name = "cache", .set = set_cache},
     {.name = "admin", .set = set_map, .sub = admin_keys},
+    {.name = "compression", .set = set_map, .sub = compression_keys},
     {.name = NULL},
 };
 

@@ -105,7 +105,6 @@ struct chain {
     void *resume_arg;
     bool failed; /* a piece failed: the body is broken, nothing more passes */
     bool ended;
-    const char *why; /* a filter that fails may say why here, for the log */
 };
 
 /* A chain with no filters yet, ending in sink. */
@@ -151,6 +150,11 @@ static inline void chain_close(struct chain *ch)
 int filter_pass(struct filter *f, const struct piece *pc);
 /* For filters: the body ends after what f passed. */
 int filter_end(struct filter *f);
+/* For filters: why a body failed, for the log (one loop, one message at a
+   time: the text is copied, and read back by whoever saw the -1 with
+   filter_why(), which is "" when no filter said). */
+void filter_set_why(const char *why);
+const char *filter_why(void);
 /* For filters: whether the nodes after f take more now. */
 bool filter_room(const struct filter *f);
 

@@ -1056,6 +1056,82 @@ const struct http_header *http_find(const struct http_msg *m, const char *name)
     return NULL;
 }
 
+/* A string appended to the arena after parsing: its offset, or
+   HTTP_NO_STR when out of memory. */
+static uint32_t http_mem_add(struct http_msg *m, const char *p, size_t n)
+{
+    if (m->mem_len + n + 1 > UINT32_MAX || http_mem_reserve(m, n) < 0)
+        return HTTP_NO_STR;
+    uint32_t off = (uint32_t)m->mem_len;
+    memcpy(m->mem + off, p, n);
+    m->mem[off + n] = '\0';
+    m->mem_len += n + 1;
+    return off;
+}
+
+int http_msg_set(struct http_msg *m, const char *name, const char *value)
+{
+    size_t len = strlen(name), kept = 0;
+    for (size_t i = 0; i < m->nhdrs; i++) {
+        const struct http_header *h = &m->hdrs[i];
+        if (h->name_len == len && strcasecmp(http_hname(m, h), name) == 0)
+            continue;
+        m->hdrs[kept++] = *h;
+    }
+    m->nhdrs = kept;
+    if (!value)
+        return 0;
+    size_t vlen = strlen(value);
+    if (m->nhdrs == m->hdrs_cap) {
+        size_t cap = m->hdrs_cap ? m->hdrs_cap * 2 : 8;
+        struct http_header *h = realloc(m->hdrs, cap * sizeof(*h));
+        if (!h)
+            return -1;
+        m->hdrs = h;
+        m->hdrs_cap = cap;
+    }
+    uint32_t n = http_mem_add(m, name, len), v = http_mem_add(m, value, vlen);
+    if (n == HTTP_NO_STR || v == HTTP_NO_STR)
+        return -1;
+    m->hdrs[m->nhdrs++] = (struct http_header){
+        .name = n, .value = v, .name_len = (uint32_t)len, .value_len = (uint32_t)vlen};
+    return 0;
+}
+
+const char *http_msg_value(const struct http_msg *m, const char *name, bool skip_hop, char *buf,
+                           size_t size, bool *overflow)
+{
+    size_t len = strlen(name), used = 0;
+    const char *first = NULL;
+    *overflow = false;
+    for (size_t i = 0; i < m->nhdrs; i++) {
+        const struct http_header *h = &m->hdrs[i];
+        if ((skip_hop && h->hop) || h->name_len != len || strcasecmp(http_hname(m, h), name) != 0)
+            continue;
+        const char *v = http_hvalue(m, h);
+        if (!first) {
+            first = v;
+            continue;
+        }
+        if (used == 0) {
+            size_t n = strlen(first);
+            if (n >= size) {
+                *overflow = true;
+                return NULL;
+            }
+            memcpy(buf, first, n + 1);
+            used = n;
+        }
+        int n = snprintf(buf + used, size - used, ", %s", v);
+        if (n < 0 || (size_t)n >= size - used) {
+            *overflow = true;
+            return NULL;
+        }
+        used += (size_t)n;
+    }
+    return used ? buf : first;
+}
+
 bool http_list_has(const char *value, const char *token)
 {
     size_t tlen = strlen(token);

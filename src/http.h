@@ -90,6 +90,21 @@ int http_put_status_v(struct buf *out, unsigned minor, int status, const char *r
 int http_put_status(struct buf *out, int status, const char *reason);
 /* Appends the header line "Name: value\r\n" of h to out. 0 or -1 (full). */
 int http_put_header(struct buf *out, const struct http_msg *m, const struct http_header *h);
+/*
+ * Replaces every field line called name (case-insensitive) by one line
+ * with value, at the end; value NULL removes them. For a response head
+ * that magpie changes before it is relayed and stored (compression):
+ * strings taken from m before the call may move. 0, or -1 out of memory.
+ */
+int http_msg_set(struct http_msg *m, const char *name, const char *value);
+/*
+ * The value of a field as one list: every line called name combined with
+ * ", " (RFC 9110 §5.3) into buf, or the one line as it is without copying;
+ * NULL when there is none (or only hop-by-hop ones, with skip_hop), or when
+ * the combination does not fit in size (*overflow set).
+ */
+const char *http_msg_value(const struct http_msg *m, const char *name, bool skip_hop, char *buf,
+                           size_t size, bool *overflow);
 /* Whether a comma-separated header value list holds token (case-insensitive). */
 bool http_list_has(const char *value, const char *token);
 

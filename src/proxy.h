@@ -136,6 +136,12 @@ struct exchange {
     bool bodiless;     /* its head is the whole message */
     bool in_head;      /* its head is being parsed: a local answer waits (exchange_fail) */
     bool body_first;   /* its body is read before an origin connection is taken */
+    /* compression (coding.h), decided on the request's head */
+    bool compress_on;    /* Accept-Encoding went up and keys variants as coding_want alone */
+    bool etag_mapped;    /* derived entity tags went up as the origin's own (If-None-Match) */
+    uint8_t coding_want; /* enum coding: what magpie encodes into for this client */
+    uint8_t coding_sent; /* enum coding of the body sent (the access log); CODING_NONE: none yet */
+    uint8_t decoding;    /* enum coding decoded for this client; CODING_IDENTITY: none */
     enum exchange_plan plan;
     int local_status;  /* the answer that waits, and why */
     char *local_reason;
@@ -244,6 +250,33 @@ void writer_write(struct client *c);
 void client_flush(struct client *c);
 extern const struct sink_ops writer_sink;  /* arg: struct client */
 extern const struct sink_ops discard_sink; /* a delivery nobody reads */
+
+/* compress_plan.c: content codings for one exchange (coding.h decides) */
+#define CODING_NONE 0xff /* ex->coding_sent before a head with a body went out */
+/* The request's head, once routed: compression on or off for it, and the
+   coding it gets when magpie encodes (ex->compress_on, ex->coding_want). */
+void compress_plan_request(struct client *c, const struct http_msg *req,
+                           const struct cfg_route *rt);
+/* Whether the request field name goes up as compress_plan_request_fields
+   writes it rather than as the client sent it. */
+bool compress_plan_rewrites(const struct client *c, const char *name);
+/* Accept-Encoding as the negotiated coding, and If-None-Match / If-Match
+   with derived entity tags mapped back to the origin's. 0 or -1 (full). */
+int compress_plan_request_fields(struct client *c, const struct http_msg *req, struct buf *out);
+/* The entity tag a revalidation of stored sends: the origin's own (into
+   out) when stored is a variant magpie encoded; NULL when it has none. */
+const char *compress_plan_revalidation_tag(struct client *c, const struct http_msg *stored,
+                                           char *out, size_t size);
+/* The final response head from the origin, before it is stored or relayed:
+   edits m for a compressible response and sets what the chains are to do
+   in fh (encode, decode, level; length -1 when the body changes). 0 or -1. */
+int compress_plan_response(struct client *c, struct http_msg *m, struct filter_head *fh);
+/* A body in coding ce is about to go to the client: the coding to decode
+   it from on the way (ex->decoding), or CODING_IDENTITY when it goes as it is. */
+enum coding compress_plan_decode(struct client *c, enum coding ce);
+/* One field of a head whose body goes decoded (ex->decoding): 1 when it
+   was dropped or written changed, 0 to write it as it is, -1 when full. */
+int compress_plan_put_field(struct buf *out, const struct http_msg *m, const struct http_header *h);
 
 /* exchange.c: the controller, the only writer of c->state */
 void exchange_begin(struct client *c, bool tls);

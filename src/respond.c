@@ -68,6 +68,8 @@ int respond_local(struct client *c, const struct answer *a)
     size_t mark;
     struct buf *out = writer_head_begin(c, &mark);
     int rc = http_put_status(out, a->status, a->phrase);
+    if (!a->tunnel)
+        ex->coding_sent = CODING_IDENTITY; /* magpie's own words go as they are */
     if (a->body)
         rc |= buf_append_lit(out, "Content-Type: ") |
               buf_append_str(out, a->type ? a->type : "text/plain") | buf_append_lit(out, "\r\n");

@@ -113,6 +113,11 @@ static void upstream_feed(struct client *c)
         upstream_finish_eof(c); /* everything parsed, or a head that cannot complete */
         return;
     }
+    if (c->ex->rsp_head_sent && buf_empty(&u->in) && chain_filtered(&c->ex->fetch) &&
+        chain_flush(&c->ex->fetch) < 0) {
+        upstream_lost(c, "its response could not be encoded");
+        return;
+    }
     client_flush(c);
 }
 
@@ -181,6 +186,13 @@ static int upstream_put_head(struct client *c, const struct http_msg *m, bool in
             continue; /* merged into ours */
         if (h->hop && !(m->status == 101 && strcasecmp(name, "Upgrade") == 0))
             continue;
+        if (c->ex->decoding != CODING_IDENTITY) {
+            int rc = compress_plan_put_field(out, m, h);
+            if (rc < 0)
+                return -1;
+            if (rc > 0)
+                continue;
+        }
         if ((c->ex->framing != HTTP_FRAME_NONE || m->status < 200 || m->status == 204) &&
             strcasecmp(name, "Content-Length") == 0)
             continue; /* ours, or not allowed on 1xx and 204 (RFC 9110 §8.6) */
@@ -209,21 +221,21 @@ static int upstream_write_head(struct client *c, const struct http_msg *m, bool 
 
 /*
  * The final head: the fetch chain's filters (once per fetch) and the
- * deliver chain's (for this client) see it and may opt out; one that
- * changes the body's length leaves the framing to the client writer.
+ * deliver chain's (for this client) see it, as compress_plan_response left
+ * it in h, and may opt out; one that changes the body's length (from
+ * length, the origin's) leaves the framing to the client writer.
  */
-static int upstream_open_chains(struct client *c, const struct http_msg *m)
+static int upstream_open_chains(struct client *c, struct filter_head *h, int64_t length)
 {
     struct exchange *ex = c->ex;
-    if (!filter_fetch_count && !filter_deliver_count)
-        return 0; /* nothing to ask: the chains hold their sinks only */
-    struct filter_head h = {.msg = m, .status = m->status, .length = m->content_length};
-    if (chain_open(&ex->fetch, filter_fetch_list, filter_fetch_count, &h) < 0 ||
-        chain_open(&ex->deliver, filter_deliver_list, filter_deliver_count, &h) < 0)
+    if (h->encode == CODING_IDENTITY && h->decode == CODING_IDENTITY)
+        return 0; /* nothing to do: the chains hold their sinks only */
+    if (chain_open(&ex->fetch, filter_fetch_list, filter_fetch_count, h) < 0 ||
+        chain_open(&ex->deliver, filter_deliver_list, filter_deliver_count, h) < 0)
         return -1;
-    if (h.length != m->content_length)
-        ex->framing = http_response_framing(ex->method_id, m->status, h.length,
-                                            h.length < 0, ex->minor);
+    if (h->length != length)
+        ex->framing = http_response_framing(ex->method_id, h->status, h->length,
+                                            h->length < 0, ex->minor);
     return 0;
 }
 
@@ -264,13 +276,19 @@ static int upstream_on_head(void *arg, struct http_msg *m)
     }
     c->ex->status = m->status;
     c->ex->up.keep_alive = m->keep_alive;
-    c->ex->framing = http_response_framing(c->ex->method_id, m->status, m->content_length, m->chunked,
+    int64_t length = m->content_length;
+    c->ex->framing = http_response_framing(c->ex->method_id, m->status, length, m->chunked,
                                        c->ex->minor);
     if (c->ex->framing == HTTP_FRAME_CLOSE || !c->ex->req_done || c->srv->draining)
         c->ex->keep_alive = false;
+    struct filter_head fh = {.msg = m, .status = m->status, .length = length};
+    if (compress_plan_response(c, m, &fh) < 0) {
+        exchange_fail(c, 502, "out of memory for the response head");
+        return -1;
+    }
     if (cache_response_head(c, m) == 1)
         return 0; /* read and dropped; the store answers once it ended */
-    if (upstream_open_chains(c, m) < 0) {
+    if (upstream_open_chains(c, &fh, length) < 0) {
         exchange_fail(c, 502, "cannot set up the response's filters");
         return -1;
     }
@@ -312,6 +330,24 @@ static int upstream_on_done(void *arg)
 /* ---- the fetch chain's sink ---- */
 
 /*
+ * The leader's delivery failed: a full client buffer, or a body that could
+ * not be decoded for it. A body that does not decode is not stored either:
+ * it would be served as it is to clients that accept its coding.
+ */
+static void upstream_delivery_failed(struct client *c)
+{
+    const char *why = filter_why();
+    if (c->ex->decoding == CODING_IDENTITY || !*why) {
+        client_close(c, "client buffer overflow");
+        return;
+    }
+    log_warn("#%llu %s: %s from %s: %s", c->id, c->addr_text, c->ex->url ? c->ex->url : "-",
+             c->ex->up.peer, why);
+    cache_response_abort(c);
+    client_close(c, "the response body could not be decoded");
+}
+
+/*
  * The store writer and the leader's delivery. A leader behind its fetch
  * (cache/flight.c) reads from the object file instead: what is stored is
  * pushed to it from there.
@@ -323,7 +359,7 @@ static int fetch_sink_piece(void *arg, const struct piece *pc)
     if (pc->kind != PIECE_MEM)
         return -1; /* what the origin sent is memory; a fetch filter must not turn it into a file */
     if (ex->cx.role != ROLE_BEHIND && chain_push(&ex->deliver, pc) < 0) {
-        client_close(c, "client buffer overflow");
+        upstream_delivery_failed(c);
         return -1;
     }
     cache_response_body(c, pc->p, (size_t)pc->len);
@@ -342,7 +378,7 @@ static int fetch_sink_end(void *arg)
 {
     struct client *c = arg;
     if (c->ex->cx.role != ROLE_BEHIND && chain_end(&c->ex->deliver) < 0) {
-        client_close(c, "client buffer overflow");
+        upstream_delivery_failed(c);
         return -1;
     }
     cache_response_end(c);

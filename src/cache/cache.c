@@ -227,7 +227,7 @@ static int cache_lookup(struct client *c, const struct http_msg *m)
     struct store *st = c->srv->store;
     const char *vary = store_vary(st, x->key);
     char variant[CACHE_VARIANT_MAX];
-    if (!vary || !cache_variant(m, vary, variant, sizeof(variant)))
+    if (!vary || !cache_variant(c, vary, variant, sizeof(variant)))
         return 0;
     if (store_get(st, x->key, variant, &x->obj) < 0)
         return 0;
@@ -386,7 +386,8 @@ int cache_request_headers(struct client *c, struct buf *out)
     const struct http_msg *stored = cache_stored_msg(x);
     if (!stored)
         return 0;
-    const char *etag = cache_hval(stored, "ETag");
+    char base[1024];
+    const char *etag = compress_plan_revalidation_tag(c, stored, base, sizeof(base));
     const char *lm = cache_hval(stored, "Last-Modified");
     if (etag && buf_printf(out, "If-None-Match: %s\r\n", etag) < 0)
         return -1;
@@ -421,7 +422,6 @@ static int cache_merged_head(const struct http_msg *stored, const struct http_ms
 static void cache_refresh(struct client *c, const struct http_msg *m)
 {
     struct cache_xchg *x = &c->ex->cx;
-    const struct http_msg *req = http_reader_msg(c->reader);
     const struct http_msg *stored = cache_stored_msg(x);
     char vary[CACHE_VARIANT_MAX], variant[CACHE_VARIANT_MAX];
     if (!stored)
@@ -429,7 +429,7 @@ static void cache_refresh(struct client *c, const struct http_msg *m)
     cache_vary_of(stored, vary, sizeof(vary));
     struct buf head;
     buf_init(&head, c->cfg->limits.max_header_bytes * 2);
-    if (cache_variant(req, vary, variant, sizeof(variant)) &&
+    if (cache_variant(c, vary, variant, sizeof(variant)) &&
         cache_merged_head(stored, m, &head) == 0)
         store_refresh(c->srv->store, x->key, variant, buf_head(&head), buf_used(&head),
                       (time_t)c->ex->started, (time_t)ev_now(c->srv->loop));
@@ -529,10 +529,9 @@ static void cache_store_response(struct client *c, const struct http_msg *m)
     bool strip = false;
     if (!cache_cookie_storable(c, m, &r, &strip))
         return;
-    const struct http_msg *req = http_reader_msg(c->reader);
     char vary[CACHE_VARIANT_MAX], variant[CACHE_VARIANT_MAX];
     if (!cache_vary_of(m, vary, sizeof(vary)) || cache_vary_rewritten(vary, x->rt) ||
-        !cache_variant(req, vary, variant, sizeof(variant)))
+        !cache_variant(c, vary, variant, sizeof(variant)))
         return;
     struct buf head;
     buf_init(&head, c->cfg->limits.max_header_bytes * 2);
@@ -572,12 +571,11 @@ enum cache_after cache_after_intercept(struct client *c)
         return CACHE_STORED_ONLY; /* the refresh is in the store: nobody to serve */
     if (x->result == CACHE_REVALIDATED) {
         /* serve the refreshed copy: its Age starts again */
-        const struct http_msg *req = http_reader_msg(c->reader);
         const char *vary = store_vary(c->srv->store, x->key);
         char variant[CACHE_VARIANT_MAX];
         struct store_obj fresh = {.fd = -1};
         struct cache_resp r;
-        bool refreshed = vary && cache_variant(req, vary, variant, sizeof(variant)) &&
+        bool refreshed = vary && cache_variant(c, vary, variant, sizeof(variant)) &&
                          store_get(c->srv->store, x->key, variant, &fresh) == 0;
         if (refreshed) {
             cache_drop_obj(x);
@@ -629,15 +627,23 @@ bool cache_stale_on_failure(struct client *c, int status)
     return true;
 }
 
+void cache_response_abort(struct client *c)
+{
+    struct cache_xchg *x = &c->ex->cx;
+    if (!x->writer)
+        return;
+    store_abort(x->writer);
+    x->writer = NULL;
+    cache_flight_end(c, false);
+}
+
 void cache_response_body(struct client *c, const char *p, size_t n)
 {
     struct cache_xchg *x = &c->ex->cx;
     if (!x->writer)
         return;
     if (store_append(x->writer, p, n) < 0) {
-        store_abort(x->writer);
-        x->writer = NULL;
-        cache_flight_end(c, false);
+        cache_response_abort(c);
         return;
     }
     x->written += n;
@@ -777,7 +783,7 @@ static bool cache_collapse(struct client *c)
     if (f && f->streaming) {
         /* already streaming: follow it from where it is, if it is our variant */
         char variant[CACHE_VARIANT_MAX];
-        if (!cache_variant(http_reader_msg(c->reader), f->vary, variant, sizeof(variant)) ||
+        if (!cache_variant(c, f->vary, variant, sizeof(variant)) ||
             strcmp(variant, f->variant) != 0 || !f->leader->ex->cx.writer)
             return false;
     }
@@ -845,7 +851,7 @@ static void cache_flight_decide(struct client *leader, const struct http_msg *m)
     while (*pp) {
         struct client *fc = *pp;
         char variant[CACHE_VARIANT_MAX];
-        bool same = can && cache_variant(http_reader_msg(fc->reader), f->vary, variant,
+        bool same = can && cache_variant(fc, f->vary, variant,
                                          sizeof(variant)) &&
                     strcmp(variant, f->variant) == 0;
         if (same) {

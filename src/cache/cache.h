@@ -142,6 +142,8 @@ enum cache_after cache_after_intercept(struct client *c);
    and serves it, exchange_serve_stored). */
 bool cache_stale_on_failure(struct client *c, int status);
 void cache_response_body(struct client *c, const char *p, size_t n);
+/* The response being stored is not to be kept (its body is broken). */
+void cache_response_abort(struct client *c);
 /* The response arrived whole: what is being stored is committed. */
 void cache_response_end(struct client *c);
 /* Cache-Status and X-Cache header lines for the response. */

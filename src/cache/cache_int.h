@@ -48,11 +48,14 @@ struct cache_flight {
 struct cache_prep {
     struct cache_resp r;  /* freshness facts (times of the stored object) */
     unsigned minor;       /* the origin's HTTP/1.minor, for Via */
+    uint8_t coding;       /* enum coding of the stored body */
     size_t prefix_len;    /* of prefix: a 200 hit's status line and repeated fields */
     size_t via_len;       /* the stored Via entries, joined, after the prefix */
     char prefix[];
 };
 
+/* The coding of a stored body, from its head (serve.c). */
+enum coding cache_stored_coding(const struct http_msg *m);
 /* The value of the first field called name, or NULL. */
 const char *cache_hval(const struct http_msg *m, const char *name);
 /* The freshness facts of a response head; rt, the reverse route the
@@ -65,7 +68,7 @@ void cache_facts(const struct http_msg *m, const struct cfg_route *rt, time_t re
 bool cache_vary_of(const struct http_msg *m, char *out, size_t size);
 /* key.c: the request's secondary key for a response varying on vary (the
    combined, forwarded value of each field); false when it cannot be made. */
-bool cache_variant(const struct http_msg *req, const char *vary, char *out, size_t size);
+bool cache_variant(const struct client *c, const char *vary, char *out, size_t size);
 /* Whether vary names a field magpie rewrites per client as it forwards it,
    so that no request's own value says what the origin saw. */
 bool cache_vary_rewritten(const char *vary, const struct cfg_route *rt);

@@ -77,6 +77,7 @@ bool cache_vary_of(const struct http_msg *m, char *out, size_t size)
 /* What cache_req_field() reads from and combines into. */
 struct cache_fields {
     const struct http_msg *req;
+    const char *accept_encoding; /* compression on: the negotiated coding stands for the field */
     bool overflow; /* a combined value did not fit: no key */
     char buf[CACHE_VARIANT_MAX];
 };
@@ -84,45 +85,23 @@ struct cache_fields {
 /*
  * The request's value of a field as the origin got it: every field line of
  * the name combined with ", " (RFC 9110 §5.3), none when it was not
- * forwarded (hop-by-hop, named in Connection). One line, the usual case,
- * is returned as it is, without copying.
+ * forwarded (hop-by-hop, named in Connection). With compression on,
+ * Accept-Encoding went up as the one negotiated coding, so a thousand ways
+ * of asking for gzip make one variant.
  */
 static const char *cache_req_field(const char *name, void *arg)
 {
     struct cache_fields *f = arg;
-    const struct http_msg *m = f->req;
-    size_t len = strlen(name), used = 0;
-    const char *first = NULL;
-    for (size_t i = 0; i < m->nhdrs; i++) {
-        const struct http_header *h = &m->hdrs[i];
-        if (h->hop || h->name_len != len || strcasecmp(http_hname(m, h), name) != 0)
-            continue;
-        const char *v = http_hvalue(m, h);
-        if (!first) {
-            first = v;
-            continue;
-        }
-        if (used == 0) {
-            size_t n = strlen(first);
-            if (n >= sizeof(f->buf)) {
-                f->overflow = true;
-                return NULL;
-            }
-            memcpy(f->buf, first, n + 1);
-            used = n;
-        }
-        int n = snprintf(f->buf + used, sizeof(f->buf) - used, ", %s", v);
-        if (n < 0 || (size_t)n >= sizeof(f->buf) - used) {
-            f->overflow = true;
-            return NULL;
-        }
-        used += (size_t)n;
-    }
-    return used ? f->buf : first;
+    if (f->accept_encoding && strcasecmp(name, "Accept-Encoding") == 0)
+        return f->accept_encoding;
+    bool over;
+    const char *v = http_msg_value(f->req, name, true, f->buf, sizeof(f->buf), &over);
+    f->overflow = f->overflow || over;
+    return v;
 }
 
-/* The request's secondary key for a response varying on vary. */
-bool cache_variant(const struct http_msg *req, const char *vary, char *out, size_t size)
+/* The secondary key of c's request for a response varying on vary. */
+bool cache_variant(const struct client *c, const char *vary, char *out, size_t size)
 {
     if (!vary || !*vary) {
         if (size)
@@ -130,7 +109,8 @@ bool cache_variant(const struct http_msg *req, const char *vary, char *out, size
         return size > 0;
     }
     struct cache_fields f;
-    f.req = req;
+    f.req = http_reader_msg(c->reader);
+    f.accept_encoding = c->ex->compress_on ? coding_name(c->ex->coding_want) : NULL;
     f.overflow = false;
     long n = policy_vary_key(vary, cache_req_field, &f, out, size);
     return n >= 0 && !f.overflow && (size_t)n + 1 < size; /* a key that fills out may be cut */
@@ -155,6 +135,7 @@ static void cache_targeted(const struct http_msg *m, const struct cfg_route *rt,
     const char *names[] = {rt->cache_targeted_field, "CDN-Cache-Control"};
     struct cache_fields f;
     f.req = m;
+    f.accept_encoding = NULL;
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         f.overflow = false;
         const char *v = names[i] ? cache_req_field(names[i], &f) : NULL;

@@ -17,6 +17,14 @@
 #include "proxy.h"
 #include "respond.h"
 
+/* Whether a hit's Cache-Status names the stored variant's coding: one of
+   a compressible response's (keyed on the coding), or an encoded body. */
+static bool cache_names_variant(const struct exchange *ex)
+{
+    return ex->compress_on || ex->decoding != CODING_IDENTITY ||
+           (ex->coding_sent != CODING_IDENTITY && ex->coding_sent != CODING_NONE);
+}
+
 int cache_status_headers(const struct client *c, char *out, size_t size)
 {
     const struct cache_xchg *x = &c->ex->cx;
@@ -55,6 +63,10 @@ int cache_status_headers(const struct client *c, char *out, size_t size)
         return snprintf(out, size, "Cache-Status: magpie; hit; fwd=stale; detail=%s\r\n"
                                    "X-Cache: STALE\r\n",
                         x->instead == INSTEAD_STALE_UNREACHABLE ? "origin-unreachable" : "origin-error");
+    if (x->result == CACHE_HIT && cache_names_variant(c->ex))
+        return snprintf(out, size, "Cache-Status: magpie; hit; detail=%s\r\nX-Cache: HIT\r\n",
+                        coding_name(c->ex->decoding != CODING_IDENTITY ? c->ex->decoding
+                                                                       : c->ex->coding_sent));
     /* the common case, once per response: no printf */
     static const char p1[] = "Cache-Status: magpie; ", p2[] = "\r\nX-Cache: ";
     const char *name = cache_result_name(x->result);
@@ -73,7 +85,8 @@ int cache_status_headers(const struct client *c, char *out, size_t size)
     return (int)n;
 }
 
-/* What a hit answers: 200, 304 (the client has it), 206 or 416 (Range). */
+/* What a hit answers: 200, 304 (the client has it), 206 or 416 (Range;
+   not for a body decoded on its way, whose ranges nobody knows). */
 static int cache_hit_status(struct client *c, const struct http_msg *req,
                             const struct http_msg *rsp, uint64_t *first, uint64_t *len)
 {
@@ -88,7 +101,7 @@ static int cache_hit_status(struct client *c, const struct http_msg *req,
     if ((inm || ims) &&
         policy_not_modified(inm, ims, etag, lm ? http_date_parse(lm) : (time_t)-1))
         return 304;
-    const char *range = cache_hval(req, "Range");
+    const char *range = c->ex->decoding == CODING_IDENTITY ? cache_hval(req, "Range") : NULL;
     const char *if_range = cache_hval(req, "If-Range");
     if (!range || (if_range && (!etag || strcmp(if_range, etag) != 0)))
         return 200;
@@ -120,15 +133,19 @@ static bool cache_hit_skips(const char *name, int status)
 
 /* ---- memory copies: the head block, prepared once ---- */
 
-/* The stored head as a hit with the stored status repeats it. */
-static int cache_put_stored_head(struct buf *out, const struct http_msg *rsp, int status)
+/* The stored head as a hit with the stored status repeats it; decoded:
+   for a client that gets the body decoded (compress_plan_put_field). */
+static int cache_put_stored_head(struct buf *out, const struct http_msg *rsp, int status,
+                                 bool decoded)
 {
     if (http_put_status(out, status, status == rsp->status ? http_str(rsp, rsp->reason) : "") < 0)
         return -1;
     for (size_t i = 0; i < rsp->nhdrs; i++) {
         const struct http_header *h = &rsp->hdrs[i];
-        if (!cache_hit_skips(http_hname(rsp, h), status) &&
-            http_put_header(out, rsp, h) < 0)
+        if (cache_hit_skips(http_hname(rsp, h), status))
+            continue;
+        int rc = decoded ? compress_plan_put_field(out, rsp, h) : 0;
+        if (rc < 0 || (rc == 0 && http_put_header(out, rsp, h) < 0))
             return -1;
     }
     return 0;
@@ -157,10 +174,11 @@ static struct cache_prep *cache_prep_build(struct cache_xchg *x)
     buf_init(&b, 2 * x->obj.head_len + 64);
     buf_init(&via, x->obj.head_len + 1);
     struct cache_prep *p = NULL;
-    if (cache_put_stored_head(&b, m, m->status) == 0 && cache_put_via(&via, m) == 0 &&
+    if (cache_put_stored_head(&b, m, m->status, false) == 0 && cache_put_via(&via, m) == 0 &&
         (p = malloc(sizeof(*p) + buf_used(&b) + buf_used(&via)))) {
         cache_facts(m, x->rt, x->obj.request_time, x->obj.response_time, &p->r);
         p->minor = m->minor;
+        p->coding = (uint8_t)cache_stored_coding(m);
         p->prefix_len = buf_used(&b);
         memcpy(p->prefix, buf_head(&b), p->prefix_len);
         p->via_len = buf_used(&via);
@@ -222,20 +240,45 @@ static int cache_put_tail(struct client *c, int status, struct head_end *e, uint
         rc |= buf_append_lit(out, "\r\n");
     }
     e->age = x->age;
-    /* RFC 9110 §8.6: a 204 has none; a 304 may omit it */
-    e->length = status == 304 || status == 204 ? -1 : status == 416 ? 0 : (int64_t)len;
+    /* RFC 9110 §8.6: a 204 has none; a 304 may omit it; a decoded body's is unknown */
+    e->length = status == 304 || status == 204 || c->ex->decoding != CODING_IDENTITY ? -1
+                : status == 416                                              ? 0
+                                                                             : (int64_t)len;
     e->cache_status = true;
     return rc | respond_finish(c, out, e);
+}
+
+/* The coding of a stored body, from its head. */
+enum coding cache_stored_coding(const struct http_msg *m)
+{
+    char buf[256];
+    bool over;
+    const char *ce = http_msg_value(m, "Content-Encoding", true, buf, sizeof(buf), &over);
+    return over ? CODING_UNKNOWN : coding_of_response(ce);
 }
 
 /* The deliver chain's filters see the stored head; -1 if one failed. */
 static int cache_open_deliver(struct client *c, const struct http_msg *rsp, int status,
                               uint64_t len)
 {
-    struct filter_head h = {.msg = rsp ? rsp : cache_stored_msg(&c->ex->cx),
+    struct filter_head h = {.msg = rsp,
                             .status = status,
-                            .length = (int64_t)len};
+                            .length = (int64_t)len,
+                            .decode = (enum coding)c->ex->decoding};
     return chain_open(&c->ex->deliver, filter_deliver_list, filter_deliver_count, &h);
+}
+
+/* A hit whose body goes decoded: chunked, or to the end of the
+   connection for HTTP/1.0. */
+static void cache_decoded_framing(struct client *c, int status, struct head_end *e)
+{
+    struct exchange *ex = c->ex;
+    if (status != 200 || ex->method_id == HTTP_M_HEAD)
+        return;
+    ex->framing = ex->minor >= 1 ? HTTP_FRAME_CHUNKED : HTTP_FRAME_CLOSE;
+    e->chunked = ex->framing == HTTP_FRAME_CHUNKED;
+    if (ex->framing == HTTP_FRAME_CLOSE)
+        ex->keep_alive = false;
 }
 
 int cache_serve_start(struct client *c)
@@ -247,20 +290,28 @@ int cache_serve_start(struct client *c)
     uint64_t first = 0, len = x->obj.body_len;
     int status;
     struct head_end e = {0};
-    if (p && cache_plain_request(req)) {
+    enum coding ce = p ? (enum coding)p->coding : CODING_UNKNOWN;
+    if (!p && !(rsp = cache_stored_msg(x)))
+        return -1; /* unparsable stored head */
+    bool decoded = compress_plan_decode(c, p ? ce : cache_stored_coding(rsp)) != CODING_IDENTITY;
+    if (p && !decoded && cache_plain_request(req)) {
         status = p->r.status;
-    } else if ((rsp = cache_stored_msg(x))) {
+    } else if (rsp || (rsp = cache_stored_msg(x))) {
         status = cache_hit_status(c, req, rsp, &first, &len);
     } else {
-        return -1; /* unparsable stored head */
-    }
-    if (filter_deliver_count && cache_open_deliver(c, rsp, status, len) < 0)
         return -1;
+    }
+    if (decoded) {
+        cache_decoded_framing(c, status, &e);
+        if (status == 200 && c->ex->method_id != HTTP_M_HEAD &&
+            cache_open_deliver(c, rsp, status, len) < 0)
+            return -1;
+    }
     size_t mark;
     struct buf *out = writer_head_begin(c, &mark);
-    bool prepared = p && status == p->r.status;
+    bool prepared = p && !decoded && status == p->r.status;
     int rc = prepared ? buf_append(out, p->prefix, p->prefix_len)
-                      : cache_put_stored_head(out, rsp, status);
+                      : cache_put_stored_head(out, rsp, status, decoded);
     if (prepared) {
         e.via_minor = p->minor;
         e.via_prior = p->prefix + p->prefix_len;

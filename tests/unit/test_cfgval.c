@@ -324,6 +324,69 @@ static void test_acl(void **state)
     config_unref(&cfg);
 }
 
+/* compression.types patterns: a whole type, type/ and a star, type/, a star and +suffix. */
+static void test_media_pattern(void **state)
+{
+    char longest[128 + 1 + 127 + 1], too_long[128 + 1 + 128 + 1];
+    static const char *const ok[] = {
+        "text/html",
+        "text/*",
+        "application/*+json",
+        "image/svg+xml",
+        "application/vnd.api+json",
+        "Text/HTML",
+        "application/x-www-form-urlencoded",
+        "a/b",
+        "x.y/z_1",
+        "a/*+b+c",
+    };
+    static const char *const bad[] = {
+        "",
+        "text",
+        "text/",
+        "/html",
+        "*/*",
+        "*/html",
+        "text/**",
+        "text/x*",
+        "text/*+",
+        "text/*json",
+        "text/*+*",
+        "text/html/x",
+        "text/html;",
+        "text/html; charset=utf-8",
+        " text/html",
+        "text/html ",
+        "te xt/html",
+        "text//html",
+        "text/h\"tml",
+        "text/ht,ml",
+        "text/(html)",
+        "text/html*",
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (!cfgval_media_pattern(ok[i]))
+            fail_msg("refused \"%s\"", ok[i]);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (cfgval_media_pattern(bad[i]))
+            fail_msg("took \"%s\"", bad[i]);
+    /* type and subtype names of up to 127 characters (RFC 6838 §4.2) */
+    memset(longest, 'a', sizeof longest - 1);
+    longest[127] = '/';
+    longest[sizeof longest - 2] = '\0';
+    assert_int_equal(strlen(longest), 127 + 1 + 127);
+    assert_true(cfgval_media_pattern(longest));
+    memset(too_long, 'a', sizeof too_long - 1);
+    too_long[128] = '/';
+    too_long[sizeof too_long - 1] = '\0';
+    assert_false(cfgval_media_pattern(too_long));
+    too_long[128] = 'a';
+    too_long[127] = '/'; /* a type of 127, a subtype of 129 */
+    assert_false(cfgval_media_pattern(too_long));
+}
+
 static void test_booleans(void **state)
 {
     static const struct {
@@ -520,6 +583,7 @@ int main(void)
         cmocka_unit_test(test_acl_match),
         cmocka_unit_test(test_purge_allowed),
         cmocka_unit_test(test_acl),
+        cmocka_unit_test(test_media_pattern),
         cmocka_unit_test(test_booleans),
         cmocka_unit_test(test_connect_ports),
         cmocka_unit_test(test_err_duration),

@@ -71,7 +71,36 @@ static void test_routes(void **state)
 
 /* ---- valid files ---- */
 
-static void check_defaults(const struct config *cfg)
+static void check_compression_defaults(const struct config *cfg, bool enabled)
+{
+    static const char *const types[] = {CFG_DEFAULT_COMPRESSION_TYPES};
+
+    assert_true(cfg->compression.enabled == enabled);
+    assert_int_equal(cfg->compression.nencodings, 3);
+    assert_int_equal(cfg->compression.encodings[0], CODING_ZSTD);
+    assert_int_equal(cfg->compression.encodings[1], CODING_BR);
+    assert_int_equal(cfg->compression.encodings[2], CODING_GZIP);
+    assert_int_equal(cfg->compression.ntypes, sizeof types / sizeof types[0]);
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+        assert_string_equal(cfg->compression.types[i], types[i]);
+    assert_true(cfg->compression.min_size == CFG_DEFAULT_COMPRESSION_MIN_SIZE);
+    assert_int_equal(cfg->compression.level[CODING_GZIP], CFG_DEFAULT_COMPRESSION_GZIP_LEVEL);
+    assert_int_equal(cfg->compression.level[CODING_BR], CFG_DEFAULT_COMPRESSION_BR_LEVEL);
+    assert_int_equal(cfg->compression.level[CODING_ZSTD], CFG_DEFAULT_COMPRESSION_ZSTD_LEVEL);
+    assert_true(cfg->compression.decompress == CFG_DEFAULT_COMPRESSION_DECOMPRESS);
+    /* the values the issue names, whatever the macros say */
+    assert_string_equal(types[0], "text/*");
+    assert_string_equal(types[6], "image/svg+xml");
+    assert_true(cfg->compression.min_size == 1024);
+    assert_int_equal(cfg->compression.level[CODING_GZIP], 6);
+    assert_int_equal(cfg->compression.level[CODING_BR], 5);
+    assert_int_equal(cfg->compression.level[CODING_ZSTD], 3);
+    assert_true(cfg->compression.decompress);
+}
+
+/* Every default; compression_enabled: what compression.enabled must be
+   (etc/magpie.yaml shows compression on, everything else at its default). */
+static void check_defaults_with(const struct config *cfg, bool compression_enabled)
 {
     assert_int_equal(cfg->nlisten, 1);
     assert_string_equal(cfg->listen[0].text, CFG_DEFAULT_LISTEN);
@@ -120,6 +149,13 @@ static void check_defaults(const struct config *cfg)
     assert_true(CFG_DEFAULT_CACHE_MAX_SIZE == 1ull << 30);
     assert_true(CFG_DEFAULT_CACHE_MAX_OBJECT_SIZE == 256ull << 20);
     assert_true(CFG_DEFAULT_CACHE_MEMORY_SIZE == 64ull << 20);
+    check_compression_defaults(cfg, compression_enabled);
+}
+
+static void check_defaults(const struct config *cfg)
+{
+    check_defaults_with(cfg, false);
+    assert_false(config_compression_on(cfg, NULL));
 }
 
 static void test_defaults_and_refs(void **state)
@@ -155,10 +191,11 @@ static void test_empty_files(void **state)
         config_unref(&cfg);
     }
     /* keys with no value keep their defaults */
-    struct config *cfg = load_ok("limits:\nupstream:\ndns:\nacl:\nroutes:\ncache:\nadmin:\n");
+    struct config *cfg =
+        load_ok("limits:\nupstream:\ndns:\nacl:\nroutes:\ncache:\nadmin:\ncompression:\n");
     check_defaults(cfg);
     config_unref(&cfg);
-    cfg = load_ok("upstream:\n  pool:\n  tls:\nconnect:\n");
+    cfg = load_ok("upstream:\n  pool:\n  tls:\nconnect:\ncompression: {levels: }\n");
     check_defaults(cfg);
     config_unref(&cfg);
 }
@@ -433,20 +470,21 @@ static void test_err_cache_poison_keys(void **state)
     expect_errors("cache: {set_cookie: [strip], stale_on_error: 8761h}\n",
                   "magpie.yaml:1:21: cache.set_cookie: expected a Set-Cookie policy, got a list\n"
                   "magpie.yaml:1:46: cache.stale_on_error: 8761h is out of range (0s..8760h)\n");
-    expect_errors("routes:\n"
-                  "  - host: a.local\n"
-                  "    origin: \"http://127.0.0.1:8080\"\n"
-                  "    cache: {targeted_field: \"Bad Field\"}\n"
-                  "  - { host: b.local, origin: \"http://b.example\", cache: {targeted_field: } }\n"
-                  "  - { host: c.local, origin: \"http://c\", cache: {targeted_field: cache-control} }\n"
-                  "  - { host: d.local, origin: \"http://d\", cache: {targeted_field: \"a:b\"} }\n",
-                  "magpie.yaml:4:29: routes[0].cache.targeted_field: \"Bad Field\" is not a field "
-                  "name\n"
-                  "magpie.yaml:5:74: routes[1].cache.targeted_field: expected a field name, got "
-                  "nothing\n"
-                  "magpie.yaml:6:66: routes[2].cache.targeted_field: \"cache-control\" is already "
-                  "consulted (name the route's own field)\n"
-                  "magpie.yaml:7:66: routes[3].cache.targeted_field: \"a:b\" is not a field name\n");
+    expect_errors(
+        "routes:\n"
+        "  - host: a.local\n"
+        "    origin: \"http://127.0.0.1:8080\"\n"
+        "    cache: {targeted_field: \"Bad Field\"}\n"
+        "  - { host: b.local, origin: \"http://b.example\", cache: {targeted_field: } }\n"
+        "  - { host: c.local, origin: \"http://c\", cache: {targeted_field: cache-control} }\n"
+        "  - { host: d.local, origin: \"http://d\", cache: {targeted_field: \"a:b\"} }\n",
+        "magpie.yaml:4:29: routes[0].cache.targeted_field: \"Bad Field\" is not a field "
+        "name\n"
+        "magpie.yaml:5:74: routes[1].cache.targeted_field: expected a field name, got "
+        "nothing\n"
+        "magpie.yaml:6:66: routes[2].cache.targeted_field: \"cache-control\" is already "
+        "consulted (name the route's own field)\n"
+        "magpie.yaml:7:66: routes[3].cache.targeted_field: \"a:b\" is not a field name\n");
 }
 
 static void test_route_cache(void **state)
@@ -495,6 +533,110 @@ static void test_route_cache(void **state)
     config_unref(&cfg);
 }
 
+static void test_compression_keys(void **state)
+{
+    struct config *cfg = load_ok("compression:\n"
+                                 "  enabled: true\n"
+                                 "  encodings: [gzip, zstd]\n"
+                                 "  types:\n"
+                                 "    - Text/HTML\n"
+                                 "    - \"application/*+json\"\n"
+                                 "    - text/*\n"
+                                 "    - application/vnd.api+json\n"
+                                 "  min_size: 0\n"
+                                 "  levels: {gzip: 9, br: 11, zstd: 19}\n"
+                                 "  decompress: false\n");
+
+    (void)state;
+    assert_true(cfg->compression.enabled);
+    assert_int_equal(cfg->compression.nencodings, 2);
+    assert_int_equal(cfg->compression.encodings[0], CODING_GZIP);
+    assert_int_equal(cfg->compression.encodings[1], CODING_ZSTD);
+    assert_int_equal(cfg->compression.ntypes, 4);
+    assert_string_equal(cfg->compression.types[0], "text/html"); /* media types ignore case */
+    assert_string_equal(cfg->compression.types[1], "application/*+json");
+    assert_string_equal(cfg->compression.types[2], "text/*");
+    assert_string_equal(cfg->compression.types[3], "application/vnd.api+json");
+    assert_true(cfg->compression.min_size == 0);
+    assert_int_equal(cfg->compression.level[CODING_GZIP], 9);
+    assert_int_equal(cfg->compression.level[CODING_BR], 11);
+    assert_int_equal(cfg->compression.level[CODING_ZSTD], 19);
+    assert_false(cfg->compression.decompress);
+    assert_true(config_compression_on(cfg, NULL));
+    config_unref(&cfg);
+
+    /* the other end of each range, lone scalars as one-item lists, coding
+       names in any case (RFC 9110 §8.4.1) */
+    cfg = load_ok("compression: {encodings: BR, types: image/svg+xml, min_size: 1GiB,\n"
+                  "  levels: {gzip: 1, br: 0, zstd: 1}, enabled: off}\n");
+    assert_false(cfg->compression.enabled);
+    assert_int_equal(cfg->compression.nencodings, 1);
+    assert_int_equal(cfg->compression.encodings[0], CODING_BR);
+    assert_int_equal(cfg->compression.ntypes, 1);
+    assert_string_equal(cfg->compression.types[0], "image/svg+xml");
+    assert_true(cfg->compression.min_size == 1ull << 30);
+    assert_int_equal(cfg->compression.level[CODING_GZIP], 1);
+    assert_int_equal(cfg->compression.level[CODING_BR], 0);
+    assert_int_equal(cfg->compression.level[CODING_ZSTD], 1);
+    assert_true(cfg->compression.decompress);
+    config_unref(&cfg);
+
+    /* unset keys keep their defaults, one level alone too */
+    cfg = load_ok("compression:\n  levels: {br: 7}\n  encodings: [Zstd, gzip, br]\n");
+    assert_false(cfg->compression.enabled);
+    assert_int_equal(cfg->compression.nencodings, 3);
+    assert_int_equal(cfg->compression.encodings[0], CODING_ZSTD);
+    assert_int_equal(cfg->compression.encodings[1], CODING_GZIP);
+    assert_int_equal(cfg->compression.encodings[2], CODING_BR);
+    assert_int_equal(cfg->compression.level[CODING_GZIP], CFG_DEFAULT_COMPRESSION_GZIP_LEVEL);
+    assert_int_equal(cfg->compression.level[CODING_BR], 7);
+    assert_int_equal(cfg->compression.level[CODING_ZSTD], CFG_DEFAULT_COMPRESSION_ZSTD_LEVEL);
+    assert_int_equal(cfg->compression.ntypes, 7);
+    assert_true(cfg->compression.min_size == CFG_DEFAULT_COMPRESSION_MIN_SIZE);
+    assert_true(cfg->compression.decompress);
+    config_unref(&cfg);
+}
+
+/* routes[].compression.enabled over compression.enabled, through config_compression_on. */
+static void test_route_compression(void **state)
+{
+    static const char *const routes =
+        "routes:\n"
+        "  - { host: on.local, origin: \"http://a\", compression: {enabled: true} }\n"
+        "  - { host: off.local, origin: \"http://b\", compression: {enabled: no} }\n"
+        "  - { host: unset.local, origin: \"http://c\" }\n"
+        "  - { host: null.local, origin: \"http://d\", compression: }\n"
+        "  - { host: empty.local, origin: \"http://e\", compression: {} }\n";
+    static const struct {
+        const char *host; /* NULL: forward mode */
+        int route_enabled;
+        bool on_when_global_off, on_when_global_on;
+    } rows[] = {
+        {"on.local", 1, true, true},      {"off.local", 0, false, false},
+        {"unset.local", -1, false, true}, {"null.local", -1, false, true},
+        {"empty.local", -1, false, true}, {NULL, 0, false, true},
+    };
+    char yaml[1024];
+
+    (void)state;
+    for (int global = 0; global < 2; global++) {
+        snprintf(yaml, sizeof yaml, "%scompression: {enabled: %s}\n", routes,
+                 global ? "true" : "false");
+        struct config *cfg = load_ok(yaml);
+        for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+            const struct cfg_route *r = rows[i].host ? config_route_find(cfg, rows[i].host) : NULL;
+            if (rows[i].host) {
+                assert_non_null(r);
+                assert_int_equal(r->compression_enabled, rows[i].route_enabled);
+            }
+            assert_true(config_compression_on(cfg, r) ==
+                        (global ? rows[i].on_when_global_on : rows[i].on_when_global_off));
+        }
+        config_unref(&cfg);
+    }
+    assert_int_equal(CFG_DEFAULT_ROUTE_COMPRESSION_ENABLED, -1);
+}
+
 static void test_example_file(void **state)
 {
     const char *path =
@@ -503,7 +645,8 @@ static void test_example_file(void **state)
 
     (void)state;
     assert_non_null(cfg);
-    check_defaults(cfg);
+    check_defaults_with(cfg, true);
+    assert_true(config_compression_on(cfg, NULL));
     config_unref(&cfg);
 }
 
@@ -903,6 +1046,113 @@ static void test_err_route_cache(void **state)
         "parameter name, got a list\n");
 }
 
+static void test_err_compression(void **state)
+{
+    (void)state;
+    expect_errors("compression:\n"
+                  "  enabled: sometimes\n"
+                  "  encodings: [gzip, deflate, gzip, x-gzip, identity, [br], \"\"]\n"
+                  "  min_size: 2GiB\n"
+                  "  decompres: true\n"
+                  "  levels: {gzip: 0, br: 12, zstd: 20, deflate: 6, gzp: 1}\n"
+                  "  decompress: maybe\n",
+                  "magpie.yaml:2:12: compression.enabled: \"sometimes\" is not a boolean (use "
+                  "true or false)\n"
+                  "magpie.yaml:3:21: compression.encodings[1]: \"deflate\" is not an encoding "
+                  "magpie compresses with (use zstd, br or gzip)\n"
+                  "magpie.yaml:3:30: compression.encodings[2]: \"gzip\" is listed twice\n"
+                  "magpie.yaml:3:36: compression.encodings[3]: \"x-gzip\" is not an encoding "
+                  "magpie compresses with (use zstd, br or gzip)\n"
+                  "magpie.yaml:3:44: compression.encodings[4]: \"identity\" is not an encoding "
+                  "magpie compresses with (use zstd, br or gzip)\n"
+                  "magpie.yaml:3:54: compression.encodings[5]: expected an encoding, got a list\n"
+                  "magpie.yaml:3:60: compression.encodings[6]: expected an encoding, got \"\"\n"
+                  "magpie.yaml:4:13: compression.min_size: 2GiB is out of range (0B..1GiB)\n"
+                  "magpie.yaml:5:3: unknown key \"compression.decompres\" (did you mean "
+                  "\"compression.decompress\"?)\n"
+                  "magpie.yaml:6:18: compression.levels.gzip: 0 is out of range (1..9)\n"
+                  "magpie.yaml:6:25: compression.levels.br: 12 is out of range (0..11)\n"
+                  "magpie.yaml:6:35: compression.levels.zstd: 20 is out of range (1..19)\n"
+                  "magpie.yaml:6:39: unknown key \"compression.levels.deflate\"\n"
+                  "magpie.yaml:6:51: unknown key \"compression.levels.gzp\" (did you mean "
+                  "\"compression.levels.gzip\"?)\n"
+                  "magpie.yaml:7:15: compression.decompress: \"maybe\" is not a boolean (use "
+                  "true or false)\n");
+    expect_errors("compression:\n"
+                  "  types:\n"
+                  "    - text/html\n"
+                  "    - \"text/html; charset=utf-8\"\n"
+                  "    - text\n"
+                  "    - \"*/*\"\n"
+                  "    - \"text/**\"\n"
+                  "    - TEXT/HTML\n"
+                  "    - \"application/*+\"\n"
+                  "    - \"application/x*\"\n"
+                  "    - \"/json\"\n"
+                  "    - ~\n"
+                  "    - {a: b}\n",
+                  "magpie.yaml:4:7: compression.types[1]: \"text/html; charset=utf-8\" is not a "
+                  "media type pattern (use type/subtype, type/* or type/*+suffix)\n"
+                  "magpie.yaml:5:7: compression.types[2]: \"text\" is not a media type pattern "
+                  "(use type/subtype, type/* or type/*+suffix)\n"
+                  "magpie.yaml:6:7: compression.types[3]: \"*/*\" is not a media type pattern "
+                  "(use type/subtype, type/* or type/*+suffix)\n"
+                  "magpie.yaml:7:7: compression.types[4]: \"text/**\" is not a media type "
+                  "pattern (use type/subtype, type/* or type/*+suffix)\n"
+                  "magpie.yaml:8:7: compression.types[5]: \"TEXT/HTML\" is listed twice\n"
+                  "magpie.yaml:9:7: compression.types[6]: \"application/*+\" is not a media "
+                  "type pattern (use type/subtype, type/* or type/*+suffix)\n"
+                  "magpie.yaml:10:7: compression.types[7]: \"application/x*\" is not a media "
+                  "type pattern (use type/subtype, type/* or type/*+suffix)\n"
+                  "magpie.yaml:11:7: compression.types[8]: \"/json\" is not a media type "
+                  "pattern (use type/subtype, type/* or type/*+suffix)\n"
+                  "magpie.yaml:12:7: compression.types[9]: expected a media type pattern, got "
+                  "nothing\n"
+                  "magpie.yaml:13:7: compression.types[10]: expected a media type pattern, got "
+                  "a mapping\n");
+    expect_errors("compression: {encodings: [], types: []}\n",
+                  "magpie.yaml:1:26: compression.encodings: must not be empty\n"
+                  "magpie.yaml:1:37: compression.types: must not be empty\n");
+    expect_errors("compression: {encodings: {gzip: 1}, types: {a: b}, levels: [6], min_size: "
+                  "1KB}\n",
+                  "magpie.yaml:1:26: compression.encodings: expected a list, got a mapping\n"
+                  "magpie.yaml:1:44: compression.types: expected a list, got a mapping\n"
+                  "magpie.yaml:1:60: compression.levels: expected a mapping, got a list\n"
+                  "magpie.yaml:1:75: compression.min_size: \"1KB\" is not a size (use B, KiB, "
+                  "MiB, GiB or TiB)\n");
+    expect_errors("compression: {levels: {gzip: six, br: -1, zstd: }}\n",
+                  "magpie.yaml:1:30: compression.levels.gzip: \"six\" is not a number\n"
+                  "magpie.yaml:1:39: compression.levels.br: \"-1\" is not a number\n"
+                  "magpie.yaml:1:49: compression.levels.zstd: expected a number, got nothing\n");
+    expect_errors("compression: on\ncompresion: {enabled: true}\n",
+                  "magpie.yaml:1:14: compression: expected a mapping, got \"on\"\n"
+                  "magpie.yaml:2:1: unknown key \"compresion\" (did you mean \"compression\"?)\n");
+    expect_errors("compression:\n  enabled: true\n  enabled: false\n",
+                  "magpie.yaml:3:3: duplicate key \"compression.enabled\" (first at line 2)\n");
+}
+
+static void test_err_route_compression(void **state)
+{
+    (void)state;
+    expect_errors("routes:\n"
+                  "  - host: a.local\n"
+                  "    origin: \"http://127.0.0.1:8080\"\n"
+                  "    compression:\n"
+                  "      enable: true\n"
+                  "      levels: {gzip: 9}\n"
+                  "  - { host: b.local, origin: \"http://b\", compression: {enabled: maybe} }\n"
+                  "  - { host: c.local, origin: \"http://c\", compression: true }\n"
+                  "  - { host: d.local, origin: \"http://d\", compression: {enabled: } }\n",
+                  "magpie.yaml:5:7: unknown key \"routes[0].compression.enable\" (did you mean "
+                  "\"routes[0].compression.enabled\"?)\n"
+                  "magpie.yaml:6:7: unknown key \"routes[0].compression.levels\"\n"
+                  "magpie.yaml:7:65: routes[1].compression.enabled: \"maybe\" is not a boolean "
+                  "(use true or false)\n"
+                  "magpie.yaml:8:55: routes[2].compression: expected a mapping, got \"true\"\n"
+                  "magpie.yaml:9:65: routes[3].compression.enabled: expected a boolean, got "
+                  "nothing\n");
+}
+
 static void test_err_open(void **state)
 {
     char *buf = NULL;
@@ -933,6 +1183,8 @@ int main(void)
         cmocka_unit_test(test_route_cache),
         cmocka_unit_test(test_cache_poison_keys),
         cmocka_unit_test(test_err_cache_poison_keys),
+        cmocka_unit_test(test_compression_keys),
+        cmocka_unit_test(test_route_compression),
         cmocka_unit_test(test_example_file),
         cmocka_unit_test(test_err_unknown_key_suggest),
         cmocka_unit_test(test_err_unknown_key_plain),
@@ -953,6 +1205,8 @@ int main(void)
         cmocka_unit_test(test_err_object_vs_cache_size),
         cmocka_unit_test(test_err_admin),
         cmocka_unit_test(test_err_route_cache),
+        cmocka_unit_test(test_err_compression),
+        cmocka_unit_test(test_err_route_compression),
         cmocka_unit_test(test_err_open),
     };
 
