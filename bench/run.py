@@ -512,10 +512,12 @@ cache:
 
     # ---- scenarios ----
 
-    def wrk_checked(self, name, side, prefix, expect_origin, max_bytes=None, **kw):
+    def wrk_checked(self, name, side, prefix, expect_origin, max_bytes=None, inflight=0, **kw):
         """One wrk run with its evidence: the origin requests it made, errors;
         with max_bytes, responses larger than that on average (compressed
-        ones are far smaller). kw goes to wrk."""
+        ones are far smaller). inflight origin requests may be over one per
+        request: those of the requests wrk left unanswered at its end, which
+        count when the run has few (gzip-miss). kw goes to wrk."""
         res, origin = self.count_origin(lambda: self.wrk(side, prefix, **kw))
         res["origin"] = origin
         res["per_req"] = origin / res["requests"] if res["requests"] else float("nan")
@@ -529,7 +531,8 @@ cache:
             bad.append(f"{res['non2xx']} non-2xx responses")
         if side == "magpie" and expect_origin == 0 and origin > 0:
             bad.append(f"a hit scenario reached the origin {origin} times")
-        if side == "magpie" and expect_origin == 1 and not 0.95 <= res["per_req"] <= 1.05:
+        slack = inflight / res["requests"] if res["requests"] else 0
+        if side == "magpie" and expect_origin == 1 and not 0.95 <= res["per_req"] <= 1.05 + slack:
             bad.append(f"{res['per_req']:.3f} origin requests per request, not 1")
         if side == "magpie" and not self.check_magpie(f"during {name}"):
             bad.append("magpie died")
@@ -615,8 +618,8 @@ cache:
         pid, t0 = self.magpie.pid, time.monotonic()
         cpu0 = cpu_seconds(pid)
         res = self.wrk_checked("gzip-miss", "magpie", path, 1, max_bytes=TEXT_BIG * 0.6,
-                               headers=(f"Accept-Encoding: {coding}",), conns=MISS_CONNS,
-                               BENCH_FILES="1")
+                               inflight=MISS_CONNS, headers=(f"Accept-Encoding: {coding}",),
+                               conns=MISS_CONNS, BENCH_FILES="1")
         try:
             res["cpu"] = (cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
         except OSError:  # it died; wrk_checked said so and started another
