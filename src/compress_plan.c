@@ -198,8 +198,12 @@ int compress_plan_response(struct client *c, struct http_msg *m, struct filter_h
             .range_request = http_find(http_reader_msg(c->reader), "Range") != NULL,
         };
         const struct config *cfg = c->cfg;
-        if (coding_compressible(&f, cfg->compression.types, cfg->compression.ntypes,
-                                cfg->compression.min_size) == COMPRESS_YES) {
+        enum compress_verdict v = coding_compressible(&f, cfg->compression.types,
+                                                      cfg->compression.ntypes,
+                                                      cfg->compression.min_size);
+        /* a range request's answer is the identity variant of a response
+           that varies on the coding like any other */
+        if (v == COMPRESS_YES || v == COMPRESS_NO_RANGE) {
             if (plan_encode(c, m, fh) < 0)
                 return -1;
             if (fh->encode != CODING_IDENTITY || ex->method_id == HTTP_M_HEAD)

@@ -833,9 +833,7 @@ long policy_vary_key(const char *vary, const char *(*get)(const char *name, void
 
 /* ---- conditionals ---- */
 
-/* One entity-tag ([W/] DQUOTE *etagc DQUOTE, RFC 9110 §8.8.3); sets the
- * opaque part, since weak comparison ignores W/. NULL if malformed. */
-static const char *etag_parse(const char *p, const char **opaque, size_t *len)
+const char *policy_etag_parse(const char *p, const char **opaque, size_t *len)
 {
     if (p[0] == 'W' && p[1] == '/')
         p += 2;
@@ -860,7 +858,7 @@ static bool inm_match(const char *p, const char *etag)
     size_t have_len = 0, len;
     bool match = false;
     if (etag) {
-        const char *end = etag_parse(policy_skip_ows(etag), &have, &have_len);
+        const char *end = policy_etag_parse(policy_skip_ows(etag), &have, &have_len);
         if (!end || *policy_skip_ows(end) != '\0')
             have = NULL;
     }
@@ -869,7 +867,7 @@ static bool inm_match(const char *p, const char *etag)
             p++;
         if (!*p)
             return match;
-        if (!(p = etag_parse(p, &tag, &len)))
+        if (!(p = policy_etag_parse(p, &tag, &len)))
             return false;
         match = match || (have && len == have_len && memcmp(tag, have, len) == 0);
         p = policy_skip_ows(p);

@@ -186,6 +186,12 @@ bool policy_invalidates(enum http_method_id method, int status);
 long policy_vary_key(const char *vary, const char *(*get)(const char *name, void *arg), void *arg,
                      char *out, size_t size);
 
+/* One entity-tag at p ([W/] DQUOTE *etagc DQUOTE, RFC 9110 §8.8.3): sets
+ * the opaque part between the quotes (weak comparison ignores W/, so the
+ * caller tells strength by whether p starts with it); the end of the tag,
+ * or NULL if malformed. */
+const char *policy_etag_parse(const char *p, const char **opaque, size_t *len);
+
 /*
  * Conditional requests answered from a stored response (RFC 9110 §13):
  * true when the request's If-None-Match (or, without it, If-Modified-Since)
