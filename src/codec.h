@@ -13,8 +13,15 @@
 
 #include "coding.h"
 
-/* The largest window a decoder accepts (zstd's frame header, brotli's
-   window bits); a stream asking for more is an error, not an allocation. */
+/*
+ * The largest window a decoder accepts; a stream asking for more is an
+ * error, not an allocation. zstd: the frame header's window (RFC 8878 asks
+ * decoders for 8 MiB). brotli: the window bits in the stream's first
+ * byte; brotli's largest standard window (WBITS 24, 16 MiB - 16, which the
+ * brotli tool writes by default) is over it, so such a stream is refused,
+ * and a large-window one (RFC 7932's extension) too. gzip and deflate
+ * never need more than 32 KiB.
+ */
 #define CODEC_MAX_WINDOW (8u << 20)
 
 enum codec_dir { CODEC_ENCODE, CODEC_DECODE };
@@ -33,16 +40,23 @@ enum codec_rc {
 
 struct codec;
 
-/* An encoder of c at level (gzip and deflate 1..9, br 0..11, zstd 1..19),
-   or a decoder of c. NULL when out of memory or c is IDENTITY/UNKNOWN. */
+/* An encoder of c at level (gzip and deflate 1..9, br 0..11, zstd 1..19;
+   a level outside is taken as the nearest end), or a decoder of c. NULL
+   when out of memory or c is IDENTITY/UNKNOWN. Encoders bound their own
+   windows: brotli 1 MiB, zstd 2 MiB. brotli's levels 0 and 1 encode the
+   input of each step on its own, so they want it in large slices. */
 struct codec *codec_new(enum coding c, enum codec_dir dir, int level);
 /*
  * Moves bytes from *in (*in_left of them; advanced) into *out (*out_left of
  * space; advanced), as far as both allow. A flush or finish is complete
  * when the call leaves input empty and output space unused (*out_left > 0),
  * or returns CODEC_END; until then call again with more space. A gzip
- * decoder takes concatenated members; other decoders refuse bytes after
- * their stream's end.
+ * decoder takes concatenated members (CODEC_END after each, and more
+ * input starts the next); other decoders refuse bytes after their
+ * stream's end. A deflate decoder takes the zlib wrapper (RFC 1950) and,
+ * when the first two bytes are not one, raw deflate. A zstd decoder takes
+ * RFC 8878 frames only (not libzstd's legacy formats). CODEC_ERROR is
+ * final, and what the failing call wrote to *out is not to be used.
  */
 enum codec_rc codec_step(struct codec *k, const uint8_t **in, size_t *in_left, uint8_t **out,
                          size_t *out_left, enum codec_flush flush);

@@ -63,15 +63,15 @@ int cache_status_headers(const struct client *c, char *out, size_t size)
         return snprintf(out, size, "Cache-Status: magpie; hit; fwd=stale; detail=%s\r\n"
                                    "X-Cache: STALE\r\n",
                         x->instead == INSTEAD_STALE_UNREACHABLE ? "origin-unreachable" : "origin-error");
-    if (x->result == CACHE_HIT && cache_names_variant(c->ex))
-        return snprintf(out, size, "Cache-Status: magpie; hit; detail=%s\r\nX-Cache: HIT\r\n",
-                        coding_name(c->ex->decoding != CODING_IDENTITY ? c->ex->decoding
-                                                                       : c->ex->coding_sent));
     /* the common case, once per response: no printf */
-    static const char p1[] = "Cache-Status: magpie; ", p2[] = "\r\nX-Cache: ";
+    static const char p1[] = "Cache-Status: magpie; ", p2[] = "\r\nX-Cache: ", p3[] = "; detail=";
     const char *name = cache_result_name(x->result);
-    size_t a = strlen(cs), b = strlen(name);
-    size_t n = sizeof(p1) - 1 + a + sizeof(p2) - 1 + b + 2;
+    const char *variant = NULL;
+    if (x->result == CACHE_HIT && cache_names_variant(c->ex))
+        variant = coding_name(c->ex->decoding != CODING_IDENTITY ? c->ex->decoding
+                                                                 : c->ex->coding_sent);
+    size_t a = strlen(cs), b = strlen(name), v = variant ? sizeof(p3) - 1 + strlen(variant) : 0;
+    size_t n = sizeof(p1) - 1 + a + v + sizeof(p2) - 1 + b + 2;
     if (n >= size) { /* cannot happen with the callers' 128 bytes and more */
         out[0] = '\0';
         return 0;
@@ -79,6 +79,10 @@ int cache_status_headers(const struct client *c, char *out, size_t size)
     char *p = out;
     memcpy(p, p1, sizeof(p1) - 1), p += sizeof(p1) - 1;
     memcpy(p, cs, a), p += a;
+    if (variant) {
+        memcpy(p, p3, sizeof(p3) - 1), p += sizeof(p3) - 1;
+        memcpy(p, variant, v - (sizeof(p3) - 1)), p += v - (sizeof(p3) - 1);
+    }
     memcpy(p, p2, sizeof(p2) - 1), p += sizeof(p2) - 1;
     memcpy(p, name, b), p += b;
     memcpy(p, "\r\n", 3); /* with the NUL */
