@@ -43,7 +43,6 @@ struct br_part {
     BrotliDecoderState *dec;
     bool op_live; /* a flush or finish is under way: brotli wants it finished without new input */
     BrotliEncoderOperation op;
-    bool checked; /* the decoder saw the window bits */
 };
 
 struct zstd_part {
@@ -308,15 +307,6 @@ static enum codec_rc brenc_step(struct codec *k, const uint8_t **in, size_t *in_
     }
 }
 
-/* The window a brotli stream declares is in its first bits (RFC 7932
-   §9.1): a first bit of 1 and the next three all 1 say WBITS 24, a window
-   of 16 MiB - 16; every other value says 23 or less (or is invalid, which
-   the decoder itself refuses). */
-static bool br_window_too_large(uint8_t first)
-{
-    return (first & 0x0f) == 0x0f;
-}
-
 /* "_ERROR_FORMAT_PADDING_1" -> "format padding 1" */
 static enum codec_rc brdec_fail(struct codec *k)
 {
@@ -336,11 +326,6 @@ static enum codec_rc brdec_step(struct codec *k, const uint8_t **in, size_t *in_
                                 size_t *out_left, enum codec_flush flush)
 {
     struct br_part *b = &k->u.br;
-    if (!b->checked && *in_left) {
-        if (br_window_too_large(**in))
-            return fail(k, "the stream's window (16 MiB) is over the limit (8 MiB)");
-        b->checked = true;
-    }
     for (;;) {
         if (k->ended)
             return *in_left ? fail(k, trailing) : CODEC_END;

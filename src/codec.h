@@ -14,13 +14,11 @@
 #include "coding.h"
 
 /*
- * The largest window a decoder accepts; a stream asking for more is an
- * error, not an allocation. zstd: the frame header's window (RFC 8878 asks
- * decoders for 8 MiB). brotli: the window bits in the stream's first
- * byte; brotli's largest standard window (WBITS 24, 16 MiB - 16, which the
- * brotli tool writes by default) is over it, so such a stream is refused,
- * and a large-window one (RFC 7932's extension) too. gzip and deflate
- * never need more than 32 KiB.
+ * The largest window a zstd decoder accepts (RFC 8878 asks decoders for
+ * 8 MiB); a frame asking for more is an error, not an allocation. brotli's
+ * standard windows go up to WBITS 24 (16 MiB - 16, what the brotli tool
+ * writes by default), which is accepted so that such bodies decode; its
+ * large-window extension is refused. gzip and deflate need 32 KiB.
  */
 #define CODEC_MAX_WINDOW (8u << 20)
 

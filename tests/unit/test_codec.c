@@ -631,7 +631,7 @@ static void test_br_window(void **state)
         bool ok;
     } rows[] = {
         {10, false, true}, {15, false, true}, {16, false, true}, {17, false, true},
-        {18, false, true}, {22, false, true}, {23, false, true}, {24, false, false},
+        {18, false, true}, {22, false, true}, {23, false, true}, {24, false, true},
         {25, true, false}, {30, true, false},
     };
     struct bytes t = text(50000, 12);
