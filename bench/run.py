@@ -53,9 +53,12 @@ ALONE_SECS = 1.0        # gzip-miss: how long each library-alone measurement run
 # answer (about 400/s) keeps some of 50 clients waiting past wrk's own 2 s,
 # and wrk leaves those out of the latencies; so they wait, and count
 SLOW_TIMEOUT = 30
-# gzip-miss's codings: (coding, magpie's default level, the library alone)
-CODINGS = (("gzip", "6", "zlib alone"), ("br", "5", "brotli alone"),
-           ("zstd", "3", "zstd alone"))
+# gzip-hit's baselines: (wrk label, what, target ratio of magpie's req/s)
+GZIP_HIT_BASES = (("static", "gzip_static", 1.2), ("gzip", "gzip on", None))
+# gzip-miss's codings: (coding, magpie's default level, the library alone,
+# target ratio of magpie's MB/s to it)
+CODINGS = (("gzip", "6", "zlib alone", 0.8), ("br", "5", "brotli alone", None),
+           ("zstd", "3", "zstd alone", None))
 # magpie's compression config for the gzip scenarios: on, everything else default
 COMPRESSION_ON = "compression:\n  enabled: true\n"
 
@@ -384,10 +387,11 @@ class Bench:
         """Starts magpie on a generated config; returns the seconds from exec to
         its port accepting. name picks the config, cache dir and error log
         (index and the gzip scenarios have their own), extra is YAML added
-        to the config (the gzip scenarios' compression); max_connections leaves room over scale's 10,000
-        idle clients plus wrk's, the idle timeout is nginx's keepalive_timeout,
-        and the cache holds the data set. Everything else, the upstream pool
-        included, is magpie's default, as a user would run it."""
+        to the config (the gzip scenarios' compression); max_connections
+        leaves room over scale's 10,000 idle clients plus wrk's, the idle
+        timeout is nginx's keepalive_timeout, and the cache holds the data
+        set. Everything else, the upstream pool included, is magpie's
+        default, as a user would run it."""
         if self.magpie_port is None:
             self.magpie_port = free_port()
         cache = "cache" if name == "magpie" else f"{name}-cache"
@@ -511,7 +515,7 @@ cache:
         (wrk's own: 2), env BENCH_* settings for the script."""
         port, tgt = self.target(side, prefix)
         duration = duration or self.args.duration
-        env = dict(os.environ, BENCH_PREFIX=tgt, **dict({"BENCH_FILES": str(NFILES)}, **env))
+        env = {**os.environ, "BENCH_PREFIX": tgt, "BENCH_FILES": str(NFILES), **env}
         argv = self.client_cmd(["wrk", "-t1", f"-c{conns or self.args.connections}",
                                 f"-d{duration}s", "--latency", "-s",
                                 os.path.join(HERE, script)]
@@ -599,7 +603,7 @@ cache:
         if self.pinned:
             os.sched_setaffinity(self.nginx.pid, {self.client_cpu})
         try:
-            for coding, level, alone in CODINGS:
+            for coding, level, alone, _ in CODINGS:
                 try:
                     squeeze = compressor(coding)
                 except ImportError as e:
@@ -610,7 +614,8 @@ cache:
                     lambda: self.check_coded("magpie", path + "0", coding, path + "0"))
                 if why or origin != 1:
                     raise RuntimeError(f"gzip-miss {coding}: {why or f'{origin} origin requests'}")
-                log(f"gzip-miss: magpie's {coding} makes the page {len(page) / packed:.2f}x smaller")
+                log(f"gzip-miss: magpie's {coding} makes the page {len(page) / packed:.2f}x "
+                    "smaller")
                 runs[coding] = {"magpie": [], "alone": []}
                 for rep in range(self.args.reps):
                     res = self.miss_once(coding, path)
@@ -1172,33 +1177,37 @@ def build_rows(results):
             rows.append(("scale", f"magpie p99 ms, 0 / {n}", f"{fmt(bp99, '.2f')} / "
                          f"{fmt(mp99, '.2f')}", "", fmt(mp99 / bp99, ".2f") + "×", "", "—",
                          ""))
+    def against(target, r, bad):
+        """(target, result) cells for a ratio r; without a target only the evidence."""
+        if target is None:
+            return "—", f"INVALID: {bad}" if bad else ""
+        return f"≥ {target}×", verdict(r >= target, bad)
+
     runs = results.get("gzip-hit")
     if runs:
         per = fmt(med(runs["magpie"], "per_req"), ".3f")
-        for base, what, target in (("static", "gzip_static", 1.2), ("gzip", "gzip on", None)):
+        for base, what, target in GZIP_HIT_BASES:
             bad = invalid({"magpie": runs["magpie"], base: runs[base]})
             r = ratios(runs, "rps", base)
-            rows.append(("gzip-hit", f"req/s vs nginx {what}", fmt(med(runs["magpie"], "rps"), ",.0f"),
+            rows.append(("gzip-hit", f"req/s vs nginx {what}",
+                         fmt(med(runs["magpie"], "rps"), ",.0f"),
                          f"{fmt(med(runs[base], 'rps'), ',.0f')} ({what})", fmt(r, ".2f") + "×",
-                         per, f"≥ {target}×" if target else "—",
-                         verdict(r >= target, bad) if target else (f"INVALID: {bad}" if bad else "")))
+                         per, *against(target, r, bad)))
             mp99, dp99 = med(runs["magpie"], "p99"), med(runs[base], "p99")
             rows.append(("gzip-hit", f"p50 / p99 ms vs nginx {what}",
                          f"{fmt(med(runs['magpie'], 'p50'), '.2f')} / {fmt(mp99, '.2f')}",
                          f"{fmt(med(runs[base], 'p50'), '.2f')} / {fmt(dp99, '.2f')} ({what})",
                          fmt(mp99 / dp99, ".2f") + "× (p99)", "", "—", ""))
-    for coding, level, alone in CODINGS:
+    for coding, level, alone, target in CODINGS:
         runs = results.get("gzip-miss", {}).get(coding)
         if not runs:
             continue
-        bad = invalid(runs)
         r = ratios(runs, "mbps", "alone")
-        target = 0.8 if coding == "gzip" else None
         rows.append(("gzip-miss", f"MB/s of input, {coding} {level}",
                      fmt(med(runs["magpie"], "mbps"), ",.1f"),
                      f"{fmt(med(runs['alone'], 'mbps'), ',.1f')} ({alone})", fmt(r, ".2f") + "×",
-                     fmt(med(runs["magpie"], "per_req"), ".3f"), f"≥ {target}×" if target else "—",
-                     verdict(r >= target, bad) if target else (f"INVALID: {bad}" if bad else "")))
+                     fmt(med(runs["magpie"], "per_req"), ".3f"),
+                     *against(target, r, invalid(runs))))
     runs = results.get("index")
     if runs:
         bad = next((r["invalid"] for r in runs if r["invalid"]), "")
