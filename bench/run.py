@@ -1203,7 +1203,7 @@ def build_rows(results):
         if not runs:
             continue
         r = ratios(runs, "mbps", "alone")
-        rows.append(("gzip-miss", f"MB/s of input, {coding} {level}",
+        rows.append(("gzip-miss", f"MB/s of input, {coding} {level}, {MISS_CONNS} clients",
                      fmt(med(runs["magpie"], "mbps"), ",.1f"),
                      f"{fmt(med(runs['alone'], 'mbps'), ',.1f')} ({alone})", fmt(r, ".2f") + "×",
                      fmt(med(runs["magpie"], "per_req"), ".3f"),
