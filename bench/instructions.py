@@ -6,10 +6,15 @@ counts do not. This runs magpie under callgrind in front of nginx (both on
 loopback, in a temp dir), sends N hits (one cached 1 KiB file, from the
 memory tier after the first) or N misses (a no-store 1 KiB file, through a
 pooled origin connection) over one keep-alive connection, and reports the
-user-space instructions (magpie and its libraries) per request. Start-up
-and warm-up cancel out: each figure is the difference between a run of
-3 * N and a run of N requests, divided by 2 * N. The kernel's share (the
-larger one, see docs/PERFORMANCE.md) is not counted.
+user-space instructions (magpie and its libraries) per request. The gzip
+case is the same hit with compression on and Accept-Encoding: gzip, served
+from the gzip variant magpie stored (no compression work), next to the
+identity hit with compression off (hit) and on (hit-on); their ratio is
+printed last (issue 11's target: a gzip hit within 10% of an identity hit).
+Start-up and warm-up (each run on an empty cache) cancel out: each figure
+is the difference between a run of 3 * N and a run of N requests, divided
+by 2 * N. The kernel's share (the larger one, see docs/PERFORMANCE.md)
+is not counted.
 
     /usr/bin/python3 bench/instructions.py [--magpie BIN] [--n N] [--top K]
 
@@ -56,6 +61,12 @@ error_log: {d}/magpie.err
 cache:
   dir: {d}/cache
 """
+COMPRESSION_ON = """compression:
+  enabled: true
+"""
+# (tag, path, compression on, Accept-Encoding, a hit)
+CASES = (("hit", "/c/f", False, None, True), ("miss", "/nostore/f", False, None, False),
+         ("hit-on", "/c/f", True, None, True), ("gzip", "/c/f", True, "gzip", True))
 
 
 def free_port():
@@ -88,43 +99,94 @@ def stop(proc, sig, timeout):
         proc.wait()
 
 
-def requests(port, origin, path, n):
-    """n GETs of path over one keep-alive connection; checks each answer."""
+def check(head, coding, hit):
+    """What is wrong with an answer's head: not a 200, not in coding (None:
+    no Content-Encoding), a miss where a hit was expected (hit True) or the
+    other way round (False); "" when nothing."""
+    ce = re.search(r"(?im)^content-encoding:\s*(\S+)", head)
+    xc = re.search(r"(?im)^x-cache:\s*(\S+)", head)
+    if not head.startswith("HTTP/1.1 200"):
+        return "not a 200"
+    if (ce and ce.group(1)) != coding:
+        return "Content-Encoding %s, not %s" % (ce and ce.group(1), coding)
+    if hit is not None and (xc is not None and xc.group(1) == "HIT") != hit:
+        return "X-Cache %s where a %s was expected" % (xc and xc.group(1), "hit" if hit else "miss")
+    return ""
+
+
+def requests(port, origin, path, n, coding=None, hit=None):
+    """n GETs of path over one keep-alive connection, with Accept-Encoding:
+    coding when given; checks each answer (check()). A body is
+    Content-Length or chunked (a compressed miss)."""
     req = ("GET http://127.0.0.1:%d%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
-           "User-Agent: instructions.py\r\nAccept: */*\r\n\r\n" % (origin, path, origin)).encode()
-    buf = b""
+           "User-Agent: instructions.py\r\nAccept: */*\r\n%s\r\n"
+           % (origin, path, origin, "Accept-Encoding: %s\r\n" % coding if coding else "")).encode()
+    buf = bytearray()
     with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
-        for _ in range(n):
-            s.sendall(req)
-            while True:
-                end = buf.find(b"\r\n\r\n")
-                if end >= 0:
-                    head = buf[:end].decode("latin-1")
-                    m = re.search(r"(?im)^content-length:\s*(\d+)", head)
-                    if not head.startswith("HTTP/1.1 200") or not m:
-                        raise RuntimeError("unexpected answer: %r" % head[:200])
-                    total = end + 4 + int(m.group(1))
-                    if len(buf) >= total:
-                        buf = buf[total:]
-                        break
+        def need(k):
+            while len(buf) < k:
                 data = s.recv(65536)
                 if not data:
                     raise RuntimeError("magpie closed the connection")
-                buf += data
+                buf.extend(data)
+
+        def line():
+            while b"\r\n" not in buf:
+                need(len(buf) + 1)
+            end = buf.index(b"\r\n")
+            text = bytes(buf[:end]).decode("latin-1")
+            del buf[:end + 2]
+            return text
+
+        for _ in range(n):
+            s.sendall(req)
+            while b"\r\n\r\n" not in buf:
+                need(len(buf) + 1)
+            end = buf.index(b"\r\n\r\n")
+            head = bytes(buf[:end]).decode("latin-1")
+            del buf[:end + 4]
+            why = check(head, coding, hit)
+            m = re.search(r"(?im)^content-length:\s*(\d+)", head)
+            chunked = re.search(r"(?im)^transfer-encoding:\s*chunked", head)
+            if why or not (m or chunked):
+                raise RuntimeError("unexpected answer (%s): %r" % (why or "no length", head[:300]))
+            if m:
+                need(int(m.group(1)))
+                del buf[:int(m.group(1))]
+                continue
+            while True:
+                size = int(line().split(";")[0], 16)
+                if size == 0:
+                    while line():  # the trailer
+                        pass
+                    break
+                need(size + 2)
+                del buf[:size + 2]
 
 
-def run(magpie, d, port, origin, path, n, tag):
-    """Total instructions of one magpie run: warm-up, then n requests of path."""
+def run(magpie, d, port, origin, case, n):
+    """Total instructions of one magpie run: warm-up, then n requests of
+    the case's path."""
+    tag, path, on, coding, hit = case
     out = os.path.join(d, "callgrind.%s.%d" % (tag, n))
+    conf = os.path.join(d, "magpie-on.yaml" if on else "magpie.yaml")
+    # an empty cache each time, so that both runs of a case warm up alike
+    shutil.rmtree(os.path.join(d, "on", "cache") if on else os.path.join(d, "cache"),
+                  ignore_errors=True)
     with open(os.path.join(d, "valgrind.log"), "ab") as log:
         p = subprocess.Popen(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
-                              magpie, "-c", os.path.join(d, "magpie.yaml")],
+                              magpie, "-c", conf],
                              stdout=log, stderr=log, cwd=d)
     try:
-        wait_port(port, p, "magpie under valgrind")
+        try:
+            wait_port(port, p, "magpie under valgrind")
+        except RuntimeError as e:
+            with open(os.path.join(d, "valgrind.log"), errors="replace") as f:
+                said = [l for l in f.read().splitlines() if not l.startswith("==")]
+            raise RuntimeError("%s (%s): %s" % (e, conf, " / ".join(said[-3:])))
         requests(port, origin, "/c/f", 2)  # stored, then copied into memory
-        requests(port, origin, path, 2)
-        requests(port, origin, path, n)
+        requests(port, origin, path, 3, coding)  # gzip: compressed and stored, then hits
+        requests(port, origin, path, n, coding, hit)
     finally:
         stop(p, signal.SIGTERM, 60)
     with open(out) as f:
@@ -173,17 +235,25 @@ def main():
             f.write(NGINX_CONF.format(d=d, port=origin))
         with open(os.path.join(d, "magpie.yaml"), "w") as f:
             f.write(MAGPIE_CONF.format(d=d, port=port))
+        with open(os.path.join(d, "magpie-on.yaml"), "w") as f:
+            f.write(MAGPIE_CONF.format(d=d + "/on", port=port) + COMPRESSION_ON)
+        os.makedirs(os.path.join(d, "on"))
         nginx = subprocess.Popen(["nginx", "-c", os.path.join(d, "nginx.conf")],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(origin, nginx, "nginx")
         n = args.n
-        for tag, path in (("hit", "/c/f"), ("miss", "/nostore/f")):
-            short, f1 = run(args.magpie, d, port, origin, path, n, tag)
-            long_, f3 = run(args.magpie, d, port, origin, path, 3 * n, tag)
-            print("%-4s %8.0f instructions per request (user space; %d vs %d requests)"
-                  % (tag, (long_ - short) / (2 * n), 3 * n, n))
+        per_req = {}
+        for case in CASES:
+            tag = case[0]
+            short, f1 = run(args.magpie, d, port, origin, case, n)
+            long_, f3 = run(args.magpie, d, port, origin, case, 3 * n)
+            per_req[tag] = (long_ - short) / (2 * n)
+            print("%-6s %8.0f instructions per request (user space; %d vs %d requests)"
+                  % (tag, per_req[tag], 3 * n, n))
             for per, fn in top(f1, f3, 2 * n, args.top):
-                print("     %8.0f  %s" % (per, fn))
+                print("       %8.0f  %s" % (per, fn))
+        print("gzip hit / identity hit: %.3f (target <= 1.10); / identity hit with compression "
+              "on: %.3f" % (per_req["gzip"] / per_req["hit"], per_req["gzip"] / per_req["hit-on"]))
     finally:
         if nginx:
             stop(nginx, signal.SIGQUIT, 10)

@@ -16,6 +16,7 @@ stopped by its PID when the bench ends, fails or is interrupted.
 import argparse
 import asyncio
 import os
+import random
 import re
 import resource
 import select
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -43,6 +45,22 @@ NOFILE = 65536          # the fd limit the bench (and so every child) asks for
 INDEX_OBJECTS = 100000  # distinct cached objects for the index scenario
 INDEX_RESTARTS = 3
 INDEX_TARGET = 2.0      # seconds: the index rebuilt at start
+TEXT = 64 * 1024        # gzip-hit's text objects, NFILES of them
+TEXT_BIG = 1 << 20      # gzip-miss's text body, compressed on every request
+MISS_CONNS = 4          # gzip-miss: enough to keep magpie's one core busy
+ALONE_SECS = 1.0        # gzip-miss: how long each library-alone measurement runs
+# wrk's --timeout for the gzip scenarios: nginx compressing every 64 KiB
+# answer (about 400/s) keeps some of 50 clients waiting past wrk's own 2 s,
+# and wrk leaves those out of the latencies; so they wait, and count
+SLOW_TIMEOUT = 30
+# gzip-hit's baselines: (wrk label, what, target ratio of magpie's req/s)
+GZIP_HIT_BASES = (("static", "gzip_static", 1.2), ("gzip", "gzip on", None))
+# gzip-miss's codings: (coding, magpie's default level, the library alone,
+# target ratio of magpie's MB/s to it)
+CODINGS = (("gzip", "6", "zlib alone", 0.8), ("br", "5", "brotli alone", None),
+           ("zstd", "3", "zstd alone", None))
+# magpie's compression config for the gzip scenarios: on, everything else default
+COMPRESSION_ON = "compression:\n  enabled: true\n"
 
 
 def log(msg):
@@ -118,6 +136,124 @@ def reset_hwm(pid):
         return False
 
 
+# ---- compressible text ----
+
+SYLLABLES = [c + v for c in "bcdfgklmnprstvz" for v in "aeiou"] + [
+    "an", "er", "in", "on", "or", "en", "th", "st", "ing", "ed", "ly", "tion"]
+
+
+def vocabulary(rng, n=3000):
+    """n made-up words, as many syllables as English words have."""
+    words = set()
+    while len(words) < n:
+        words.add("".join(rng.choice(SYLLABLES) for _ in range(rng.choice((1, 2, 2, 2, 3, 3, 4)))))
+    words = sorted(words)
+    rng.shuffle(words)
+    return words
+
+
+class Prose:
+    """Generated HTML pages: articles of sentences whose words follow a Zipf
+    law over a vocabulary, with markup, links and JSON metadata, as a blog
+    page has. Text that compresses like text (gzip -6 about 3x), not a
+    repeated byte; the same seed gives the same bytes."""
+
+    def __init__(self, seed=11):
+        rng = random.Random(seed)
+        self.words = vocabulary(rng)
+        acc, self.cum = 0.0, []
+        for rank in range(len(self.words)):
+            acc += 1.0 / (rank + 1)
+            self.cum.append(acc)
+
+    def page(self, seed, size):
+        rng = random.Random(seed)
+        pick = lambda k: rng.choices(self.words, cum_weights=self.cum, k=k)
+        title = lambda k: " ".join(w.capitalize() for w in pick(k))
+        out = ['<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+               f"<title>{title(4)}</title>\n"
+               '<link rel="stylesheet" href="/static/site.css">\n</head>\n<body>\n'
+               '<nav class="site-nav"><ul>\n'
+               + "".join(f'<li><a href="/{w}/">{w.capitalize()}</a></li>\n' for w in pick(7))
+               + "</ul></nav>\n<main>\n"]
+        n = len(out[0])
+        post = 0
+        while n < size:
+            post += 1
+            slug = "-".join(pick(3))
+            parts = [f'<article id="post-{seed * 1000 + post}" class="post">\n'
+                     f'<h2><a href="/posts/{slug}.html">{title(rng.randint(3, 7))}</a></h2>\n'
+                     f'<p class="meta">Posted on 2024-{rng.randint(1, 12):02d}-'
+                     f'{rng.randint(1, 28):02d} by <a href="/authors/{pick(1)[0]}">'
+                     f"{title(2)}</a> &middot; {rng.randint(0, 250)} comments</p>\n"]
+            for _ in range(rng.randint(2, 5)):
+                sentences = []
+                for _ in range(rng.randint(2, 7)):
+                    w = pick(rng.randint(5, 22))
+                    if len(w) > 8:
+                        w[rng.randint(2, len(w) - 3)] += ","
+                    sentences.append(" ".join(w).capitalize() + rng.choice(".....?!"))
+                parts.append("<p>" + " ".join(sentences) + "</p>\n")
+            tags = pick(rng.randint(2, 5))
+            parts.append('<ul class="tags">' + "".join(
+                f'<li><a href="/tags/{t}">{t}</a></li>' for t in tags) + "</ul>\n")
+            parts.append('<script type="application/ld+json">{"@type": "BlogPosting", '
+                         f'"id": {seed * 1000 + post}, "slug": "{slug}", "views": '
+                         f'{rng.randint(10, 99999)}, "score": {rng.random():.4f}, "tags": ['
+                         + ", ".join(f'"{t}"' for t in tags) + "]}</script>\n</article>\n")
+            out += parts
+            n += sum(map(len, parts))
+        return "".join(out).encode()[:size]
+
+
+def gzip6(data):
+    """data as nginx's gzip_comp_level 6 or `gzip -6` would make it."""
+    c = zlib.compressobj(6, zlib.DEFLATED, 31)
+    return c.compress(data) + c.flush()
+
+
+def decode(coding, body):
+    """The identity bytes of body in coding (gzip, br, zstd)."""
+    if coding == "gzip":
+        return zlib.decompress(body, 31)
+    if coding == "br":
+        import brotli
+        return brotli.decompress(body)
+    if coding == "zstd":
+        import zstandard
+        return zstandard.ZstdDecompressor().decompressobj().decompress(body)
+    return body
+
+
+def compressor(coding):
+    """A compressor of coding at magpie's default level as the library alone
+    runs it: a new stream per body, the whole body in, then the stream's end."""
+    if coding == "gzip":
+        return gzip6
+    if coding == "br":
+        import brotli
+
+        def br(data):
+            c = brotli.Compressor(quality=5, lgwin=20)
+            return c.process(data) + c.finish()
+        return br
+    if coding == "zstd":
+        import zstandard
+
+        def zstd(data):
+            c = zstandard.ZstdCompressor(level=3).compressobj()
+            return c.compress(data) + c.flush()
+        return zstd
+    raise ValueError(coding)
+
+
+def cpu_seconds(pid):
+    """User plus system CPU time of a process so far (/proc/PID/stat)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Bench:
     def __init__(self, args):
         self.args = args
@@ -185,6 +321,26 @@ class Bench:
             chunk = os.urandom(1 << 20)
             for _ in range(BIG >> 20):
                 f.write(chunk)
+        self.make_text(www)
+
+    def make_text(self, www):
+        """gzip-hit's NFILES pages /text/64k/N, each with the N.gz that
+        nginx's gzip_static serves (made at gzip_comp_level's 6), and
+        gzip-miss's never-stored 1 MiB page /nostore/text/1m/0."""
+        prose = Prose()
+        os.makedirs(os.path.join(www, "text", "64k"))
+        os.makedirs(os.path.join(www, "nostore", "text", "1m"))
+        packed = 0
+        for i in range(NFILES):
+            page = prose.page(i, TEXT)
+            with open(os.path.join(www, "text", "64k", str(i)), "wb") as f:
+                f.write(page)
+            with open(os.path.join(www, "text", "64k", f"{i}.gz"), "wb") as f:
+                packed += f.write(gzip6(page))
+        self.text_gz = packed / NFILES  # the mean compressed size
+        with open(os.path.join(www, "nostore", "text", "1m", "0"), "wb") as f:
+            f.write(prose.page(NFILES, TEXT_BIG))
+        log(f"text pages: {TEXT:,} bytes, {self.text_gz:,.0f} gzipped at 6 (mean)")
 
     def start_nginx(self):
         os.makedirs(os.path.join(self.tmp, "nginx-tmp"), exist_ok=True)
@@ -227,13 +383,15 @@ class Bench:
 
     # ---- magpie ----
 
-    def start_magpie(self, name="magpie", level="warn"):
+    def start_magpie(self, name="magpie", level="warn", extra=""):
         """Starts magpie on a generated config; returns the seconds from exec to
         its port accepting. name picks the config, cache dir and error log
-        (index has its own); max_connections leaves room over scale's 10,000
-        idle clients plus wrk's, the idle timeout is nginx's keepalive_timeout,
-        and the cache holds the data set. Everything else, the upstream pool
-        included, is magpie's default, as a user would run it."""
+        (index and the gzip scenarios have their own), extra is YAML added
+        to the config (the gzip scenarios' compression); max_connections
+        leaves room over scale's 10,000 idle clients plus wrk's, the idle
+        timeout is nginx's keepalive_timeout, and the cache holds the data
+        set. Everything else, the upstream pool included, is magpie's
+        default, as a user would run it."""
         if self.magpie_port is None:
             self.magpie_port = free_port()
         cache = "cache" if name == "magpie" else f"{name}-cache"
@@ -252,7 +410,8 @@ limits:
 cache:
   dir: {self.tmp}/{cache}
   max_size: 2GiB
-""")
+{extra}""")
+        self.magpie_as = (name, level, extra)  # what a restart starts again
         chk = subprocess.run([self.args.magpie, "-t", "-c", cfg], capture_output=True, text=True)
         if chk.returncode != 0:
             raise RuntimeError(f"magpie -t rejected the generated config:\n{chk.stderr}")
@@ -269,7 +428,7 @@ cache:
     def restart_magpie(self):
         self.check_magpie("before a restart")
         self.stop_magpie()
-        self.start_magpie()
+        self.start_magpie(*self.magpie_as)
 
     def check_magpie(self, when):
         """Notes (and survives) a magpie that died: restarts it."""
@@ -278,7 +437,7 @@ cache:
         self.problems.append(f"magpie exited with {self.magpie.returncode} {when}")
         log(self.problems[-1])
         self.procs = [(n, p) for n, p in self.procs if p is not self.magpie]
-        self.start_magpie()
+        self.start_magpie(*self.magpie_as)
         return False
 
     # ---- clients ----
@@ -289,40 +448,80 @@ cache:
             return self.magpie_port, f"http://127.0.0.1:{self.origin_port}{path}"
         return self.origin_port, path
 
-    def fetch(self, side, path, sock=None):
-        """One GET; returns (status, headers dict, body length)."""
+    def fetch(self, side, path, sock=None, headers=(), sink=None):
+        """One GET with headers (lines) added; returns (status, headers dict,
+        body length). sink, a list, gets the body."""
         port, tgt = self.target(side, path)
         own = sock is None
         s = sock or socket.create_connection(("127.0.0.1", port), timeout=10)
+        extra = "".join(h + "\r\n" for h in headers)
         try:
-            s.sendall(f"GET {tgt} HTTP/1.1\r\nHost: 127.0.0.1:{self.origin_port}\r\n\r\n"
+            s.sendall(f"GET {tgt} HTTP/1.1\r\nHost: 127.0.0.1:{self.origin_port}\r\n{extra}\r\n"
                       .encode())
-            return read_response(s)
+            return read_response(s, sink)
         finally:
             if own:
                 s.close()
 
-    def warm(self, prefix, n=NFILES):
-        """Fetches prefix/0..n-1 through magpie twice; the second pass must hit."""
+    def docfile(self, path):
+        return os.path.join(self.tmp, "www", path.lstrip("/"))
+
+    def check_coded(self, side, path, coding, ident, sock=None):
+        """One GET of path with Accept-Encoding: coding. Returns (what is wrong
+        with the answer: its status, a Content-Encoding other than coding, a
+        body that does not decode to the docroot's file ident; or "", its
+        headers, its body's length)."""
+        got = []
+        st, hdrs, n = self.fetch(side, path, sock, (f"Accept-Encoding: {coding}",), got)
+        ce = hdrs.get("content-encoding")
+        if st != 200 or ce != coding:
+            return f"status {st}, Content-Encoding {ce}, not {coding}", hdrs, n
+        with open(self.docfile(ident), "rb") as f:
+            want = f.read()
+        try:
+            body = decode(coding, b"".join(got))
+        except Exception as e:  # whatever the decoder raises: a corrupt body
+            return f"the {coding} body does not decode: {e}", hdrs, n
+        if body != want:
+            return f"the body decodes to {len(body):,} bytes unlike {ident}", hdrs, n
+        return "", hdrs, n
+
+    def warm(self, prefix, n=NFILES, coding=None):
+        """Fetches prefix/0..n-1 through magpie twice; the second pass must hit.
+        With coding, each is asked for with Accept-Encoding: coding and must
+        come in it, decoding to the file."""
         port, _ = self.target("magpie", "/")
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
             for rnd in range(2):
                 for i in range(n):
-                    st, hdrs, _ = self.fetch("magpie", f"{prefix}{i}", s)
-                    if st != 200:
-                        raise RuntimeError(f"warming {prefix}{i}: status {st}")
+                    if coding:
+                        why, hdrs, _ = self.check_coded("magpie", f"{prefix}{i}", coding,
+                                                        f"{prefix}{i}", s)
+                    else:
+                        st, hdrs, _ = self.fetch("magpie", f"{prefix}{i}", s)
+                        why = f"status {st}" if st != 200 else ""
+                    if why:
+                        raise RuntimeError(f"warming {prefix}{i}: {why}")
                     if rnd == 1 and hdrs.get("x-cache") != "HIT":
                         raise RuntimeError(f"{prefix}{i} is not a hit after warming: "
-                                           f"X-Cache {hdrs.get('x-cache')}")
+                                           f"X-Cache {hdrs.get('x-cache')}"
+                                           + (f", Cache-Status {hdrs.get('cache-status')}"
+                                              if coding else ""))
 
-    def wrk(self, side, prefix, script="absolute.lua", duration=None, **env):
-        """One wrk run over a Lua generator; env adds BENCH_* settings for it."""
+    def wrk(self, side, prefix, script="absolute.lua", duration=None, headers=(), conns=None,
+            timeout=None, **env):
+        """One wrk run over a Lua generator; headers are wrk -H lines, conns
+        its connections (--connections), timeout its --timeout in seconds
+        (wrk's own: 2), env BENCH_* settings for the script."""
         port, tgt = self.target(side, prefix)
         duration = duration or self.args.duration
-        env = dict(os.environ, BENCH_PREFIX=tgt, BENCH_FILES=str(NFILES), **env)
-        argv = self.client_cmd(["wrk", "-t1", f"-c{self.args.connections}",
+        env = {**os.environ, "BENCH_PREFIX": tgt, "BENCH_FILES": str(NFILES), **env}
+        argv = self.client_cmd(["wrk", "-t1", f"-c{conns or self.args.connections}",
                                 f"-d{duration}s", "--latency", "-s",
-                                os.path.join(HERE, script), f"http://127.0.0.1:{port}/"])
+                                os.path.join(HERE, script)]
+                               + [a for h in headers for a in ("-H", h)]
+                               + ([f"--timeout={timeout}s"] if timeout else [])
+                               + [f"http://127.0.0.1:{port}/"])
         out = subprocess.run(argv, env=env, capture_output=True, text=True,
                              timeout=duration + 30)
         if out.returncode != 0:
@@ -331,36 +530,143 @@ cache:
 
     # ---- scenarios ----
 
-    def wrk_checked(self, name, side, prefix, expect_origin):
-        """One wrk run with its evidence: the origin requests it made, errors."""
-        res, origin = self.count_origin(lambda: self.wrk(side, prefix))
+    def wrk_checked(self, name, side, prefix, expect_origin, max_bytes=None, inflight=0, **kw):
+        """One wrk run with its evidence: the origin requests it made, errors;
+        with max_bytes, responses larger than that on average (compressed
+        ones are far smaller). inflight origin requests may be over one per
+        request: those of the requests wrk left unanswered at its end, which
+        count when the run has few (gzip-miss). kw goes to wrk."""
+        res, origin = self.count_origin(lambda: self.wrk(side, prefix, **kw))
         res["origin"] = origin
         res["per_req"] = origin / res["requests"] if res["requests"] else float("nan")
+        res["per_resp"] = res["bytes"] / res["requests"] if res["requests"] else float("nan")
         bad = []
+        if max_bytes and not res["per_resp"] <= max_bytes:
+            bad.append(f"{res['per_resp']:,.0f} bytes read per response: not compressed")
         if res["errors"]:
             bad.append(f"{res['errors']} socket errors")
         if res["non2xx"]:
             bad.append(f"{res['non2xx']} non-2xx responses")
         if side == "magpie" and expect_origin == 0 and origin > 0:
             bad.append(f"a hit scenario reached the origin {origin} times")
-        if side == "magpie" and expect_origin == 1 and not 0.95 <= res["per_req"] <= 1.05:
+        slack = inflight / res["requests"] if res["requests"] else 0
+        if side == "magpie" and expect_origin == 1 and not 0.95 <= res["per_req"] <= 1.05 + slack:
             bad.append(f"{res['per_req']:.3f} origin requests per request, not 1")
         if side == "magpie" and not self.check_magpie(f"during {name}"):
             bad.append("magpie died")
         res["invalid"] = "; ".join(bad)
         return res
 
-    def sc_wrk(self, name, prefix, expect_origin):
-        """hit-1k, hit-64k, miss-1k: wrk through magpie, then direct, REPS times."""
-        runs = {"magpie": [], "direct": []}
+    def sc_wrk(self, name, prefix, expect_origin, sides=None, **kw):
+        """hit-1k, hit-64k, miss-1k: wrk through magpie, then direct, REPS
+        times. sides, (label, side, prefix) each, replaces magpie and direct
+        on prefix (gzip-hit's three); kw goes to wrk_checked."""
+        sides = sides or (("magpie", "magpie", prefix), ("direct", "direct", prefix))
+        runs = {label: [] for label, _, _ in sides}
         for rep in range(self.args.reps):
-            for side in ("magpie", "direct"):
-                res = self.wrk_checked(name, side, prefix, expect_origin)
-                runs[side].append(res)
-                log(f"{name} #{rep + 1} {side}: {res['rps']:.0f} req/s, p50 {res['p50']:.3f} ms, "
+            for label, side, pre in sides:
+                res = self.wrk_checked(name, side, pre, expect_origin, **kw)
+                runs[label].append(res)
+                log(f"{name} #{rep + 1} {label}: {res['rps']:.0f} req/s, p50 {res['p50']:.3f} ms, "
                     f"p99 {res['p99']:.3f} ms, origin {res['origin']}/{res['requests']}"
+                    + (f", {res['per_resp']:,.0f} B/response" if kw else "")
                     + (f"  INVALID: {res['invalid']}" if res["invalid"] else ""))
         return runs
+
+    def sc_gzip_hit(self):
+        """gzip-hit: the 64 KiB pages asked for with Accept-Encoding: gzip,
+        magpie serving the gzip variants it stored (warmed and checked: hits
+        in gzip decoding to the pages) against nginx compressing each on the
+        fly (/gzip/) and nginx's gzip_static sending the N.gz (/gzip_static/)."""
+        self.warm("/text/64k/", coding="gzip")
+        for prefix in ("/gzip/64k/", "/gzip_static/64k/"):
+            why, _, _ = self.check_coded("direct", f"{prefix}0", "gzip", "/text/64k/0")
+            if why:
+                raise RuntimeError(f"nginx's {prefix}0: {why}")
+        return self.sc_wrk("gzip-hit", "/text/64k/", 0,
+                           (("magpie", "magpie", "/text/64k/"), ("gzip", "direct", "/gzip/64k/"),
+                            ("static", "direct", "/gzip_static/64k/")),
+                           headers=("Accept-Encoding: gzip",), max_bytes=TEXT * 0.6,
+                           timeout=SLOW_TIMEOUT)
+
+    def sc_gzip_miss(self):
+        """gzip-miss: the never-stored 1 MiB page through magpie with
+        Accept-Encoding: gzip, br and zstd, so that every request is a miss
+        magpie compresses: MB/s of input (requests/s x 1 MiB). Against it the
+        library alone compresses the same page at the same level, a new
+        stream per body, on the core magpie runs on. Meanwhile nginx runs on
+        the clients' core, so that magpie's core does magpie's work only."""
+        path = "/nostore/text/1m/"
+        with open(self.docfile(path + "0"), "rb") as f:
+            page = f.read()
+        runs = {}
+        if self.pinned:
+            os.sched_setaffinity(self.nginx.pid, {self.client_cpu})
+        try:
+            for coding, level, alone, _ in CODINGS:
+                try:
+                    squeeze = compressor(coding)
+                except ImportError as e:
+                    self.problems.append(f"gzip-miss {coding} not measured: {e}")
+                    log(self.problems[-1])
+                    continue
+                (why, _, packed), origin = self.count_origin(
+                    lambda: self.check_coded("magpie", path + "0", coding, path + "0"))
+                if why or origin != 1:
+                    raise RuntimeError(f"gzip-miss {coding}: {why or f'{origin} origin requests'}")
+                log(f"gzip-miss: magpie's {coding} makes the page {len(page) / packed:.2f}x "
+                    "smaller")
+                runs[coding] = {"magpie": [], "alone": []}
+                for rep in range(self.args.reps):
+                    res = self.miss_once(coding, path)
+                    runs[coding]["magpie"].append(res)
+                    log(f"gzip-miss #{rep + 1} magpie {coding} {level}: {res['mbps']:.1f} MB/s "
+                        f"({res['rps']:.1f} req/s), magpie's CPU {res['cpu']:.0%}, origin "
+                        f"{res['origin']}/{res['requests']}"
+                        + (f"  INVALID: {res['invalid']}" if res["invalid"] else ""))
+                    res = self.alone(squeeze, page)
+                    runs[coding]["alone"].append(res)
+                    log(f"gzip-miss #{rep + 1} {alone} {level}: {res['mbps']:.1f} MB/s "
+                        f"({res['ratio']:.2f}x smaller)")
+        finally:
+            if self.pinned:
+                os.sched_setaffinity(self.nginx.pid, {self.server_cpu})
+        return runs
+
+    def miss_once(self, coding, path):
+        """One wrk run of gzip-miss through magpie, with magpie's CPU share."""
+        pid, t0 = self.magpie.pid, time.monotonic()
+        cpu0 = cpu_seconds(pid)
+        res = self.wrk_checked("gzip-miss", "magpie", path, 1, max_bytes=TEXT_BIG * 0.6,
+                               inflight=MISS_CONNS, headers=(f"Accept-Encoding: {coding}",),
+                               conns=MISS_CONNS, timeout=SLOW_TIMEOUT, BENCH_FILES="1")
+        try:
+            res["cpu"] = (cpu_seconds(pid) - cpu0) / (time.monotonic() - t0)
+        except OSError:  # it died; wrk_checked said so and started another
+            res["cpu"] = float("nan")
+        res["mbps"] = res["rps"] * TEXT_BIG / 1e6
+        return res
+
+    def alone(self, squeeze, page):
+        """MB/s of input of squeeze(page) over ALONE_SECS, one body after
+        another, on the core magpie runs on (this process moves there
+        meanwhile; nothing else runs on it then)."""
+        if self.pinned:
+            os.sched_setaffinity(0, {self.server_cpu})
+        try:
+            squeeze(page)  # the library's first-call costs
+            n, t0 = 0, time.perf_counter()
+            while True:
+                out = squeeze(page)
+                n += 1
+                secs = time.perf_counter() - t0
+                if secs >= ALONE_SECS:
+                    break
+        finally:
+            if self.pinned:
+                os.sched_setaffinity(0, {self.client_cpu})
+        return {"mbps": n * len(page) / secs / 1e6, "ratio": len(page) / len(out),
+                "invalid": ""}
 
     def curl_big(self, side):
         port, tgt = self.target(side, "/big")
@@ -671,30 +977,57 @@ cache:
         return runs
 
 
-def read_response(s):
-    """Reads one Content-Length response from a blocking socket."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = s.recv(65536)
-        if not chunk:
-            raise RuntimeError("connection closed before the response head")
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
+def read_response(s, sink=None):
+    """Reads one response (Content-Length or chunked) from a blocking socket;
+    returns (status, headers dict, body length). sink, a list, gets the body."""
+    buf = bytearray()
+
+    def line(what):
+        while b"\r\n" not in buf:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise RuntimeError(f"connection closed {what}")
+            buf.extend(chunk)
+        end = buf.index(b"\r\n")
+        text = bytes(buf[:end]).decode("latin-1")
+        del buf[:end + 2]
+        return text
+
+    def body(left):
+        n = 0
+        while left > 0:
+            if not buf:
+                chunk = s.recv(min(left, 1 << 20))
+                if not chunk:
+                    raise RuntimeError("connection closed mid-body")
+                buf.extend(chunk)
+            piece = bytes(buf[:left])
+            del buf[:left]
+            if sink is not None:
+                sink.append(piece)
+            left -= len(piece)
+            n += len(piece)
+        return n
+
+    status = int(line("before the response head").split()[1])
     hdrs = {}
-    for line in lines[1:]:
-        k, _, v = line.partition(":")
+    while True:
+        h = line("before the response head")
+        if not h:
+            break
+        k, _, v = h.partition(":")
         hdrs[k.strip().lower()] = v.strip()
-    left = int(hdrs.get("content-length", "0")) - len(body)
-    n = len(body)
-    while left > 0:
-        chunk = s.recv(min(left, 1 << 20))
-        if not chunk:
-            raise RuntimeError("connection closed mid-body")
-        left -= len(chunk)
-        n += len(chunk)
-    return status, hdrs, n
+    if "chunked" not in hdrs.get("transfer-encoding", "").lower():
+        return status, hdrs, body(int(hdrs.get("content-length", "0")))
+    n = 0
+    while True:
+        size = int(line("mid-body").split(";")[0], 16)
+        if size == 0:
+            while line("in the trailer"):
+                pass
+            return status, hdrs, n
+        n += body(size)
+        line("mid-body")  # the CRLF after the chunk
 
 
 async def burst(port, target, origin_port, n):
@@ -742,13 +1075,14 @@ def parse_wrk(text):
         m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s|m)\s*$", text, re.M)
         return float(m.group(1)) * UNITS[m.group(2)] if m else float("nan")
 
-    m = re.search(r"(\d+) requests in ([\d.]+)(\w+)", text)
+    m = re.search(r"(\d+) requests in ([\d.]+)(\w+), ([\d.]+)([KMGT]?)B read", text)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
     errs = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     if not m or not rps:
         raise RuntimeError(f"cannot read wrk's output:\n{text}")
     return {"requests": int(m.group(1)), "rps": float(rps.group(1)), "p50": lat(50),
+            "bytes": float(m.group(4)) * 1024 ** " KMGT".index(m.group(5) or " "),
             "p99": lat(99), "errors": sum(map(int, errs.groups())) if errs else 0,
             "non2xx": int(non2xx.group(1)) if non2xx else 0}
 
@@ -760,8 +1094,8 @@ def med(runs, key):
     return statistics.median(vals) if vals else float("nan")
 
 
-def ratios(runs, key):
-    return statistics.median(m[key] / d[key] for m, d in zip(runs["magpie"], runs["direct"]))
+def ratios(runs, key, base="direct"):
+    return statistics.median(m[key] / d[key] for m, d in zip(runs["magpie"], runs[base]))
 
 
 def fmt(x, spec):
@@ -843,6 +1177,37 @@ def build_rows(results):
             rows.append(("scale", f"magpie p99 ms, 0 / {n}", f"{fmt(bp99, '.2f')} / "
                          f"{fmt(mp99, '.2f')}", "", fmt(mp99 / bp99, ".2f") + "×", "", "—",
                          ""))
+    def against(target, r, bad):
+        """(target, result) cells for a ratio r; without a target only the evidence."""
+        if target is None:
+            return "—", f"INVALID: {bad}" if bad else ""
+        return f"≥ {target}×", verdict(r >= target, bad)
+
+    runs = results.get("gzip-hit")
+    if runs:
+        per = fmt(med(runs["magpie"], "per_req"), ".3f")
+        for base, what, target in GZIP_HIT_BASES:
+            bad = invalid({"magpie": runs["magpie"], base: runs[base]})
+            r = ratios(runs, "rps", base)
+            rows.append(("gzip-hit", f"req/s vs nginx {what}",
+                         fmt(med(runs["magpie"], "rps"), ",.0f"),
+                         f"{fmt(med(runs[base], 'rps'), ',.0f')} ({what})", fmt(r, ".2f") + "×",
+                         per, *against(target, r, bad)))
+            mp99, dp99 = med(runs["magpie"], "p99"), med(runs[base], "p99")
+            rows.append(("gzip-hit", f"p50 / p99 ms vs nginx {what}",
+                         f"{fmt(med(runs['magpie'], 'p50'), '.2f')} / {fmt(mp99, '.2f')}",
+                         f"{fmt(med(runs[base], 'p50'), '.2f')} / {fmt(dp99, '.2f')} ({what})",
+                         fmt(mp99 / dp99, ".2f") + "× (p99)", "", "—", ""))
+    for coding, level, alone, target in CODINGS:
+        runs = results.get("gzip-miss", {}).get(coding)
+        if not runs:
+            continue
+        r = ratios(runs, "mbps", "alone")
+        rows.append(("gzip-miss", f"MB/s of input, {coding} {level}, {MISS_CONNS} clients",
+                     fmt(med(runs["magpie"], "mbps"), ",.1f"),
+                     f"{fmt(med(runs['alone'], 'mbps'), ',.1f')} ({alone})", fmt(r, ".2f") + "×",
+                     fmt(med(runs["magpie"], "per_req"), ".3f"),
+                     *against(target, r, invalid(runs))))
     runs = results.get("index")
     if runs:
         bad = next((r["invalid"] for r in runs if r["invalid"]), "")
@@ -896,7 +1261,8 @@ def on_sigterm(signum, frame):
     raise KeyboardInterrupt
 
 
-SCENARIOS = ("hit-1k", "hit-64k", "miss-1k", "big", "idle", "collapse", "scale", "index")
+SCENARIOS = ("hit-1k", "hit-64k", "miss-1k", "big", "idle", "collapse", "scale", "gzip-hit",
+             "gzip-miss", "index")
 
 
 def main():
@@ -954,6 +1320,18 @@ def main():
             b.warm("/1k/")
             results["scale"], results["scale-base"] = b.sc_scale(
                 results.get("hit-1k", {}).get("magpie"))
+        if "gzip-hit" in only or "gzip-miss" in only:
+            # a magpie of their own, compression on, as the other scenarios
+            # measure magpie's defaults (compression off)
+            b.stop_magpie()
+            b.start_magpie("gzip", extra=COMPRESSION_ON)
+            if "gzip-hit" in only:
+                results["gzip-hit"] = b.sc_gzip_hit()
+            if "gzip-miss" in only:
+                results["gzip-miss"] = b.sc_gzip_miss()
+            b.check_magpie("at the end of the gzip scenarios")
+            b.stop_magpie()
+            b.start_magpie()
         if "index" in only:  # last: it restarts magpie on a cache of its own
             results["index"] = b.sc_index()
         b.check_magpie("at the end")
@@ -962,14 +1340,15 @@ def main():
         return 130
     finally:
         b.stop_all()
-        try:
-            with open(os.path.join(b.tmp, "magpie-error.log")) as f:
-                errlog = f.read().strip()
-        except OSError:
-            errlog = ""
-        if errlog:
-            b.problems.append("magpie error log:\n" + "\n".join(
-                "    " + l for l in errlog.splitlines()[-20:]))
+        for name, what in (("magpie", "magpie"), ("gzip", "the gzip scenarios' magpie")):
+            try:
+                with open(os.path.join(b.tmp, f"{name}-error.log")) as f:
+                    errlog = f.read().strip()
+            except OSError:
+                errlog = ""
+            if errlog:
+                b.problems.append(f"{what} error log:\n" + "\n".join(
+                    "    " + l for l in errlog.splitlines()[-20:]))
         try:  # index's magpie logs at info on its restarts: only its complaints
             with open(os.path.join(b.tmp, "index-error.log")) as f:
                 errlog = [l.rstrip() for l in f if re.search(r" \[(warn|error)", l)]
