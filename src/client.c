@@ -522,7 +522,9 @@ void client_log_access(struct client *c)
              ex->method ? ex->method : "-", ex->url ? ex->url : "-", ex->status,
              (unsigned long long)ex->bytes_sent, ms, cache_result_name(ex->cx.result),
              ex->up.peer[0] ? ex->up.peer : "-", (unsigned long long)ex->bytes_received,
-             ex->coding_sent == CODING_NONE ? "-" : coding_name(ex->coding_sent));
+             ex->coding_sent == CODING_NONE || !http_status_has_body(ex->method_id, ex->status)
+                 ? "-"
+                 : coding_name(ex->coding_sent));
     log_access(line, strlen(line));
 }
 

@@ -136,6 +136,13 @@ void exchange_deliver_resume(void *arg)
         chain_resume(&c->ex->fetch);
 }
 
+void exchange_drain(struct client *c)
+{
+    upstream_done(c);
+    c->state = CS_DELIVER;
+    client_flush(c);
+}
+
 void exchange_delivered(struct client *c)
 {
     c->ex->rsp_done = true;
@@ -253,7 +260,7 @@ void exchange_serve_stored(struct client *c)
 void exchange_refresh(struct client *c, const struct http_msg *m)
 {
     struct client *p = client_spawn_refresh(c, m);
-    if (p && cache_refresh_lead(p, c->ex->cx.key) < 0)
+    if (p && cache_refresh_lead(p, c) < 0)
         client_close(p, "out of memory");
 }
 

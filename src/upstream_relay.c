@@ -105,17 +105,17 @@ static void upstream_feed(struct client *c)
         exchange_catch_up(c);
         return;
     }
+    if (c->ex->rsp_done && chain_filtered(&c->ex->deliver) && !c->ex->wr.ended &&
+        c->ex->deliver.sink != &discard_sink) {
+        exchange_drain(c); /* a decoder still holds what the client has no room for */
+        return;
+    }
     if (c->ex->rsp_done) {
         exchange_done(c);
         return;
     }
     if (u->eof && (buf_empty(&u->in) || !c->ex->rsp_head_sent)) {
         upstream_finish_eof(c); /* everything parsed, or a head that cannot complete */
-        return;
-    }
-    if (c->ex->rsp_head_sent && buf_empty(&u->in) && chain_filtered(&c->ex->fetch) &&
-        chain_flush(&c->ex->fetch) < 0) {
-        upstream_lost(c, "its response could not be encoded");
         return;
     }
     client_flush(c);
@@ -143,10 +143,30 @@ static void upstream_finish_eof(struct client *c)
     exchange_done(c);
 }
 
+/*
+ * The origin has sent all it has for now (a read took less than there was
+ * room for) and every byte of it was parsed: an encoder holding bytes for
+ * a better ratio lets them go, so a slow body reaches the client as it is
+ * made. An origin faster than the encoder always fills the read, and its
+ * body is encoded without a flush.
+ */
+static void upstream_flush_idle(struct client *c)
+{
+    struct exchange *ex = c->ex;
+    if (!exchange_forwarding(c) || !ex->rsp_head_sent || ex->rsp_done ||
+        !buf_empty(&ex->up.in) || !chain_filtered(&ex->fetch))
+        return;
+    if (chain_flush(&ex->fetch) < 0) {
+        upstream_lost(c, "its response could not be encoded");
+        return;
+    }
+    client_flush(c);
+}
+
 void upstream_read_response(struct client *c)
 {
     struct upstream *u = &c->ex->up;
-    size_t n;
+    size_t n, room = buf_room(&u->in);
     switch (sock_read(&u->conn->sock, &u->in, &n)) {
     case SOCK_OK:
         ev_timer_again(c->srv->loop, &u->timer);
@@ -167,6 +187,8 @@ void upstream_read_response(struct client *c)
         return;
     }
     upstream_feed(c);
+    if (n < room)
+        upstream_flush_idle(c);
 }
 
 /* ---- the response head and body ---- */

@@ -25,8 +25,11 @@
 #define CACHE_FLIGHT_BUCKETS 4096
 
 static bool cache_collapse(struct client *c);
-static struct cache_flight *cache_flight_find(struct server *srv, const char *key);
-static struct cache_flight *cache_flight_new(struct client *c, const char *key);
+static struct cache_flight *cache_flight_find(struct server *srv, const char *key,
+                                              uint8_t coding);
+static struct cache_flight *cache_flight_new(struct client *c, const char *key, uint8_t coding);
+static uint8_t cache_flight_coding(const struct client *c);
+static void cache_flights_doom(struct server *srv, const char *key);
 static bool cache_follow_open(struct client *fc, struct cache_flight *f, struct store_writer *w);
 static void cache_flight_decide(struct client *leader, const struct http_msg *m);
 static void cache_flight_progress(struct client *leader, uint64_t written);
@@ -189,9 +192,9 @@ bool cache_refresh_sends(struct client *c, const char *name)
     return r.cc.public_ || r.cc.s_maxage != CC_UNSET || r.cc.must_revalidate;
 }
 
-int cache_refresh_lead(struct client *p, const char *key)
+int cache_refresh_lead(struct client *p, const struct client *c)
 {
-    struct cache_flight *f = cache_flight_new(p, key);
+    struct cache_flight *f = cache_flight_new(p, c->ex->cx.key, cache_flight_coding(c));
     if (!f)
         return -1;
     p->ex->cx.flight = f;
@@ -250,7 +253,7 @@ static int cache_lookup(struct client *c, const struct http_msg *m)
     x->age = age;
     if (use == USE_STALE_REVALIDATE) {
         x->swr = true;
-        if (!cache_flight_find(c->srv, x->key))
+        if (!cache_flight_find(c->srv, x->key, cache_flight_coding(c)))
             exchange_refresh(c, m);
     }
     return 1;
@@ -263,9 +266,7 @@ static int cache_lookup(struct client *c, const struct http_msg *m)
  */
 static int cache_remove(struct server *srv, const char *key)
 {
-    struct cache_flight *f = cache_flight_find(srv, key);
-    if (f)
-        f->doomed = true;
+    cache_flights_doom(srv, key);
     return srv->store ? store_remove(srv->store, key) : 0;
 }
 
@@ -687,19 +688,42 @@ static bool cache_flights_ready(struct server *srv)
     return true;
 }
 
-static struct cache_flight *cache_flight_find(struct server *srv, const char *key)
+/*
+ * With compression on, requests for one key that negotiated different
+ * codings fetch different variants (Accept-Encoding goes up as the
+ * coding): each coding has its own flight, so that gzip clients collapse
+ * onto one fetch and br clients onto another. CODING_NONE: compression off.
+ */
+static uint8_t cache_flight_coding(const struct client *c)
+{
+    return c->ex->compress_on ? c->ex->coding_want : CODING_NONE;
+}
+
+static struct cache_flight *cache_flight_find(struct server *srv, const char *key,
+                                              uint8_t coding)
 {
     if (!srv->flights)
         return NULL;
     uint64_t h = cache_flight_hash(srv, key);
     for (struct cache_flight *f = srv->flights[h % CACHE_FLIGHT_BUCKETS]; f; f = f->next)
-        if (f->hash == h && strcmp(f->key, key) == 0)
+        if (f->hash == h && f->coding == coding && strcmp(f->key, key) == 0)
             return f;
     return NULL;
 }
 
+/* Every fetch of key in flight, whatever its coding, is not stored. */
+static void cache_flights_doom(struct server *srv, const char *key)
+{
+    if (!srv->flights)
+        return;
+    uint64_t h = cache_flight_hash(srv, key);
+    for (struct cache_flight *f = srv->flights[h % CACHE_FLIGHT_BUCKETS]; f; f = f->next)
+        if (f->hash == h && strcmp(f->key, key) == 0)
+            f->doomed = true;
+}
+
 /* A new fetch of key led by c; NULL when out of memory. */
-static struct cache_flight *cache_flight_new(struct client *c, const char *key)
+static struct cache_flight *cache_flight_new(struct client *c, const char *key, uint8_t coding)
 {
     struct server *srv = c->srv;
     struct cache_flight *f = calloc(1, sizeof(*f));
@@ -708,6 +732,7 @@ static struct cache_flight *cache_flight_new(struct client *c, const char *key)
         return NULL;
     }
     f->hash = cache_flight_hash(srv, key);
+    f->coding = coding;
     f->leader = c;
     struct cache_flight **chain = &srv->flights[f->hash % CACHE_FLIGHT_BUCKETS];
     f->next = *chain;
@@ -748,6 +773,20 @@ static void cache_release(struct client *c)
     exchange_release(c);
 }
 
+/* A complete fetch of a length only its end told: what a follower still
+   sends is known now. A follower whose head is not out yet sends it with
+   the length. */
+static void cache_follow_end(struct client *fc, const struct cache_flight *f)
+{
+    struct cache_xchg *x = &fc->ex->cx;
+    if (f->total != CACHE_LENGTH_UNKNOWN || x->obj.body_len != CACHE_LENGTH_UNKNOWN)
+        return;
+    x->obj.body_len = f->written;
+    x->avail = f->written;
+    if (fc->ex->rsp_head_sent && x->body_left) /* not a HEAD's or a 304's */
+        x->body_left = f->written > x->body_off ? f->written - x->body_off : 0;
+}
+
 /* Ends a flight: every follower is released, or closed if it was mid-body. */
 static void cache_flight_end(struct client *leader, bool complete)
 {
@@ -765,7 +804,7 @@ static void cache_flight_end(struct client *leader, bool complete)
         else if (!complete && fc->ex->cx.avail < f->total)
             exchange_follow_failed(fc);
         else
-            exchange_follow_more(fc);
+            cache_follow_end(fc, f), exchange_follow_more(fc);
     }
     x->flight = NULL;
     cache_flight_unlink(leader->srv, f);
@@ -775,9 +814,9 @@ static void cache_flight_end(struct client *leader, bool complete)
 static bool cache_collapse(struct client *c)
 {
     struct cache_xchg *x = &c->ex->cx;
-    struct cache_flight *f = cache_flight_find(c->srv, x->key);
-    if (f && f->leader == c)
-        return false; /* a background refresh that found nothing to revalidate */
+    if (x->flight)
+        return false; /* a background refresh (leading its flight) that found nothing to revalidate */
+    struct cache_flight *f = cache_flight_find(c->srv, x->key, cache_flight_coding(c));
     if (f && f->doomed)
         return false; /* sent before an invalidation: this request goes alone */
     if (f && f->streaming) {
@@ -801,7 +840,7 @@ static bool cache_collapse(struct client *c)
         }
         return true;
     }
-    x->flight = cache_flight_new(c, x->key);
+    x->flight = cache_flight_new(c, x->key, cache_flight_coding(c));
     return false;
 }
 
@@ -846,7 +885,7 @@ static void cache_flight_decide(struct client *leader, const struct http_msg *m)
     struct cache_flight *f = x->flight;
     if (!f || f->leader != leader)
         return;
-    bool can = x->writer && m->content_length >= 0 && f->head;
+    bool can = x->writer && f->head;
     struct client **pp = &f->followers;
     while (*pp) {
         struct client *fc = *pp;
@@ -867,7 +906,8 @@ static void cache_flight_decide(struct client *leader, const struct http_msg *m)
     }
     /* streaming stays registered even alone: later misses join it mid-way */
     f->streaming = true;
-    f->total = (uint64_t)m->content_length;
+    /* an encoded variant's (or a chunked body's) length is known at its end */
+    f->total = m->content_length >= 0 ? (uint64_t)m->content_length : CACHE_LENGTH_UNKNOWN;
     struct client *next;
     for (struct client *fc = f->followers; fc; fc = next) {
         next = fc->ex->cx.fnext; /* a follower that fails leaves the list */

@@ -101,8 +101,9 @@ enum cache_decision cache_request(struct client *c, const struct http_msg *m, bo
    is not stored). The number removed, or -1 if no key can name it. */
 int cache_purge(struct client *c, const struct http_msg *m, bool https, const char *host,
                 uint16_t port, const char *path, size_t path_len, const struct cfg_route *rt);
-/* Registers background refresh p as the fetch of key in flight; -1 out of memory. */
-int cache_refresh_lead(struct client *p, const char *key);
+/* Registers background refresh p as the fetch in flight of what c found
+   stale (its key, the coding it negotiated); -1 out of memory. */
+int cache_refresh_lead(struct client *p, const struct client *c);
 /* Writes the hit's head into the client buffer and starts its body; -1
    when the stored head cannot be served. */
 int cache_serve_start(struct client *c);

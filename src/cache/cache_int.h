@@ -31,6 +31,7 @@ struct cache_flight {
     struct cache_flight *next; /* in its hash chain */
     uint64_t hash;
     char *key;
+    uint8_t coding;     /* the coding its requests negotiated; CODING_NONE: compression off */
     struct client *leader;
     struct client *followers;
     bool streaming;     /* followers are being served from the file */
@@ -39,12 +40,14 @@ struct cache_flight {
     size_t head_len;
     char *variant;
     char *vary;
-    uint64_t total;     /* body length (Content-Length) */
+    uint64_t total;     /* body length (Content-Length); CACHE_LENGTH_UNKNOWN until the end */
     uint64_t written;
     time_t request_time, response_time;
 };
 
 /* What a memory copy's head says, worked out once for all its hits. */
+#define CACHE_LENGTH_UNKNOWN UINT64_MAX
+
 struct cache_prep {
     struct cache_resp r;  /* freshness facts (times of the stored object) */
     unsigned minor;       /* the origin's HTTP/1.minor, for Via */

@@ -50,26 +50,31 @@ int cache_status_headers(const struct client *c, char *out, size_t size)
         break;
     }
     if (x->result == CACHE_STALE && x->fwd_status)
-        return snprintf(out, size, "Cache-Status: magpie; hit; fwd=stale; fwd-status=%d\r\n"
-                                   "X-Cache: STALE\r\n", x->fwd_status);
+        return snprintf(out, size,
+                        "Cache-Status: magpie; hit; fwd=stale; fwd-status=%d\r\n"
+                        "X-Cache: STALE\r\n",
+                        x->fwd_status);
     if (x->role == ROLE_FOLLOWER)
-        return snprintf(out, size, "Cache-Status: magpie; fwd=miss; collapsed\r\n"
-                                   "X-Cache: MISS\r\n");
+        return snprintf(out, size,
+                        "Cache-Status: magpie; fwd=miss; collapsed\r\n"
+                        "X-Cache: MISS\r\n");
     if (x->result == CACHE_STALE && x->instead == INSTEAD_NONE && store_obj_is_open(&x->obj) &&
         c->state == CS_DELIVER)
         return snprintf(out, size, "Cache-Status: magpie; hit; detail=%s\r\nX-Cache: STALE\r\n",
                         x->swr ? "stale-while-revalidate" : "max-stale");
     if (x->result == CACHE_STALE && x->instead != INSTEAD_NONE)
-        return snprintf(out, size, "Cache-Status: magpie; hit; fwd=stale; detail=%s\r\n"
-                                   "X-Cache: STALE\r\n",
-                        x->instead == INSTEAD_STALE_UNREACHABLE ? "origin-unreachable" : "origin-error");
+        return snprintf(out, size,
+                        "Cache-Status: magpie; hit; fwd=stale; detail=%s\r\n"
+                        "X-Cache: STALE\r\n",
+                        x->instead == INSTEAD_STALE_UNREACHABLE ? "origin-unreachable"
+                                                                : "origin-error");
     /* the common case, once per response: no printf */
     static const char p1[] = "Cache-Status: magpie; ", p2[] = "\r\nX-Cache: ", p3[] = "; detail=";
     const char *name = cache_result_name(x->result);
     const char *variant = NULL;
     if (x->result == CACHE_HIT && cache_names_variant(c->ex))
-        variant = coding_name(c->ex->decoding != CODING_IDENTITY ? c->ex->decoding
-                                                                 : c->ex->coding_sent);
+        variant =
+            coding_name(c->ex->decoding != CODING_IDENTITY ? c->ex->decoding : c->ex->coding_sent);
     size_t a = strlen(cs), b = strlen(name), v = variant ? sizeof(p3) - 1 + strlen(variant) : 0;
     size_t n = sizeof(p1) - 1 + a + v + sizeof(p2) - 1 + b + 2;
     if (n >= size) { /* cannot happen with the callers' 128 bytes and more */
@@ -102,10 +107,11 @@ static int cache_hit_status(struct client *c, const struct http_msg *req,
     *len = c->ex->cx.obj.body_len;
     if (rsp->status != 200)
         return rsp->status;
-    if ((inm || ims) &&
-        policy_not_modified(inm, ims, etag, lm ? http_date_parse(lm) : (time_t)-1))
+    if ((inm || ims) && policy_not_modified(inm, ims, etag, lm ? http_date_parse(lm) : (time_t)-1))
         return 304;
-    const char *range = c->ex->decoding == CODING_IDENTITY ? cache_hval(req, "Range") : NULL;
+    const char *range = c->ex->decoding == CODING_IDENTITY && *len != CACHE_LENGTH_UNKNOWN
+                            ? cache_hval(req, "Range")
+                            : NULL;
     const char *if_range = cache_hval(req, "If-Range");
     if (!range || (if_range && (!etag || strcmp(if_range, etag) != 0)))
         return 200;
@@ -244,10 +250,12 @@ static int cache_put_tail(struct client *c, int status, struct head_end *e, uint
         rc |= buf_append_lit(out, "\r\n");
     }
     e->age = x->age;
-    /* RFC 9110 §8.6: a 204 has none; a 304 may omit it; a decoded body's is unknown */
-    e->length = status == 304 || status == 204 || c->ex->decoding != CODING_IDENTITY ? -1
-                : status == 416                                              ? 0
-                                                                             : (int64_t)len;
+    /* RFC 9110 §8.6: a 204 has none; a 304 may omit it */
+    if (status == 304 || status == 204 || c->ex->decoding != CODING_IDENTITY ||
+        len == CACHE_LENGTH_UNKNOWN)
+        e->length = -1; /* or it is not known yet */
+    else
+        e->length = status == 416 ? 0 : (int64_t)len;
     e->cache_status = true;
     return rc | respond_finish(c, out, e);
 }
@@ -272,9 +280,10 @@ static int cache_open_deliver(struct client *c, const struct http_msg *rsp, int 
     return chain_open(&c->ex->deliver, filter_deliver_list, filter_deliver_count, &h);
 }
 
-/* A hit whose body goes decoded: chunked, or to the end of the
-   connection for HTTP/1.0. */
-static void cache_decoded_framing(struct client *c, int status, struct head_end *e)
+/* A body whose length the head cannot say (decoded on its way, or a
+   fetch still streaming whose length only its end tells): chunked, or to
+   the end of the connection for HTTP/1.0. */
+static void cache_unsized_framing(struct client *c, int status, struct head_end *e)
 {
     struct exchange *ex = c->ex;
     if (status != 200 || ex->method_id == HTTP_M_HEAD)
@@ -305,8 +314,9 @@ int cache_serve_start(struct client *c)
     } else {
         return -1;
     }
+    if (decoded || len == CACHE_LENGTH_UNKNOWN)
+        cache_unsized_framing(c, status, &e);
     if (decoded) {
-        cache_decoded_framing(c, status, &e);
         if (status == 200 && c->ex->method_id != HTTP_M_HEAD &&
             cache_open_deliver(c, rsp, status, len) < 0)
             return -1;
