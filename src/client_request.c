@@ -34,7 +34,7 @@ static bool client_is_loop(const struct http_msg *m, const char *name)
 {
     size_t nlen = strlen(name);
     for (size_t i = 0; i < m->nhdrs; i++) {
-        if (strcasecmp(http_hname(m, &m->hdrs[i]), "Via") != 0)
+        if (m->hdrs[i].name_len != 3 || strcasecmp(http_hname(m, &m->hdrs[i]), "Via") != 0)
             continue;
         const char *p = http_hvalue(m, &m->hdrs[i]);
         while (*p) {
@@ -213,9 +213,9 @@ static bool client_is_asterisk(const struct http_msg *m)
 
 static size_t client_count_headers(const struct http_msg *m, const char *name)
 {
-    size_t n = 0;
+    size_t n = 0, len = strlen(name);
     for (size_t i = 0; i < m->nhdrs; i++)
-        n += strcasecmp(http_hname(m, &m->hdrs[i]), name) == 0;
+        n += m->hdrs[i].name_len == len && strcasecmp(http_hname(m, &m->hdrs[i]), name) == 0;
     return n;
 }
 

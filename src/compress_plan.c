@@ -34,6 +34,32 @@ static const char *plan_value(const struct http_msg *m, const char *name, char *
 
 /* ---- the request ---- */
 
+/*
+ * The coding for an Accept-Encoding text (NULL: none), remembered for the
+ * last text seen under this config: the clients of one proxy send the
+ * same few texts over and over, and a comparison is cheaper than parsing.
+ */
+static enum coding plan_negotiate(const struct config *cfg, const char *text)
+{
+    static struct {
+        unsigned long gen; /* 0: empty (configs count from 1) */
+        uint8_t coding;
+        char text[64];
+    } last;
+    if (text && last.gen == cfg->gen && strcmp(text, last.text) == 0)
+        return (enum coding)last.coding;
+    struct coding_accept a;
+    coding_accept_parse(text, &a);
+    enum coding want =
+        coding_negotiate(&a, cfg->compression.encodings, cfg->compression.nencodings);
+    if (text && strlen(text) < sizeof(last.text)) {
+        last.gen = cfg->gen;
+        last.coding = (uint8_t)want;
+        memcpy(last.text, text, strlen(text) + 1);
+    }
+    return want;
+}
+
 void compress_plan_request(struct client *c, const struct http_msg *req,
                            const struct cfg_route *rt)
 {
@@ -42,13 +68,24 @@ void compress_plan_request(struct client *c, const struct http_msg *req,
     ex->coding_want = CODING_IDENTITY;
     if (!ex->compress_on)
         return;
-    if (http_find(req, "Range"))
-        return; /* a range is one of the identity representation */
+    /* one pass for both fields, as this is every request's cost */
+    const struct http_header *ae = NULL;
+    bool several = false;
+    for (size_t i = 0; i < req->nhdrs; i++) {
+        const struct http_header *h = &req->hdrs[i];
+        if (h->name_len == 5 && strcasecmp(http_hname(req, h), "Range") == 0)
+            return; /* a range is one of the identity representation */
+        if (h->name_len == 15 && !h->hop &&
+            strcasecmp(http_hname(req, h), "Accept-Encoding") == 0) {
+            several = ae != NULL;
+            ae = h;
+        }
+    }
     char buf[PLAN_FIELD_MAX];
-    struct coding_accept a;
-    coding_accept_parse(plan_value(req, "Accept-Encoding", buf), &a);
-    ex->coding_want = (uint8_t)coding_negotiate(&a, c->cfg->compression.encodings,
-                                                c->cfg->compression.nencodings);
+    const char *text = several ? plan_value(req, "Accept-Encoding", buf)
+                       : ae    ? http_hvalue(req, ae)
+                               : NULL;
+    ex->coding_want = (uint8_t)plan_negotiate(c->cfg, text);
 }
 
 bool compress_plan_rewrites(const struct client *c, const char *name)

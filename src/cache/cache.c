@@ -97,7 +97,8 @@ static void cache_request_cc(const struct http_msg *m, struct cc *cc)
     bool any = false;
     cc_init(cc);
     for (size_t i = 0; i < m->nhdrs; i++) {
-        if (strcasecmp(http_hname(m, &m->hdrs[i]), "Cache-Control") == 0) {
+        if (m->hdrs[i].name_len == 13 &&
+            strcasecmp(http_hname(m, &m->hdrs[i]), "Cache-Control") == 0) {
             cc_parse(cc, http_hvalue(m, &m->hdrs[i]));
             any = true;
         }

@@ -92,7 +92,7 @@ struct cache_fields {
 static const char *cache_req_field(const char *name, void *arg)
 {
     struct cache_fields *f = arg;
-    if (f->accept_encoding && strcasecmp(name, "Accept-Encoding") == 0)
+    if (f->accept_encoding && strcmp(name, "accept-encoding") == 0) /* Vary names come lower-cased */
         return f->accept_encoding;
     bool over;
     const char *v = http_msg_value(f->req, name, true, f->buf, sizeof(f->buf), &over);
@@ -107,6 +107,19 @@ bool cache_variant(const struct client *c, const char *vary, char *out, size_t s
         if (size)
             out[0] = '\0';
         return size > 0;
+    }
+    if (c->ex->compress_on && strcasecmp(vary, "Accept-Encoding") == 0) {
+        /* the usual compressible response's: the key policy_vary_key makes,
+           without walking the list */
+        static const char field[] = "accept-encoding:";
+        const char *token = coding_name(c->ex->coding_want);
+        size_t t = strlen(token), n = sizeof(field) - 1 + t + 1;
+        if (n + 1 >= size)
+            return false;
+        memcpy(out, field, sizeof(field) - 1);
+        memcpy(out + sizeof(field) - 1, token, t);
+        memcpy(out + n - 1, "\n", 2);
+        return true;
     }
     struct cache_fields f;
     f.req = http_reader_msg(c->reader);

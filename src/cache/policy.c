@@ -803,6 +803,38 @@ static void vary_put_value(struct vkey *k, const char *v)
     }
 }
 
+/* "name:value\n" when present, "name\n" when absent: a name is a token,
+ * so it cannot contain ':', and absent differs from empty. */
+static void vary_put_field(struct vkey *k, const char *name,
+                           const char *(*get)(const char *name, void *arg), void *arg)
+{
+    const char *v = get(name, arg);
+    vkey_puts(k, name);
+    if (v) {
+        vkey_put(k, ':');
+        vary_put_value(k, v);
+    }
+    vkey_put(k, '\n');
+}
+
+/* A Vary of one name (Accept-Encoding, most often): lower-cased into
+   name in the one pass that checks it; false when it is not a token. */
+static bool vary_single(const char *vary, char *name)
+{
+    const char *p = vary, *start;
+    size_t len;
+    if (!vary_next(p, &start, &len) || len >= POLICY_VARY_NAME_MAX ||
+        (len == 1 && start[0] == '*'))
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        if (!policy_tchar(start[i]))
+            return false;
+        name[i] = policy_lower(start[i]);
+    }
+    name[len] = '\0';
+    return true;
+}
+
 long policy_vary_key(const char *vary, const char *(*get)(const char *name, void *arg), void *arg,
                      char *out, size_t size)
 {
@@ -812,18 +844,18 @@ long policy_vary_key(const char *vary, const char *(*get)(const char *name, void
         out[0] = '\0';
     if (!vary)
         return 0;
+    if (!strchr(vary, ',') && *vary) {
+        if (!vary_single(vary, name))
+            return *policy_skip_ows(vary) ? -1 : 0; /* only whitespace: no name */
+        vary_put_field(&k, name, get, arg);
+        if (size)
+            out[k.len] = '\0';
+        return (long)k.len;
+    }
     if (!vary_valid(vary))
         return -1;
     while (vary_after(vary, prev, name)) {
-        const char *v = get(name, arg);
-        /* "name:value\n" when present, "name\n" when absent: a name is a
-         * token, so it cannot contain ':', and absent differs from empty */
-        vkey_puts(&k, name);
-        if (v) {
-            vkey_put(&k, ':');
-            vary_put_value(&k, v);
-        }
-        vkey_put(&k, '\n');
+        vary_put_field(&k, name, get, arg);
         memcpy(prev, name, strlen(name) + 1);
     }
     if (size)
