@@ -103,11 +103,21 @@ static int plan_put_conditional(struct client *c, const struct http_msg *req, co
     char buf[PLAN_FIELD_MAX], mapped[PLAN_FIELD_MAX];
     bool over;
     const char *v = http_msg_value(req, name, true, buf, sizeof(buf), &over);
+    int n = v ? coding_etag_list_base(v, (enum coding)c->ex->coding_want, mapped, sizeof(mapped))
+              : 0;
+    if (over || n < 0) {
+        /* too long to map: the lines go as they came (a derived tag the
+           origin does not know matches nothing: a full answer, not a wrong one) */
+        for (size_t i = 0; i < req->nhdrs; i++) {
+            const struct http_header *h = &req->hdrs[i];
+            if (!h->hop && strcasecmp(http_hname(req, h), name) == 0 &&
+                http_put_header(out, req, h) < 0)
+                return -1;
+        }
+        return 0;
+    }
     if (!v)
-        return over ? -1 : 0; /* too long to map: refused like any head too large */
-    int n = coding_etag_list_base(v, (enum coding)c->ex->coding_want, mapped, sizeof(mapped));
-    if (n < 0)
-        return -1;
+        return 0;
     if (n > 0)
         c->ex->etag_mapped = true;
     return buf_printf(out, "%s: %s\r\n", name, n > 0 ? mapped : v);
@@ -178,21 +188,26 @@ static int plan_not_modified(struct client *c, struct http_msg *m)
         return 0;
     if (coding_etag_derive(etag, want, tag, sizeof(tag)) < 0)
         return 0; /* not a tag we could have derived: left as it is */
-    const char *vary = plan_value(m, "Vary", buf);
+    bool over;
+    const char *vary = http_msg_value(m, "Vary", true, buf, sizeof(buf), &over);
     char merged[PLAN_FIELD_MAX];
-    if (coding_vary_merge(vary, merged, sizeof(merged)) < 0)
-        return -1;
+    if (over || coding_vary_merge(vary, merged, sizeof(merged)) < 0)
+        return 0; /* as the 200 would have gone: not encoded, its tag the origin's */
     return http_msg_set(m, "ETag", tag) < 0 || http_msg_set(m, "Vary", merged) < 0 ? -1 : 0;
 }
 
 /* A compressible response: Vary says the coding matters, and for a client
-   that gets it encoded, the head describes the encoded variant. */
+   that gets it encoded, the head describes the encoded variant. 1 when it
+   does, 0 when it goes as it is, -1 out of memory. */
 static int plan_encode(struct client *c, struct http_msg *m, struct filter_head *fh)
 {
     enum coding want = (enum coding)c->ex->coding_want;
     char buf[PLAN_FIELD_MAX], merged[PLAN_FIELD_MAX];
-    if (coding_vary_merge(plan_value(m, "Vary", buf), merged, sizeof(merged)) < 0 ||
-        http_msg_set(m, "Vary", merged) < 0)
+    bool over;
+    const char *vary = http_msg_value(m, "Vary", true, buf, sizeof(buf), &over);
+    if (over || coding_vary_merge(vary, merged, sizeof(merged)) < 0)
+        return 0; /* a Vary too long to say the coding matters: sent as it is, not encoded */
+    if (http_msg_set(m, "Vary", merged) < 0)
         return -1;
     if (want == CODING_IDENTITY)
         return 0;
@@ -211,7 +226,7 @@ static int plan_encode(struct client *c, struct http_msg *m, struct filter_head 
         fh->level = c->cfg->compression.level[want];
         fh->length = -1;
     }
-    return 0;
+    return 1;
 }
 
 int compress_plan_response(struct client *c, struct http_msg *m, struct filter_head *fh)
@@ -219,18 +234,24 @@ int compress_plan_response(struct client *c, struct http_msg *m, struct filter_h
     struct exchange *ex = c->ex;
     fh->encode = fh->decode = CODING_IDENTITY;
     char buf[PLAN_FIELD_MAX];
-    const char *ce_text = plan_value(m, "Content-Encoding", buf);
-    enum coding ce = coding_of_response(ce_text);
+    bool ce_over, cc_over = false;
+    const char *ce_text = http_msg_value(m, "Content-Encoding", true, buf, sizeof(buf), &ce_over);
+    /* a coding list too long to read is no coding magpie knows */
+    enum coding ce = ce_over ? CODING_UNKNOWN : coding_of_response(ce_text);
     if (ex->compress_on && m->status == 304)
         return plan_not_modified(c, m);
-    if (ex->compress_on) {
-        char cc_buf[PLAN_FIELD_MAX];
+    char cc_buf[PLAN_FIELD_MAX];
+    const char *cc = ex->compress_on ? http_msg_value(m, "Cache-Control", true, cc_buf,
+                                                      sizeof(cc_buf), &cc_over)
+                                     : NULL;
+    /* what cannot be read whole might say no-transform: left as it is */
+    if (ex->compress_on && !ce_over && !cc_over) {
         struct compress_facts f = {
             .method = ex->method_id,
             .status = m->status,
             .content_type = cache_hval(m, "Content-Type"),
             .content_encoding = ce_text,
-            .cache_control = plan_value(m, "Cache-Control", cc_buf),
+            .cache_control = cc,
             .length = m->content_length,
             .range_request = http_find(http_reader_msg(c->reader), "Range") != NULL,
         };
@@ -241,9 +262,10 @@ int compress_plan_response(struct client *c, struct http_msg *m, struct filter_h
         /* a range request's answer is the identity variant of a response
            that varies on the coding like any other */
         if (v == COMPRESS_YES || v == COMPRESS_NO_RANGE) {
-            if (plan_encode(c, m, fh) < 0)
+            int rc = plan_encode(c, m, fh);
+            if (rc < 0)
                 return -1;
-            if (fh->encode != CODING_IDENTITY || ex->method_id == HTTP_M_HEAD)
+            if (rc > 0)
                 ce = (enum coding)ex->coding_want;
         }
     }

@@ -130,7 +130,9 @@ void exchange_deliver(struct client *c)
 void exchange_deliver_resume(void *arg)
 {
     struct client *c = arg;
-    if (c->state == CS_DELIVER || c->ex->cx.role == ROLE_BEHIND)
+    if (c->state == CS_DELIVER && chain_filtered(&c->ex->fetch))
+        chain_resume(&c->ex->fetch); /* draining: an encoder holds the rest (exchange_drain) */
+    else if (c->state == CS_DELIVER || c->ex->cx.role == ROLE_BEHIND)
         exchange_store_push(c, false);
     else
         chain_resume(&c->ex->fetch);

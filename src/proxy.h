@@ -282,9 +282,9 @@ int compress_plan_put_field(struct buf *out, const struct http_msg *m, const str
 void exchange_begin(struct client *c, bool tls);
 void exchange_handshake_done(struct client *c);
 void exchange_closed(struct client *c);
-/* The origin's response is complete but the deliver chain still holds
-   some of it (a decoder paced by its client): the origin connection goes
-   back, and the writer ends the exchange once the chain has ended. */
+/* The origin's response is complete but a chain still holds some of it
+   (an encoder or a decoder paced by its client): the origin connection
+   goes back, and the writer ends the exchange once the chains have ended. */
 void exchange_drain(struct client *c);
 /* The client is leaving: true when its fetch goes on without it. */
 bool exchange_detach(struct client *c, const char *why);

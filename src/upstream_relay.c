@@ -105,9 +105,10 @@ static void upstream_feed(struct client *c)
         exchange_catch_up(c);
         return;
     }
-    if (c->ex->rsp_done && chain_filtered(&c->ex->deliver) && !c->ex->wr.ended &&
+    if (c->ex->rsp_done && !c->ex->wr.ended &&
+        (chain_filtered(&c->ex->fetch) || chain_filtered(&c->ex->deliver)) &&
         c->ex->deliver.sink != &discard_sink) {
-        exchange_drain(c); /* a decoder still holds what the client has no room for */
+        exchange_drain(c); /* a filter still holds what the client has no room for */
         return;
     }
     if (c->ex->rsp_done) {

@@ -1095,6 +1095,47 @@ def read_stream(s, what):
     return b"".join(got)
 
 
+def at_once(body):
+    """A handler: the head, then the whole body in one write, as a server
+    sending a file does, so the origin is done while the encoder still
+    holds the end of its stream."""
+    def handler(o, req):
+        req.drain()
+        req.conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+                         b"Cache-Control: no-store\r\nContent-Length: %d\r\n\r\n" % len(body))
+        time.sleep(0.02)  # the head alone first, as a server's header write and its sendfile
+        req.conn.sendall(body)
+        return True
+    return handler
+
+
+@pytest.mark.parametrize("slow", [False, True], ids=["reader", "slow-reader"])
+@pytest.mark.parametrize("coding", ["gzip", "br", "zstd"])
+def test_an_encoded_body_ends_after_its_origin(magpie_factory, corigin, coding, slow):
+    """A very compressible body: brotli and zstd keep most of their output
+    for the end of the stream, which comes after the origin finished and
+    may not fit the client buffer; the rest, and the last chunk, must
+    still come as the client reads."""
+    m = compressing(magpie_factory)
+    rnd = random.Random(2)
+    words = b"the quick brown fox jumps over a lazy dog near the proxy cache".split()
+    body = b" ".join(rnd.choice(words) for _ in range(250000))[:1024 * KIB]
+    url = corigin.add("/at-once-%s-%d" % (coding, slow), handler=at_once(body))
+    s = Stream(m, url, ae=coding, timeout=10, rcvbuf=16 * KIB if slow else None)
+    got = []
+    try:
+        for piece in s.pieces():
+            got.append(piece)
+            if slow:
+                time.sleep(0.002)
+    except TimeoutError:
+        pytest.fail("%s: the encoded body stalled after %d bytes" % (coding, sum(map(len, got))))
+    finally:
+        s.close()
+    assert s.complete, "%s: no last chunk" % coding
+    assert decode(coding, b"".join(got)) == body
+
+
 @pytest.mark.parametrize("stored", [False, True], ids=["relayed", "hit"])
 @pytest.mark.parametrize("coding", ORIGIN_CODINGS)
 def test_a_body_inflating_far_beyond_its_size_is_decoded_whole(magpie_factory, corigin, coding,
