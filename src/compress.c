@@ -274,6 +274,7 @@ static int open_as(struct filter *f, struct filter_head *h, enum coding c, enum 
     z->level = h->level;
     z->mode = CODEC_RUN;
     h->length = -1;
+    filter_set_why(""); /* a reason read after this body fails is this body's */
     return 0;
 }
 

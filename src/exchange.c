@@ -96,6 +96,10 @@ static bool exchange_body_first(const struct client *c)
 static void exchange_store_push(struct client *c, bool now)
 {
     if (cache_serve_more(c) < 0) {
+        if (c->ex->decoding != CODING_IDENTITY)
+            log_warn("#%llu %s: stored %s: %s", c->id, c->addr_text,
+                     c->ex->url ? c->ex->url : "-",
+                     *filter_why() ? filter_why() : "the body could not be decoded");
         client_close(c, "cannot send the stored body");
         return;
     }

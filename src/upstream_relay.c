@@ -359,13 +359,13 @@ static int upstream_on_done(void *arg)
  */
 static void upstream_delivery_failed(struct client *c)
 {
-    const char *why = filter_why();
-    if (c->ex->decoding == CODING_IDENTITY || !*why) {
+    if (c->ex->decoding == CODING_IDENTITY) {
         client_close(c, "client buffer overflow");
         return;
     }
+    /* a decoder keeps to the writer's room: its failure is the body's */
     log_warn("#%llu %s: %s from %s: %s", c->id, c->addr_text, c->ex->url ? c->ex->url : "-",
-             c->ex->up.peer, why);
+             c->ex->up.peer, *filter_why() ? filter_why() : "the body could not be decoded");
     cache_response_abort(c);
     client_close(c, "the response body could not be decoded");
 }
