@@ -31,6 +31,7 @@ if command -v pkg-config >/dev/null 2>&1; then
     need_pc libbrotlienc libbrotli-dev
     need_pc libbrotlidec libbrotli-dev
     need_pc libzstd libzstd-dev
+    need_pc libpcre2-8 libpcre2-dev
 fi
 need_h ev.h libev-dev
 need_h http_parser.h libhttp-parser-dev
@@ -70,7 +71,7 @@ fi
 # pkg-config missing means the .pc probes were skipped: install them all.
 if ! command -v pkg-config >/dev/null 2>&1; then
     missing="$missing libssl-dev zlib1g-dev libyaml-dev libcmocka-dev libc-ares-dev"
-    missing="$missing libbrotli-dev libzstd-dev"
+    missing="$missing libbrotli-dev libzstd-dev libpcre2-dev"
 fi
 echo "deps: installing$missing" >&2
 if [ "$(id -u)" != 0 ]; then

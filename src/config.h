@@ -47,6 +47,16 @@ struct cfg_route {
     int compression_enabled;    /* compression.enabled: 1 or 0; -1 unset (the global one decides) */
 };
 
+struct rule_re;
+
+/* redirects[]: answered by magpie before the cache and the origin. */
+struct cfg_redirect {
+    char *match;        /* the pattern as written */
+    struct rule_re *re; /* compiled once, at load */
+    char *to;           /* the Location template: "$1".."$9" from the match */
+    int status;         /* 301, 302, 303, 307 or 308 */
+};
+
 /* cache.set_cookie: what the cache does with responses carrying Set-Cookie. */
 enum cfg_set_cookie {
     CFG_SET_COOKIE_EXPLICIT, /* stored only with explicit freshness from the origin */
@@ -115,6 +125,10 @@ struct config {
 
     struct cfg_route *routes;
     size_t nroutes;
+
+    /* redirects: the first whose pattern matches the absolute URL applies */
+    struct cfg_redirect *redirects;
+    size_t nredirects;
 
     /* admin.purge_allow: client networks whose PURGE requests are obeyed. */
     struct cfg_cidr *purge_allow;
