@@ -16,6 +16,7 @@
  * connection's life are client.c, which feeds the parser.
  */
 #include "proxy.h"
+#include "rules.h"
 
 #include "hooks.h"
 #include "log.h"
@@ -320,6 +321,36 @@ enum hook_rc request_hook_purge(void *arg, struct http_msg *m)
     snprintf(reason, sizeof(reason), "purged %d stored response%s", n, n == 1 ? "" : "s");
     exchange_fail(c, n > 0 ? 200 : 404, n > 0 ? reason : "not in the cache");
     return HOOK_ANSWERED;
+}
+
+#define REDIRECT_LOCATION_MAX 8192 /* a filled template, as long as a request target may be */
+
+/* redirects: the first rule whose pattern matches the absolute URL answers
+   with its Location. Not for CONNECT, whose target is no URL. */
+enum hook_rc request_hook_redirect(void *arg, struct http_msg *m)
+{
+    struct head_ctx *h = arg;
+    struct client *c = h->c;
+    const struct config *cfg = c->cfg;
+    (void)m;
+    if (!cfg->nredirects || !h->routed || c->ex->method_id == HTTP_M_CONNECT || !c->ex->url)
+        return HOOK_NEXT;
+    const char *url = c->ex->url;
+    size_t len = strlen(url);
+    for (size_t i = 0; i < cfg->nredirects; i++) {
+        const struct cfg_redirect *r = &cfg->redirects[i];
+        struct rule_match mt;
+        if (!rule_re_match(r->re, url, len, &mt))
+            continue;
+        char to[REDIRECT_LOCATION_MAX];
+        if (rule_expand(r->to, url, &mt, to, sizeof(to)) < 0 || strpbrk(to, "\r\n")) {
+            exchange_fail(c, 500, "a redirect rule's Location is too long or not one line");
+            return HOOK_ANSWERED;
+        }
+        exchange_redirect(c, r->status, to);
+        return HOOK_ANSWERED;
+    }
+    return HOOK_NEXT;
 }
 
 /* The head as the origin gets it, and what the exchange does next. -1

@@ -360,8 +360,55 @@ static void exchange_answer_held(struct client *c, size_t head_len)
     buf_consume(&c->in, head_len);
     http_reader_free(&c->reader);
     c->ex->req_done = true;
-    exchange_fail(c, status, reason ? reason : "out of memory");
+    if (exchange_is_redirect(status) && reason)
+        exchange_redirect(c, status, reason); /* a held redirect keeps its Location there */
+    else
+        exchange_fail(c, status, reason ? reason : "out of memory");
     free(reason);
+}
+
+bool exchange_is_redirect(int status)
+{
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+void exchange_redirect(struct client *c, int status, const char *location)
+{
+    struct exchange *ex = c->ex;
+    if (c->state == CS_CLOSED || !ex)
+        return;
+    ex->cx.result = CACHE_REDIRECT;
+    if (ex->in_head && ex->bodiless && !c->deny_status) {
+        if (!ex->local_status) { /* answered once the parser has returned */
+            ex->local_status = status;
+            ex->local_reason = strdup(location);
+        }
+        return;
+    }
+    size_t llen = strlen(location);
+    char *fields = malloc(llen + 16);
+    char *body = malloc(llen + 32);
+    if (!fields || !body) {
+        free(fields);
+        free(body);
+        exchange_fail(c, 500, "out of memory for a redirect");
+        return;
+    }
+    int flen = snprintf(fields, llen + 16, "Location: %s\r\n", location);
+    int blen = snprintf(body, llen + 32, "magpie: moved to %s\n", location);
+    /* 301 and 308 are cacheable by default (RFC 9111 §4.2.2); the others
+       are not, and a rule's temporary answer should not outlive it */
+    bool permanent = status == 301 || status == 308;
+    struct answer a = {.status = status,
+                       .reason = "redirected",
+                       .fields = fields,
+                       .fields_len = (size_t)flen,
+                       .body = body,
+                       .body_len = (size_t)blen,
+                       .cache_control = permanent ? "max-age=3600" : "no-store"};
+    exchange_answer(c, &a);
+    free(fields);
+    free(body);
 }
 
 /* ---- the end of an exchange ---- */

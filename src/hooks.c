@@ -26,5 +26,6 @@ const struct hook request_hooks[] = {
     {"loop", request_hook_loop},     /* Via already names this proxy */
     {"route", request_hook_route},   /* CONNECT target, absolute URI or reverse route */
     {"purge", request_hook_purge},   /* PURGE: answered from the cache */
+    {"redirect", request_hook_redirect}, /* redirects: answered before the cache and the origin */
 };
 const size_t request_hook_count = sizeof(request_hooks) / sizeof(request_hooks[0]);

@@ -309,6 +309,10 @@ void exchange_follow_more(struct client *c);
 /* An error answer (status, reason): stale from the store if it may, else
    synthesized; closes the connection unless it can be kept. */
 void exchange_fail(struct client *c, int status, const char *reason);
+/* A redirect rule's answer: status (301 302 303 307 308) with Location,
+   held like exchange_fail's until the parser has returned. */
+void exchange_redirect(struct client *c, int status, const char *location);
+bool exchange_is_redirect(int status);
 struct answer;
 /* Sends a locally made answer (respond.h). */
 void exchange_answer(struct client *c, const struct answer *a);
@@ -340,6 +344,7 @@ enum hook_rc request_hook_checks(void *arg, struct http_msg *m);
 enum hook_rc request_hook_loop(void *arg, struct http_msg *m);
 enum hook_rc request_hook_route(void *arg, struct http_msg *m);
 enum hook_rc request_hook_purge(void *arg, struct http_msg *m);
+enum hook_rc request_hook_redirect(void *arg, struct http_msg *m);
 /* The request parser's callbacks, for client.c: a head is checked, routed
    and rewritten for the origin into c->ex->up.out (or answered locally);
    body bytes follow it there. */

@@ -76,7 +76,9 @@ int respond_local(struct client *c, const struct answer *a)
     if (a->fields)
         rc |= buf_append(out, a->fields, a->fields_len);
     if (!a->tunnel)
-        rc |= buf_append_lit(out, "Cache-Control: no-store\r\n");
+        rc |= buf_append_lit(out, "Cache-Control: ") |
+              buf_append_str(out, a->cache_control ? a->cache_control : "no-store") |
+              buf_append_lit(out, "\r\n");
     struct head_end e = {.via_minor = 1,
                          .age = -1,
                          .length = a->body ? (int64_t)a->body_len : 0,

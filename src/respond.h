@@ -26,6 +26,7 @@ struct answer {
     const char *type;   /* the body's Content-Type; NULL: text/plain */
     const char *phrase; /* the status line's reason phrase; NULL: the usual one */
     bool tunnel;        /* a 2xx to CONNECT: no framing fields, no Connection */
+    const char *cache_control; /* its Cache-Control value; NULL: no-store */
 };
 
 /* How a head ends, after the source's status line and fields. */

@@ -68,6 +68,8 @@ const char *cache_result_name(enum cache_result r)
         return "STALE";
     case CACHE_REVALIDATED:
         return "REVALIDATED";
+    case CACHE_REDIRECT:
+        return "REDIRECT";
     }
     return "DIRECT";
 }

@@ -31,6 +31,7 @@ enum cache_result {
     CACHE_HIT,
     CACHE_STALE,  /* stale: fetched again, or served because the origin failed */
     CACHE_REVALIDATED, /* stale, and the origin's 304 said it still holds */
+    CACHE_REDIRECT,    /* answered by a redirect rule, before the cache */
 };
 
 /* What answers instead of the origin's response, once it decided. */

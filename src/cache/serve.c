@@ -31,6 +31,7 @@ int cache_status_headers(const struct client *c, char *out, size_t size)
     const char *cs = "fwd=miss";
     switch (x->result) {
     case CACHE_NONE:
+    case CACHE_REDIRECT:
         out[0] = '\0';
         return 0;
     case CACHE_BYPASS:
