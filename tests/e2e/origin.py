@@ -408,6 +408,11 @@ class Origin:
             return True
         return self.respond(req, code, b"status %d\n" % code, [("Content-Type", "text/plain")])
 
+    def _h_answer(self, req, code):
+        """Status code with the header fields the query names: /answer/301?Location=..."""
+        headers = urllib.parse.parse_qsl(req.query, keep_blank_values=True)
+        return self.respond(req, int(code), b"answer %s\n" % code.encode(), headers)
+
     def _h_count(self, req):
         with self.lock:
             doc = {"connections": self.connections, "requests": len(self.requests)}
