@@ -10,6 +10,7 @@
  * needs no YAML either.
  */
 #include "cfgval.h"
+#include "rules.h"
 
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -467,6 +468,16 @@ static void free_routes(struct cfg_route *rs, size_t n)
     free(rs);
 }
 
+static void free_redirects(struct cfg_redirect *rs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(rs[i].match);
+        rule_re_free(rs[i].re);
+        free(rs[i].to);
+    }
+    free(rs);
+}
+
 static void free_strs(char **ss, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -492,6 +503,7 @@ static void config_free(struct config *cfg)
     free(cfg->connect_allowed_ports);
     free_strs(cfg->dns.servers, cfg->dns.nservers);
     free_routes(cfg->routes, cfg->nroutes);
+    free_redirects(cfg->redirects, cfg->nredirects);
     free(cfg->purge_allow);
     free(cfg->cache.dir);
     free_strs(cfg->compression.types, cfg->compression.ntypes);

@@ -15,6 +15,7 @@
  */
 #include "config.h"
 #include "cfgval.h"
+#include "rules.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -769,6 +770,97 @@ SETTER(set_routes)
                     cfg);
 }
 
+/* redirects[].match: compiled now, so a bad pattern is found at load. */
+SETTER(set_redirect_match)
+{
+    struct cfg_redirect *r = base;
+    const char *s = get_scalar(c, path, v, "a regular expression");
+    char why[256];
+
+    if (!s)
+        return;
+    if (!(r->re = rule_re_compile(s, why, sizeof why)))
+        cfg_err(c, v->start_mark, "%s: \"%.60s\" is not a regular expression (%s)", path, s, why);
+    else if (!(r->match = strdup(s)))
+        oom(c, v);
+}
+
+/* redirects[].to: it becomes a Location field, so no control characters. */
+SETTER(set_redirect_to)
+{
+    struct cfg_redirect *r = base;
+    const char *s = get_scalar(c, path, v, "a URL template");
+
+    if (!s)
+        return;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            cfg_err(c, v->start_mark, "%s: must not contain control characters (CR, LF, tab...)",
+                    path);
+            return;
+        }
+    }
+    store_str(c, v, &r->to, s);
+}
+
+SETTER(set_redirect_status)
+{
+    struct cfg_redirect *r = base;
+    const char *s = get_scalar(c, path, v, "a redirect status");
+    uint64_t n;
+
+    if (!s)
+        return;
+    if (cfgval_uint(s, &n) || (n != 301 && n != 302 && n != 303 && n != 307 && n != 308))
+        bad(c, v, path, s, "is not a redirect status (use 301, 302, 303, 307 or 308)");
+    else
+        r->status = (int)n;
+}
+
+/* The required keys come first. */
+enum { REDIRECT_MATCH, REDIRECT_TO, REDIRECT_STATUS };
+
+static const struct key redirect_keys[] = {
+    [REDIRECT_MATCH] = {.name = "match", .set = set_redirect_match},
+    [REDIRECT_TO] = {.name = "to", .set = set_redirect_to},
+    [REDIRECT_STATUS] = {.name = "status", .set = set_redirect_status},
+    {.name = NULL},
+};
+
+static void parse_redirect(struct ctx *c, const char *path, size_t i, yaml_node_t *it,
+                           struct config *cfg)
+{
+    yaml_node_t *vals[CFG_MAX_KEYS] = {0};
+    char ip[CFG_PATH_MAX];
+
+    cfg->redirects[i].status = CFG_DEFAULT_REDIRECT_STATUS;
+    snprintf(ip, sizeof ip, "%s[%zu]", path, i);
+    if (it->type != YAML_MAPPING_NODE) {
+        type_err(c, ip, it, "a mapping");
+        return;
+    }
+    walk_map(c, ip, it, &cfg->redirects[i], redirect_keys, vals);
+    require_keys(c, ip, it, redirect_keys, vals, REDIRECT_STATUS);
+}
+
+/* Redirects are a list of mappings, in order; the default (none) is replaced. */
+SETTER(set_redirects)
+{
+    struct config *cfg = base;
+    size_t n = list_len(v);
+
+    if (!is_list(c, path, v, false))
+        return;
+    if (!(cfg->redirects = calloc(n ? n : 1, sizeof *cfg->redirects))) {
+        oom(c, v);
+        return;
+    }
+    cfg->nredirects = n;
+    for (size_t i = 0; i < n; i++)
+        parse_redirect(c, path, i, yaml_document_get_node(c->doc, v->data.sequence.items.start[i]),
+                       cfg);
+}
+
 /* compression.encodings: one of the codings magpie compresses with, once. */
 static bool encoding_item(struct ctx *c, const char *path, yaml_node_t *it, const char *s,
                           void *arr, size_t got)
@@ -1060,6 +1152,7 @@ static const struct key top_keys[] = {
     {.name = "connect", .set = set_map, .sub = connect_keys},
     {.name = "dns", .set = set_map, .sub = dns_keys},
     {.name = "routes", .set = set_routes},
+    {.name = "redirects", .set = set_redirects},
     {.name = "cache", .set = set_cache},
     {.name = "admin", .set = set_map, .sub = admin_keys},
     {.name = "compression", .set = set_map, .sub = compression_keys},

@@ -185,6 +185,7 @@ struct config {
 #define CFG_DEFAULT_CACHE_STALE_ON_ERROR 600.0                  /* 10m */
 #define CFG_DEFAULT_PURGE_ALLOW_V4 "127.0.0.0/8" /* admin.purge_allow: [V4, V6] */
 #define CFG_DEFAULT_PURGE_ALLOW_V6 "::1/128"
+#define CFG_DEFAULT_REDIRECT_STATUS 301
 #define CFG_DEFAULT_ROUTE_CACHE_ENABLED true
 #define CFG_DEFAULT_ROUTE_CACHE_DEFAULT_TTL (-1.0) /* none */
 #define CFG_DEFAULT_ROUTE_COMPRESSION_ENABLED (-1) /* unset: compression.enabled decides */

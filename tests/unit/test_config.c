@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "rules.h"
 
 #include "cfgload.h"
 
@@ -134,6 +135,7 @@ static void check_defaults_with(const struct config *cfg, bool compression_enabl
     assert_true(cfg->dns.max_ttl == CFG_DEFAULT_DNS_MAX_TTL);
     assert_true(cfg->dns.timeout == CFG_DEFAULT_DNS_TIMEOUT);
     assert_int_equal(cfg->nroutes, 0);
+    assert_int_equal(cfg->nredirects, 0);
     assert_int_equal(cfg->npurge_allow, 2);
     assert_int_equal(cfg->purge_allow[0].family, AF_INET);
     assert_int_equal(cfg->purge_allow[0].prefix, 8);
@@ -637,6 +639,55 @@ static void test_route_compression(void **state)
     assert_int_equal(CFG_DEFAULT_ROUTE_COMPRESSION_ENABLED, -1);
 }
 
+/* redirects: in order, each pattern compiled, status 301 unless given. */
+static void test_redirects(void **state)
+{
+    static const int statuses[] = {301, 302, 303, 307, 308};
+    struct config *cfg =
+        load_ok("redirects:\n"
+                "  - { match: \"^http://old\\\\.example/(.*)$\", to: \"https://new.example/$1\", "
+                "status: 301 }\n"
+                "  - match: '^https?://a\\.test/(\\w+)\\?id=(\\d+)$'\n"
+                "    to: /items/$2/$1\n"
+                "  - { match: x, to: \"http://h/$$\", status: 302 }\n"
+                "  - { match: x, to: \"http://h/\", status: 303 }\n"
+                "  - { match: x, to: \"http://h/\", status: 307 }\n"
+                "  - { match: x, to: \"http://h/\", status: 308 }\n");
+    const struct cfg_redirect *r = cfg->redirects;
+    struct rule_match m;
+    char out[128];
+    const char *url = "http://old.example/a/b?c=d";
+
+    (void)state;
+    assert_int_equal(cfg->nredirects, 6);
+    assert_string_equal(r[0].match, "^http://old\\.example/(.*)$");
+    assert_string_equal(r[0].to, "https://new.example/$1");
+    assert_int_equal(r[0].status, 301);
+    assert_true(rule_re_match(r[0].re, url, strlen(url), &m));
+    assert_int_equal(rule_expand(r[0].to, url, &m, out, sizeof out), 27);
+    assert_string_equal(out, "https://new.example/a/b?c=d");
+    assert_false(rule_re_match(r[0].re, "http://new.example/", 19, NULL));
+
+    assert_string_equal(r[1].match, "^https?://a\\.test/(\\w+)\\?id=(\\d+)$");
+    assert_string_equal(r[1].to, "/items/$2/$1");
+    assert_int_equal(r[1].status, CFG_DEFAULT_REDIRECT_STATUS);
+    url = "https://a.test/shoe?id=42";
+    assert_true(rule_re_match(r[1].re, url, strlen(url), &m));
+    assert_int_equal(rule_expand(r[1].to, url, &m, out, sizeof out), 14);
+    assert_string_equal(out, "/items/42/shoe");
+    assert_string_equal(r[2].to, "http://h/$$");
+    for (size_t i = 1; i < 5; i++) /* r[2..5]: 302, 303, 307, 308 */
+        assert_int_equal(r[i + 1].status, statuses[i]);
+    config_unref(&cfg);
+
+    cfg = load_ok("redirects: []\n");
+    assert_int_equal(cfg->nredirects, 0);
+    config_unref(&cfg);
+    cfg = load_ok("redirects:\n");
+    assert_int_equal(cfg->nredirects, 0);
+    config_unref(&cfg);
+}
+
 static void test_example_file(void **state)
 {
     const char *path =
@@ -762,6 +813,64 @@ static void test_err_routes(void **state)
                   "magpie.yaml:1:9: routes: expected a list, got a mapping\n");
     expect_errors("routes: [a.local]\n",
                   "magpie.yaml:1:10: routes[0]: expected a mapping, got \"a.local\"\n");
+}
+
+static void test_err_redirects(void **state)
+{
+    (void)state;
+    expect_errors(
+        "redirects:\n"
+        "  - { match: \"(\", to: \"https://n/$1\" }\n"
+        "  - { match: \"a{2,1}\", to: \"https://n/\" }\n"
+        "  - { match: \"^x\", to: \"https://n/\", status: 300 }\n"
+        "  - { match: \"^x\", to: \"https://n/\", status: 304 }\n"
+        "  - { match: \"^x\", to: \"https://n/\", status: permanent }\n"
+        "  - { to: \"https://n/\" }\n"
+        "  - { match: \"^x\" }\n"
+        "  - { match: \"^x\", to: \"\" }\n"
+        "  - { match: \"^x\", to: \"https://n/\\r\\nSet-Cookie: a=b\" }\n"
+        "  - { match: \"^x\", to: \"https://n/\\ta\" }\n"
+        "  - { match: \"^x\", to: \"https://n/\\x7f\" }\n"
+        "  - { match: \"^x\", to: \"https://n/\\0\" }\n"
+        "  - { match: \"^x\", to: \"https://n/\", stauts: 302 }\n"
+        "  - { match: \"^x\", to: \"https://n/\", code: 302 }\n"
+        "  - { match: [a], to: {a: b}, status: }\n"
+        "  - \"^x\"\n"
+        "  - { match: \"^x\", to: \"https://n/\", status: 302, status: 303 }\n",
+        "magpie.yaml:2:14: redirects[0].match: \"(\" is not a regular expression (at offset 1: "
+        "missing closing parenthesis)\n"
+        "magpie.yaml:3:14: redirects[1].match: \"a{2,1}\" is not a regular expression (at "
+        "offset 5: numbers out of order in {} quantifier)\n"
+        "magpie.yaml:4:46: redirects[2].status: \"300\" is not a redirect status (use 301, 302, "
+        "303, 307 or 308)\n"
+        "magpie.yaml:5:46: redirects[3].status: \"304\" is not a redirect status (use 301, 302, "
+        "303, 307 or 308)\n"
+        "magpie.yaml:6:46: redirects[4].status: \"permanent\" is not a redirect status (use "
+        "301, 302, 303, 307 or 308)\n"
+        "magpie.yaml:7:5: redirects[5]: missing \"match\"\n"
+        "magpie.yaml:8:5: redirects[6]: missing \"to\"\n"
+        "magpie.yaml:9:24: redirects[7].to: expected a URL template, got \"\"\n"
+        "magpie.yaml:10:24: redirects[8].to: must not contain control characters (CR, LF, "
+        "tab...)\n"
+        "magpie.yaml:11:24: redirects[9].to: must not contain control characters (CR, LF, "
+        "tab...)\n"
+        "magpie.yaml:12:24: redirects[10].to: must not contain control characters (CR, LF, "
+        "tab...)\n"
+        "magpie.yaml:13:24: redirects[11].to: contains a NUL byte\n"
+        "magpie.yaml:14:38: unknown key \"redirects[12].stauts\" (did you mean "
+        "\"redirects[12].status\"?)\n"
+        "magpie.yaml:15:38: unknown key \"redirects[13].code\"\n"
+        "magpie.yaml:16:14: redirects[14].match: expected a regular expression, got a list\n"
+        "magpie.yaml:16:23: redirects[14].to: expected a URL template, got a mapping\n"
+        "magpie.yaml:16:39: redirects[14].status: expected a redirect status, got nothing\n"
+        "magpie.yaml:17:5: redirects[15]: expected a mapping, got \"^x\"\n"
+        "magpie.yaml:18:51: duplicate key \"redirects[16].status\" (first at line 18)\n");
+    expect_errors("redirects: {match: x, to: y}\n",
+                  "magpie.yaml:1:12: redirects: expected a list, got a mapping\n");
+    expect_errors("redirects: \"^x\"\n",
+                  "magpie.yaml:1:12: redirects: expected a list, got \"^x\"\n");
+    expect_errors("redirect: []\n",
+                  "magpie.yaml:1:1: unknown key \"redirect\" (did you mean \"redirects\"?)\n");
 }
 
 static void test_err_duplicate_key(void **state)
@@ -1172,6 +1281,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_routes),
+        cmocka_unit_test(test_redirects),
+        cmocka_unit_test(test_err_redirects),
         cmocka_unit_test(test_defaults_and_refs),
         cmocka_unit_test(test_empty_files),
         cmocka_unit_test(test_full_file),
