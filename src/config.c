@@ -721,6 +721,7 @@ static const struct key route_keys[] = {
     [ROUTE_TLS] = {.name = "tls", .set = set_route_tls},
     {.name = "cache", .set = set_map, .sub = route_cache_keys},
     {.name = "compression", .set = set_map, .sub = route_compression_keys},
+    {.name = "rewrite_location", .set = set_bool, .off = ROFF(rewrite_location)},
     {.name = NULL},
 };
 
@@ -734,6 +735,7 @@ static void parse_route(struct ctx *c, const char *path, size_t i, yaml_node_t *
     r->cache_enabled = CFG_DEFAULT_ROUTE_CACHE_ENABLED;
     r->cache_default_ttl = CFG_DEFAULT_ROUTE_CACHE_DEFAULT_TTL;
     r->compression_enabled = CFG_DEFAULT_ROUTE_COMPRESSION_ENABLED;
+    r->rewrite_location = CFG_DEFAULT_ROUTE_REWRITE_LOCATION;
     snprintf(ip, sizeof ip, "%s[%zu]", path, i);
     if (it->type != YAML_MAPPING_NODE) {
         type_err(c, ip, it, "a mapping");

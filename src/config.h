@@ -45,6 +45,7 @@ struct cfg_route {
     size_t ncache_ignore_params;
     char *cache_targeted_field; /* cache.targeted_field: checked before CDN-Cache-Control; or NULL */
     int compression_enabled;    /* compression.enabled: 1 or 0; -1 unset (the global one decides) */
+    bool rewrite_location;      /* Location naming the origin goes out naming the route's host */
 };
 
 struct rule_re;
@@ -188,6 +189,7 @@ struct config {
 #define CFG_DEFAULT_REDIRECT_STATUS 301
 #define CFG_DEFAULT_ROUTE_CACHE_ENABLED true
 #define CFG_DEFAULT_ROUTE_CACHE_DEFAULT_TTL (-1.0) /* none */
+#define CFG_DEFAULT_ROUTE_REWRITE_LOCATION true
 #define CFG_DEFAULT_ROUTE_COMPRESSION_ENABLED (-1) /* unset: compression.enabled decides */
 #define CFG_DEFAULT_COMPRESSION_ENABLED false
 #define CFG_DEFAULT_COMPRESSION_MIN_SIZE 1024 /* 1KiB */

@@ -278,6 +278,13 @@ enum coding compress_plan_decode(struct client *c, enum coding ce);
    was dropped or written changed, 0 to write it as it is, -1 when full. */
 int compress_plan_put_field(struct buf *out, const struct http_msg *m, const struct http_header *h);
 
+/* location.c: Location rewriting on reverse routes */
+/* One field of a head to the client: 1 when it was a Location or
+   Content-Location naming the route's origin, written naming the route's
+   host; 0 to write it as it is; -1 when full. */
+int location_put_field(const struct client *c, struct buf *out, const struct http_msg *m,
+                       const struct http_header *h);
+
 /* exchange.c: the controller, the only writer of c->state */
 void exchange_begin(struct client *c, bool tls);
 void exchange_handshake_done(struct client *c);

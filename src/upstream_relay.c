@@ -216,6 +216,13 @@ static int upstream_put_head(struct client *c, const struct http_msg *m, bool in
             if (rc > 0)
                 continue;
         }
+        if (c->ex->cx.rt) {
+            int rc = location_put_field(c, out, m, h);
+            if (rc < 0)
+                return -1;
+            if (rc > 0)
+                continue;
+        }
         if ((c->ex->framing != HTTP_FRAME_NONE || m->status < 200 || m->status == 204) &&
             strcasecmp(name, "Content-Length") == 0)
             continue; /* ours, or not allowed on 1xx and 204 (RFC 9110 §8.6) */

@@ -52,6 +52,7 @@ struct cache_prep {
     struct cache_resp r;  /* freshness facts (times of the stored object) */
     unsigned minor;       /* the origin's HTTP/1.minor, for Via */
     uint8_t coding;       /* enum coding of the stored body */
+    bool has_location;    /* a Location or Content-Location a reverse route may rewrite */
     size_t prefix_len;    /* of prefix: a 200 hit's status line and repeated fields */
     size_t via_len;       /* the stored Via entries, joined, after the prefix */
     char prefix[];

@@ -144,18 +144,23 @@ static bool cache_hit_skips(const char *name, int status)
 
 /* ---- memory copies: the head block, prepared once ---- */
 
-/* The stored head as a hit with the stored status repeats it; decoded:
-   for a client that gets the body decoded (compress_plan_put_field). */
+/* The stored head as a hit with the stored status repeats it; for client
+   c (NULL: the memory tier's prepared copy, for anyone), a body decoded on
+   its way (compress_plan_put_field) and a reverse route's Location
+   (location_put_field). */
 static int cache_put_stored_head(struct buf *out, const struct http_msg *rsp, int status,
-                                 bool decoded)
+                                 const struct client *c)
 {
     if (http_put_status(out, status, status == rsp->status ? http_str(rsp, rsp->reason) : "") < 0)
         return -1;
+    bool decoded = c && c->ex->decoding != CODING_IDENTITY, routed = c && c->ex->cx.rt;
     for (size_t i = 0; i < rsp->nhdrs; i++) {
         const struct http_header *h = &rsp->hdrs[i];
         if (cache_hit_skips(http_hname(rsp, h), status))
             continue;
         int rc = decoded ? compress_plan_put_field(out, rsp, h) : 0;
+        if (rc == 0 && routed)
+            rc = location_put_field(c, out, rsp, h);
         if (rc < 0 || (rc == 0 && http_put_header(out, rsp, h) < 0))
             return -1;
     }
@@ -185,11 +190,12 @@ static struct cache_prep *cache_prep_build(struct cache_xchg *x)
     buf_init(&b, 2 * x->obj.head_len + 64);
     buf_init(&via, x->obj.head_len + 1);
     struct cache_prep *p = NULL;
-    if (cache_put_stored_head(&b, m, m->status, false) == 0 && cache_put_via(&via, m) == 0 &&
+    if (cache_put_stored_head(&b, m, m->status, NULL) == 0 && cache_put_via(&via, m) == 0 &&
         (p = malloc(sizeof(*p) + buf_used(&b) + buf_used(&via)))) {
         cache_facts(m, x->rt, x->obj.request_time, x->obj.response_time, &p->r);
         p->minor = m->minor;
         p->coding = (uint8_t)cache_stored_coding(m);
+        p->has_location = http_find(m, "Location") || http_find(m, "Content-Location");
         p->prefix_len = buf_used(&b);
         memcpy(p->prefix, buf_head(&b), p->prefix_len);
         p->via_len = buf_used(&via);
@@ -308,7 +314,10 @@ int cache_serve_start(struct client *c)
     if (!p && !(rsp = cache_stored_msg(x)))
         return -1; /* unparsable stored head */
     bool decoded = compress_plan_decode(c, p ? ce : cache_stored_coding(rsp)) != CODING_IDENTITY;
-    if (p && !decoded && cache_plain_request(req)) {
+    /* the prepared copy is anyone's: a head changed for this client is not it */
+    const struct cfg_route *rt = x->rt;
+    bool own = decoded || (p && p->has_location && rt && rt->rewrite_location);
+    if (p && !own && cache_plain_request(req)) {
         status = p->r.status;
     } else if (rsp || (rsp = cache_stored_msg(x))) {
         status = cache_hit_status(c, req, rsp, &first, &len);
@@ -324,9 +333,9 @@ int cache_serve_start(struct client *c)
     }
     size_t mark;
     struct buf *out = writer_head_begin(c, &mark);
-    bool prepared = p && !decoded && status == p->r.status;
+    bool prepared = p && !own && status == p->r.status;
     int rc = prepared ? buf_append(out, p->prefix, p->prefix_len)
-                      : cache_put_stored_head(out, rsp, status, decoded);
+                      : cache_put_stored_head(out, rsp, status, c);
     if (prepared) {
         e.via_minor = p->minor;
         e.via_prior = p->prefix + p->prefix_len;

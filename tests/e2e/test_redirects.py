@@ -139,3 +139,52 @@ def test_a_temporary_redirect_is_cached_only_with_explicit_freshness(magpie_fact
     hit = rawhttp.fetch(m.port, "GET", fresh)
     assert hit.status == code and hit.header("x-cache") == "HIT", hit
     assert hit.header("location") == "http://t.example/b"
+
+
+# -- item 4: Location rewriting on reverse routes --------------------------------------------
+
+def _routed(magpie_factory, origin, **route):
+    return magpie_factory(routes=[dict({"host": "api.local", "origin": origin.url("")}, **route)])
+
+
+def _path_answer(code, **fields):
+    from urllib.parse import urlencode
+    return "/answer/%d?%s" % (code, urlencode(fields))
+
+
+def test_a_location_naming_the_origin_names_the_route(magpie_factory, origin):
+    m = _routed(magpie_factory, origin)
+    path = _path_answer(302, Location=origin.url("/next?a=1"),
+                        **{"Content-Location": origin.url("/doc")})
+    r = rawhttp.fetch(m.port, "GET", path, host="api.local")
+    assert r.status == 302
+    assert r.header("location") == "http://api.local/next?a=1"
+    assert r.header("content-location") == "http://api.local/doc"
+
+
+def test_a_location_elsewhere_or_with_rewriting_off_stays(magpie_factory, origin):
+    m = _routed(magpie_factory, origin)
+    other = "http://127.0.0.1:%d0/x" % origin.port  # the origin's port as a prefix of another
+    r = rawhttp.fetch(m.port, "GET", _path_answer(302, Location=other), host="api.local")
+    assert r.header("location") == other
+    r = rawhttp.fetch(m.port, "GET", _path_answer(302, Location="http://cdn.example/x"),
+                      host="api.local")
+    assert r.header("location") == "http://cdn.example/x"
+    off = _routed(magpie_factory, origin, rewrite_location=False)
+    r = rawhttp.fetch(off.port, "GET", _path_answer(302, Location=origin.url("/y")),
+                      host="api.local")
+    assert r.header("location") == origin.url("/y")
+
+
+def test_a_stored_redirect_is_rewritten_on_its_hits(magpie_factory, origin):
+    m = _routed(magpie_factory, origin)
+    path = _path_answer(301, Location=origin.url("/moved"),
+                        **{"Cache-Control": "max-age=60"})
+    first = rawhttp.fetch(m.port, "GET", path, host="api.local")
+    assert first.header("location") == "http://api.local/moved"
+    before = origin.request_count()
+    for _ in range(2):  # the second from the memory tier's prepared copy, if any
+        hit = rawhttp.fetch(m.port, "GET", path, host="api.local")
+        assert hit.header("x-cache") == "HIT", hit
+        assert hit.header("location") == "http://api.local/moved", hit
+    assert origin.request_count() == before

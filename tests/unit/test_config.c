@@ -639,6 +639,23 @@ static void test_route_compression(void **state)
     assert_int_equal(CFG_DEFAULT_ROUTE_COMPRESSION_ENABLED, -1);
 }
 
+/* routes[].rewrite_location: on unless a route says no; not a bool: an error. */
+static void test_route_rewrite_location(void **state)
+{
+    (void)state;
+    struct config *cfg = load_ok("routes:\n"
+                                 "  - { host: a.local, origin: \"http://a\" }\n"
+                                 "  - { host: b.local, origin: \"http://b\", rewrite_location: false }\n"
+                                 "  - { host: c.local, origin: \"http://c\", rewrite_location: yes }\n");
+    assert_true(config_route_find(cfg, "a.local")->rewrite_location);
+    assert_false(config_route_find(cfg, "b.local")->rewrite_location);
+    assert_true(config_route_find(cfg, "c.local")->rewrite_location);
+    config_unref(&cfg);
+    expect_errors("routes:\n  - { host: a.local, origin: \"http://a\", rewrite_location: maybe }\n",
+                  "magpie.yaml:2:60: routes[0].rewrite_location: \"maybe\" is not a boolean (use true "
+                  "or false)\n");
+}
+
 /* redirects: in order, each pattern compiled, status 301 unless given. */
 static void test_redirects(void **state)
 {
@@ -1296,6 +1313,7 @@ int main(void)
         cmocka_unit_test(test_err_cache_poison_keys),
         cmocka_unit_test(test_compression_keys),
         cmocka_unit_test(test_route_compression),
+        cmocka_unit_test(test_route_rewrite_location),
         cmocka_unit_test(test_example_file),
         cmocka_unit_test(test_err_unknown_key_suggest),
         cmocka_unit_test(test_err_unknown_key_plain),
