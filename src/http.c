@@ -114,6 +114,20 @@ static int http_mem_reserve(struct http_msg *m, size_t n)
     return 0;
 }
 
+/* Room for one more field line in m->hdrs. 0, or -1 out of memory. */
+static int http_hdrs_room(struct http_msg *m)
+{
+    if (m->nhdrs < m->hdrs_cap)
+        return 0;
+    size_t cap = m->hdrs_cap ? m->hdrs_cap * 2 : 32;
+    struct http_header *h = realloc(m->hdrs, cap * sizeof(*h));
+    if (!h)
+        return -1;
+    m->hdrs = h;
+    m->hdrs_cap = cap;
+    return 0;
+}
+
 /* Opens a string of kind k at the arena's end, closing the open one. */
 static uint32_t http_mem_open(struct http_reader *r, int k);
 
@@ -185,14 +199,8 @@ static int http_on_field(http_parser *p, const char *at, size_t n)
             r->cb_error = HTTP_ERR_TOO_MANY_HEADERS;
             return -1;
         }
-        if (m->nhdrs == m->hdrs_cap) {
-            size_t cap = m->hdrs_cap ? m->hdrs_cap * 2 : 32;
-            struct http_header *h = realloc(m->hdrs, cap * sizeof(*h));
-            if (!h)
-                return -1;
-            m->hdrs = h;
-            m->hdrs_cap = cap;
-        }
+        if (http_hdrs_room(m) < 0)
+            return -1;
         struct http_header *h = &m->hdrs[m->nhdrs++];
         memset(h, 0, sizeof(*h));
         h->value = HTTP_NO_STR;
@@ -1082,14 +1090,8 @@ int http_msg_set(struct http_msg *m, const char *name, const char *value)
     if (!value)
         return 0;
     size_t vlen = strlen(value);
-    if (m->nhdrs == m->hdrs_cap) {
-        size_t cap = m->hdrs_cap ? m->hdrs_cap * 2 : 8;
-        struct http_header *h = realloc(m->hdrs, cap * sizeof(*h));
-        if (!h)
-            return -1;
-        m->hdrs = h;
-        m->hdrs_cap = cap;
-    }
+    if (http_hdrs_room(m) < 0)
+        return -1;
     uint32_t n = http_mem_add(m, name, len), v = http_mem_add(m, value, vlen);
     if (n == HTTP_NO_STR || v == HTTP_NO_STR)
         return -1;
