@@ -42,6 +42,12 @@ int url_cache_key(bool https, const char *host, uint16_t port, const char *path,
 #define URL_ROUTED_PREFIX "routed://"
 int url_cache_key_routed(const char *host_hdr, size_t host_len, const char *path, size_t path_len,
                          char *const *ignore, size_t nignore, char *out, size_t size);
+/*
+ * ref resolved against the absolute URI base (RFC 3986 §5.2, strict: a
+ * reference with a scheme is taken as it is), into out: its length, or -1
+ * when base has no scheme or the result does not fit in size.
+ */
+int url_resolve(const char *base, const char *ref, char *out, size_t size);
 /* Writes "host:port" (brackets for IPv6) into out. */
 void url_format_hostport(char *out, size_t size, const char *host, uint16_t port);
 

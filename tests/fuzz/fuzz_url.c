@@ -77,6 +77,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ign[nign++] = fuzz_strndup(s, nul ? (size_t)(nul - s) : (size_t)(end - s));
     }
 
+    /* the bytes as a Location resolved against a base, in a small buffer
+       and a large one: a length that is the string's, and one answer */
+    static char big[KEY_MAX], little[64];
+    int nb = url_resolve("http://a/b/c/d;p?q", target, big, sizeof(big));
+    int nl = url_resolve("http://a/b/c/d;p?q", target, little, small);
+    if ((nb >= 0 && (size_t)nb != strlen(big)) ||
+        (nl >= 0 && (nb < 0 || strcmp(little, big) != 0)))
+        abort();
     struct url u;
     if (url_parse_absolute(target, tlen, &u) == 0) {
         check_host(u.host);

@@ -361,6 +361,84 @@ static void test_cache_key_routed(void **state)
                      -1);
 }
 
+/* RFC 3986 §5.4: every normal and abnormal example, against its base. */
+static void test_resolve_rfc3986(void **state)
+{
+    static const struct {
+        const char *ref, *want;
+    } rows[] = {
+        /* §5.4.1 normal */
+        {"g:h", "g:h"},
+        {"g", "http://a/b/c/g"},
+        {"./g", "http://a/b/c/g"},
+        {"g/", "http://a/b/c/g/"},
+        {"/g", "http://a/g"},
+        {"//g", "http://g"},
+        {"?y", "http://a/b/c/d;p?y"},
+        {"g?y", "http://a/b/c/g?y"},
+        {"#s", "http://a/b/c/d;p?q#s"},
+        {"g#s", "http://a/b/c/g#s"},
+        {"g?y#s", "http://a/b/c/g?y#s"},
+        {";x", "http://a/b/c/;x"},
+        {"g;x", "http://a/b/c/g;x"},
+        {"g;x?y#s", "http://a/b/c/g;x?y#s"},
+        {"", "http://a/b/c/d;p?q"},
+        {".", "http://a/b/c/"},
+        {"./", "http://a/b/c/"},
+        {"..", "http://a/b/"},
+        {"../", "http://a/b/"},
+        {"../g", "http://a/b/g"},
+        {"../..", "http://a/"},
+        {"../../", "http://a/"},
+        {"../../g", "http://a/g"},
+        /* §5.4.2 abnormal */
+        {"../../../g", "http://a/g"},
+        {"../../../../g", "http://a/g"},
+        {"/./g", "http://a/g"},
+        {"/../g", "http://a/g"},
+        {"g.", "http://a/b/c/g."},
+        {".g", "http://a/b/c/.g"},
+        {"g..", "http://a/b/c/g.."},
+        {"..g", "http://a/b/c/..g"},
+        {"./../g", "http://a/b/g"},
+        {"./g/.", "http://a/b/c/g/"},
+        {"g/./h", "http://a/b/c/g/h"},
+        {"g/../h", "http://a/b/c/h"},
+        {"g;x=1/./y", "http://a/b/c/g;x=1/y"},
+        {"g;x=1/../y", "http://a/b/c/y"},
+        {"g?y/./x", "http://a/b/c/g?y/./x"},
+        {"g?y/../x", "http://a/b/c/g?y/../x"},
+        {"g#s/./x", "http://a/b/c/g#s/./x"},
+        {"g#s/../x", "http://a/b/c/g#s/../x"},
+        {"http:g", "http:g"}, /* strict parsers */
+    };
+    char out[256];
+    (void)state;
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        int n = url_resolve("http://a/b/c/d;p?q", rows[i].ref, out, sizeof out);
+        if (n < 0 || strcmp(out, rows[i].want) != 0 || (size_t)n != strlen(rows[i].want))
+            row_fail("\"%s\": got \"%s\" (%d), want \"%s\"", rows[i].ref, n < 0 ? "" : out, n,
+                     rows[i].want);
+    }
+    rows_done();
+}
+
+/* What else a Location may be: a base without path, exact fits, no scheme. */
+static void test_resolve_bounds(void **state)
+{
+    char out[64];
+    (void)state;
+    assert_int_equal(url_resolve("http://a", "g", out, sizeof out), 10);
+    assert_string_equal(out, "http://a/g");
+    assert_int_equal(url_resolve("https://h:8443/x/y", "/z?q=1", out, sizeof out), 20);
+    assert_string_equal(out, "https://h:8443/z?q=1");
+    /* "http://a/b/c/g" is 14 bytes: 15 fit, 14 do not */
+    assert_int_equal(url_resolve("http://a/b/c/d", "g", out, 15), 14);
+    assert_int_equal(url_resolve("http://a/b/c/d", "g", out, 14), -1);
+    assert_int_equal(url_resolve("/no/scheme", "g", out, sizeof out), -1);
+    assert_int_equal(url_resolve("http://a/b", "g", out, 0), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -373,6 +451,8 @@ int main(void)
         cmocka_unit_test_setup(test_roundtrip, rows_reset),
         cmocka_unit_test(test_cache_key),
         cmocka_unit_test(test_cache_key_routed),
+        cmocka_unit_test_setup(test_resolve_rfc3986, rows_reset),
+        cmocka_unit_test(test_resolve_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
