@@ -103,7 +103,7 @@ static int client_build_request(struct client *c, const struct http_msg *m, cons
     for (size_t i = 0; i < m->nhdrs; i++) {
         const struct http_header *h = &m->hdrs[i];
         if (h->hop || client_header_rewritten(http_hname(m, h), reverse) ||
-            compress_plan_rewrites(c, http_hname(m, h)))
+            compress_plan_rewrites(c, m, h))
             continue;
         if (http_put_header(out, m, h) < 0)
             return -1;

@@ -88,11 +88,22 @@ void compress_plan_request(struct client *c, const struct http_msg *req,
     ex->coding_want = (uint8_t)plan_negotiate(c->cfg, text);
 }
 
-bool compress_plan_rewrites(const struct client *c, const char *name)
+bool compress_plan_rewrites(const struct client *c, const struct http_msg *m,
+                            const struct http_header *h)
 {
-    return c->ex->compress_on &&
-           (strcasecmp(name, "Accept-Encoding") == 0 || strcasecmp(name, "If-None-Match") == 0 ||
-            strcasecmp(name, "If-Match") == 0);
+    if (!c->ex->compress_on)
+        return false;
+    const char *name = http_hname(m, h);
+    switch (h->name_len) { /* every forwarded field asks: its length rules most out */
+    case 15:
+        return strcasecmp(name, "Accept-Encoding") == 0;
+    case 13:
+        return strcasecmp(name, "If-None-Match") == 0;
+    case 8:
+        return strcasecmp(name, "If-Match") == 0;
+    default:
+        return false;
+    }
 }
 
 /* A conditional field with the tags derived for the coding the client

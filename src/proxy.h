@@ -257,9 +257,10 @@ extern const struct sink_ops discard_sink; /* a delivery nobody reads */
    coding it gets when magpie encodes (ex->compress_on, ex->coding_want). */
 void compress_plan_request(struct client *c, const struct http_msg *req,
                            const struct cfg_route *rt);
-/* Whether the request field name goes up as compress_plan_request_fields
+/* Whether the request field h of m goes up as compress_plan_request_fields
    writes it rather than as the client sent it. */
-bool compress_plan_rewrites(const struct client *c, const char *name);
+bool compress_plan_rewrites(const struct client *c, const struct http_msg *m,
+                            const struct http_header *h);
 /* Accept-Encoding as the negotiated coding, and If-None-Match / If-Match
    with derived entity tags mapped back to the origin's. 0 or -1 (full). */
 int compress_plan_request_fields(struct client *c, const struct http_msg *req, struct buf *out);
