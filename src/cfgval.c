@@ -89,7 +89,8 @@ int config_parse_duration(const char *s, double *out)
     static const struct {
         const char *sfx;
         double mul, div;
-    } units[] = {{"", 1, 1}, {"ms", 1, 1000}, {"s", 1, 1}, {"m", 60, 1}, {"h", 3600, 1}};
+    } units[] = {{"", 1, 1},   {"ms", 1, 1000}, {"s", 1, 1},
+                 {"m", 60, 1}, {"h", 3600, 1},  {"d", 86400, 1}};
     const char *p = s, *q;
     double frac = 0, scale = 1;
     uint64_t n;
@@ -320,6 +321,8 @@ const char *cfgval_fmt_duration(double v, char *buf, size_t sz)
 
     if (v != (double)i)
         snprintf(buf, sz, "%gms", v * 1000);
+    else if (i >= 2 * 86400 && i % 86400 == 0) /* 24h stays so, 48h reads 2d */
+        snprintf(buf, sz, "%" PRIu64 "d", i / 86400);
     else if (i && i % 3600 == 0)
         snprintf(buf, sz, "%" PRIu64 "h", i / 3600);
     else if (i && i % 60 == 0)
@@ -452,7 +455,83 @@ bool config_compression_on(const struct config *cfg, const struct cfg_route *rt)
     return cfg->compression.enabled;
 }
 
+const struct cfg_cache_rule config_default_rule = {
+    .enabled = CFG_DEFAULT_RULE_ENABLED,
+    .default_ttl = CFG_DEFAULT_RULE_DEFAULT_TTL,
+    .max_ttl = CFG_DEFAULT_RULE_MAX_TTL,
+    .follow_scope = CFG_DEFAULT_FOLLOW_SCOPE,
+};
+
+const struct cfg_cache_rule *config_cache_rule(const struct config *cfg, const struct cfg_route *rt,
+                                               const char *url, size_t len)
+{
+    if (rt && rt->has_cache)
+        return &rt->cache;
+    for (size_t i = 0; i < cfg->cache.nrules; i++)
+        if (rule_re_match(cfg->cache.rules[i].re, url, len, NULL))
+            return &cfg->cache.rules[i];
+    return &config_default_rule;
+}
+
+const char *cfgval_hdr_refused(const char *name, bool request)
+{
+    static const struct {
+        const char *name;
+        int dir; /* 1: requests only, 2: responses only, 3: both */
+        const char *why;
+    } refused[] = {
+        {"Connection", 3, "is hop-by-hop: magpie manages it"},
+        {"Keep-Alive", 3, "is hop-by-hop: magpie manages it"},
+        {"Proxy-Connection", 3, "is hop-by-hop: magpie manages it"},
+        {"TE", 3, "is hop-by-hop: magpie manages it"},
+        {"Trailer", 3, "is hop-by-hop: magpie manages it"},
+        {"Upgrade", 3, "is hop-by-hop: magpie manages it"},
+        {"Proxy-Authenticate", 3, "is hop-by-hop: magpie manages it"},
+        {"Proxy-Authorization", 3, "is hop-by-hop: magpie manages it"},
+        {"Transfer-Encoding", 3, "frames the message: magpie manages it"},
+        {"Content-Length", 3, "frames the message: magpie manages it"},
+        {"Content-Encoding", 3, "describes the body as it is sent: magpie manages it"},
+        {"Content-Range", 3, "describes the body as it is sent: magpie manages it"},
+        {"Via", 3, "is magpie's own: it appends itself"},
+        {"Host", 1, "routes the request and names it in the cache: use routes[].origin"},
+        {"Cache-Status", 2, "is magpie's own: it says what the cache did"},
+        {"Age", 2, "is magpie's own: it says how old a stored response is"},
+    };
+
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        if ((refused[i].dir & (request ? 1 : 2)) && !strcasecmp(name, refused[i].name))
+            return refused[i].why;
+    return NULL;
+}
+
 /* ---- life cycle ---- */
+
+static void free_strs(char **ss, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(ss[i]);
+    free(ss);
+}
+
+static void free_hdr_edit(struct cfg_hdr_edit *e)
+{
+    for (size_t i = 0; i < e->nset; i++) {
+        free(e->set[i].name);
+        free(e->set[i].value);
+    }
+    free(e->set);
+    free_strs(e->remove, e->nremove);
+}
+
+static void free_rule(struct cfg_cache_rule *r)
+{
+    free(r->match);
+    rule_re_free(r->re);
+    free_strs(r->ignore_params, r->nignore_params);
+    free(r->targeted_field);
+    free_hdr_edit(&r->request_headers);
+    free_hdr_edit(&r->response_headers);
+}
 
 static void free_routes(struct cfg_route *rs, size_t n)
 {
@@ -460,11 +539,17 @@ static void free_routes(struct cfg_route *rs, size_t n)
         free(rs[i].host);
         free(rs[i].origin);
         free(rs[i].origin_host);
-        for (size_t j = 0; j < rs[i].ncache_ignore_params; j++)
-            free(rs[i].cache_ignore_params[j]);
-        free(rs[i].cache_ignore_params);
-        free(rs[i].cache_targeted_field);
+        free_rule(&rs[i].cache);
+        free_hdr_edit(&rs[i].request_headers);
+        free_hdr_edit(&rs[i].response_headers);
     }
+    free(rs);
+}
+
+static void free_rules(struct cfg_cache_rule *rs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free_rule(&rs[i]);
     free(rs);
 }
 
@@ -476,13 +561,6 @@ static void free_redirects(struct cfg_redirect *rs, size_t n)
         free(rs[i].to);
     }
     free(rs);
-}
-
-static void free_strs(char **ss, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(ss[i]);
-    free(ss);
 }
 
 static void config_free(struct config *cfg)
@@ -506,6 +584,7 @@ static void config_free(struct config *cfg)
     free_redirects(cfg->redirects, cfg->nredirects);
     free(cfg->purge_allow);
     free(cfg->cache.dir);
+    free_rules(cfg->cache.rules, cfg->cache.nrules);
     free_strs(cfg->compression.types, cfg->compression.ntypes);
     free(cfg);
 }

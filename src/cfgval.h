@@ -38,10 +38,14 @@ char *cfgval_dup_lower(const char *s, size_t n);
  */
 int cfgval_origin(const char *s, struct cfg_route *r);
 
+/* Why a header rule may not set or remove field name (request: toward the
+   origin, else toward the client), or NULL when it may. */
+const char *cfgval_hdr_refused(const char *name, bool request);
+
 /* Is sa in one of cs[0..n)? IPv4-mapped IPv6 addresses also match IPv4 networks. */
 bool cfgval_cidrs_match(const struct cfg_cidr *cs, size_t n, const struct sockaddr *sa);
 
-/* Back to text for messages: "250ms", "10s", "5m", "1h"; "512B", "64KiB", "16TiB". */
+/* Back to text for messages: "250ms", "10s", "5m", "1h", "2d"; "512B", "64KiB", "16TiB". */
 const char *cfgval_fmt_duration(double v, char *buf, size_t sz);
 const char *cfgval_fmt_size(uint64_t v, char *buf, size_t sz);
 

@@ -200,6 +200,7 @@ static int client_begin(struct client *c)
     buf_init(&ex->up.in, c->cfg->limits.max_header_bytes + PROXY_FEED_MAX);
     buf_init(&ex->up.out, c->cfg->limits.max_header_bytes + PROXY_OUT_MAX);
     ex->cx.obj.fd = -1;
+    ex->cx.rule = &config_default_rule;
     ex->coding_sent = CODING_NONE;
     ex->client = c;
     chain_init(&ex->fetch, &fetch_sink, c, upstream_resume_cb, c);

@@ -167,7 +167,7 @@ static int client_route(struct client *c, const struct http_msg *m, struct url *
     size_t ulen = strlen(hv) + m->target_len + 16;
     c->ex->url = malloc(ulen);
     if (c->ex->url)
-        snprintf(c->ex->url, ulen, "http://%s%s", hv, target);
+        snprintf(c->ex->url, ulen, "%s://%s%s", c->sock.tls ? "https" : "http", hv, target);
     const struct cfg_route *rt = config_route_find(c->cfg, host);
     *rtp = rt;
     if (!rt && asterisk) {
@@ -301,6 +301,8 @@ enum hook_rc request_hook_route(void *arg, struct http_msg *m)
         return HOOK_ERROR;
     }
     h->routed = true;
+    c->ex->cx.rt = h->rt;
+    c->ex->cx.rule = config_cache_rule(c->cfg, h->rt, c->ex->url, strlen(c->ex->url));
     return HOOK_NEXT;
 }
 

@@ -209,6 +209,17 @@ static size_t list_len(const yaml_node_t *v)
     return is_null(v) ? 0 : 1;
 }
 
+/* A key path into buf (CFG_PATH_MAX bytes), cut short when it is longer:
+   it only names the key in messages. */
+__attribute__((format(printf, 2, 3))) static void path_fmt(char *buf, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, CFG_PATH_MAX, fmt, ap);
+    va_end(ap);
+}
+
 /* Item i of a list value, with its path ("listen[1]") in buf. */
 static yaml_node_t *list_at(struct ctx *c, const char *path, yaml_node_t *v, size_t i, char *buf)
 {
@@ -216,7 +227,7 @@ static yaml_node_t *list_at(struct ctx *c, const char *path, yaml_node_t *v, siz
         snprintf(buf, CFG_PATH_MAX, "%s", path);
         return v;
     }
-    snprintf(buf, CFG_PATH_MAX, "%s[%zu]", path, i);
+    path_fmt(buf, "%s[%zu]", path, i);
     return yaml_document_get_node(c->doc, v->data.sequence.items.start[i]);
 }
 
@@ -310,7 +321,7 @@ SETTER(set_duration)
     if (!s)
         return;
     if (rc == -1)
-        bad(c, v, path, s, "is not a duration (use ms, s, m or h)");
+        bad(c, v, path, s, "is not a duration (use ms, s, m, h or d)");
     else if (rc || d < k->min || d > k->max)
         cfg_err(c, v->start_mark, "%s: %s is out of range (%s..%s)", path, s,
                 cfgval_fmt_duration(k->min, lo, sizeof lo),
@@ -671,27 +682,279 @@ SETTER(set_route_tls)
 }
 
 #define ROFF(f) offsetof(struct cfg_route, f)
+#define QOFF(f) offsetof(struct cfg_cache_rule, f)
 #define CFG_YEAR (365 * 24 * 3600.0)
 
-/* routes[].cache.targeted_field: a field name (RFC 9110 §5.1, a token). */
+/* A field name (RFC 9110 §5.1, a token) of at most 128 bytes. */
+static bool is_field_name(const char *s)
+{
+    size_t n = strspn(s, "!#$%&'*+-.^_`|~0123456789"
+                         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
+
+    return *s && !s[n] && n <= 128;
+}
+
+/* routes[].cache.targeted_field */
 SETTER(set_targeted_field)
 {
-    struct cfg_route *r = base;
+    struct cfg_cache_rule *r = base;
     const char *s = get_scalar(c, path, v, "a field name");
-    size_t n = s ? strspn(s, "!#$%&'*+-.^_`|~0123456789"
-                             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-                 : 0;
 
-    (void)k;
     if (!s)
         return;
-    if (!*s || s[n] || n > 128)
+    if (!is_field_name(s))
         bad(c, v, path, s, "is not a field name");
     else if (!strcasecmp(s, "Cache-Control") || !strcasecmp(s, "CDN-Cache-Control"))
         bad(c, v, path, s, "is already consulted (name the route's own field)");
     else
-        store_str(c, v, &r->cache_targeted_field, s);
+        store_str(c, v, &r->targeted_field, s);
 }
+
+/* A pattern compiled now, so that a bad one is found at load. */
+static void set_pattern(struct ctx *c, const char *path, yaml_node_t *v, char **match,
+                        struct rule_re **re)
+{
+    const char *s = get_scalar(c, path, v, "a regular expression");
+    char why[256];
+
+    if (!s)
+        return;
+    if (!(*re = rule_re_compile(s, why, sizeof why)))
+        cfg_err(c, v->start_mark, "%s: \"%.60s\" is not a regular expression (%s)", path, s, why);
+    else if (!(*match = strdup(s)))
+        oom(c, v);
+}
+
+SETTER(set_rule_match)
+{
+    struct cfg_cache_rule *r = base;
+
+    set_pattern(c, path, v, &r->match, &r->re);
+}
+
+/* follow_redirects.scope */
+SETTER(set_follow_scope)
+{
+    static const char *const names[] = {[CFG_FOLLOW_SAME_ORIGIN] = "same-origin",
+                                        [CFG_FOLLOW_SAME_SITE] = "same-site",
+                                        [CFG_FOLLOW_ANY] = "any"};
+    struct cfg_cache_rule *r = base;
+    const char *s = get_scalar(c, path, v, "a scope");
+
+    for (int i = CFG_FOLLOW_SAME_ORIGIN; s && i <= CFG_FOLLOW_ANY; i++) {
+        if (!strcmp(s, names[i])) {
+            r->follow_scope = (enum cfg_follow_scope)i;
+            return;
+        }
+    }
+    if (s)
+        bad(c, v, path, s, "is not a scope (use same-origin, same-site or any)");
+}
+
+static const struct key follow_keys[] = {
+    {.name = "max",
+     .set = set_uint,
+     .off = QOFF(follow_max),
+     .min = 0,
+     .max = CFG_FOLLOW_MAX_LIMIT},
+    {.name = "scope", .set = set_follow_scope},
+    {.name = NULL},
+};
+
+/* follow_redirects: a mapping, or true (the defaults) or false (off). */
+SETTER(set_follow)
+{
+    struct cfg_cache_rule *r = base;
+    bool on;
+
+    if (v->type == YAML_SCALAR_NODE && !is_null(v)) {
+        if (get_bool(c, path, v, &on))
+            r->follow_max = on ? CFG_DEFAULT_FOLLOW_MAX : 0;
+        return;
+    }
+    r->follow_max = CFG_DEFAULT_FOLLOW_MAX;
+    if (is_map(c, path, v))
+        walk_map(c, path, v, base, follow_keys, NULL);
+}
+
+/* A field a header rule names: never one that frames the message or
+   belongs to one hop (cfgval_hdr_refused says why). */
+static bool hdr_name_ok(struct ctx *c, const char *path, const yaml_node_t *n, const char *s,
+                        bool request)
+{
+    const char *why;
+
+    if (!is_field_name(s))
+        return bad(c, n, path, s, "is not a field name");
+    if ((why = cfgval_hdr_refused(s, request)))
+        return bad(c, n, path, s, why);
+    return true;
+}
+
+/* One visible line: a value with no control character but tab. */
+static bool hdr_value_ok(struct ctx *c, const char *path, const yaml_node_t *n, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
+            cfg_err(c, n->start_mark, "%s: must not contain control characters (CR, LF...)", path);
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool hdr_listed(char *const *names, size_t n, const char *s)
+{
+    for (size_t j = 0; j < n; j++)
+        if (!strcasecmp(names[j], s))
+            return true;
+    return false;
+}
+
+/* request_headers.set / response_headers.set: a mapping of name to value. */
+static void parse_hdr_set(struct ctx *c, const char *path, yaml_node_t *v, struct cfg_hdr_edit *e,
+                          bool request)
+{
+    size_t n;
+    char ip[CFG_PATH_MAX];
+
+    if (!is_map(c, path, v))
+        return;
+    n = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+    if (!(e->set = calloc(n ? n : 1, sizeof *e->set))) {
+        oom(c, v);
+        return;
+    }
+    for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = yaml_document_get_node(c->doc, p->key);
+        yaml_node_t *vn = yaml_document_get_node(c->doc, p->value);
+        const char *name = get_scalar(c, path, kn, "a field name"), *val;
+        bool dup = false;
+
+        if (!name || !hdr_name_ok(c, path, kn, name, request))
+            continue;
+        path_fmt(ip, "%s.%s", path, name);
+        for (size_t j = 0; j < e->nset && !dup; j++)
+            dup = !strcasecmp(e->set[j].name, name);
+        if (dup) {
+            bad(c, kn, path, name, "is set twice");
+            continue;
+        }
+        if (!(val = get_scalar(c, ip, vn, "a field value")) || !hdr_value_ok(c, ip, vn, val))
+            continue;
+        e->set[e->nset].name = strdup(name);
+        e->set[e->nset].value = strdup(val);
+        if (!e->set[e->nset].name || !e->set[e->nset].value) {
+            free(e->set[e->nset].name);
+            free(e->set[e->nset].value);
+            oom(c, vn);
+            return;
+        }
+        e->nset++;
+    }
+}
+
+/* request_headers.remove / response_headers.remove: field names. */
+static void parse_hdr_remove(struct ctx *c, const char *path, yaml_node_t *v,
+                             struct cfg_hdr_edit *e, bool request)
+{
+    size_t n = list_len(v);
+    char ip[CFG_PATH_MAX];
+
+    if (!is_list(c, path, v, true))
+        return;
+    if (!(e->remove = calloc(n ? n : 1, sizeof *e->remove))) {
+        oom(c, v);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        yaml_node_t *it = list_at(c, path, v, i, ip);
+        const char *s = get_scalar(c, ip, it, "a field name");
+
+        if (!s || !hdr_name_ok(c, ip, it, s, request))
+            continue;
+        if (hdr_listed(e->remove, e->nremove, s)) {
+            bad(c, it, ip, s, "is listed twice");
+            continue;
+        }
+        if (!(e->remove[e->nremove] = strdup(s))) {
+            oom(c, it);
+            return;
+        }
+        e->nremove++;
+    }
+}
+
+enum { HDR_SET, HDR_REMOVE };
+
+static const struct key hdr_edit_keys[] = {
+    [HDR_SET] = {.name = "set"},
+    [HDR_REMOVE] = {.name = "remove"},
+    {.name = NULL},
+};
+
+/* The edits of request_headers (k->min 1) or response_headers. The keys
+   are walked by hand: the setters need the direction. */
+static void set_hdr_edit(struct ctx *c, const char *path, yaml_node_t *v, struct cfg_hdr_edit *e,
+                         bool request)
+{
+    char cp[CFG_PATH_MAX];
+
+    if (!is_map(c, path, v))
+        return;
+    for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = yaml_document_get_node(c->doc, p->key);
+        yaml_node_t *vn = yaml_document_get_node(c->doc, p->value);
+        const char *name = get_scalar(c, path, kn, "a key name");
+        bool is_set = name && !strcmp(name, "set"), is_remove = name && !strcmp(name, "remove");
+
+        if (!name)
+            continue;
+        if (!is_set && !is_remove) {
+            unknown_key(c, path, kn, name, hdr_edit_keys);
+            continue;
+        }
+        path_fmt(cp, "%s.%s", path, name);
+        if (is_set ? e->set != NULL : e->remove != NULL) {
+            cfg_err(c, kn->start_mark, "duplicate key \"%s\"", cp);
+            continue;
+        }
+        if (is_set)
+            parse_hdr_set(c, cp, vn, e, request);
+        else
+            parse_hdr_remove(c, cp, vn, e, request);
+    }
+    for (size_t i = 0; i < e->nset; i++)
+        if (hdr_listed(e->remove, e->nremove, e->set[i].name))
+            cfg_err(c, v->start_mark, "%s: \"%s\" is both set and removed", path, e->set[i].name);
+}
+
+/* base: the struct cfg_hdr_edit pair, request first (k->off to it). */
+SETTER(set_request_headers)
+{
+    set_hdr_edit(c, path, v, FIELD(base, k, struct cfg_hdr_edit), true);
+}
+
+SETTER(set_response_headers)
+{
+    set_hdr_edit(c, path, v, FIELD(base, k, struct cfg_hdr_edit), false);
+}
+
+/* What a cache rule holds, in cache.rules and in a route's cache: block. */
+#define RULE_KEYS                                                                                  \
+    {.name = "enabled", .set = set_bool, .off = QOFF(enabled)},                                    \
+        {.name = "default_ttl", .set = set_duration, .off = QOFF(default_ttl), .max = CFG_YEAR},   \
+        {.name = "max_ttl", .set = set_duration, .off = QOFF(max_ttl), .max = CFG_YEAR},           \
+        {.name = "ignore_query_params",                                                            \
+         .set = set_list,                                                                          \
+         .off = QOFF(ignore_params),                                                               \
+         .noff = QOFF(nignore_params),                                                             \
+         .isz = sizeof(char *),                                                                    \
+         .item = param_item,                                                                       \
+         .want = "a parameter name"},                                                              \
+    {                                                                                              \
+        .name = "follow_redirects", .set = set_follow                                              \
+    }
 
 static const struct key route_compression_keys[] = {
     {.name = "enabled", .set = set_bool_int, .off = ROFF(compression_enabled)},
@@ -699,18 +962,43 @@ static const struct key route_compression_keys[] = {
 };
 
 static const struct key route_cache_keys[] = {
-    {.name = "enabled", .set = set_bool, .off = ROFF(cache_enabled)},
-    {.name = "default_ttl", .set = set_duration, .off = ROFF(cache_default_ttl), .max = CFG_YEAR},
-    {.name = "ignore_query_params",
-     .set = set_list,
-     .off = ROFF(cache_ignore_params),
-     .noff = ROFF(ncache_ignore_params),
-     .isz = sizeof(char *),
-     .item = param_item,
-     .want = "a parameter name"},
+    RULE_KEYS,
     {.name = "targeted_field", .set = set_targeted_field},
     {.name = NULL},
 };
+
+/* Defaults of every cache rule. */
+static void rule_defaults(struct cfg_cache_rule *r)
+{
+    r->enabled = CFG_DEFAULT_RULE_ENABLED;
+    r->default_ttl = CFG_DEFAULT_RULE_DEFAULT_TTL;
+    r->max_ttl = CFG_DEFAULT_RULE_MAX_TTL;
+    r->follow_scope = CFG_DEFAULT_FOLLOW_SCOPE;
+}
+
+/* A rule's one cross-key check: a cap below the default it caps. */
+static void rule_check(struct ctx *c, const char *path, const yaml_node_t *v,
+                       const struct cfg_cache_rule *r)
+{
+    char a[32], b[32];
+
+    if (r->max_ttl >= 0 && r->default_ttl > r->max_ttl)
+        cfg_err(c, v->start_mark, "%s.default_ttl (%s) must not exceed %s.max_ttl (%s)", path,
+                cfgval_fmt_duration(r->default_ttl, a, sizeof a), path,
+                cfgval_fmt_duration(r->max_ttl, b, sizeof b));
+}
+
+/* routes[].cache: the route's own rule. */
+SETTER(set_route_cache)
+{
+    struct cfg_route *r = base;
+
+    if (!is_map(c, path, v))
+        return;
+    r->has_cache = true;
+    walk_map(c, path, v, &r->cache, route_cache_keys, NULL);
+    rule_check(c, path, v, &r->cache);
+}
 
 /* The required keys come first. */
 enum { ROUTE_HOST, ROUTE_ORIGIN, ROUTE_TLS };
@@ -719,9 +1007,11 @@ static const struct key route_keys[] = {
     [ROUTE_HOST] = {.name = "host", .set = set_route_host},
     [ROUTE_ORIGIN] = {.name = "origin", .set = set_route_origin},
     [ROUTE_TLS] = {.name = "tls", .set = set_route_tls},
-    {.name = "cache", .set = set_map, .sub = route_cache_keys},
+    {.name = "cache", .set = set_route_cache},
     {.name = "compression", .set = set_map, .sub = route_compression_keys},
     {.name = "rewrite_location", .set = set_bool, .off = ROFF(rewrite_location)},
+    {.name = "request_headers", .set = set_request_headers, .off = ROFF(request_headers)},
+    {.name = "response_headers", .set = set_response_headers, .off = ROFF(response_headers)},
     {.name = NULL},
 };
 
@@ -732,8 +1022,7 @@ static void parse_route(struct ctx *c, const char *path, size_t i, yaml_node_t *
     struct cfg_route *r = &cfg->routes[i];
     char ip[CFG_PATH_MAX];
 
-    r->cache_enabled = CFG_DEFAULT_ROUTE_CACHE_ENABLED;
-    r->cache_default_ttl = CFG_DEFAULT_ROUTE_CACHE_DEFAULT_TTL;
+    rule_defaults(&r->cache);
     r->compression_enabled = CFG_DEFAULT_ROUTE_COMPRESSION_ENABLED;
     r->rewrite_location = CFG_DEFAULT_ROUTE_REWRITE_LOCATION;
     snprintf(ip, sizeof ip, "%s[%zu]", path, i);
@@ -772,19 +1061,11 @@ SETTER(set_routes)
                     cfg);
 }
 
-/* redirects[].match: compiled now, so a bad pattern is found at load. */
 SETTER(set_redirect_match)
 {
     struct cfg_redirect *r = base;
-    const char *s = get_scalar(c, path, v, "a regular expression");
-    char why[256];
 
-    if (!s)
-        return;
-    if (!(r->re = rule_re_compile(s, why, sizeof why)))
-        cfg_err(c, v->start_mark, "%s: \"%.60s\" is not a regular expression (%s)", path, s, why);
-    else if (!(r->match = strdup(s)))
-        oom(c, v);
+    set_pattern(c, path, v, &r->match, &r->re);
 }
 
 /* redirects[].to: it becomes a Location field, so no control characters. */
@@ -1064,6 +1345,7 @@ enum {
     CACHE_MEMORY,
     CACHE_SET_COOKIE,
     CACHE_STALE_ON_ERROR,
+    CACHE_RULES,
     CACHE_N
 };
 
@@ -1085,14 +1367,64 @@ SETTER(set_set_cookie)
         bad(c, v, path, s, "is not a Set-Cookie policy (use explicit, strip or never)");
 }
 
+/* The required keys come first. */
+enum { RULE_MATCH };
+
+static const struct key cache_rule_keys[] = {
+    [RULE_MATCH] = {.name = "match", .set = set_rule_match},
+    RULE_KEYS,
+    {.name = "request_headers", .set = set_request_headers, .off = QOFF(request_headers)},
+    {.name = "response_headers", .set = set_response_headers, .off = QOFF(response_headers)},
+    {.name = NULL},
+};
+
+static void parse_cache_rule(struct ctx *c, const char *path, size_t i, yaml_node_t *it,
+                             struct cfg_cache_rule *r)
+{
+    yaml_node_t *vals[CFG_MAX_KEYS] = {0};
+    char ip[CFG_PATH_MAX];
+
+    rule_defaults(r);
+    snprintf(ip, sizeof ip, "%s[%zu]", path, i);
+    if (it->type != YAML_MAPPING_NODE) {
+        type_err(c, ip, it, "a mapping");
+        return;
+    }
+    walk_map(c, ip, it, r, cache_rule_keys, vals);
+    require_keys(c, ip, it, cache_rule_keys, vals, RULE_MATCH + 1);
+    rule_check(c, ip, it, r);
+}
+
+/* cache.rules: a list of mappings, in order. */
+SETTER(set_cache_rules)
+{
+    struct config *cfg = base;
+    size_t n = list_len(v);
+
+    if (!is_list(c, path, v, false))
+        return;
+    if (!(cfg->cache.rules = calloc(n ? n : 1, sizeof *cfg->cache.rules))) {
+        oom(c, v);
+        return;
+    }
+    cfg->cache.nrules = n;
+    for (size_t i = 0; i < n; i++)
+        parse_cache_rule(c, path, i,
+                         yaml_document_get_node(c->doc, v->data.sequence.items.start[i]),
+                         &cfg->cache.rules[i]);
+}
+
 static const struct key cache_keys[] = {
     [CACHE_ENABLED] = {.name = "enabled", .set = set_bool, .off = OFF(cache.enabled)},
     [CACHE_DIR] = {.name = "dir", .set = set_path, .off = OFF(cache.dir)},
     [CACHE_MAX] = SIZE64("max_size", cache.max_size, MIB, 16 * TIB),
     [CACHE_OBJECT] = SIZE64("max_object_size", cache.max_object_size, KIB, 16 * TIB),
     [CACHE_MEMORY] = SIZE64("memory_size", cache.memory_size, 0, 64 * GIB),
-    [CACHE_SET_COOKIE] = {.name = "set_cookie", .set = set_set_cookie, .off = OFF(cache.set_cookie)},
+    [CACHE_SET_COOKIE] = {.name = "set_cookie",
+                          .set = set_set_cookie,
+                          .off = OFF(cache.set_cookie)},
     [CACHE_STALE_ON_ERROR] = DURATION("stale_on_error", cache.stale_on_error, 0, CFG_YEAR),
+    [CACHE_RULES] = {.name = "rules", .set = set_cache_rules},
     [CACHE_N] = {.name = NULL},
 };
 

@@ -20,15 +20,59 @@ enum log_level { LOGL_ERROR, LOGL_WARN, LOGL_INFO, LOGL_DEBUG };
 struct cfg_listen {
     struct sockaddr_storage addr;
     socklen_t addrlen;
-    char text[64]; /* as written: "127.0.0.1:3128", "[::1]:3128" */
+    char text[64];  /* as written: "127.0.0.1:3128", "[::1]:3128" */
     char *tls_cert; /* TLS listener: PEM certificate chain path; NULL: plain */
     char *tls_key;  /* TLS listener: PEM private key path; NULL: plain */
 };
 
 struct cfg_cidr {
-    int family; /* AF_INET or AF_INET6 */
+    int family;       /* AF_INET or AF_INET6 */
     uint8_t addr[16]; /* network bytes, host bits zeroed */
     unsigned prefix;
+};
+
+/* A header rule's edits: fields set (replacing the message's own lines of
+   that name) and fields removed. Names are field names (tokens); values
+   one line of visible text. */
+struct cfg_hdr_field {
+    char *name;
+    char *value;
+};
+
+struct cfg_hdr_edit {
+    struct cfg_hdr_field *set;
+    size_t nset;
+    char **remove;
+    size_t nremove;
+};
+
+/* follow_redirects.scope: where a redirect magpie follows may lead. */
+enum cfg_follow_scope {
+    CFG_FOLLOW_SAME_ORIGIN, /* scheme, host and port of the URL asked for */
+    CFG_FOLLOW_SAME_SITE,   /* the same registrable domain; http may become https */
+    CFG_FOLLOW_ANY,
+};
+
+struct rule_re;
+
+/*
+ * How the cache treats the URLs a rule matches: an entry of cache.rules, or
+ * a route's cache: block (match NULL: every URL routed to it). A request
+ * is governed by exactly one (config_cache_rule).
+ */
+struct cfg_cache_rule {
+    char *match;          /* the pattern as written; NULL for a route's own */
+    struct rule_re *re;   /* compiled once, at load */
+    bool enabled;         /* false: these requests bypass the cache */
+    double default_ttl;   /* seconds of freshness when the origin gives none; -1: none */
+    double max_ttl;       /* seconds: a cap on any freshness lifetime; -1: none */
+    char **ignore_params; /* query parameters left out of the cache key */
+    size_t nignore_params;
+    char *targeted_field; /* routes: checked before CDN-Cache-Control; or NULL */
+    unsigned follow_max;  /* follow_redirects.max; 0: redirects go to the client */
+    enum cfg_follow_scope follow_scope;
+    /* toward the origin, and toward the client */
+    struct cfg_hdr_edit request_headers, response_headers;
 };
 
 struct cfg_route {
@@ -39,16 +83,13 @@ struct cfg_route {
     uint16_t origin_port;
     bool tls_verify;     /* https origins: the route's tls.verify, else upstream.tls.verify */
     bool tls_verify_set; /* the route said tls.verify itself */
-    bool cache_enabled;  /* cache.enabled; false: this route's requests bypass the cache */
-    double cache_default_ttl;   /* cache.default_ttl, seconds; -1 when unset (none) */
-    char **cache_ignore_params; /* cache.ignore_query_params: left out of the cache key */
-    size_t ncache_ignore_params;
-    char *cache_targeted_field; /* cache.targeted_field: checked before CDN-Cache-Control; or NULL */
-    int compression_enabled;    /* compression.enabled: 1 or 0; -1 unset (the global one decides) */
-    bool rewrite_location;      /* Location naming the origin goes out naming the route's host */
+    bool has_cache;      /* the route has a cache: block, which is its rule */
+    struct cfg_cache_rule cache; /* cache: (match NULL); its header edits stay empty */
+    int compression_enabled; /* compression.enabled: 1 or 0; -1 unset (the global one decides) */
+    bool rewrite_location;   /* Location naming the origin goes out naming the route's host */
+    /* request_headers and response_headers, for every request routed here */
+    struct cfg_hdr_edit request_headers, response_headers;
 };
-
-struct rule_re;
 
 /* redirects[]: answered by magpie before the cache and the origin. */
 struct cfg_redirect {
@@ -68,7 +109,7 @@ enum cfg_set_cookie {
 struct config {
     int refs;
     unsigned long gen; /* unique per loaded config, never reused */
-    char *path; /* NULL for the embedded defaults */
+    char *path;        /* NULL for the embedded defaults */
 
     struct cfg_listen *listen;
     size_t nlisten;
@@ -89,8 +130,8 @@ struct config {
 
     struct {
         unsigned max_connections;
-        size_t max_header_bytes;   /* whole request head -> 431 */
-        size_t max_uri_bytes;      /* request target -> 414 */
+        size_t max_header_bytes;      /* whole request head -> 431 */
+        size_t max_uri_bytes;         /* request target -> 414 */
         double client_header_timeout; /* seconds, to receive a request head */
         double client_idle_timeout;   /* seconds of no progress otherwise */
         double shutdown_timeout;      /* SIGTERM drain limit */
@@ -142,18 +183,24 @@ struct config {
         uint64_t max_object_size; /* one stored response, 1KiB..max_size */
         uint64_t memory_size;     /* hot objects kept in RAM; 0: no memory tier */
         enum cfg_set_cookie set_cookie;
-        double stale_on_error;    /* seconds a stale response may stand in for an unreachable origin */
+        double stale_on_error; /* seconds a stale response may stand in for an unreachable origin */
+        /* cache.rules: after the routes' own, the first whose pattern
+           matches the absolute URL governs */
+        struct cfg_cache_rule *rules;
+        size_t nrules;
     } cache;
 
     struct {
-        bool enabled;                      /* on-the-fly compression (routes may override) */
-        enum coding encodings[CODING_KNOWN]; /* offered, magpie's preference first: zstd, br, gzip */
+        bool enabled; /* on-the-fly compression (routes may override) */
+        enum coding
+            encodings[CODING_KNOWN]; /* offered, magpie's preference first: zstd, br, gzip */
         size_t nencodings;
-        char **types;                      /* media type patterns: a whole type, "text/" + star, "application/" + star + "+json" */
+        char **types; /* media type patterns: a whole type, "text/" + star, "application/" + star +
+                         "+json" */
         size_t ntypes;
-        uint64_t min_size;                 /* known lengths under it go as they are */
-        int level[CODING_KNOWN];           /* per coding: level[CODING_GZIP] etc. */
-        bool decompress;                   /* decode for clients that do not accept a coding */
+        uint64_t min_size;       /* known lengths under it go as they are */
+        int level[CODING_KNOWN]; /* per coding: level[CODING_GZIP] etc. */
+        bool decompress;         /* decode for clients that do not accept a coding */
     } compression;
 };
 
@@ -183,12 +230,16 @@ struct config {
 #define CFG_DEFAULT_CACHE_MAX_OBJECT_SIZE (UINT64_C(256) << 20) /* 256MiB */
 #define CFG_DEFAULT_CACHE_MEMORY_SIZE (UINT64_C(64) << 20)      /* 64MiB */
 #define CFG_DEFAULT_CACHE_SET_COOKIE CFG_SET_COOKIE_EXPLICIT
-#define CFG_DEFAULT_CACHE_STALE_ON_ERROR 600.0                  /* 10m */
+#define CFG_DEFAULT_CACHE_STALE_ON_ERROR 600.0   /* 10m */
 #define CFG_DEFAULT_PURGE_ALLOW_V4 "127.0.0.0/8" /* admin.purge_allow: [V4, V6] */
 #define CFG_DEFAULT_PURGE_ALLOW_V6 "::1/128"
 #define CFG_DEFAULT_REDIRECT_STATUS 301
-#define CFG_DEFAULT_ROUTE_CACHE_ENABLED true
-#define CFG_DEFAULT_ROUTE_CACHE_DEFAULT_TTL (-1.0) /* none */
+#define CFG_DEFAULT_RULE_ENABLED true
+#define CFG_DEFAULT_RULE_DEFAULT_TTL (-1.0) /* none */
+#define CFG_DEFAULT_RULE_MAX_TTL (-1.0)     /* none */
+#define CFG_DEFAULT_FOLLOW_MAX 5            /* follow_redirects given without max */
+#define CFG_FOLLOW_MAX_LIMIT 20
+#define CFG_DEFAULT_FOLLOW_SCOPE CFG_FOLLOW_SAME_ORIGIN
 #define CFG_DEFAULT_ROUTE_REWRITE_LOCATION true
 #define CFG_DEFAULT_ROUTE_COMPRESSION_ENABLED (-1) /* unset: compression.enabled decides */
 #define CFG_DEFAULT_COMPRESSION_ENABLED false
@@ -220,10 +271,19 @@ bool config_purge_allowed(const struct config *cfg, const struct sockaddr *sa);
 const struct cfg_route *config_route_find(const struct config *cfg, const char *host);
 /* Whether responses on route rt (NULL: forward mode) are compressed. */
 bool config_compression_on(const struct config *cfg, const struct cfg_route *rt);
+/*
+ * The cache rule governing url (absolute, len bytes) on route rt (NULL:
+ * forward mode): the route's own cache: block, else the first of
+ * cache.rules whose pattern matches, else config_default_rule. Never NULL.
+ */
+const struct cfg_cache_rule *config_cache_rule(const struct config *cfg, const struct cfg_route *rt,
+                                               const char *url, size_t len);
+/* What governs a URL no rule names: cached per RFC 9111 alone. */
+extern const struct cfg_cache_rule config_default_rule;
 /* May a CONNECT request reach this port? Never with an empty list. */
 bool config_connect_port_allowed(const struct config *cfg, uint16_t port);
 
-/* "250ms", "10s", "5m", "1h" (a bare number is seconds). 0 on success. */
+/* "250ms", "10s", "5m", "1h", "30d" (a bare number is seconds). 0 on success. */
 int config_parse_duration(const char *s, double *out);
 /* "512", "512B", "64KiB", "1MiB", "1GiB", "1TiB". 0 on success. */
 int config_parse_size(const char *s, uint64_t *out);

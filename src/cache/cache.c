@@ -168,7 +168,8 @@ bool cache_stored_facts(struct cache_xchg *x, struct cache_resp *r)
     const struct http_msg *m = cache_stored_msg(x);
     if (!m)
         return false;
-    cache_facts(m, x->rt, x->obj.request_time, x->obj.response_time, r);
+    cache_facts(m, x->rt != NULL, x->rule->targeted_field, x->obj.request_time,
+                x->obj.response_time, r);
     return true;
 }
 
@@ -245,7 +246,7 @@ static int cache_lookup(struct client *c, const struct http_msg *m)
         return 0;
     }
     time_t now = (time_t)ev_now(c->srv->loop);
-    double lifetime = policy_freshness_lifetime(&r, x->default_ttl);
+    double lifetime = policy_freshness_lifetime(&r, x->rule->default_ttl, x->rule->max_ttl);
     double age = policy_current_age(&r, now);
     enum policy_use use = policy_use(&x->req_cc, &r, lifetime, age);
     if (c->phantom || use == USE_REVALIDATE) {
@@ -277,7 +278,8 @@ int cache_purge(struct client *c, const struct http_msg *m, bool https, const ch
                 uint16_t port, const char *path, size_t path_len, const struct cfg_route *rt)
 {
     char key[CACHE_KEY_MAX];
-    if (cache_key_for(rt, rt ? cache_hval(m, "Host") : NULL, https, host, port, path, path_len,
+    if (cache_key_for(rt, c->ex->cx.rule, rt ? cache_hval(m, "Host") : NULL, https, host, port,
+                      path, path_len,
                       key, sizeof(key)) < 0)
         return -1;
     return cache_remove(c->srv, key);
@@ -293,14 +295,14 @@ enum cache_decision cache_request(struct client *c, const struct http_msg *m, bo
     x->result = CACHE_BYPASS;
     if (!st)
         return CACHE_GO_UP; /* no store: nothing to look up or invalidate */
-    x->rt = rt;
-    if (cache_key_for(rt, rt ? cache_hval(m, "Host") : NULL, https, host, port, path, path_len,
+    if (cache_key_for(rt, c->ex->cx.rule, rt ? cache_hval(m, "Host") : NULL, https, host, port,
+                      path, path_len,
                       key, sizeof(key)) < 0)
         return CACHE_GO_UP;
     x->key = strdup(key);
     if (!x->key)
         return CACHE_GO_UP;
-    if ((rt && !rt->cache_enabled) ||
+    if (!x->rule->enabled ||
         (c->ex->method_id != HTTP_M_GET && c->ex->method_id != HTTP_M_HEAD))
         return CACHE_GO_UP;
     if (!c->ex->bodiless)
@@ -309,7 +311,6 @@ enum cache_decision cache_request(struct client *c, const struct http_msg *m, bo
     if (x->req_cc.no_store)
         return CACHE_GO_UP;
     x->req_auth = http_find(m, "Authorization") != NULL;
-    x->default_ttl = rt ? rt->cache_default_ttl : -1;
     x->lookup = true;
     x->result = CACHE_MISS;
     if (cache_lookup(c, m))
@@ -522,10 +523,11 @@ static void cache_store_response(struct client *c, const struct http_msg *m)
         return;
     time_t now = (time_t)ev_now(c->srv->loop);
     struct cache_resp r;
-    cache_facts(m, x->rt, (time_t)c->ex->started, now, &r);
-    if (!policy_storable(c->ex->method_id, &x->req_cc, x->req_auth, &r, x->default_ttl))
+    cache_facts(m, x->rt != NULL, x->rule->targeted_field, (time_t)c->ex->started, now, &r);
+    if (!policy_storable(c->ex->method_id, &x->req_cc, x->req_auth, &r,
+                         x->rule->default_ttl))
         return;
-    if (policy_freshness_lifetime(&r, x->default_ttl) <= 0 && !r.has_etag &&
+    if (policy_freshness_lifetime(&r, x->rule->default_ttl, x->rule->max_ttl) <= 0 && !r.has_etag &&
         r.last_modified < 0)
         return; /* stale at once and impossible to validate: never reusable */
     if (m->content_length > 0 && (uint64_t)m->content_length > c->cfg->cache.max_object_size)

@@ -72,7 +72,7 @@ struct cache_xchg {
     char *key;      /* primary cache key */
     const struct cfg_route *rt; /* the reverse route (of the exchange's config), or NULL */
     struct cc req_cc;
-    double default_ttl;
+    const struct cfg_cache_rule *rule; /* governs the request (config_cache_rule); never NULL */
     struct store_obj obj; /* the stored response being served (fd >= 0) */
     struct http_reader *head; /* parses obj.head */
     uint64_t body_off, body_left; /* serving progress */

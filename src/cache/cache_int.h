@@ -62,10 +62,10 @@ struct cache_prep {
 enum coding cache_stored_coding(const struct http_msg *m);
 /* The value of the first field called name, or NULL. */
 const char *cache_hval(const struct http_msg *m, const char *name);
-/* The freshness facts of a response head; rt, the reverse route the
-   response came through (NULL in forward mode), adds its targeted fields
-   (RFC 9213). */
-void cache_facts(const struct http_msg *m, const struct cfg_route *rt, time_t req_t,
+/* The freshness facts of a response head; a response routed through a
+   reverse route heeds targeted fields (RFC 9213): field (the rule's, or
+   NULL), then CDN-Cache-Control. */
+void cache_facts(const struct http_msg *m, bool routed, const char *field, time_t req_t,
                  time_t resp_t, struct cache_resp *r);
 /* key.c: every Vary field of m joined with ", " into out; false if they
    do not fit. */
@@ -77,11 +77,13 @@ bool cache_variant(const struct client *c, const char *vary, char *out, size_t s
    so that no request's own value says what the origin saw. */
 bool cache_vary_rewritten(const char *vary, const struct cfg_route *rt);
 /* key.c: the primary key of a target; rt is the reverse route (NULL in
-   forward mode), host_hdr its request's Host. 0, or -1 if it does not fit. */
-int cache_key_for(const struct cfg_route *rt, const char *host_hdr, bool https, const char *host,
-                  uint16_t port, const char *path, size_t path_len, char *key, size_t size);
-/* key.c: the key a Location or Content-Location names, by the rule of c's
-   request. 0, or -1. */
+   forward mode), host_hdr its request's Host, rule what governs it. 0, or
+   -1 if it does not fit. */
+int cache_key_for(const struct cfg_route *rt, const struct cfg_cache_rule *rule,
+                  const char *host_hdr, bool https, const char *host, uint16_t port,
+                  const char *path, size_t path_len, char *key, size_t size);
+/* key.c: the key a Location or Content-Location names, by the rule that
+   governs what it names. 0, or -1. */
 int cache_ref_key(struct client *c, const char *ref, char *out, size_t size);
 /* The open stored response's head, parsed on first use; NULL if it is not
    a valid response head. */

@@ -12,10 +12,9 @@
 #include "cache/cache_int.h"
 #include "proxy.h"
 
-static void cache_targeted(const struct http_msg *m, const struct cfg_route *rt,
-                           struct cache_resp *r);
+static void cache_targeted(const struct http_msg *m, const char *field, struct cache_resp *r);
 
-void cache_facts(const struct http_msg *m, const struct cfg_route *rt, time_t req_t,
+void cache_facts(const struct http_msg *m, bool routed, const char *field, time_t req_t,
                  time_t resp_t, struct cache_resp *r)
 {
     memset(r, 0, sizeof(*r));
@@ -50,8 +49,8 @@ void cache_facts(const struct http_msg *m, const struct cfg_route *rt, time_t re
             r->has_etag = true;
         }
     }
-    if (rt)
-        cache_targeted(m, rt, r);
+    if (routed)
+        cache_targeted(m, field, r);
 }
 
 /* Every Vary field of m joined with ", " into out; false when they do not
@@ -63,8 +62,8 @@ bool cache_vary_of(const struct http_msg *m, char *out, size_t size)
     for (size_t i = 0; i < m->nhdrs; i++) {
         if (strcasecmp(http_hname(m, &m->hdrs[i]), "Vary") != 0)
             continue;
-        int n = snprintf(out + len, size - len, "%s%s", len ? ", " : "",
-                         http_hvalue(m, &m->hdrs[i]));
+        int n =
+            snprintf(out + len, size - len, "%s%s", len ? ", " : "", http_hvalue(m, &m->hdrs[i]));
         if (n < 0 || (size_t)n >= size - len) {
             out[len] = '\0';
             return false;
@@ -78,7 +77,7 @@ bool cache_vary_of(const struct http_msg *m, char *out, size_t size)
 struct cache_fields {
     const struct http_msg *req;
     const char *accept_encoding; /* compression on: the negotiated coding stands for the field */
-    bool overflow; /* a combined value did not fit: no key */
+    bool overflow;               /* a combined value did not fit: no key */
     char buf[CACHE_VARIANT_MAX];
 };
 
@@ -92,7 +91,8 @@ struct cache_fields {
 static const char *cache_req_field(const char *name, void *arg)
 {
     struct cache_fields *f = arg;
-    if (f->accept_encoding && strcmp(name, "accept-encoding") == 0) /* Vary names come lower-cased */
+    if (f->accept_encoding &&
+        strcmp(name, "accept-encoding") == 0) /* Vary names come lower-cased */
         return f->accept_encoding;
     bool over;
     const char *v = http_msg_value(f->req, name, true, f->buf, sizeof(f->buf), &over);
@@ -142,10 +142,9 @@ bool cache_vary_rewritten(const char *vary, const struct cfg_route *rt)
  * non-empty value (the route's own, then CDN-Cache-Control) decides
  * instead of Cache-Control and Expires. An invalid one is ignored.
  */
-static void cache_targeted(const struct http_msg *m, const struct cfg_route *rt,
-                           struct cache_resp *r)
+static void cache_targeted(const struct http_msg *m, const char *field, struct cache_resp *r)
 {
-    const char *names[] = {rt->cache_targeted_field, "CDN-Cache-Control"};
+    const char *names[] = {field, "CDN-Cache-Control"};
     struct cache_fields f;
     f.req = m;
     f.accept_encoding = NULL;
@@ -171,40 +170,50 @@ const char *cache_hval(const struct http_msg *m, const char *name)
  * The primary key of a target: a reverse route's request is keyed on the
  * Host as forwarded (two hosts routed to one origin, or "h:9999" and "h",
  * never share entries); a forward request on its absolute URI. rt is the
- * route (NULL in forward mode), host_hdr the Host field value.
+ * route (NULL in forward mode), host_hdr the Host field value; the rule
+ * names the query parameters left out.
  */
-int cache_key_for(const struct cfg_route *rt, const char *host_hdr, bool https,
-                         const char *host, uint16_t port, const char *path, size_t path_len,
-                         char *key, size_t size)
+int cache_key_for(const struct cfg_route *rt, const struct cfg_cache_rule *rule,
+                  const char *host_hdr, bool https, const char *host, uint16_t port,
+                  const char *path, size_t path_len, char *key, size_t size)
 {
-    char *const *ign = rt ? rt->cache_ignore_params : NULL;
-    size_t nign = rt ? rt->ncache_ignore_params : 0;
     if (rt)
-        return host_hdr ? url_cache_key_routed(host_hdr, strlen(host_hdr), path, path_len, ign,
-                                               nign, key, size)
+        return host_hdr ? url_cache_key_routed(host_hdr, strlen(host_hdr), path, path_len,
+                                               rule->ignore_params, rule->nignore_params, key, size)
                         : -1;
-    return url_cache_key(https, host, port, path, path_len, ign, nign, key, size);
+    return url_cache_key(https, host, port, path, path_len, rule->ignore_params,
+                         rule->nignore_params, key, size);
 }
 
-/* The key of a Location or Content-Location, if it names the request's
-   origin (or, on a reverse route, its Host), by the request's own rule. */
+/* "scheme://authority" of the exchange's URL: the base of a reference
+   that starts with "/". Its length, or 0. */
+static size_t cache_url_origin(const struct client *c)
+{
+    const char *url = c->ex->url, *auth = url ? strstr(url, "://") : NULL;
+    return auth ? (size_t)(auth + 3 - url) + strcspn(auth + 3, "/?#") : 0;
+}
+
 int cache_ref_key(struct client *c, const char *ref, char *out, size_t size)
 {
     const struct cfg_route *rt = c->ex->cx.rt;
-    const struct http_msg *req = http_reader_msg(c->reader);
-    const char *hh = req ? cache_hval(req, "Host") : NULL;
-    const struct upstream *up = &c->ex->up;
+    char abs[CACHE_KEY_MAX];
     struct url u;
-    if (ref[0] == '/' && ref[1] != '/')
-        return cache_key_for(rt, hh, up->https, up->host, up->port, ref, strcspn(ref, "#"), out,
-                             size);
+    size_t olen = cache_url_origin(c);
+    if (ref[0] == '/' && ref[1] != '/') {
+        if (!olen ||
+            (size_t)snprintf(abs, sizeof(abs), "%.*s%s", (int)olen, c->ex->url, ref) >= sizeof(abs))
+            return -1;
+        ref = abs;
+    }
     if (url_parse_absolute(ref, strlen(ref), &u) < 0)
         return -1;
+    const struct cfg_cache_rule *rule = config_cache_rule(c->cfg, rt, ref, strlen(ref));
     if (!rt)
-        return cache_key_for(NULL, NULL, u.https, u.host, u.port, u.path, u.path_len, out, size);
+        return cache_key_for(NULL, rule, NULL, u.https, u.host, u.port, u.path, u.path_len, out,
+                             size);
     /* a routed key: the reference's authority as written stands for the Host */
     const char *auth = strstr(ref, "://") + 3;
     size_t alen = strcspn(auth, "/?#");
-    return url_cache_key_routed(auth, alen, u.path, u.path_len, rt->cache_ignore_params,
-                                rt->ncache_ignore_params, out, size);
+    return url_cache_key_routed(auth, alen, u.path, u.path_len, rule->ignore_params,
+                                rule->nignore_params, out, size);
 }

@@ -502,14 +502,17 @@ bool policy_understood_status(int status)
 }
 
 /*
- * A route's default_ttl stands in for the origin's missing freshness, but
- * not on errors that are not heuristically cacheable: a 500, 502 or 503
- * from a struggling origin must not be pinned for default_ttl.
+ * A rule's default_ttl stands in for the origin's missing freshness, but
+ * not on errors that are not heuristically cacheable (a 500, 502 or 503
+ * from a struggling origin must not be pinned for default_ttl), nor on
+ * temporary redirects: a 302 to a freshly signed URL or a login page is
+ * meant for this request alone (RFC 9110 §15.4).
  */
 static bool policy_default_applies(int status, double default_ttl)
 {
     return default_ttl >= 0 && policy_understood_status(status) &&
-           (status < 400 || policy_heuristic_status(status));
+           (status < 400 || policy_heuristic_status(status)) && status != 302 && status != 303 &&
+           status != 307;
 }
 
 static bool policy_explicit_freshness(const struct cache_resp *r)
@@ -551,7 +554,7 @@ static double policy_heuristic(const struct cache_resp *r)
     return v < POLICY_HEURISTIC_MAX ? v : POLICY_HEURISTIC_MAX;
 }
 
-double policy_freshness_lifetime(const struct cache_resp *r, double default_ttl)
+static double policy_lifetime(const struct cache_resp *r, double default_ttl)
 {
     if (r->cc.s_maxage != CC_UNSET)
         return policy_nonneg((double)r->cc.s_maxage);
@@ -567,6 +570,12 @@ double policy_freshness_lifetime(const struct cache_resp *r, double default_ttl)
     if (policy_heuristic_status(r->status))
         return policy_heuristic(r);
     return 0;
+}
+
+double policy_freshness_lifetime(const struct cache_resp *r, double default_ttl, double max_ttl)
+{
+    double v = policy_lifetime(r, default_ttl);
+    return max_ttl >= 0 && v > max_ttl ? max_ttl : v;
 }
 
 /*
@@ -652,8 +661,7 @@ bool policy_explicitly_cacheable(const struct cache_resp *r)
     /* fresh for no time (max-age=0, an Expires already past) is a
        revalidation per reuse: the origin's 304 for the next client does not
        hand it the first client's Set-Cookie */
-    return r->cc.public_ ||
-           (policy_explicit_freshness(r) && policy_freshness_lifetime(r, -1) > 0);
+    return r->cc.public_ || (policy_explicit_freshness(r) && policy_lifetime(r, -1) > 0);
 }
 
 bool policy_invalidates(enum http_method_id method, int status)
@@ -823,8 +831,7 @@ static bool vary_single(const char *vary, char *name)
 {
     const char *p = vary, *start;
     size_t len;
-    if (!vary_next(p, &start, &len) || len >= POLICY_VARY_NAME_MAX ||
-        (len == 1 && start[0] == '*'))
+    if (!vary_next(p, &start, &len) || len >= POLICY_VARY_NAME_MAX || (len == 1 && start[0] == '*'))
         return false;
     for (size_t i = 0; i < len; i++) {
         if (!policy_tchar(start[i]))

@@ -89,14 +89,14 @@ bool policy_understood_status(int status);
  * stored? method is the request method; req_authorization whether the
  * request had Authorization (allowed only with public, s-maxage or
  * must-revalidate, §3.5); default_ttl >= 0 makes responses without explicit
- * freshness storable (a route's cache.default_ttl), -1 means none. Besides
+ * freshness storable (a cache rule's default_ttl), -1 means none. Besides
  * that: GET or HEAD, an understood status, no no-store (request or
  * response), no private, no Vary: *, and then explicit freshness
  * (s-maxage, max-age, Expires), public, or a heuristically cacheable
  * status. default_ttl does not apply to 4xx/5xx statuses outside the
  * heuristic list (500, 502, 503, 401, ...), so an origin's transient
- * error is never kept for default_ttl; only explicit freshness or public
- * stores those.
+ * error is never kept for default_ttl, nor to the temporary redirects 302,
+ * 303 and 307; only explicit freshness or public stores those.
  */
 bool policy_storable(enum http_method_id method, const struct cc *req_cc, bool req_authorization,
                      const struct cache_resp *r, double default_ttl);
@@ -107,9 +107,9 @@ bool policy_storable(enum http_method_id method, const struct cc *req_cc, bool r
  * default_ttl when >= 0 (for the statuses policy_storable applies it to),
  * else the heuristic for heuristically cacheable statuses: 10% of the time
  * from Last-Modified to Date (or response_time), at most 24 h; else 0.
- * Never negative.
+ * Never negative, and never over max_ttl when that is >= 0 (a rule's cap).
  */
-double policy_freshness_lifetime(const struct cache_resp *r, double default_ttl);
+double policy_freshness_lifetime(const struct cache_resp *r, double default_ttl, double max_ttl);
 /* Current age in seconds (§4.2.3). A response delay or resident time below
  * 0 (a clock stepped back) counts as 0. */
 double policy_current_age(const struct cache_resp *r, time_t now);

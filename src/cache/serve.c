@@ -192,7 +192,8 @@ static struct cache_prep *cache_prep_build(struct cache_xchg *x)
     struct cache_prep *p = NULL;
     if (cache_put_stored_head(&b, m, m->status, NULL) == 0 && cache_put_via(&via, m) == 0 &&
         (p = malloc(sizeof(*p) + buf_used(&b) + buf_used(&via)))) {
-        cache_facts(m, x->rt, x->obj.request_time, x->obj.response_time, &p->r);
+        cache_facts(m, x->rt != NULL, x->rule->targeted_field, x->obj.request_time,
+                    x->obj.response_time, &p->r);
         p->minor = m->minor;
         p->coding = (uint8_t)cache_stored_coding(m);
         p->has_location = http_find(m, "Location") || http_find(m, "Content-Location");

@@ -14,8 +14,8 @@
 #include <stdio.h>
 
 #include "cache/cache_int.h"
-#include "config.h"
 #include "cache/policy.h"
+#include "config.h"
 #include "fuzz.h"
 #include "http.h"
 
@@ -157,9 +157,7 @@ static void decide(const struct http_msg *rsp, const struct http_msg *req, uint8
     struct cache_resp r;
     /* bit 2 and 3: a reverse route, with or without its own targeted field,
        so CDN-Cache-Control (RFC 9213) and the route's field are parsed too */
-    struct cfg_route rt = {.cache_enabled = true, .cache_default_ttl = -1,
-                           .cache_targeted_field = (opt & 8) ? "Magpie-Cache-Control" : NULL};
-    cache_facts(rsp, (opt & 4) ? &rt : NULL, NOW - 2, NOW - 1, &r);
+    cache_facts(rsp, opt & 4, (opt & 8) ? "Magpie-Cache-Control" : NULL, NOW - 2, NOW - 1, &r);
     struct cc req_cc;
     cc_init(&req_cc);
     for (size_t i = 0; req && i < req->nhdrs; i++)
@@ -167,7 +165,9 @@ static void decide(const struct http_msg *rsp, const struct http_msg *req, uint8
             cc_parse(&req_cc, http_hvalue(req, &req->hdrs[i]));
     double ttl = (opt & 64) ? 300.0 : -1.0;
     (void)policy_storable(method, &req_cc, opt & 128, &r, ttl);
-    double life = policy_freshness_lifetime(&r, ttl), age = policy_current_age(&r, NOW);
+    /* bit 0: a rule's max_ttl caps it */
+    double life = policy_freshness_lifetime(&r, ttl, (opt & 1) ? 60.0 : -1.0),
+           age = policy_current_age(&r, NOW);
     if (isnan(life) || isnan(age) || life < 0 || age < 0)
         abort();
     (void)policy_use(req ? &req_cc : NULL, &r, life, age);

@@ -40,10 +40,11 @@ static void test_parse_duration(void **state)
     static const struct {
         const char *in;
         double want;
-    } ok[] = {{"250ms", 0.25}, {"10s", 10},   {"5m", 300},  {"1h", 3600},    {"7", 7},
-              {"0", 0},        {"1.5s", 1.5}, {"0.5m", 30}, {"2.25h", 8100}, {"1.5ms", 0.0015}};
-    static const char *const bad[] = {"",    "s",   "10x", "-1s",  "1.s", ".5s",   "10 s",
-                                      "1e3", "10S", "1d",  "10ss", "+1s", "1.2.3s"};
+    } ok[] = {{"250ms", 0.25}, {"10s", 10},       {"5m", 300},      {"1h", 3600},
+              {"7", 7},        {"0", 0},          {"1.5s", 1.5},    {"0.5m", 30},
+              {"2.25h", 8100}, {"1.5ms", 0.0015}, {"30d", 2592000}, {"0.5d", 43200}};
+    static const char *const bad[] = {"",    "s",  "10x",  "-1s", "1.s", ".5s", "10 s",  "1e3",
+                                      "10S", "1D", "10ss", "1w",  "1dd", "+1s", "1.2.3s"};
     double d;
 
     (void)state;
@@ -202,8 +203,17 @@ static void test_fmt(void **state)
     static const struct {
         double in;
         const char *want;
-    } durations[] = {{0, "0s"},   {0.001, "1ms"}, {0.25, "250ms"}, {10, "10s"},
-                     {90, "90s"}, {300, "5m"},    {3600, "1h"},    {365 * 24 * 3600.0, "8760h"}};
+    } durations[] = {{0, "0s"},
+                     {0.001, "1ms"},
+                     {0.25, "250ms"},
+                     {10, "10s"},
+                     {90, "90s"},
+                     {300, "5m"},
+                     {3600, "1h"},
+                     {86400, "24h"},
+                     {2 * 86400, "2d"},
+                     {90000, "25h"},
+                     {365 * 24 * 3600.0, "365d"}};
     char buf[32];
 
     (void)state;
@@ -449,7 +459,7 @@ static void test_err_duration(void **state)
     (void)state;
     expect_errors("upstream:\n  read_timeout: 10x\n",
                   "magpie.yaml:2:17: upstream.read_timeout: \"10x\" is not a duration "
-                  "(use ms, s, m or h)\n");
+                  "(use ms, s, m, h or d)\n");
     expect_errors("limits: {shutdown_timeout: 2h, client_header_timeout: 0s}\n",
                   "magpie.yaml:1:28: limits.shutdown_timeout: 2h is out of range (1ms..1h)\n"
                   "magpie.yaml:1:55: limits.client_header_timeout: 0s is out of range "

@@ -450,9 +450,9 @@ static void test_cache_poison_keys(void **state)
                                  "    origin: \"http://127.0.0.1:8080\"\n"
                                  "    cache: {targeted_field: Magpie-Cache-Control}\n"
                                  "  - { host: b.local, origin: \"http://b.example\" }\n");
-    assert_string_equal(config_route_find(cfg, "a.local")->cache_targeted_field,
+    assert_string_equal(config_route_find(cfg, "a.local")->cache.targeted_field,
                         "Magpie-Cache-Control");
-    assert_null(config_route_find(cfg, "b.local")->cache_targeted_field);
+    assert_null(config_route_find(cfg, "b.local")->cache.targeted_field);
     config_unref(&cfg);
 }
 
@@ -466,12 +466,12 @@ static void test_err_cache_poison_keys(void **state)
                   "magpie.yaml:2:15: cache.set_cookie: \"always\" is not a Set-Cookie policy (use "
                   "explicit, strip or never)\n"
                   "magpie.yaml:3:19: cache.stale_on_error: \"10 minutes\" is not a duration (use "
-                  "ms, s, m or h)\n"
+                  "ms, s, m, h or d)\n"
                   "magpie.yaml:4:3: unknown key \"cache.set_cookies\" (did you mean "
                   "\"cache.set_cookie\"?)\n");
     expect_errors("cache: {set_cookie: [strip], stale_on_error: 8761h}\n",
                   "magpie.yaml:1:21: cache.set_cookie: expected a Set-Cookie policy, got a list\n"
-                  "magpie.yaml:1:46: cache.stale_on_error: 8761h is out of range (0s..8760h)\n");
+                  "magpie.yaml:1:46: cache.stale_on_error: 8761h is out of range (0s..365d)\n");
     expect_errors(
         "routes:\n"
         "  - host: a.local\n"
@@ -509,30 +509,201 @@ static void test_route_cache(void **state)
 
     (void)state;
     r = config_route_find(cfg, "a.local");
-    assert_false(r->cache_enabled);
-    assert_true(r->cache_default_ttl == 60);
-    assert_int_equal(r->ncache_ignore_params, 3);
-    assert_string_equal(r->cache_ignore_params[0], "utm_source");
-    assert_string_equal(r->cache_ignore_params[1], "UTM_source"); /* case-sensitive */
-    assert_string_equal(r->cache_ignore_params[2], "fbclid");
+    assert_false(r->cache.enabled);
+    assert_true(r->cache.default_ttl == 60);
+    assert_int_equal(r->cache.nignore_params, 3);
+    assert_string_equal(r->cache.ignore_params[0], "utm_source");
+    assert_string_equal(r->cache.ignore_params[1], "UTM_source"); /* case-sensitive */
+    assert_string_equal(r->cache.ignore_params[2], "fbclid");
     /* no cache key, or one with no value: the defaults */
     for (const char *const *h = (const char *const[]){"b.local", "c.local", NULL}; *h; h++) {
         r = config_route_find(cfg, *h);
-        assert_true(r->cache_enabled == CFG_DEFAULT_ROUTE_CACHE_ENABLED);
-        assert_true(r->cache_default_ttl == CFG_DEFAULT_ROUTE_CACHE_DEFAULT_TTL);
-        assert_true(r->cache_default_ttl == -1);
-        assert_int_equal(r->ncache_ignore_params, 0);
-        assert_null(r->cache_ignore_params);
+        assert_true(r->cache.enabled == CFG_DEFAULT_RULE_ENABLED);
+        assert_true(r->cache.default_ttl == CFG_DEFAULT_RULE_DEFAULT_TTL);
+        assert_true(r->cache.default_ttl == -1);
+        assert_int_equal(r->cache.nignore_params, 0);
+        assert_null(r->cache.ignore_params);
     }
     r = config_route_find(cfg, "d.local");
-    assert_true(r->cache_enabled);
-    assert_true(r->cache_default_ttl == 0);
+    assert_true(r->cache.enabled);
+    assert_true(r->cache.default_ttl == 0);
     r = config_route_find(cfg, "e.local");
-    assert_true(r->cache_enabled);
-    assert_true(r->cache_default_ttl == 365 * 24 * 3600.0);
-    assert_int_equal(r->ncache_ignore_params, 1);
-    assert_string_equal(r->cache_ignore_params[0], "gclid");
+    assert_true(r->cache.enabled);
+    assert_true(r->cache.default_ttl == 365 * 24 * 3600.0);
+    assert_int_equal(r->cache.nignore_params, 1);
+    assert_string_equal(r->cache.ignore_params[0], "gclid");
     config_unref(&cfg);
+}
+
+/* cache.rules: every key of a rule, rule order, and route rules first. */
+static void test_cache_rules(void **state)
+{
+    struct config *cfg = load_ok(
+        "cache:\n"
+        "  rules:\n"
+        "    - match: \"\\\\.deb$\"\n"
+        "      default_ttl: 30d\n"
+        "      max_ttl: 90d\n"
+        "      ignore_query_params: [utm_source]\n"
+        "      follow_redirects: { max: 3, scope: same-site }\n"
+        "    - match: \"^https?://private\\\\.\"\n"
+        "      enabled: false\n"
+        "      follow_redirects: true\n"
+        "    - match: \"/api/\"\n"
+        "      follow_redirects: { scope: any }\n"
+        "      request_headers: { set: { X-Api-Key: k-1, X-Env: \"a b\" }, remove: [Cookie] }\n"
+        "      response_headers: { remove: Server }\n"
+        "    - { match: \"/old/\", follow_redirects: false }\n"
+        "routes:\n"
+        "  - host: api.local\n"
+        "    origin: \"http://127.0.0.1:8080\"\n"
+        "    cache: { default_ttl: 1m, follow_redirects: {max: 0} }\n"
+        "    request_headers: { set: { X-Api-Key: \"k-123\" }, remove: [Cookie] }\n"
+        "    response_headers: { set: { X-Served-By: magpie }, remove: [Server] }\n"
+        "  - { host: plain.local, origin: \"http://127.0.0.1:8081\" }\n");
+    const struct cfg_cache_rule *r;
+    const struct cfg_route *api, *plain;
+    const char *u;
+
+    (void)state;
+    assert_int_equal(cfg->cache.nrules, 4);
+    r = &cfg->cache.rules[0];
+    assert_string_equal(r->match, "\\.deb$");
+    assert_true(r->enabled);
+    assert_true(r->default_ttl == 30 * 86400.0);
+    assert_true(r->max_ttl == 90 * 86400.0);
+    assert_int_equal(r->nignore_params, 1);
+    assert_string_equal(r->ignore_params[0], "utm_source");
+    assert_int_equal(r->follow_max, 3);
+    assert_int_equal(r->follow_scope, CFG_FOLLOW_SAME_SITE);
+    assert_int_equal(r->request_headers.nset + r->request_headers.nremove, 0);
+    r = &cfg->cache.rules[1];
+    assert_false(r->enabled);
+    assert_true(r->default_ttl == -1 && r->max_ttl == -1);
+    assert_int_equal(r->follow_max, CFG_DEFAULT_FOLLOW_MAX);
+    assert_int_equal(r->follow_scope, CFG_DEFAULT_FOLLOW_SCOPE);
+    r = &cfg->cache.rules[2];
+    assert_int_equal(r->follow_max, CFG_DEFAULT_FOLLOW_MAX);
+    assert_int_equal(r->follow_scope, CFG_FOLLOW_ANY);
+    assert_int_equal(r->request_headers.nset, 2);
+    assert_string_equal(r->request_headers.set[0].name, "X-Api-Key");
+    assert_string_equal(r->request_headers.set[0].value, "k-1");
+    assert_string_equal(r->request_headers.set[1].value, "a b");
+    assert_int_equal(r->request_headers.nremove, 1);
+    assert_string_equal(r->request_headers.remove[0], "Cookie");
+    assert_int_equal(r->response_headers.nset, 0);
+    assert_int_equal(r->response_headers.nremove, 1); /* a lone name is a list of one */
+    assert_string_equal(r->response_headers.remove[0], "Server");
+    assert_int_equal(cfg->cache.rules[3].follow_max, 0);
+
+    api = config_route_find(cfg, "api.local");
+    plain = config_route_find(cfg, "plain.local");
+    assert_true(api->has_cache);
+    assert_null(api->cache.match);
+    assert_true(api->cache.default_ttl == 60);
+    assert_int_equal(api->cache.follow_max, 0);
+    assert_string_equal(api->request_headers.set[0].value, "k-123");
+    assert_string_equal(api->response_headers.set[0].name, "X-Served-By");
+    assert_string_equal(api->response_headers.remove[0], "Server");
+    assert_false(plain->has_cache);
+
+    /* the first rule that matches; a route's own block before any */
+    u = "http://mirror.example/pool/a.deb";
+    assert_ptr_equal(config_cache_rule(cfg, NULL, u, strlen(u)), &cfg->cache.rules[0]);
+    u = "https://private.example/api/x.deb"; /* three match: the first wins */
+    assert_ptr_equal(config_cache_rule(cfg, NULL, u, strlen(u)), &cfg->cache.rules[0]);
+    u = "https://private.example/api/x";
+    assert_ptr_equal(config_cache_rule(cfg, NULL, u, strlen(u)), &cfg->cache.rules[1]);
+    u = "http://a.example/api/x";
+    assert_ptr_equal(config_cache_rule(cfg, NULL, u, strlen(u)), &cfg->cache.rules[2]);
+    u = "http://a.example/other";
+    assert_ptr_equal(config_cache_rule(cfg, NULL, u, strlen(u)), &config_default_rule);
+    u = "http://api.local/pool/a.deb";
+    assert_ptr_equal(config_cache_rule(cfg, api, u, strlen(u)), &api->cache);
+    assert_ptr_equal(config_cache_rule(cfg, plain, u, strlen(u)), &cfg->cache.rules[0]);
+    u = "http://plain.local/nothing";
+    assert_ptr_equal(config_cache_rule(cfg, plain, u, strlen(u)), &config_default_rule);
+    assert_true(config_default_rule.enabled);
+    assert_true(config_default_rule.default_ttl == -1 && config_default_rule.max_ttl == -1);
+    assert_int_equal(config_default_rule.follow_max, 0);
+    config_unref(&cfg);
+}
+
+static void test_err_cache_rules(void **state)
+{
+    (void)state;
+    expect_errors(
+        "cache:\n"
+        "  rules:\n"
+        "    - { default_ttl: 1h }\n"
+        "    - { match: \"(unclosed\" }\n"
+        "    - { match: a, default_ttl: 3d, max_ttl: 2d }\n"
+        "    - { match: b, follow_redirects: {max: 21, scope: elsewhere, hops: 1} }\n"
+        "    - { match: c, follow_redirects: maybe, targeted_field: X-A }\n"
+        "    - just-a-string\n"
+        "    - { match: d, max_ttl: 366d }\n",
+        "magpie.yaml:3:7: cache.rules[0]: missing \"match\"\n"
+        "magpie.yaml:4:16: cache.rules[1].match: \"(unclosed\" is not a regular expression "
+        "(at offset 9: missing closing parenthesis)\n"
+        "magpie.yaml:5:7: cache.rules[2].default_ttl (3d) must not exceed cache.rules[2].max_ttl "
+        "(2d)\n"
+        "magpie.yaml:6:43: cache.rules[3].follow_redirects.max: 21 is out of range (0..20)\n"
+        "magpie.yaml:6:54: cache.rules[3].follow_redirects.scope: \"elsewhere\" is not a scope "
+        "(use same-origin, same-site or any)\n"
+        "magpie.yaml:6:65: unknown key \"cache.rules[3].follow_redirects.hops\"\n"
+        "magpie.yaml:7:37: cache.rules[4].follow_redirects: \"maybe\" is not a boolean (use true "
+        "or false)\n"
+        "magpie.yaml:7:44: unknown key \"cache.rules[4].targeted_field\"\n"
+        "magpie.yaml:8:7: cache.rules[5]: expected a mapping, got \"just-a-string\"\n"
+        "magpie.yaml:9:28: cache.rules[6].max_ttl: 366d is out of range (0s..365d)\n");
+}
+
+static void test_err_header_rules(void **state)
+{
+    (void)state;
+    expect_errors(
+        "routes:\n"
+        "  - host: a.local\n"
+        "    origin: \"http://127.0.0.1:8080\"\n"
+        "    request_headers:\n"
+        "      set: { Connection: close, Host: b, \"Bad Name\": x, X-A: 1, x-a: 2 }\n"
+        "      remove: [Transfer-Encoding, Via, Cookie, cookie]\n"
+        "      add: { X-B: 1 }\n"
+        "    response_headers:\n"
+        "      set: { Content-Length: \"5\", Cache-Status: x, Age: \"1\", Host: ok }\n"
+        "      remove: [Server]\n"
+        "  - host: b.local\n"
+        "    origin: \"http://127.0.0.1:8080\"\n"
+        "    request_headers: { set: { X-A: [1] }, remove: X-A }\n"
+        "    response_headers: { set: { X-Line: \"a\\r\\nInjected: 1\" } }\n",
+        "magpie.yaml:5:14: routes[0].request_headers.set: \"Connection\" is hop-by-hop: magpie "
+        "manages it\n"
+        "magpie.yaml:5:33: routes[0].request_headers.set: \"Host\" routes the request and names "
+        "it in the cache: use routes[].origin\n"
+        "magpie.yaml:5:42: routes[0].request_headers.set: \"Bad Name\" is not a field name\n"
+        "magpie.yaml:5:65: routes[0].request_headers.set: \"x-a\" is set twice\n"
+        "magpie.yaml:6:16: routes[0].request_headers.remove[0]: \"Transfer-Encoding\" frames "
+        "the message: magpie manages it\n"
+        "magpie.yaml:6:35: routes[0].request_headers.remove[1]: \"Via\" is magpie's own: it "
+        "appends itself\n"
+        "magpie.yaml:6:48: routes[0].request_headers.remove[3]: \"cookie\" is listed twice\n"
+        "magpie.yaml:7:7: unknown key \"routes[0].request_headers.add\"\n"
+        "magpie.yaml:9:14: routes[0].response_headers.set: \"Content-Length\" frames the "
+        "message: magpie manages it\n"
+        "magpie.yaml:9:35: routes[0].response_headers.set: \"Cache-Status\" is magpie's own: it "
+        "says what the cache did\n"
+        "magpie.yaml:9:52: routes[0].response_headers.set: \"Age\" is magpie's own: it says how "
+        "old a stored response is\n"
+        "magpie.yaml:13:36: routes[1].request_headers.set.X-A: expected a field value, got a "
+        "list\n"
+        "magpie.yaml:14:40: routes[1].response_headers.set.X-Line: must not contain control "
+        "characters (CR, LF...)\n");
+    expect_errors("routes:\n"
+                  "  - host: a.local\n"
+                  "    origin: \"http://127.0.0.1:8080\"\n"
+                  "    request_headers: { set: { X-A: \"1\" }, remove: [x-a] }\n",
+                  "magpie.yaml:4:22: routes[0].request_headers: \"X-A\" is both set and "
+                  "removed\n");
 }
 
 static void test_compression_keys(void **state)
@@ -643,17 +814,19 @@ static void test_route_compression(void **state)
 static void test_route_rewrite_location(void **state)
 {
     (void)state;
-    struct config *cfg = load_ok("routes:\n"
-                                 "  - { host: a.local, origin: \"http://a\" }\n"
-                                 "  - { host: b.local, origin: \"http://b\", rewrite_location: false }\n"
-                                 "  - { host: c.local, origin: \"http://c\", rewrite_location: yes }\n");
+    struct config *cfg =
+        load_ok("routes:\n"
+                "  - { host: a.local, origin: \"http://a\" }\n"
+                "  - { host: b.local, origin: \"http://b\", rewrite_location: false }\n"
+                "  - { host: c.local, origin: \"http://c\", rewrite_location: yes }\n");
     assert_true(config_route_find(cfg, "a.local")->rewrite_location);
     assert_false(config_route_find(cfg, "b.local")->rewrite_location);
     assert_true(config_route_find(cfg, "c.local")->rewrite_location);
     config_unref(&cfg);
-    expect_errors("routes:\n  - { host: a.local, origin: \"http://a\", rewrite_location: maybe }\n",
-                  "magpie.yaml:2:60: routes[0].rewrite_location: \"maybe\" is not a boolean (use true "
-                  "or false)\n");
+    expect_errors(
+        "routes:\n  - { host: a.local, origin: \"http://a\", rewrite_location: maybe }\n",
+        "magpie.yaml:2:60: routes[0].rewrite_location: \"maybe\" is not a boolean (use true "
+        "or false)\n");
 }
 
 /* redirects: in order, each pattern compiled, status 301 unless given. */
@@ -944,7 +1117,7 @@ static void test_err_many(void **state)
                   "magpie.yaml:6:21: limits.max_header_bytes: \"64XB\" is not a size (use B, "
                   "KiB, MiB, GiB or TiB)\n"
                   "magpie.yaml:7:24: limits.client_idle_timeout: \"soon\" is not a duration (use "
-                  "ms, s, m or h)\n"
+                  "ms, s, m, h or d)\n"
                   "magpie.yaml:8:17: dns.servers[0]: \"1.2.3\" is not an IP address or "
                   "address:port\n"
                   "magpie.yaml:9:10: routes[0]: missing \"origin\"\n");
@@ -1138,7 +1311,7 @@ static void test_err_route_cache(void **state)
         "  - host: a.local\n"
         "    origin: \"http://127.0.0.1:8080\"\n"
         "    cache:\n"
-        "      default_ttl: 1d\n"
+        "      default_ttl: 1w\n"
         "      ignore_query_params: [utm_source, \"\", fbclid, utm_source]\n"
         "      enable: false\n"
         "  - { host: b.local, origin: \"http://b.example\", cache: {default_ttl: 8761h} }\n"
@@ -1149,8 +1322,8 @@ static void test_err_route_cache(void **state)
         "  - host: e.local\n"
         "    origin: \"http://e.example\"\n"
         "    cache: {ignore_query_params: [a, ~, [b]]}\n",
-        "magpie.yaml:5:20: routes[0].cache.default_ttl: \"1d\" is not a duration (use "
-        "ms, s, m or h)\n"
+        "magpie.yaml:5:20: routes[0].cache.default_ttl: \"1w\" is not a duration (use "
+        "ms, s, m, h or d)\n"
         "magpie.yaml:6:41: routes[0].cache.ignore_query_params[1]: expected a parameter "
         "name, got \"\"\n"
         "magpie.yaml:6:53: routes[0].cache.ignore_query_params[3]: \"utm_source\" is "
@@ -1158,7 +1331,7 @@ static void test_err_route_cache(void **state)
         "magpie.yaml:7:7: unknown key \"routes[0].cache.enable\" (did you mean "
         "\"routes[0].cache.enabled\"?)\n"
         "magpie.yaml:8:71: routes[1].cache.default_ttl: 8761h is out of range "
-        "(0s..8760h)\n"
+        "(0s..365d)\n"
         "magpie.yaml:9:57: routes[2].cache: expected a mapping, got \"off\"\n"
         "magpie.yaml:12:34: routes[3].cache.ignore_query_params: expected a list, got "
         "a mapping\n"
@@ -1299,6 +1472,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_routes),
         cmocka_unit_test(test_redirects),
+        cmocka_unit_test(test_cache_rules),
+        cmocka_unit_test(test_err_cache_rules),
+        cmocka_unit_test(test_err_header_rules),
         cmocka_unit_test(test_err_redirects),
         cmocka_unit_test(test_defaults_and_refs),
         cmocka_unit_test(test_empty_files),

@@ -399,7 +399,11 @@ static void test_freshness_lifetime(void **state)
         {"default_ttl", 200, "", 1000, -1, -1, 1000, 300, 300},
         {"default_ttl beats heuristic", 200, "", 100000, -1, 90000, 100000, 300, 300},
         {"default_ttl 0", 200, "", 100000, -1, 90000, 100000, 0, 0},
-        {"default_ttl on 302", 302, "", 1000, -1, -1, 1000, 300, 300},
+        {"no default_ttl on 302", 302, "", 1000, -1, -1, 1000, 300, 0},
+        {"no default_ttl on 303", 303, "", 1000, -1, -1, 1000, 300, 0},
+        {"no default_ttl on 307", 307, "", 1000, -1, -1, 1000, 300, 0},
+        {"default_ttl on 301", 301, "", 1000, -1, -1, 1000, 300, 300},
+        {"default_ttl on 308", 308, "", 1000, -1, -1, 1000, 300, 300},
         {"no default_ttl on 500", 500, "", 1000, -1, -1, 1000, 300, 0},
         {"no default_ttl on 503", 503, "", 1000, -1, 500, 1000, 300, 0},
         {"default_ttl on 404", 404, "", 1000, -1, -1, 1000, 300, 300},
@@ -420,7 +424,40 @@ static void test_freshness_lifetime(void **state)
     for (size_t i = 0; i < NROWS(cases); i++) {
         struct cache_resp r = resp_of(cases[i].status, cases[i].cc, cases[i].date, cases[i].expires,
                                       cases[i].lm, -1, cases[i].resp, cases[i].resp);
-        double got = policy_freshness_lifetime(&r, cases[i].ttl);
+        double got = policy_freshness_lifetime(&r, cases[i].ttl, -1);
+        if (got != cases[i].want)
+            row_fail("%s: %g, want %g", cases[i].name, got, cases[i].want);
+    }
+    rows_done();
+}
+
+/* A rule's max_ttl caps every source of freshness, and only caps. */
+static void test_freshness_max_ttl(void **state)
+{
+    static const struct {
+        const char *name;
+        int status;
+        const char *cc;
+        time_t expires, lm;
+        double ttl, max, want;
+    } cases[] = {
+        {"caps s-maxage", 200, "s-maxage=600", -1, -1, -1, 60, 60},
+        {"caps max-age", 200, "max-age=600", -1, -1, -1, 60, 60},
+        {"caps Expires", 200, "", 1600, -1, -1, 60, 60},
+        {"caps the heuristic", 200, "", -1, 90000, -1, 60, 60},
+        {"caps default_ttl", 200, "", -1, -1, 3600, 60, 60},
+        {"under the cap", 200, "max-age=30", -1, -1, -1, 60, 30},
+        {"max_ttl 0: always stale", 200, "max-age=600", -1, -1, -1, 0, 0},
+        {"no cap", 200, "max-age=600", -1, -1, -1, -1, 600},
+        {"nothing to cap", 200, "", -1, -1, -1, 60, 0},
+    };
+    (void)state;
+    for (size_t i = 0; i < NROWS(cases); i++) {
+        struct cache_resp r = resp_of(cases[i].status, cases[i].cc, 1000, cases[i].expires,
+                                      cases[i].lm, -1, 1000, 1000);
+        if (cases[i].lm != -1)
+            r.date = r.response_time = 100000; /* 10% of 10000 s: 1000 s */
+        double got = policy_freshness_lifetime(&r, cases[i].ttl, cases[i].max);
         if (got != cases[i].want)
             row_fail("%s: %g, want %g", cases[i].name, got, cases[i].want);
     }
@@ -513,8 +550,10 @@ static void test_storable(void **state)
         {"302 Expires", HTTP_M_GET, "", false, 302, "", 5000, false, -1, true},
         {"302 invalid Expires", HTTP_M_GET, "", false, 302, "", 0, false, -1, true},
         {"302 public", HTTP_M_GET, "", false, 302, "public", -1, false, -1, true},
-        {"302 default_ttl", HTTP_M_GET, "", false, 302, "", -1, false, 60, true},
-        {"307 default_ttl 0", HTTP_M_GET, "", false, 307, "", -1, false, 0, true},
+        {"302 default_ttl: temporary", HTTP_M_GET, "", false, 302, "", -1, false, 60, false},
+        {"303 default_ttl: temporary", HTTP_M_GET, "", false, 303, "", -1, false, 60, false},
+        {"307 default_ttl 0: temporary", HTTP_M_GET, "", false, 307, "", -1, false, 0, false},
+        {"308 default_ttl", HTTP_M_GET, "", false, 308, "", -1, false, 60, true},
         {"201 default_ttl", HTTP_M_GET, "", false, 201, "", -1, false, 60, true},
         {"500 bare", HTTP_M_GET, "", false, 500, "", -1, false, -1, false},
         {"500 default_ttl", HTTP_M_GET, "", false, 500, "", -1, false, 60, false},
@@ -688,21 +727,14 @@ static void test_age_value(void **state)
         const char *in;
         int64_t want;
     } cases[] = {
-        {"5", 5},
-        {"0", 0},
-        {" 7 ", 7},
-        {"5, 10", 5}, /* a list: its first member (RFC 9111 §5.1) */
-        {"5,10", 5},
-        {"10, 5", 10},
-        {"5,", 5},
-        {"99999999999999", BIG},
-        {"", -1},
-        {"abc", -1},
+        {"5", 5},       {"0", 0},
+        {" 7 ", 7},     {"5, 10", 5}, /* a list: its first member (RFC 9111 §5.1) */
+        {"5,10", 5},    {"10, 5", 10},
+        {"5,", 5},      {"99999999999999", BIG},
+        {"", -1},       {"abc", -1},
         {"abc, 5", -1}, /* an invalid first member: the Age is ignored */
-        {"-5", -1},
-        {"5x", -1},
-        {"5 x", -1},
-        {"5.0", -1},
+        {"-5", -1},     {"5x", -1},
+        {"5 x", -1},    {"5.0", -1},
         {", 5", -1},
     };
     (void)state;
@@ -758,7 +790,7 @@ static void test_explicitly_cacheable(void **state)
         {"public, max-age=0", -1, -1, true},
         {"", T94 + 60, -1, true},
         {"", T94, -1, false}, /* Expires at Date */
-        {"", 0, -1, false}, /* an invalid Expires: already expired */
+        {"", 0, -1, false},   /* an invalid Expires: already expired */
         {"", -1, T94, false}, /* fresh only by heuristic */
         {"", -1, -1, false},
         {"must-revalidate", -1, T94, false},
@@ -796,7 +828,7 @@ static void test_targeted_cc(void **state)
         {"no-store=?1", true, NS, U, U, U},
         {"must-revalidate, proxy-revalidate", true, MR | PR, U, U, U},
         {"public=?0", true, 0, U, U, U},
-        {"public=\"yes\"", true, 0, U, U, U}, /* widening only as a true Boolean */
+        {"public=\"yes\"", true, 0, U, U, U},            /* widening only as a true Boolean */
         {"private=\"set-cookie\"", true, PRIV, U, U, U}, /* a String: conservative */
         {"no-cache=(\"a\" \"b\")", true, NC, U, U, U},
         {"max-age=\"60\"", true, 0, 0, U, U}, /* not an Integer: 0 */
@@ -1201,7 +1233,7 @@ static void test_scenarios(void **state)
         }
         if (cases[i].last_modified)
             r.last_modified = http_date_parse(cases[i].last_modified);
-        double lifetime = policy_freshness_lifetime(&r, -1);
+        double lifetime = policy_freshness_lifetime(&r, -1, -1);
         double age = policy_current_age(&r, T94 + cases[i].at);
         enum policy_use got = policy_use(&req, &r, lifetime, age);
         if (got != cases[i].want)
@@ -1220,6 +1252,7 @@ int main(void)
         cmocka_unit_test_setup(test_date_format, rows_reset),
         cmocka_unit_test_setup(test_current_age, rows_reset),
         cmocka_unit_test_setup(test_freshness_lifetime, rows_reset),
+        cmocka_unit_test_setup(test_freshness_max_ttl, rows_reset),
         cmocka_unit_test_setup(test_status_lists, rows_reset),
         cmocka_unit_test_setup(test_storable, rows_reset),
         cmocka_unit_test_setup(test_use, rows_reset),
