@@ -32,6 +32,7 @@ if command -v pkg-config >/dev/null 2>&1; then
     need_pc libbrotlidec libbrotli-dev
     need_pc libzstd libzstd-dev
     need_pc libpcre2-8 libpcre2-dev
+    need_pc libpsl libpsl-dev
 fi
 need_h ev.h libev-dev
 need_h http_parser.h libhttp-parser-dev
@@ -71,7 +72,7 @@ fi
 # pkg-config missing means the .pc probes were skipped: install them all.
 if ! command -v pkg-config >/dev/null 2>&1; then
     missing="$missing libssl-dev zlib1g-dev libyaml-dev libcmocka-dev libc-ares-dev"
-    missing="$missing libbrotli-dev libzstd-dev libpcre2-dev"
+    missing="$missing libbrotli-dev libzstd-dev libpcre2-dev libpsl-dev"
 fi
 echo "deps: installing$missing" >&2
 if [ "$(id -u)" != 0 ]; then

@@ -121,6 +121,7 @@ void client_reset_request(struct client *c)
     chain_close(&ex->deliver);
     memset(&ex->wr, 0, sizeof(ex->wr));
     cache_xchg_reset(c);
+    follow_free(ex);
 }
 
 /*
@@ -218,6 +219,7 @@ static void client_end(struct client *c)
     if (!ex)
         return;
     cache_xchg_reset(c);
+    follow_free(ex);
     chain_close(&ex->fetch);
     chain_close(&ex->deliver);
     upstream_close(c); /* a no-op unless an error path left it open */
@@ -306,8 +308,7 @@ struct client *client_spawn_refresh(struct client *c, const struct http_msg *m)
                   c->ex->url ? c->ex->url : "-", c->srv->nphantom);
         return NULL;
     }
-    struct client *p = client_new(c->srv, -1, (const struct sockaddr *)&c->addr,
-                                  sizeof(c->addr));
+    struct client *p = client_new(c->srv, -1, (const struct sockaddr *)&c->addr, sizeof(c->addr));
     if (!p)
         return NULL;
     p->phantom = true;
@@ -320,9 +321,9 @@ struct client *client_spawn_refresh(struct client *c, const struct http_msg *m)
        the triggering request, no hop-by-hop fields, and that client's
        credentials only where the stored response was keyed or allowed for
        them */
-    static const char *const skip[] = {"If-None-Match", "If-Modified-Since", "If-Range",
-                                       "Range", "Cache-Control", "Pragma", "Content-Length",
-                                       "Transfer-Encoding", "Expect"};
+    static const char *const skip[] = {"If-None-Match",  "If-Modified-Since", "If-Range",
+                                       "Range",          "Cache-Control",     "Pragma",
+                                       "Content-Length", "Transfer-Encoding", "Expect"};
     bool auth = cache_refresh_sends(c, "Authorization"), cookie = cache_refresh_sends(c, "Cookie");
     int rc = buf_printf(&p->in, "GET %s HTTP/1.1\r\n", http_str(m, m->target));
     for (size_t i = 0; i < m->nhdrs && rc == 0; i++) {
@@ -386,7 +387,6 @@ static void client_on_eof(struct client *c)
     }
     client_close(c, "client closed mid-request");
 }
-
 
 static void client_do_read(struct client *c)
 {
@@ -519,13 +519,18 @@ void client_log_access(struct client *c)
     char line[4096];
     ev_tstamp now = ev_now(c->srv->loop);
     long ms = ex->started > 0 ? (long)((now - ex->started) * 1000.0 + 0.5) : 0;
-    snprintf(line, sizeof(line), "%s %s %s %d %llu %ld %s %s %llu %s", c->addr_text,
+    unsigned hops = follow_hops(ex);
+    char followed[16] = "-";
+    if (hops)
+        snprintf(followed, sizeof(followed), "%u:", hops);
+    snprintf(line, sizeof(line), "%s %s %s %d %llu %ld %s %s %llu %s %s%s", c->addr_text,
              ex->method ? ex->method : "-", ex->url ? ex->url : "-", ex->status,
              (unsigned long long)ex->bytes_sent, ms, cache_result_name(ex->cx.result),
              ex->up.peer[0] ? ex->up.peer : "-", (unsigned long long)ex->bytes_received,
              ex->coding_sent == CODING_NONE || !http_status_has_body(ex->method_id, ex->status)
                  ? "-"
-                 : coding_name(ex->coding_sent));
+                 : coding_name(ex->coding_sent),
+             followed, hops ? follow_final_url(ex) : "");
     log_access(line, strlen(line));
 }
 
@@ -681,9 +686,9 @@ void client_process(struct client *c)
                 ev_timer_again(c->srv->loop, &c->timer);
         }
         size_t head_len;
-        enum http_scan r = http_head_scan(buf_head(&c->in), buf_used(&c->in),
-                                          c->cfg->limits.max_header_bytes,
-                                          c->cfg->limits.max_uri_bytes + 32, &c->scanned, &head_len);
+        enum http_scan r =
+            http_head_scan(buf_head(&c->in), buf_used(&c->in), c->cfg->limits.max_header_bytes,
+                           c->cfg->limits.max_uri_bytes + 32, &c->scanned, &head_len);
         if (r == HTTP_SCAN_MORE) {
             client_update_io(c);
             return;
@@ -724,5 +729,3 @@ void client_process(struct client *c)
     if (c->state != CS_CLOSED)
         client_update_io(c);
 }
-
-

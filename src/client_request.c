@@ -88,22 +88,39 @@ static bool client_header_rewritten(const char *name, bool reverse)
     return reverse && strcasecmp(name, "X-Forwarded-For") == 0;
 }
 
-/* The request head as it goes upstream. */
-static int client_build_request(struct client *c, const struct http_msg *m, const char *path,
-                                size_t path_len, const char *host_hdr, bool reverse)
+/* Whether edits sets field name: the request header rules' values are for
+   the origin the rule names, never another one a redirect leads to. */
+static bool client_edit_sets(const struct cfg_hdr_edit *e, const char *name)
+{
+    for (size_t i = 0; i < e->nset; i++)
+        if (strcasecmp(e->set[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* What never goes to an origin other than the one the client asked. */
+static bool client_not_foreign(const struct client *c, const char *name)
+{
+    const struct cfg_route *rt = c->ex->cx.rt;
+    return strcasecmp(name, "Authorization") == 0 || strcasecmp(name, "Cookie") == 0 ||
+           (rt && client_edit_sets(&rt->request_headers, name)) ||
+           client_edit_sets(&c->ex->cx.rule->request_headers, name);
+}
+
+int client_build_request(struct client *c, const struct http_msg *m, const char *path,
+                         size_t path_len, const char *host_hdr, bool reverse, bool foreign)
 {
     struct buf *out = &c->ex->up.out;
     bool asterisk = path_len == 1 && path[0] == '*'; /* OPTIONS * stays so */
     if (buf_append_str(out, c->ex->method) < 0 || buf_append_lit(out, " ") < 0 ||
         (path[0] != '/' && !asterisk && buf_append_lit(out, "/") < 0) ||
-        buf_append(out, path, path_len) < 0 ||
-        buf_append_lit(out, " HTTP/1.1\r\nHost: ") < 0 || buf_append_str(out, host_hdr) < 0 ||
-        buf_append_lit(out, "\r\n") < 0)
+        buf_append(out, path, path_len) < 0 || buf_append_lit(out, " HTTP/1.1\r\nHost: ") < 0 ||
+        buf_append_str(out, host_hdr) < 0 || buf_append_lit(out, "\r\n") < 0)
         return -1;
     for (size_t i = 0; i < m->nhdrs; i++) {
         const struct http_header *h = &m->hdrs[i];
         if (h->hop || client_header_rewritten(http_hname(m, h), reverse) ||
-            compress_plan_rewrites(c, m, h))
+            compress_plan_rewrites(c, m, h) || (foreign && client_not_foreign(c, http_hname(m, h))))
             continue;
         if (http_put_header(out, m, h) < 0)
             return -1;
@@ -172,8 +189,9 @@ static int client_route(struct client *c, const struct http_msg *m, struct url *
     *rtp = rt;
     if (!rt && asterisk) {
         /* in forward mode it would ask about magpie itself */
-        exchange_fail(c, 400, "OPTIONS * is forwarded only to a reverse route's origin "
-                            "(ask an origin with OPTIONS http://host:port, no path)");
+        exchange_fail(c, 400,
+                      "OPTIONS * is forwarded only to a reverse route's origin "
+                      "(ask an origin with OPTIONS http://host:port, no path)");
         return -1;
     }
     if (!rt) {
@@ -208,8 +226,7 @@ static bool client_options_server(const struct http_msg *m)
 /* OPTIONS * (asterisk-form, RFC 9112 §3.2.4): the origin server as a whole. */
 static bool client_is_asterisk(const struct http_msg *m)
 {
-    return m->target_len == 1 && http_str(m, m->target)[0] == '*' &&
-           m->method_id == HTTP_M_OPTIONS;
+    return m->target_len == 1 && http_str(m, m->target)[0] == '*' && m->method_id == HTTP_M_OPTIONS;
 }
 
 static size_t client_count_headers(const struct http_msg *m, const char *name)
@@ -387,7 +404,7 @@ static int client_plan(struct client *c, const struct http_msg *m, struct head_c
             url_format_hostport(authority, sizeof(authority), u->host, u->port);
         host_hdr = authority;
     }
-    if (client_build_request(c, m, u->path, u->path_len, host_hdr, h->reverse) < 0) {
+    if (client_build_request(c, m, u->path, u->path_len, host_hdr, h->reverse, false) < 0) {
         exchange_fail(c, 431, "request head too large to forward");
         return -1;
     }
@@ -440,8 +457,7 @@ static int client_on_connect(struct client *c, const struct http_msg *m)
     c->ex->connect = true;
     c->ex->keep_alive = false;
     c->ex->url = strndup(target, m->target_len);
-    if (url_parse_authority(target, m->target_len, host, sizeof(host), &port, 0) < 0 ||
-        port == 0) {
+    if (url_parse_authority(target, m->target_len, host, sizeof(host), &port, 0) < 0 || port == 0) {
         exchange_fail(c, 400, "CONNECT needs a host:port target");
         return -1;
     }
@@ -463,7 +479,8 @@ static int client_on_body(void *arg, const char *p, size_t n)
 {
     struct client *c = arg;
     c->ex->bytes_received += n;
-    int rc = c->ex->req_chunked ? http_chunk_append(&c->ex->up.out, p, n) : buf_append(&c->ex->up.out, p, n);
+    int rc = c->ex->req_chunked ? http_chunk_append(&c->ex->up.out, p, n)
+                                : buf_append(&c->ex->up.out, p, n);
     if (rc < 0) {
         client_close(c, "upstream buffer overflow");
         return -1;
@@ -475,7 +492,8 @@ static int client_on_done(void *arg)
 {
     struct client *c = arg;
     c->ex->req_done = true;
-    if (c->ex->req_chunked && c->state != CS_RECEIVE && http_chunk_append(&c->ex->up.out, NULL, 0) < 0) {
+    if (c->ex->req_chunked && c->state != CS_RECEIVE &&
+        http_chunk_append(&c->ex->up.out, NULL, 0) < 0) {
         client_close(c, "upstream buffer overflow");
         return -1;
     }

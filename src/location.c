@@ -5,6 +5,7 @@
  * Apache's ProxyPassReverse do), on relayed responses and on hits alike.
  * The stored head keeps the origin's value.
  */
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -43,4 +44,16 @@ int location_put_field(const struct client *c, struct buf *out, const struct htt
                    buf_append_str(out, rest) < 0 || buf_append_lit(out, "\r\n") < 0
                ? -1
                : 1;
+}
+
+const char *location_public(const struct client *c, const char *v, char *buf, size_t size)
+{
+    const struct cfg_route *rt = c->ex->cx.rt;
+    const char *rest = rt ? location_rest(rt, v) : NULL;
+    const struct http_header *host = rest ? http_find(http_reader_msg(c->reader), "Host") : NULL;
+    if (!host)
+        return v;
+    int n = snprintf(buf, size, "%s://%s%s", c->sock.tls ? "https" : "http",
+                     http_hvalue(http_reader_msg(c->reader), host), rest);
+    return n > 0 && (size_t)n < size ? buf : v;
 }

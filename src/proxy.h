@@ -13,9 +13,9 @@
 #define MAGPIE_PROXY_H
 
 #include <ev.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "buf.h"
@@ -30,9 +30,9 @@
 #include "url.h"
 
 #define PROXY_HIGH_WATER (64 * 1024)
-#define PROXY_FEED_MAX (16 * 1024)     /* parsed per step, so buffers stay bounded */
+#define PROXY_FEED_MAX (16 * 1024)           /* parsed per step, so buffers stay bounded */
 #define UPSTREAM_KEY_MAX (URL_HOST_MAX + 32) /* "https://" host:port " noverify" */
-#define PROXY_OUT_MAX (1024 * 1024)    /* hard cap; the watermark keeps far below it */
+#define PROXY_OUT_MAX (1024 * 1024)          /* hard cap; the watermark keeps far below it */
 
 /*
  * The step an exchange is in; exchange.c alone moves it (docs/ARCHITECTURE.md).
@@ -72,9 +72,9 @@ struct upconn {
     bool hs_want_read, hs_want_write;
     unsigned requests; /* responses completed on it */
     char host[URL_HOST_MAX];
-    char peer[48]; /* "ip:port" or "[ip6]:port" */
+    char peer[48];                /* "ip:port" or "[ip6]:port" */
     struct sockaddr_storage addr; /* connected to, for the destination check on reuse */
-    unsigned long dest_gen; /* gen of the config whose destination check it passed; 0: none */
+    unsigned long dest_gen;       /* gen of the config whose destination check it passed; 0: none */
 };
 
 struct upstream {
@@ -91,10 +91,10 @@ struct upstream {
     char host[URL_HOST_MAX];
     uint16_t port;
     bool https;
-    bool verify;       /* https: check the chain and host name */
-    bool forward;      /* absolute URI or CONNECT: destinations are checked (dest.h) */
-    char peer[48];     /* "ip:port" used, for the access log: "[" 39 "]:65535" at most */
-    char *head;        /* the request head, kept while a replay is allowed */
+    bool verify;   /* https: check the chain and host name */
+    bool forward;  /* absolute URI or CONNECT: destinations are checked (dest.h) */
+    char peer[48]; /* "ip:port" used, for the access log: "[" 39 "]:65535" at most */
+    char *head;    /* the request head, kept while a replay is allowed */
     size_t head_len;
     unsigned retries_left;
     bool granted; /* the pool answered a queued request */
@@ -128,14 +128,17 @@ struct writer {
 struct exchange {
     struct client *client; /* whose it is (pool callbacks start from up.waiter) */
     /* the request */
-    bool req_done;     /* its message was read completely */
-    bool req_chunked;  /* its body goes up chunked */
+    bool req_done;    /* its message was read completely */
+    bool req_chunked; /* its body goes up chunked */
     bool keep_alive;
-    bool connect;      /* a CONNECT tunnel */
-    bool ws_upgrade;   /* asked for Upgrade: websocket */
-    bool bodiless;     /* its head is the whole message */
-    bool in_head;      /* its head is being parsed: a local answer waits (exchange_fail) */
-    bool body_first;   /* its body is read before an origin connection is taken */
+    bool connect;    /* a CONNECT tunnel */
+    bool ws_upgrade; /* asked for Upgrade: websocket */
+    bool bodiless;   /* its head is the whole message */
+    bool in_head;    /* its head is being parsed: a local answer waits (exchange_fail) */
+    bool body_first; /* its body is read before an origin connection is taken */
+    /* the response (the rest below) */
+    bool rsp_head_sent;
+    bool rsp_done;
     /* compression (coding.h), decided on the request's head */
     bool compress_on;    /* Accept-Encoding went up and keys variants as coding_want alone */
     bool etag_mapped;    /* derived entity tags went up as the origin's own (If-None-Match) */
@@ -143,26 +146,24 @@ struct exchange {
     uint8_t coding_sent; /* enum coding of the body sent (the access log); CODING_NONE: none yet */
     uint8_t decoding;    /* enum coding decoded for this client; CODING_IDENTITY: none */
     enum exchange_plan plan;
-    int local_status;  /* the answer that waits, and why */
+    int local_status; /* the answer that waits, and why */
     char *local_reason;
     enum http_method_id method_id;
     unsigned minor;
-    char *method;      /* as received: the request line sent on, the logs */
-    char *url;         /* absolute, for the access log */
+    char *method; /* as received: the request line sent on, the logs */
+    char *url;    /* absolute, for the access log */
     ev_tstamp started;
 
     /* the response */
-    bool rsp_head_sent;
-    bool rsp_done;
     int status;
     enum http_framing framing;
     uint64_t bytes_sent;
     uint64_t bytes_received; /* request body or tunnel bytes from the client */
-    uint64_t rsp_mark; /* 1 + where the relayed response starts in the client's
-                          output stream (client.out_written); 0: not relayed */
-
+    uint64_t rsp_mark;       /* 1 + where the relayed response starts in the client's
+                                output stream (client.out_written); 0: not relayed */
 
     struct upstream up;
+    struct follow *follow; /* redirects followed for the client (follow.c), or NULL */
     struct cache_xchg cx;
     /* the response body's way: once per fetch (origin to the store writer
        and the leader's delivery), then per client (to the client writer) */
@@ -189,17 +190,17 @@ struct client {
 
     struct buf in, out;
     struct http_reader *reader; /* NULL while the connection rests */
-    size_t scanned; /* head scan progress in `in` */
-    bool head_started; /* first byte of the current head arrived */
+    size_t scanned;             /* head scan progress in `in` */
+    bool head_started;          /* first byte of the current head arrived */
     bool read_eof;
     bool close_after_flush;
     bool tls_want_read, tls_want_write; /* client TLS handshake */
     bool tls_head_deadline; /* TLS: header timeout runs from accept to the first head's end */
-    bool phantom; /* a background refresh: no client socket, output dropped */
-    bool detached; /* a phantom since its client left a fetch that goes on for the store */
-    bool flushing; /* in client_flush(): a nested one waits for the loop */
-    uint64_t out_written; /* bytes client_do_write() sent from `out` (all of a
-                             relayed response goes that way) */
+    bool phantom;           /* a background refresh: no client socket, output dropped */
+    bool detached;          /* a phantom since its client left a fetch that goes on for the store */
+    bool flushing;          /* in client_flush(): a nested one waits for the loop */
+    uint64_t out_written;   /* bytes client_do_write() sent from `out` (all of a
+                               relayed response goes that way) */
 
     struct exchange *ex; /* NULL while the connection rests */
 };
@@ -285,6 +286,46 @@ int compress_plan_put_field(struct buf *out, const struct http_msg *m, const str
    host; 0 to write it as it is; -1 when full. */
 int location_put_field(const struct client *c, struct buf *out, const struct http_msg *m,
                        const struct http_header *h);
+/* A Location the route's origin sent naming itself, as the URL the client
+   knows it by (in buf); v itself when it names anything else. */
+const char *location_public(const struct client *c, const char *v, char *buf, size_t size);
+
+/* follow.c: redirects magpie follows for its client (a cache rule's
+   follow_redirects), GET and HEAD only */
+/* The origin's final head m: 1 when it is a redirect magpie follows (its
+   body is dropped, then follow_go), 0 when it goes to the client, -1
+   after answering 502 (a loop, too many redirects). */
+int follow_head(struct client *c, const struct http_msg *m);
+/* A followed redirect's body is being read and dropped. */
+bool follow_dropping(const struct exchange *ex);
+/* Its body was read (or is not to be): the next request goes up. */
+bool follow_ready(const struct exchange *ex);
+/* The redirect's message ended. */
+void follow_read(struct exchange *ex);
+void follow_go(struct client *c);
+/* Redirects followed so far, and the URL the last one led to (NULL: none). */
+unsigned follow_hops(const struct exchange *ex);
+const char *follow_final_url(const struct exchange *ex);
+/* Whether the last request went to another origin than the client's URL
+   (no credentials, no header rules' values went with it), and whether it
+   went through the client's reverse route. */
+bool follow_foreign(const struct exchange *ex);
+bool follow_routed(const struct exchange *ex);
+/* The store writer of the final response under its own URL's key. */
+struct store_writer **follow_writer(struct exchange *ex);
+void follow_free(struct exchange *ex);
+/* Whether to may be reached from from under scope (both absolute URLs). */
+bool follow_in_scope(enum cfg_follow_scope scope, const char *from, const char *to);
+/* What a redirect to "to" does to a chain of hops redirects so far
+   (chain[0..hops]: the client's URL, then each followed), max at most. */
+enum follow_verdict {
+    FOLLOW_GO,       /* ask it */
+    FOLLOW_PASS,     /* outside the scope: the redirect goes to the client */
+    FOLLOW_LOOP,     /* asked already in this chain: 502 */
+    FOLLOW_TOO_MANY, /* one more than max: 502 */
+};
+enum follow_verdict follow_decide(const char *const *chain, unsigned hops, unsigned max,
+                                  enum cfg_follow_scope scope, const char *to);
 
 /* exchange.c: the controller, the only writer of c->state */
 void exchange_begin(struct client *c, bool tls);
@@ -341,10 +382,10 @@ static inline bool exchange_forwarding(const struct client *c)
 /* What the request hooks share about one head while it is parsed. */
 struct head_ctx {
     struct client *c;
-    bool routed;     /* the route hook chose an origin: */
-    struct url u;    /* its target (pointing into the head) */
+    bool routed;  /* the route hook chose an origin: */
+    struct url u; /* its target (pointing into the head) */
     const char *host_hdr;
-    bool reverse;    /* through a reverse route */
+    bool reverse; /* through a reverse route */
     const struct cfg_route *rt;
 };
 enum hook_rc request_hook_acl(void *arg, struct http_msg *m);
@@ -353,6 +394,11 @@ enum hook_rc request_hook_loop(void *arg, struct http_msg *m);
 enum hook_rc request_hook_route(void *arg, struct http_msg *m);
 enum hook_rc request_hook_purge(void *arg, struct http_msg *m);
 enum hook_rc request_hook_redirect(void *arg, struct http_msg *m);
+/* The head of m as it goes up into c->ex->up.out, for path on host_hdr:
+   reverse adds X-Forwarded-For; foreign (a redirect followed to another
+   origin) leaves out Authorization, Cookie and what header rules set. */
+int client_build_request(struct client *c, const struct http_msg *m, const char *path,
+                         size_t path_len, const char *host_hdr, bool reverse, bool foreign);
 /* The request parser's callbacks, for client.c: a head is checked, routed
    and rewritten for the origin into c->ex->up.out (or answered locally);
    body bytes follow it there. */

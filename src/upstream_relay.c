@@ -57,14 +57,14 @@ static void upstream_feed(struct client *c)
         size_t n = buf_used(&u->in);
         if (n > PROXY_FEED_MAX)
             n = PROXY_FEED_MAX;
-        if (!c->ex->rsp_head_sent) {
+        if (!c->ex->rsp_head_sent && !follow_dropping(c->ex)) {
             /* the head must be whole and well-formed before the parser sees
                it; scanning goes on where the last read's scan stopped, so a
                head trickled in small reads costs no scan per read */
             size_t head_len;
-            enum http_scan r = http_head_scan(buf_head(&u->in), buf_used(&u->in),
-                                              c->cfg->limits.max_header_bytes, SIZE_MAX / 2,
-                                              &u->head_scanned, &head_len);
+            enum http_scan r =
+                http_head_scan(buf_head(&u->in), buf_used(&u->in), c->cfg->limits.max_header_bytes,
+                               SIZE_MAX / 2, &u->head_scanned, &head_len);
             if (r == HTTP_SCAN_MORE)
                 break;
             if (r != HTTP_SCAN_DONE) {
@@ -77,6 +77,12 @@ static void upstream_feed(struct client *c)
         size_t used = http_reader_feed(u->reader, buf_head(&u->in), n, &err);
         if (!exchange_forwarding(c))
             return;
+        if (follow_ready(c->ex)) {
+            if (err == HTTP_OK)
+                buf_consume(&u->in, used); /* the connection may go back clean */
+            follow_go(c);
+            return;
+        }
         if (upstream_fetch_lost(c, err))
             return;
         if (err != HTTP_OK) {
@@ -154,8 +160,8 @@ static void upstream_finish_eof(struct client *c)
 static void upstream_flush_idle(struct client *c)
 {
     struct exchange *ex = c->ex;
-    if (!exchange_forwarding(c) || !ex->rsp_head_sent || ex->rsp_done ||
-        !buf_empty(&ex->up.in) || !chain_filtered(&ex->fetch))
+    if (!exchange_forwarding(c) || !ex->rsp_head_sent || ex->rsp_done || !buf_empty(&ex->up.in) ||
+        !chain_filtered(&ex->fetch))
         return;
     if (chain_flush(&ex->fetch) < 0) {
         upstream_lost(c, "its response could not be encoded");
@@ -264,8 +270,8 @@ static int upstream_open_chains(struct client *c, struct filter_head *h, int64_t
         chain_open(&ex->deliver, filter_deliver_list, filter_deliver_count, h) < 0)
         return -1;
     if (h->length != length)
-        ex->framing = http_response_framing(ex->method_id, h->status, h->length,
-                                            h->length < 0, ex->minor);
+        ex->framing =
+            http_response_framing(ex->method_id, h->status, h->length, h->length < 0, ex->minor);
     return 0;
 }
 
@@ -304,11 +310,17 @@ static int upstream_on_head(void *arg, struct http_msg *m)
         }
         return 0;
     }
+    switch (follow_head(c, m)) {
+    case 1: /* a redirect magpie follows: its body, if read, is dropped */
+        return follow_ready(c->ex) ? -1 : 0;
+    case -1:
+        return -1;
+    }
     c->ex->status = m->status;
     c->ex->up.keep_alive = m->keep_alive;
     int64_t length = m->content_length;
-    c->ex->framing = http_response_framing(c->ex->method_id, m->status, length, m->chunked,
-                                       c->ex->minor);
+    c->ex->framing =
+        http_response_framing(c->ex->method_id, m->status, length, m->chunked, c->ex->minor);
     if (c->ex->framing == HTTP_FRAME_CLOSE || !c->ex->req_done || c->srv->draining)
         c->ex->keep_alive = false;
     struct filter_head fh = {.msg = m, .status = m->status, .length = length};
@@ -336,8 +348,8 @@ static int upstream_on_head(void *arg, struct http_msg *m)
 static int upstream_on_body(void *arg, const char *p, size_t n)
 {
     struct client *c = arg;
-    if (c->ex->cx.instead != INSTEAD_NONE)
-        return 0; /* read and dropped: the store answers */
+    if (c->ex->cx.instead != INSTEAD_NONE || follow_dropping(c->ex))
+        return 0; /* read and dropped: the store answers, or a redirect is followed */
     struct piece pc = piece_mem(p, n, false);
     return chain_push(&c->ex->fetch, &pc);
 }
@@ -347,6 +359,10 @@ static int upstream_on_done(void *arg)
     struct client *c = arg;
     if (c->ex->cx.instead != INSTEAD_NONE) {
         c->ex->rsp_done = true;
+        return 0;
+    }
+    if (follow_dropping(c->ex)) {
+        follow_read(c->ex);
         return 0;
     }
     if (!c->ex->rsp_head_sent) {
@@ -434,4 +450,3 @@ const struct http_reader_ops upstream_reader_ops = {
     .on_body = upstream_on_body,
     .on_done = upstream_on_done,
 };
-

@@ -25,8 +25,7 @@
 #define CACHE_FLIGHT_BUCKETS 4096
 
 static bool cache_collapse(struct client *c);
-static struct cache_flight *cache_flight_find(struct server *srv, const char *key,
-                                              uint8_t coding);
+static struct cache_flight *cache_flight_find(struct server *srv, const char *key, uint8_t coding);
 static struct cache_flight *cache_flight_new(struct client *c, const char *key, uint8_t coding);
 static uint8_t cache_flight_coding(const struct client *c);
 static void cache_flights_doom(struct server *srv, const char *key);
@@ -90,6 +89,7 @@ void cache_xchg_reset(struct client *c)
     free(x->key);
     memset(x, 0, sizeof(*x));
     x->obj.fd = -1;
+    x->rule = &config_default_rule;
 }
 
 /* ---- requests ---- */
@@ -279,8 +279,7 @@ int cache_purge(struct client *c, const struct http_msg *m, bool https, const ch
 {
     char key[CACHE_KEY_MAX];
     if (cache_key_for(rt, c->ex->cx.rule, rt ? cache_hval(m, "Host") : NULL, https, host, port,
-                      path, path_len,
-                      key, sizeof(key)) < 0)
+                      path, path_len, key, sizeof(key)) < 0)
         return -1;
     return cache_remove(c->srv, key);
 }
@@ -296,14 +295,12 @@ enum cache_decision cache_request(struct client *c, const struct http_msg *m, bo
     if (!st)
         return CACHE_GO_UP; /* no store: nothing to look up or invalidate */
     if (cache_key_for(rt, c->ex->cx.rule, rt ? cache_hval(m, "Host") : NULL, https, host, port,
-                      path, path_len,
-                      key, sizeof(key)) < 0)
+                      path, path_len, key, sizeof(key)) < 0)
         return CACHE_GO_UP;
     x->key = strdup(key);
     if (!x->key)
         return CACHE_GO_UP;
-    if (!x->rule->enabled ||
-        (c->ex->method_id != HTTP_M_GET && c->ex->method_id != HTTP_M_HEAD))
+    if (!x->rule->enabled || (c->ex->method_id != HTTP_M_GET && c->ex->method_id != HTTP_M_HEAD))
         return CACHE_GO_UP;
     if (!c->ex->bodiless)
         return CACHE_GO_UP; /* an origin may answer a GET by its body, which no key holds */
@@ -453,8 +450,8 @@ static bool cache_sent_validator(struct client *c)
     for (size_t i = 0; req && i < req->nhdrs; i++) {
         const struct http_header *h = &req->hdrs[i];
         const char *n = http_hname(req, h);
-        if (!h->hop && (strcasecmp(n, "If-None-Match") == 0 ||
-                        strcasecmp(n, "If-Modified-Since") == 0))
+        if (!h->hop &&
+            (strcasecmp(n, "If-None-Match") == 0 || strcasecmp(n, "If-Modified-Since") == 0))
             return true;
     }
     return false;
@@ -514,6 +511,32 @@ static bool cache_cookie_storable(const struct client *c, const struct http_msg 
     return false;
 }
 
+/*
+ * A response reached by following redirects is stored under its own URL's
+ * key too, as that URL's rule allows: asked for directly, it is a hit. Not
+ * for one fetched past the client's reverse route, which no request for
+ * its key would ask.
+ */
+static void cache_store_final(struct client *c, const struct cache_resp *r, const struct buf *head,
+                              const char *variant, const char *vary)
+{
+    struct cache_xchg *x = &c->ex->cx;
+    const char *url = follow_final_url(c->ex);
+    struct store_writer **w = follow_writer(c->ex);
+    char key[CACHE_KEY_MAX];
+    if (!url || (x->rt && !follow_routed(c->ex)) || cache_ref_key(c, url, key, sizeof(key)) < 0 ||
+        strcmp(key, x->key) == 0)
+        return;
+    const struct cfg_cache_rule *rule = config_cache_rule(c->cfg, x->rt, url, strlen(url));
+    if (!rule->enabled ||
+        !policy_storable(c->ex->method_id, &x->req_cc, x->req_auth, r, rule->default_ttl) ||
+        (policy_freshness_lifetime(r, rule->default_ttl, rule->max_ttl) <= 0 && !r->has_etag &&
+         r->last_modified < 0))
+        return;
+    *w = store_begin(c->srv->store, key, variant, vary, buf_head(head), buf_used(head),
+                     (time_t)c->ex->started, (time_t)ev_now(c->srv->loop));
+}
+
 /* Opens a writer for a storable response (x->writer stays NULL otherwise). */
 static void cache_store_response(struct client *c, const struct http_msg *m)
 {
@@ -524,8 +547,7 @@ static void cache_store_response(struct client *c, const struct http_msg *m)
     time_t now = (time_t)ev_now(c->srv->loop);
     struct cache_resp r;
     cache_facts(m, x->rt != NULL, x->rule->targeted_field, (time_t)c->ex->started, now, &r);
-    if (!policy_storable(c->ex->method_id, &x->req_cc, x->req_auth, &r,
-                         x->rule->default_ttl))
+    if (!policy_storable(c->ex->method_id, &x->req_cc, x->req_auth, &r, x->rule->default_ttl))
         return;
     if (policy_freshness_lifetime(&r, x->rule->default_ttl, x->rule->max_ttl) <= 0 && !r.has_etag &&
         r.last_modified < 0)
@@ -541,9 +563,12 @@ static void cache_store_response(struct client *c, const struct http_msg *m)
         return;
     struct buf head;
     buf_init(&head, c->cfg->limits.max_header_bytes * 2);
-    if (cache_head_block(m, strip, &head) == 0)
+    if (cache_head_block(m, strip, &head) == 0) {
         x->writer = store_begin(st, x->key, variant, vary, buf_head(&head), buf_used(&head),
                                 (time_t)c->ex->started, now);
+        if (x->writer)
+            cache_store_final(c, &r, &head, variant, vary);
+    }
     struct cache_flight *f = x->flight;
     if (x->writer && f && f->leader == c && (f->head = malloc(buf_used(&head)))) {
         memcpy(f->head, buf_head(&head), buf_used(&head));
@@ -633,9 +658,33 @@ bool cache_stale_on_failure(struct client *c, int status)
     return true;
 }
 
+/* The final response's copy under its own key (cache_store_final) goes
+   the way of the main one. */
+static void cache_final_append(struct client *c, const char *p, size_t n)
+{
+    struct store_writer **w = follow_writer(c->ex);
+    if (w && *w && store_append(*w, p, n) < 0) {
+        store_abort(*w);
+        *w = NULL;
+    }
+}
+
+static void cache_final_end(struct client *c, bool commit)
+{
+    struct store_writer **w = follow_writer(c->ex);
+    if (!w || !*w)
+        return;
+    if (commit)
+        store_commit(*w);
+    else
+        store_abort(*w);
+    *w = NULL;
+}
+
 void cache_response_abort(struct client *c)
 {
     struct cache_xchg *x = &c->ex->cx;
+    cache_final_end(c, false);
     if (!x->writer)
         return;
     store_abort(x->writer);
@@ -652,6 +701,7 @@ void cache_response_body(struct client *c, const char *p, size_t n)
         cache_response_abort(c);
         return;
     }
+    cache_final_append(c, p, n);
     x->written += n;
     cache_flight_progress(c, x->written);
 }
@@ -661,9 +711,11 @@ void cache_response_end(struct client *c)
     struct cache_xchg *x = &c->ex->cx;
     if (!x->writer)
         return;
-    if (store_commit(x->writer) < 0)
+    bool stored = store_commit(x->writer) == 0;
+    if (!stored)
         log_debug("#%llu %s: %s was not stored", c->id, c->addr_text, x->key);
     x->writer = NULL;
+    cache_final_end(c, stored);
     cache_flight_end(c, true); /* followers read the file through their own fd */
 }
 
@@ -704,8 +756,7 @@ static uint8_t cache_flight_coding(const struct client *c)
     return c->ex->compress_on ? c->ex->coding_want : CODING_NONE;
 }
 
-static struct cache_flight *cache_flight_find(struct server *srv, const char *key,
-                                              uint8_t coding)
+static struct cache_flight *cache_flight_find(struct server *srv, const char *key, uint8_t coding)
 {
     if (!srv->flights)
         return NULL;
@@ -820,7 +871,8 @@ static bool cache_collapse(struct client *c)
 {
     struct cache_xchg *x = &c->ex->cx;
     if (x->flight)
-        return false; /* a background refresh (leading its flight) that found nothing to revalidate */
+        return false; /* a background refresh (leading its flight) that found nothing to revalidate
+                       */
     struct cache_flight *f = cache_flight_find(c->srv, x->key, cache_flight_coding(c));
     if (f && f->doomed)
         return false; /* sent before an invalidation: this request goes alone */
@@ -895,8 +947,7 @@ static void cache_flight_decide(struct client *leader, const struct http_msg *m)
     while (*pp) {
         struct client *fc = *pp;
         char variant[CACHE_VARIANT_MAX];
-        bool same = can && cache_variant(fc, f->vary, variant,
-                                         sizeof(variant)) &&
+        bool same = can && cache_variant(fc, f->vary, variant, sizeof(variant)) &&
                     strcmp(variant, f->variant) == 0;
         if (same) {
             pp = &fc->ex->cx.fnext;

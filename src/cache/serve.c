@@ -59,6 +59,10 @@ int cache_status_headers(const struct client *c, char *out, size_t size)
         return snprintf(out, size,
                         "Cache-Status: magpie; fwd=miss; collapsed\r\n"
                         "X-Cache: MISS\r\n");
+    if (follow_hops(c->ex))
+        return snprintf(out, size,
+                        "Cache-Status: magpie; %s; detail=followed-%u\r\nX-Cache: %s\r\n", cs,
+                        follow_hops(c->ex), cache_result_name(x->result));
     if (x->result == CACHE_STALE && x->instead == INSTEAD_NONE && store_obj_is_open(&x->obj) &&
         c->state == CS_DELIVER)
         return snprintf(out, size, "Cache-Status: magpie; hit; detail=%s\r\nX-Cache: STALE\r\n",

@@ -30,6 +30,7 @@ import socket
 import threading
 import time
 import urllib.parse
+import uuid
 
 _BLOCK = bytes(range(256)) * 256  # 64 KiB
 
@@ -412,6 +413,29 @@ class Origin:
         """Status code with the header fields the query names: /answer/301?Location=..."""
         headers = urllib.parse.parse_qsl(req.query, keep_blank_values=True)
         return self.respond(req, int(code), b"answer %s\n" % code.encode(), headers)
+
+    def _h_hop(self, req, n):
+        """/hop/N redirects (302) to /hop/N-1, which ... /hop/0 answers 200."""
+        n = int(n)
+        if n > 0:
+            return self.respond(req, 302, b"to %d\n" % (n - 1), [("Location", "/hop/%d" % (n - 1))])
+        return self.respond(req, 200, b"final\n", [("Content-Type", "text/plain")])
+
+    def _h_loop(self, req, name):
+        """/loop/a redirects to /loop/b, and /loop/b to /loop/a."""
+        other = "b" if name == "a" else "a"
+        return self.respond(req, 302, b"loop\n", [("Location", "/loop/" + other)])
+
+    def _h_sign(self, req, name):
+        """A download behind a freshly signed URL: /sign/NAME redirects (302, no
+        freshness) to /signed/NAME?sig=<new each time>."""
+        sig = uuid.uuid4().hex
+        return self.respond(req, 302, b"", [("Location", "/signed/%s?sig=%s" % (name, sig))])
+
+    def _h_signed(self, req, name):
+        """The object: no validators and no freshness, as such stores send."""
+        return self.respond(req, 200, b"blob " + name.encode() + b"\n" * 100,
+                            [("Content-Type", "application/octet-stream")])
 
     def _h_count(self, req):
         with self.lock:

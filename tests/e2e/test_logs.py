@@ -1,7 +1,9 @@
 """Access log and error log formats.
 
-Access line: TIME CLIENT METHOD URL STATUS BYTES DURATION_MS CACHE UPSTREAM RECEIVED CODING, e.g.
-2026-11-24T15:30:00.123Z 127.0.0.1:51234 GET http://127.0.0.1:8080/p 200 345 2 DIRECT 127.0.0.1:8080 0 identity
+Access line: TIME CLIENT METHOD URL STATUS BYTES DURATION_MS CACHE UPSTREAM RECEIVED CODING
+FOLLOWED, e.g.
+2026-11-24T15:30:00.123Z 127.0.0.1:51234 GET http://127.0.0.1:8080/p 200 345 2 DIRECT 127.0.0.1:8080 0 identity -
+FOLLOWED is "-", or the redirects magpie followed and the URL the last one led to: 2:http://h/x
 Error line: 2026-11-24T15:30:00.123Z [info] message
 """
 
@@ -15,7 +17,7 @@ TIME_RE = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z"
 ACCESS_RE = re.compile(
     r"^(?P<time>%s) (?P<client>\S+) (?P<method>[A-Z]+) (?P<url>\S+) (?P<status>\d{3}) "
     r"(?P<bytes>\d+) (?P<ms>\d+) (?P<cache>[A-Z_]+) (?P<upstream>\S+) (?P<received>\d+) "
-    r"(?P<coding>identity|gzip|deflate|br|zstd|unknown|-)$"
+    r"(?P<coding>identity|gzip|deflate|br|zstd|unknown|-) (?P<followed>-|[1-9]\d*:\S+)$"
     % TIME_RE)
 ERROR_RE = re.compile(r"^%s \[(error|warn|info|debug)\] \S.*$" % TIME_RE)
 
