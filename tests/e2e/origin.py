@@ -437,6 +437,12 @@ class Origin:
         return self.respond(req, 200, b"blob " + name.encode() + b"\n" * 100,
                             [("Content-Type", "application/octet-stream")])
 
+    def _h_plain(self, req, *rest):
+        """Any path under /plain/: its name as the body, with no validators and no
+        freshness at all, as many package mirrors serve files."""
+        return self.respond(req, 200, ("/".join(rest) + "\n").encode(),
+                            [("Content-Type", "application/octet-stream")])
+
     def _h_count(self, req):
         with self.lock:
             doc = {"connections": self.connections, "requests": len(self.requests)}
