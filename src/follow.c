@@ -26,6 +26,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hash.h"
 #include "log.h"
 #include "respond.h"
 
@@ -37,11 +38,13 @@ struct follow {
     bool dropping; /* a redirect's body is being read and dropped */
     bool cut;      /* its body is not read: its connection closes */
     bool read;     /* its message ended */
-    bool foreign;  /* the last request went to another origin than chain[0]'s */
+    bool foreign;  /* the last request went to another origin than the client's */
     bool routed;   /* the last request went through the client's reverse route */
     char *next;    /* where the redirect being dropped leads */
-    /* the URLs asked: the client's (ex->url, not owned), then each one followed */
-    char *chain[CFG_FOLLOW_MAX_LIMIT + 1];
+    char *last;    /* the URL asked last, once a redirect was followed */
+    /* every URL asked in the chain, the client's first, as hashes: a chain
+       holds 21 at most, and its loops are found without keeping them */
+    uint64_t seen[CFG_FOLLOW_MAX_LIMIT + 1];
     struct store_writer *writer; /* the final response under its own key (cache.c) */
 };
 
@@ -78,13 +81,19 @@ bool follow_in_scope(enum cfg_follow_scope scope, const char *from, const char *
     return false;
 }
 
-enum follow_verdict follow_decide(const char *const *chain, unsigned hops, unsigned max,
-                                  enum cfg_follow_scope scope, const char *to)
+uint64_t follow_hash(const char *url)
 {
-    if (!follow_in_scope(scope, chain[0], to))
+    return hash_fnv1a(url, 0);
+}
+
+enum follow_verdict follow_decide(const char *first, const uint64_t *seen, unsigned hops,
+                                  unsigned max, enum cfg_follow_scope scope, const char *to)
+{
+    if (!follow_in_scope(scope, first, to))
         return FOLLOW_PASS;
+    uint64_t h = follow_hash(to);
     for (unsigned i = 0; i <= hops; i++)
-        if (strcmp(chain[i], to) == 0)
+        if (seen[i] == h) /* a collision can only end a chain early, never miss a loop */
             return FOLLOW_LOOP;
     return hops >= max ? FOLLOW_TOO_MANY : FOLLOW_GO;
 }
@@ -112,7 +121,7 @@ unsigned follow_hops(const struct exchange *ex)
 
 const char *follow_final_url(const struct exchange *ex)
 {
-    return ex->follow && ex->follow->hops ? ex->follow->chain[ex->follow->hops] : NULL;
+    return ex->follow ? ex->follow->last : NULL;
 }
 
 bool follow_foreign(const struct exchange *ex)
@@ -137,11 +146,19 @@ void follow_free(struct exchange *ex)
         return;
     if (f->writer)
         store_abort(f->writer);
-    for (unsigned i = 1; i <= f->hops; i++)
-        free(f->chain[i]);
+    free(f->last);
     free(f->next);
     free(f);
     ex->follow = NULL;
+}
+
+/* Visible ASCII only: the URL goes into a request line and the access log. */
+static bool follow_printable(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p <= 0x20 || *p >= 0x7f)
+            return false;
+    return true;
 }
 
 /* The one Location of m, or NULL (none, or several: which one is meant?). */
@@ -161,7 +178,7 @@ static const char *follow_location(const struct http_msg *m)
 static struct follow *follow_state(struct exchange *ex)
 {
     if (!ex->follow && (ex->follow = calloc(1, sizeof(*ex->follow))))
-        ex->follow->chain[0] = ex->url;
+        ex->follow->seen[0] = follow_hash(ex->url);
     return ex->follow;
 }
 
@@ -189,12 +206,12 @@ int follow_head(struct client *c, const struct http_msg *m)
     char pub[FOLLOW_URL_MAX], to[FOLLOW_URL_MAX];
     struct url u;
     loc = location_public(c, loc, pub, sizeof(pub));
-    if (url_resolve(f->chain[f->hops], loc, to, sizeof(to)) < 0 ||
-        url_parse_absolute(to, strlen(to), &u) < 0 || strpbrk(to, " \t\r\n"))
+    if (url_resolve(f->last ? f->last : ex->url, loc, to, sizeof(to)) < 0 ||
+        strlen(to) > c->cfg->limits.max_uri_bytes || !follow_printable(to) ||
+        url_parse_absolute(to, strlen(to), &u) < 0)
         return 0; /* not an http(s) URL magpie can ask: the client may know better */
     char why[64];
-    switch (follow_decide((const char *const *)f->chain, f->hops, rule->follow_max,
-                          rule->follow_scope, to)) {
+    switch (follow_decide(ex->url, f->seen, f->hops, rule->follow_max, rule->follow_scope, to)) {
     case FOLLOW_GO:
         break;
     case FOLLOW_PASS:
@@ -249,7 +266,7 @@ static int follow_request(struct client *c, const char *url)
     char authority[URL_HOST_MAX + 8];
     const char *host_hdr = authority;
     f->routed = follow_via_route(c, url);
-    f->foreign = !follow_in_scope(CFG_FOLLOW_SAME_ORIGIN, f->chain[0], url);
+    f->foreign = !follow_in_scope(CFG_FOLLOW_SAME_ORIGIN, ex->url, url);
     if (f->routed) {
         host_hdr = http_hvalue(req, http_find(req, "Host"));
         snprintf(ex->up.host, sizeof(ex->up.host), "%s", rt->origin_host);
@@ -282,7 +299,9 @@ void follow_go(struct client *c)
     struct follow *f = ex->follow;
     char *url = f->next;
     f->next = NULL;
-    f->chain[++f->hops] = url;
+    free(f->last);
+    f->last = url;
+    f->seen[++f->hops] = follow_hash(url);
     f->dropping = false;
     if (f->cut) {
         upstream_close(c);

@@ -316,16 +316,19 @@ struct store_writer **follow_writer(struct exchange *ex);
 void follow_free(struct exchange *ex);
 /* Whether to may be reached from from under scope (both absolute URLs). */
 bool follow_in_scope(enum cfg_follow_scope scope, const char *from, const char *to);
-/* What a redirect to "to" does to a chain of hops redirects so far
-   (chain[0..hops]: the client's URL, then each followed), max at most. */
+/* What a redirect to "to" does to a chain of hops redirects so far, max
+   at most: first is the client's URL, seen[0..hops] the follow_hash of it
+   and of each URL followed. */
 enum follow_verdict {
     FOLLOW_GO,       /* ask it */
     FOLLOW_PASS,     /* outside the scope: the redirect goes to the client */
     FOLLOW_LOOP,     /* asked already in this chain: 502 */
     FOLLOW_TOO_MANY, /* one more than max: 502 */
 };
-enum follow_verdict follow_decide(const char *const *chain, unsigned hops, unsigned max,
-                                  enum cfg_follow_scope scope, const char *to);
+enum follow_verdict follow_decide(const char *first, const uint64_t *seen, unsigned hops,
+                                  unsigned max, enum cfg_follow_scope scope, const char *to);
+/* How a chain remembers the URLs it asked (follow_decide's seen). */
+uint64_t follow_hash(const char *url);
 
 /* exchange.c: the controller, the only writer of c->state */
 void exchange_begin(struct client *c, bool tls);

@@ -511,11 +511,21 @@ static bool cache_cookie_storable(const struct client *c, const struct http_msg 
     return false;
 }
 
+/* Whether a request governed by a is sent as one governed by b: the
+   response to one may then be stored for the other. */
+static bool cache_same_edits(const struct cfg_cache_rule *a, const struct cfg_cache_rule *b)
+{
+    return a == b || (!a->request_headers.nset && !a->request_headers.nremove &&
+                      !b->request_headers.nset && !b->request_headers.nremove);
+}
+
 /*
  * A response reached by following redirects is stored under its own URL's
  * key too, as that URL's rule allows: asked for directly, it is a hit. Not
  * for one fetched past the client's reverse route, which no request for
- * its key would ask.
+ * its key would ask, nor when that URL's rule would edit the request
+ * otherwise (its header rules): stored there, it would answer requests
+ * other than the one that fetched it.
  */
 static void cache_store_final(struct client *c, const struct cache_resp *r, const struct buf *head,
                               const char *variant, const char *vary)
@@ -528,7 +538,7 @@ static void cache_store_final(struct client *c, const struct cache_resp *r, cons
         strcmp(key, x->key) == 0)
         return;
     const struct cfg_cache_rule *rule = config_cache_rule(c->cfg, x->rt, url, strlen(url));
-    if (!rule->enabled ||
+    if (!cache_same_edits(rule, x->rule) || !rule->enabled ||
         !policy_storable(c->ex->method_id, &x->req_cc, x->req_auth, r, rule->default_ttl) ||
         (policy_freshness_lifetime(r, rule->default_ttl, rule->max_ttl) <= 0 && !r->has_etag &&
          r->last_modified < 0))

@@ -421,6 +421,10 @@ class Origin:
             return self.respond(req, 302, b"to %d\n" % (n - 1), [("Location", "/hop/%d" % (n - 1))])
         return self.respond(req, 200, b"final\n", [("Content-Type", "text/plain")])
 
+    def _h_long(self, req, n):
+        """/long/N redirects to a path of N letters."""
+        return self.respond(req, 302, b"long\n", [("Location", "/" + "a" * int(n))])
+
     def _h_loop(self, req, name):
         """/loop/a redirects to /loop/b, and /loop/b to /loop/a."""
         other = "b" if name == "a" else "a"

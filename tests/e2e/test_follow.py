@@ -306,3 +306,18 @@ def test_reverse_route_follows_through_the_route(magpie_factory, origin):
     assert rawhttp.fetch(m.port, "GET", "/sign/a.bin", host="api.local") \
         .header("cache-status").startswith("magpie; hit")
     assert origin.request_count() == before + 4
+
+
+def test_a_location_magpie_cannot_put_in_a_request_line_goes_to_the_client(magpie_factory,
+                                                                            origin):
+    m = following(magpie_factory, rule("/answer/"), rule("/long/"))
+    before = origin.request_count()
+    for loc in ("/echo with space", "/caf\u00e9"):
+        r = rawhttp.fetch(m.port, "GET", origin.url("/answer/302?Location=%s"
+                                                    % urllib.parse.quote(loc, safe="")))
+        assert r.status == 302, (loc, r)
+    # longer than limits.max_uri_bytes (8KiB here): no request magpie would take
+    r = rawhttp.fetch(m.port, "GET", origin.url("/long/9000"))
+    assert r.status == 302 and len(r.header("location")) == 9001
+    assert rawhttp.fetch(m.port, "GET", origin.url("/long/100")).status == 404, "followed"
+    assert origin.request_count() == before + 5, "none of the first three was asked"
