@@ -30,7 +30,7 @@ CC60 = "Cache-Control=public%2C%20max-age%3D60"
 # -- helpers ---------------------------------------------------------------------
 
 ACCESS_FIELDS = ("time", "client", "method", "url", "status", "bytes", "ms", "cache", "upstream",
-                 "received", "coding")
+                 "received", "coding", "followed")
 
 
 def parse(line):
