@@ -661,8 +661,11 @@ void upstream_lost(struct client *c, const char *what)
     if (upstream_retry(c, what))
         return;
     char reason[URL_HOST_MAX + 256];
-    snprintf(reason, sizeof(reason), "upstream %s %s%s", c->ex->up.peer, what,
-             c->ex->rsp_head_sent ? " mid-response" : " before responding");
+    int n = snprintf(reason, sizeof(reason), "upstream %s %s%s", c->ex->up.peer, what,
+                     c->ex->rsp_head_sent ? " mid-response" : " before responding");
+    if (follow_hops(c->ex) && n > 0 && (size_t)n < sizeof(reason))
+        snprintf(reason + n, sizeof(reason) - (size_t)n, " (redirect %u of the chain)",
+                 follow_hops(c->ex));
     exchange_fail(c, 502, reason);
 }
 

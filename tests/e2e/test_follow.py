@@ -160,6 +160,7 @@ def test_a_hop_that_cannot_be_reached_answers_502(magpie_factory, origin, closed
     loc = urllib.parse.quote("http://127.0.0.1:%d/x" % closed_port, safe="")
     r = rawhttp.fetch(m.port, "GET", origin.url("/answer/302?Location=%s" % loc))
     assert r.status == 502, r
+    assert b"127.0.0.1:%d" % closed_port in r.body, r.body
 
 
 def test_a_location_that_is_no_http_url_goes_to_the_client(magpie_factory, origin):
