@@ -18,9 +18,11 @@
 #include "proxy.h"
 #include "rules.h"
 
+#include "hdr_rules.h"
 #include "hooks.h"
 #include "log.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -368,6 +370,37 @@ enum hook_rc request_hook_redirect(void *arg, struct http_msg *m)
         }
         exchange_redirect(c, r->status, to);
         return HOOK_ANSWERED;
+    }
+    return HOOK_NEXT;
+}
+
+/* p, taken from an arena that was at old (used bytes) and is now at mem:
+   where it is now. A pointer elsewhere (a literal) stays. */
+static const char *client_rebase(const char *p, uintptr_t old, size_t used, const char *mem)
+{
+    uintptr_t a = (uintptr_t)p;
+    return a >= old && a < old + used ? mem + (a - old) : p;
+}
+
+/* request_headers of the route and of the cache rule: the request is
+   edited in place before client_plan reads it, so that what is forwarded
+   is also what the cache keys and matches Vary on. */
+enum hook_rc request_hook_headers(void *arg, struct http_msg *m)
+{
+    struct head_ctx *h = arg;
+    struct client *c = h->c;
+    if (!h->routed || c->ex->method_id == HTTP_M_CONNECT || !hdr_rules_request_any(c))
+        return HOOK_NEXT;
+    /* the route hook's pointers into the head follow its arena if it moves */
+    uintptr_t old = (uintptr_t)m->mem;
+    size_t used = m->mem_len;
+    int rc = hdr_rules_request(c, m);
+    h->u.path = client_rebase(h->u.path, old, used, m->mem);
+    if (h->host_hdr)
+        h->host_hdr = client_rebase(h->host_hdr, old, used, m->mem);
+    if (rc < 0) {
+        exchange_fail(c, 500, "out of memory for the request's header rules");
+        return HOOK_ERROR;
     }
     return HOOK_NEXT;
 }

@@ -21,11 +21,12 @@ enum hook_rc hooks_run(const struct hook *list, size_t n, void *arg, struct http
 
 /* arg: the request's struct head_ctx (proxy.h) */
 const struct hook request_hooks[] = {
-    {"acl", request_hook_acl},       /* client ACL and connection limits */
-    {"checks", request_hook_checks}, /* version, target length, Host */
-    {"loop", request_hook_loop},     /* Via already names this proxy */
-    {"route", request_hook_route},   /* CONNECT target, absolute URI or reverse route */
-    {"purge", request_hook_purge},   /* PURGE: answered from the cache */
+    {"acl", request_hook_acl},           /* client ACL and connection limits */
+    {"checks", request_hook_checks},     /* version, target length, Host */
+    {"loop", request_hook_loop},         /* Via already names this proxy */
+    {"route", request_hook_route},       /* CONNECT target, absolute URI or reverse route */
+    {"purge", request_hook_purge},       /* PURGE: answered from the cache */
     {"redirect", request_hook_redirect}, /* redirects: answered before the cache and the origin */
+    {"headers", request_hook_headers},   /* request_headers of the route and the cache rule */
 };
 const size_t request_hook_count = sizeof(request_hooks) / sizeof(request_hooks[0]);

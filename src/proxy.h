@@ -397,6 +397,7 @@ enum hook_rc request_hook_loop(void *arg, struct http_msg *m);
 enum hook_rc request_hook_route(void *arg, struct http_msg *m);
 enum hook_rc request_hook_purge(void *arg, struct http_msg *m);
 enum hook_rc request_hook_redirect(void *arg, struct http_msg *m);
+enum hook_rc request_hook_headers(void *arg, struct http_msg *m);
 /* The head of m as it goes up into c->ex->up.out, for path on host_hdr:
    reverse adds X-Forwarded-For; foreign (a redirect followed to another
    origin) leaves out Authorization, Cookie and what header rules set. */

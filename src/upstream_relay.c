@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "filter.h"
+#include "hdr_rules.h"
 #include "log.h"
 #include "respond.h"
 
@@ -201,19 +202,23 @@ void upstream_read_response(struct client *c)
 /* ---- the response head and body ---- */
 
 /* The response head as it goes to the client: the origin's end-to-end
-   fields, then the common end (respond_finish) with one merged Via, our
-   framing, Cache-Status and Connection. */
+   fields, a final one's with the header rules' edits, then the common end
+   (respond_finish) with one merged Via, our framing, Cache-Status and
+   Connection. */
 static int upstream_put_head(struct client *c, const struct http_msg *m, bool interim,
                              struct buf *out)
 {
     if (http_put_status(out, m->status, http_str(m, m->reason)) < 0)
         return -1;
+    bool edits = m->status >= 200 && hdr_rules_response_any(c);
     for (size_t i = 0; i < m->nhdrs; i++) {
         const struct http_header *h = &m->hdrs[i];
         const char *name = http_hname(m, h);
         if (h->name_len == 3 && strcasecmp(name, "Via") == 0)
             continue; /* merged into ours */
         if (h->hop && !(m->status == 101 && strcasecmp(name, "Upgrade") == 0))
+            continue;
+        if (edits && hdr_rules_response_drops(c, name, h->name_len))
             continue;
         if (c->ex->decoding != CODING_IDENTITY) {
             int rc = compress_plan_put_field(out, m, h);
@@ -235,6 +240,8 @@ static int upstream_put_head(struct client *c, const struct http_msg *m, bool in
         if (http_put_header(out, m, h) < 0)
             return -1;
     }
+    if (edits && hdr_rules_response_put(c, out) < 0)
+        return -1;
     struct head_end e = {
         .via_minor = m->minor,
         .via_from = m,

@@ -14,6 +14,7 @@
 #include "cache/cache_int.h"
 #include "cache/memory.h"
 #include "filter.h"
+#include "hdr_rules.h"
 #include "proxy.h"
 #include "respond.h"
 
@@ -150,17 +151,20 @@ static bool cache_hit_skips(const char *name, int status)
 
 /* The stored head as a hit with the stored status repeats it; for client
    c (NULL: the memory tier's prepared copy, for anyone), a body decoded on
-   its way (compress_plan_put_field) and a reverse route's Location
-   (location_put_field). */
+   its way (compress_plan_put_field), a reverse route's Location
+   (location_put_field) and the header rules' edits. */
 static int cache_put_stored_head(struct buf *out, const struct http_msg *rsp, int status,
                                  const struct client *c)
 {
     if (http_put_status(out, status, status == rsp->status ? http_str(rsp, rsp->reason) : "") < 0)
         return -1;
     bool decoded = c && c->ex->decoding != CODING_IDENTITY, routed = c && c->ex->cx.rt;
+    bool edits = c && hdr_rules_response_any(c);
     for (size_t i = 0; i < rsp->nhdrs; i++) {
         const struct http_header *h = &rsp->hdrs[i];
-        if (cache_hit_skips(http_hname(rsp, h), status))
+        const char *name = http_hname(rsp, h);
+        if (cache_hit_skips(name, status) ||
+            (edits && hdr_rules_response_drops(c, name, h->name_len)))
             continue;
         int rc = decoded ? compress_plan_put_field(out, rsp, h) : 0;
         if (rc == 0 && routed)
@@ -168,7 +172,7 @@ static int cache_put_stored_head(struct buf *out, const struct http_msg *rsp, in
         if (rc < 0 || (rc == 0 && http_put_header(out, rsp, h) < 0))
             return -1;
     }
-    return 0;
+    return edits ? hdr_rules_response_put(c, out) : 0;
 }
 
 /* The stored Via entries joined with ", " into out (nothing when none). */
@@ -321,7 +325,8 @@ int cache_serve_start(struct client *c)
     bool decoded = compress_plan_decode(c, p ? ce : cache_stored_coding(rsp)) != CODING_IDENTITY;
     /* the prepared copy is anyone's: a head changed for this client is not it */
     const struct cfg_route *rt = x->rt;
-    bool own = decoded || (p && p->has_location && rt && rt->rewrite_location);
+    bool own = decoded || (p && p->has_location && rt && rt->rewrite_location) ||
+               hdr_rules_response_any(c);
     if (p && !own && cache_plain_request(req)) {
         status = p->r.status;
     } else if (rsp || (rsp = cache_stored_msg(x))) {
