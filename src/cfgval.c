@@ -473,11 +473,11 @@ const struct cfg_cache_rule *config_cache_rule(const struct config *cfg, const s
     return &config_default_rule;
 }
 
-const char *cfgval_hdr_refused(const char *name, bool request)
+const char *cfgval_hdr_refused(const char *name, bool request, bool set)
 {
     static const struct {
         const char *name;
-        int dir; /* 1: requests only, 2: responses only, 3: both */
+        int dir; /* 1: requests only, 2: responses only, 3: both; 4: set only */
         const char *why;
     } refused[] = {
         {"Connection", 3, "is hop-by-hop: magpie manages it"},
@@ -496,10 +496,16 @@ const char *cfgval_hdr_refused(const char *name, bool request)
         {"Host", 1, "routes the request and names it in the cache: use routes[].origin"},
         {"Cache-Status", 2, "is magpie's own: it says what the cache did"},
         {"Age", 2, "is magpie's own: it says how old a stored response is"},
+        {"X-Cache", 2, "is magpie's own: it says what the cache did"},
+        /* removing it is how a route stops trusting what clients claim */
+        {"X-Forwarded-For", 1 | 4,
+         "is magpie's on reverse routes: it appends the client's "
+         "address (remove it to drop what clients send)"},
     };
 
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
-        if ((refused[i].dir & (request ? 1 : 2)) && !strcasecmp(name, refused[i].name))
+        if ((refused[i].dir & (request ? 1 : 2)) && (set || !(refused[i].dir & 4)) &&
+            !strcasecmp(name, refused[i].name))
             return refused[i].why;
     return NULL;
 }

@@ -38,9 +38,9 @@ char *cfgval_dup_lower(const char *s, size_t n);
  */
 int cfgval_origin(const char *s, struct cfg_route *r);
 
-/* Why a header rule may not set or remove field name (request: toward the
-   origin, else toward the client), or NULL when it may. */
-const char *cfgval_hdr_refused(const char *name, bool request);
+/* Why a header rule may not set (or, set false, remove) field name
+   (request: toward the origin, else toward the client), or NULL when it may. */
+const char *cfgval_hdr_refused(const char *name, bool request, bool set);
 
 /* Is sa in one of cs[0..n)? IPv4-mapped IPv6 addresses also match IPv4 networks. */
 bool cfgval_cidrs_match(const struct cfg_cidr *cs, size_t n, const struct sockaddr *sa);

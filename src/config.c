@@ -780,13 +780,13 @@ SETTER(set_follow)
 /* A field a header rule names: never one that frames the message or
    belongs to one hop (cfgval_hdr_refused says why). */
 static bool hdr_name_ok(struct ctx *c, const char *path, const yaml_node_t *n, const char *s,
-                        bool request)
+                        bool request, bool set)
 {
     const char *why;
 
     if (!is_field_name(s))
         return bad(c, n, path, s, "is not a field name");
-    if ((why = cfgval_hdr_refused(s, request)))
+    if ((why = cfgval_hdr_refused(s, request, set)))
         return bad(c, n, path, s, why);
     return true;
 }
@@ -831,7 +831,7 @@ static void parse_hdr_set(struct ctx *c, const char *path, yaml_node_t *v, struc
         const char *name = get_scalar(c, path, kn, "a field name"), *val;
         bool dup = false;
 
-        if (!name || !hdr_name_ok(c, path, kn, name, request))
+        if (!name || !hdr_name_ok(c, path, kn, name, request, true))
             continue;
         path_fmt(ip, "%s.%s", path, name);
         for (size_t j = 0; j < e->nset && !dup; j++)
@@ -871,7 +871,7 @@ static void parse_hdr_remove(struct ctx *c, const char *path, yaml_node_t *v,
         yaml_node_t *it = list_at(c, path, v, i, ip);
         const char *s = get_scalar(c, ip, it, "a field name");
 
-        if (!s || !hdr_name_ok(c, ip, it, s, request))
+        if (!s || !hdr_name_ok(c, ip, it, s, request, false))
             continue;
         if (hdr_listed(e->remove, e->nremove, s)) {
             bad(c, it, ip, s, "is listed twice");

@@ -55,6 +55,19 @@ def test_route_request_edits_reach_the_origin(magpie_factory, origin):
     assert values(got, "x-keep") == ["yes"], "other fields pass"
 
 
+def test_removing_x_forwarded_for_drops_what_clients_claim(magpie_factory, origin):
+    """A route appends the client's address to X-Forwarded-For; removing the
+    field first leaves only that address, whatever the client sent."""
+    plain = magpie_factory(routes=[route(origin)])
+    got = echoed(fetch(plain.port, "GET", "/echo", host=HOST,
+                       headers=[("X-Forwarded-For", "6.6.6.6")]))
+    assert values(got, "x-forwarded-for") == ["6.6.6.6, 127.0.0.1"]
+    m = magpie_factory(routes=[route(origin, request_headers={"remove": ["X-Forwarded-For"]})])
+    got = echoed(fetch(m.port, "GET", "/echo", host=HOST,
+                       headers=[("X-Forwarded-For", "6.6.6.6")]))
+    assert values(got, "x-forwarded-for") == ["127.0.0.1"]
+
+
 def test_a_sent_value_of_a_set_name_is_replaced_not_added_to(magpie_factory, origin):
     m = magpie_factory(routes=[route(origin, request_headers=API_KEY)])
     r = fetch(m.port, "GET", "/echo", host=HOST,

@@ -698,6 +698,17 @@ static void test_err_header_rules(void **state)
         "list\n"
         "magpie.yaml:14:40: routes[1].response_headers.set.X-Line: must not contain control "
         "characters (CR, LF...)\n");
+    expect_errors(
+        "routes:\n"
+        "  - host: a.local\n"
+        "    origin: \"http://127.0.0.1:8080\"\n"
+        "    request_headers: { set: { X-Forwarded-For: 1.2.3.4 }, remove: [X-Forwarded-For] }\n"
+        "    response_headers: { set: { X-Cache: HIT } }\n",
+        "magpie.yaml:4:31: routes[0].request_headers.set: \"X-Forwarded-For\" is magpie's "
+        "on reverse routes: it appends the client's address (remove it to drop what "
+        "clients send)\n"
+        "magpie.yaml:5:32: routes[0].response_headers.set: \"X-Cache\" is magpie's own: it "
+        "says what the cache did\n");
     expect_errors("routes:\n"
                   "  - host: a.local\n"
                   "    origin: \"http://127.0.0.1:8080\"\n"
