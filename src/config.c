@@ -231,6 +231,30 @@ static yaml_node_t *list_at(struct ctx *c, const char *path, yaml_node_t *v, siz
     return yaml_document_get_node(c->doc, v->data.sequence.items.start[i]);
 }
 
+/* A list of mappings (routes, redirects, cache.rules): a zeroed array of
+ *n items of isz bytes, or NULL (*n 0) after reporting. */
+static void *mapping_list(struct ctx *c, const char *path, yaml_node_t *v, size_t isz, size_t *n)
+{
+    size_t len = list_len(v);
+    void *arr;
+
+    *n = 0;
+    if (!is_list(c, path, v, false))
+        return NULL;
+    if (!(arr = calloc(len ? len : 1, isz))) {
+        oom(c, v);
+        return NULL;
+    }
+    *n = len;
+    return arr;
+}
+
+/* Item i of sequence v (mapping_list made room for each). */
+static yaml_node_t *seq_item(struct ctx *c, yaml_node_t *v, size_t i)
+{
+    return yaml_document_get_node(c->doc, v->data.sequence.items.start[i]);
+}
+
 /* Reports each of the first n keys that vals (from walk_map) lacks. */
 static void require_keys(struct ctx *c, const char *path, const yaml_node_t *map,
                          const struct key *keys, yaml_node_t **vals, size_t n)
@@ -1047,18 +1071,11 @@ static void parse_route(struct ctx *c, const char *path, size_t i, yaml_node_t *
 SETTER(set_routes)
 {
     struct config *cfg = base;
-    size_t n = list_len(v);
 
-    if (!is_list(c, path, v, false))
+    if (!(cfg->routes = mapping_list(c, path, v, sizeof *cfg->routes, &cfg->nroutes)))
         return;
-    if (!(cfg->routes = calloc(n ? n : 1, sizeof *cfg->routes))) {
-        oom(c, v);
-        return;
-    }
-    cfg->nroutes = n;
-    for (size_t i = 0; i < n; i++)
-        parse_route(c, path, i, yaml_document_get_node(c->doc, v->data.sequence.items.start[i]),
-                    cfg);
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        parse_route(c, path, i, seq_item(c, v, i), cfg);
 }
 
 SETTER(set_redirect_match)
@@ -1130,18 +1147,11 @@ static void parse_redirect(struct ctx *c, const char *path, size_t i, yaml_node_
 SETTER(set_redirects)
 {
     struct config *cfg = base;
-    size_t n = list_len(v);
 
-    if (!is_list(c, path, v, false))
+    if (!(cfg->redirects = mapping_list(c, path, v, sizeof *cfg->redirects, &cfg->nredirects)))
         return;
-    if (!(cfg->redirects = calloc(n ? n : 1, sizeof *cfg->redirects))) {
-        oom(c, v);
-        return;
-    }
-    cfg->nredirects = n;
-    for (size_t i = 0; i < n; i++)
-        parse_redirect(c, path, i, yaml_document_get_node(c->doc, v->data.sequence.items.start[i]),
-                       cfg);
+    for (size_t i = 0; i < cfg->nredirects; i++)
+        parse_redirect(c, path, i, seq_item(c, v, i), cfg);
 }
 
 /* compression.encodings: one of the codings magpie compresses with, once. */
@@ -1399,19 +1409,12 @@ static void parse_cache_rule(struct ctx *c, const char *path, size_t i, yaml_nod
 SETTER(set_cache_rules)
 {
     struct config *cfg = base;
-    size_t n = list_len(v);
 
-    if (!is_list(c, path, v, false))
+    if (!(cfg->cache.rules =
+              mapping_list(c, path, v, sizeof *cfg->cache.rules, &cfg->cache.nrules)))
         return;
-    if (!(cfg->cache.rules = calloc(n ? n : 1, sizeof *cfg->cache.rules))) {
-        oom(c, v);
-        return;
-    }
-    cfg->cache.nrules = n;
-    for (size_t i = 0; i < n; i++)
-        parse_cache_rule(c, path, i,
-                         yaml_document_get_node(c->doc, v->data.sequence.items.start[i]),
-                         &cfg->cache.rules[i]);
+    for (size_t i = 0; i < cfg->cache.nrules; i++)
+        parse_cache_rule(c, path, i, seq_item(c, v, i), &cfg->cache.rules[i]);
 }
 
 static const struct key cache_keys[] = {

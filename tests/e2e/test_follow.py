@@ -322,3 +322,26 @@ def test_a_location_magpie_cannot_put_in_a_request_line_goes_to_the_client(magpi
     assert r.status == 302 and len(r.header("location")) == 9001
     assert rawhttp.fetch(m.port, "GET", origin.url("/long/100")).status == 404, "followed"
     assert origin.request_count() == before + 5, "none of the first three was asked"
+
+
+def test_concurrent_requests_for_a_followed_url_fetch_once(magpie_factory, origin):
+    """Requests arriving while the first follows its redirects wait for its
+    fetch (collapsed forwarding on the URL they asked); later ones are hits."""
+    import threading
+    m = following(magpie_factory, rule("/sign/", default_ttl="1h"))
+    before = origin.request_count()
+    results = []
+
+    def get():
+        results.append(rawhttp.fetch(m.port, "GET", origin.url("/sign/shared.iso")))
+
+    threads = [threading.Thread(target=get) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(results) == 8
+    assert all(r.status == 200 and r.body == results[0].body for r in results), \
+        [r.status for r in results]
+    assert results[0].body.startswith(b"blob shared.iso")
+    assert len(paths(origin, before)) == 2, paths(origin, before)
