@@ -196,7 +196,8 @@ int follow_head(struct client *c, const struct http_msg *m)
 {
     struct exchange *ex = c->ex;
     const struct cfg_cache_rule *rule = ex->cx.rule;
-    if (!rule->follow_max || !follow_status(m->status) || ex->ws_upgrade ||
+    /* a request body is streamed up, not kept: no second request could carry it */
+    if (!rule->follow_max || !follow_status(m->status) || ex->ws_upgrade || !ex->bodiless ||
         (ex->method_id != HTTP_M_GET && ex->method_id != HTTP_M_HEAD))
         return 0;
     const char *loc = follow_location(m);

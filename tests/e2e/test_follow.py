@@ -123,6 +123,14 @@ def test_a_303_after_a_post_is_not_followed(magpie_factory, origin):
     assert r.status == 303 and r.header("location") == "/echo"
 
 
+def test_a_get_with_a_body_is_not_followed(magpie_factory, origin):
+    """Its body went up with the first request and is not kept for a second."""
+    m = following(magpie_factory, rule("/answer/"))
+    before = origin.request_count()
+    r = rawhttp.fetch(m.port, "GET", origin.url("/answer/302?Location=/echo"), body=b"q=1")
+    assert r.status == 302 and origin.request_count() == before + 1
+
+
 def test_the_redirects_connection_is_reused(magpie_factory, origin):
     """A short redirect body is read and dropped: the next hop reuses the connection."""
     m = following(magpie_factory, rule("/hop/"))
