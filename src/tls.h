@@ -30,6 +30,8 @@ struct tls_ctx *tls_client_ctx_new(const char *ca_file, bool verify, char *err, 
 struct tls_ctx *tls_server_ctx_new(const char *cert_file, const char *key_file, char *err,
                                    size_t errlen);
 void tls_ctx_free(struct tls_ctx *ctx);
+/* The OpenSSL magpie runs with, "OpenSSL 3.0.x  1 Jul 2025" (magpie -V). */
+const char *tls_library_version(void);
 
 /*
  * A client connection to host (a name or an IP literal: SNI is sent for

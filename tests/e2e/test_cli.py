@@ -1,6 +1,8 @@
-"""Command line: -V, -h, -t with file:line:col errors, usage errors (exit 2),
-start-up failure (exit 3)."""
+"""Command line: -V, -h and their long forms, -t with file:line:col errors
+and with the TLS files a start loads, -T printing a configuration that
+reads back, usage errors (exit 2), start-up failure (exit 3)."""
 
+import pathlib
 import re
 import socket
 import subprocess
@@ -8,6 +10,9 @@ import subprocess
 import pytest
 
 from conftest import clean_env, free_port, magpie_bin
+from upstream_util import certs  # noqa: F401 (fixture)
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
 
 HEADER = ('listen: ["127.0.0.1:{port}"]\n'   # line 1
           "acl: {{ allow: [127.0.0.0/8] }}\n"  # line 2
@@ -28,10 +33,34 @@ def config(tmp_path, body, port=None):
     return path
 
 
+LIBRARIES = ["OpenSSL", "libev", "zlib", "zstd", "brotli", "PCRE2", "libyaml", "c-ares", "libpsl",
+             "http-parser"]
+
+
 def test_version():
     p = run("-V")
     assert p.returncode == 0, p.stderr
-    assert p.stdout.strip() == "magpie 0.1.0"
+    lines = p.stdout.splitlines()
+    assert lines[0] == "magpie 0.1.0"
+    # then one "NAME VERSION" line per library, each library once
+    names = [line.split(" ", 1)[0] for line in lines[1:]]
+    assert names == LIBRARIES, p.stdout
+    for line in lines[1:]:
+        assert re.match(r"^\S+ \d+\.\d+(\.\d+)?\b", line), line
+
+
+@pytest.mark.parametrize("short,long", [("-V", "--version"), ("-h", "--help")])
+def test_long_options(short, long):
+    a, b = run(short), run(long)
+    assert a.returncode == b.returncode == 0, (a.stderr, b.stderr)
+    assert a.stdout == b.stdout and a.stdout
+
+
+def test_help_lists_every_option():
+    out = run("--help").stdout
+    for opt in ["-c, --config FILE", "-t, --test", "-T, --print-config", "-V, --version",
+                "-h, --help"]:
+        assert opt in out, "%r missing from --help:\n%s" % (opt, out)
 
 
 def test_help():
@@ -169,3 +198,155 @@ def test_invalid_config_at_start_exits_1(tmp_path):
     p = run("-c", str(path))
     assert p.returncode == 1, p.stderr
     assert "%s:5:1: " % path in p.stderr
+
+
+# -- -t loads what a start loads -------------------------------------------------------
+
+def tls_listener(port, cert, key):
+    return ('listen:\n  - { address: "127.0.0.1:%d", tls: { cert: "%s", key: "%s" } }\n'
+            'error_log: "-"\naccess_log: off\n' % (port, cert, key))
+
+
+def test_check_loads_listener_cert_and_key(tmp_path, certs):
+    path = tmp_path / "tls.yaml"
+    path.write_text(tls_listener(free_port(), certs.leaf, certs.leaf_key))
+    p = run("-t", "-c", str(path))
+    assert p.returncode == 0, p.stderr
+
+
+@pytest.mark.parametrize("broken", ["missing-key", "missing-cert", "key-of-another-cert",
+                                    "garbage-cert"])
+def test_check_fails_on_listener_tls_files(tmp_path, certs, broken):
+    cert, key = certs.leaf, certs.leaf_key
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    if broken == "missing-key":
+        key = bad = tmp_path / "no-such.key"
+    elif broken == "missing-cert":
+        cert = bad = tmp_path / "no-such.crt"
+    elif broken == "key-of-another-cert":
+        key = bad = certs.wronghost_key
+    else:
+        cert = bad = junk
+    port = free_port()
+    path = tmp_path / "tls.yaml"
+    path.write_text(tls_listener(port, cert, key))
+    p = run("-t", "-c", str(path))
+    assert p.returncode == 1, "exit %d; stderr:\n%s" % (p.returncode, p.stderr)
+    assert "listen 127.0.0.1:%d: " % port in p.stderr, p.stderr
+    if broken != "key-of-another-cert":
+        assert str(bad) in p.stderr, p.stderr
+    assert "is valid" not in p.stdout
+    # and a start with the same file fails too, as -t said it would
+    s = run("-c", str(path))
+    assert s.returncode == 3, s.stderr
+
+
+@pytest.mark.parametrize("verify", ["true", "false"])
+@pytest.mark.parametrize("kind", ["missing", "garbage"])
+def test_check_fails_on_bad_ca_file(tmp_path, verify, kind):
+    ca = tmp_path / ("absent.pem" if kind == "missing" else "junk.pem")
+    if kind == "garbage":
+        ca.write_text("-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")
+    path = config(tmp_path, 'upstream: { tls: { verify: %s, ca_file: "%s" } }\n' % (verify, ca))
+    p = run("-t", "-c", str(path))
+    assert p.returncode == 1, "exit %d; stderr:\n%s" % (p.returncode, p.stderr)
+    assert "upstream.tls.ca_file: " in p.stderr and str(ca) in p.stderr, p.stderr
+
+
+def test_check_accepts_a_good_ca_file(tmp_path, certs):
+    path = config(tmp_path, 'upstream: { tls: { ca_file: "%s" } }\n' % certs.ca)
+    p = run("-t", "-c", str(path))
+    assert p.returncode == 0, p.stderr
+
+
+# -- -T prints what -c reads back -------------------------------------------------------
+
+RICH = r"""listen: ["127.0.0.1:{port}", "[::1]:{port}"]
+acl: {{ allow: [10.0.0.0/8, "::1"], allow_destinations: [] }}
+access_log: off
+error_log: "-"
+proxy_name: edge-1
+limits: {{ client_header_timeout: 1.5s, client_idle_timeout: 250ms }}
+upstream: {{ read_timeout: 1.2345678s, pool: {{ max_per_origin: 8 }} }}
+dns: {{ servers: ["127.0.0.1:5353"] }}
+cache:
+  set_cookie: strip
+  rules:
+    - {{ match: '\.(deb|udeb)$', default_ttl: 30d }}
+    - match: '^https?://dl\.example/[^#]*\?x=1: y'
+      max_ttl: 5m
+      ignore_query_params: [utm_source]
+      follow_redirects: {{ max: 3, scope: same-site }}
+      request_headers: {{ set: {{ X-Api-Key: 'k: "1" #x' }}, remove: [Cookie] }}
+      response_headers: {{ set: {{ X-Served-By: '[magpie]' }}, remove: [Server] }}
+    - {{ match: '^http://a/', follow_redirects: true }}
+compression: {{ enabled: true, encodings: [br, gzip], types: ["text/*"], levels: {{ br: 11 }} }}
+routes:
+  - host: api.local
+    origin: "http://127.0.0.1:8080"
+    rewrite_location: false
+    request_headers: {{ set: {{ X-Key: "a\\b" }} }}
+  - host: secure.local
+    origin: "https://backend.example"
+    tls: {{ verify: false }}
+    cache: {{ default_ttl: 60s, targeted_field: Magpie-Cache-Control,
+             follow_redirects: {{ scope: any }} }}
+    compression: {{ enabled: false }}
+redirects:
+  - {{ match: "^http://old\\.example/(.*)$", to: "https://new.example/$1" }}
+  - {{ match: '^http://x/(\d+)$', to: "http://y/$1#frag", status: 308 }}
+"""
+
+
+def print_config(*args):
+    p = run("-T", *args)
+    assert p.returncode == 0, "exit %d; stderr:\n%s" % (p.returncode, p.stderr)
+    assert p.stderr == ""
+    return p.stdout
+
+
+def assert_reads_back(tmp_path, text):
+    printed = tmp_path / "printed.yaml"
+    printed.write_text(text)
+    p = run("-t", "-c", str(printed))
+    assert p.returncode == 0, "the printed file fails -t:\n%s\n---\n%s" % (p.stderr, text)
+    again = print_config("-c", str(printed))
+    # the same but for the header naming the file
+    assert again.split("\n", 1)[1] == text.split("\n", 1)[1]
+
+
+def test_print_config_defaults(tmp_path):
+    text = print_config()
+    assert text.startswith("# magpie 0.1.0: the effective configuration of the embedded defaults\n")
+    for line in ['  - "127.0.0.1:3128"', "  max_connections: 10000", "    verify: true",
+                 '  ca_file: "/etc/ssl/certs/ca-certificates.crt"', "  memory_size: 64MiB",
+                 "  enabled: false", "    - 443", "routes: []", "redirects: []"]:
+        assert "\n" + line in text or line.strip() in text, "%r missing:\n%s" % (line, text)
+    assert_reads_back(tmp_path, text)
+
+
+def test_print_config_example_file(tmp_path):
+    text = print_config("-c", str(REPO / "etc" / "magpie.yaml"))
+    assert "\ncompression:\n  enabled: true\n" in text
+    assert_reads_back(tmp_path, text)
+
+
+def test_print_config_rich_file(tmp_path):
+    src = tmp_path / "rich.yaml"
+    src.write_text(RICH.format(port=free_port()))
+    assert run("-t", "-c", str(src)).returncode == 0
+    text = print_config("-c", str(src))
+    for want in ['match: "\\\\.(deb|udeb)$"', 'default_ttl: 30d', '"X-Api-Key": "k: \\"1\\" #x"',
+                 '"X-Served-By": "[magpie]"', "scope: same-site",
+                 'targeted_field: "Magpie-Cache-Control"', '"X-Key": "a\\\\b"',
+                 "status: 308", "  allow_destinations: []", "access_log: off"]:
+        assert want in text, "%r missing:\n%s" % (want, text)
+    assert_reads_back(tmp_path, text)
+
+
+def test_print_config_of_an_invalid_file_exits_1(tmp_path):
+    path = config(tmp_path, "bogus: 1\n")
+    p = run("-T", "-c", str(path))
+    assert p.returncode == 1, p.stderr
+    assert p.stdout == "" and "%s:5:1: " % path in p.stderr
