@@ -25,7 +25,7 @@ LIBOBJS  := $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test unit e2e check clean install bench fuzz fuzz-build fuzz-replay
+.PHONY: all deps run test unit e2e check clean install uninstall bench fuzz fuzz-build fuzz-replay
 all: $(BUILD)/magpie
 
 deps:
@@ -119,13 +119,55 @@ fuzz-replay: $(REPLAY_BINS)
 clean:
 	rm -rf build
 
-PREFIX ?= /usr/local
+# Install: `make install [PREFIX=/usr/local] [DESTDIR=]`; `make uninstall`
+# with the same variables removes what it put. The binary goes to
+# $(PREFIX)/sbin, the units (every file in systemd/) to
+# $(PREFIX)/lib/systemd/system, which systemd searches for /usr and
+# /usr/local alike, with the /usr/local/ paths they are written with changed
+# to $(PREFIX)/; man pages to $(PREFIX)/share/man, README to
+# $(PREFIX)/share/doc/magpie. Configuration stays under /etc whatever the
+# prefix: etc/magpie.yaml (with the cache in systemd's CacheDirectory,
+# /var/cache/magpie, not under a checkout) as /etc/magpie/magpie.yaml, and
+# etc/logrotate.d/magpie when the tree has it; neither replaces a file
+# already there, and uninstall leaves them when they were changed.
+PREFIX     ?= /usr/local
+SBINDIR    := $(PREFIX)/sbin
+UNITDIR    := $(PREFIX)/lib/systemd/system
+MANDIR     := $(PREFIX)/share/man
+DOCDIR     := $(PREFIX)/share/doc/magpie
+UNITS      := $(wildcard systemd/*)
+LOGROTATE  := $(wildcard etc/logrotate.d/magpie)
+CONF_SED   := sed 's|^  dir: var/cache$$|  dir: /var/cache/magpie|'
+# $(call conf_install,command writing the file to stdout,destination)
+conf_install = [ -e $(DESTDIR)$(2) ] || { install -d $(DESTDIR)$(dir $(2)) && \
+	$(1) > $(DESTDIR)$(2).new && chmod 0644 $(DESTDIR)$(2).new && \
+	mv $(DESTDIR)$(2).new $(DESTDIR)$(2); }
+# $(call conf_uninstall,command writing the file to stdout,destination)
+conf_uninstall = if [ -e $(DESTDIR)$(2) ]; then \
+	if $(1) | cmp -s - $(DESTDIR)$(2); then rm -f $(DESTDIR)$(2); \
+	else echo "uninstall: keeping $(DESTDIR)$(2), which was changed"; fi; fi
+
 install: all
-	install -D -m 0755 $(BUILD)/magpie $(DESTDIR)$(PREFIX)/sbin/magpie
-	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/magpie/README.md
-	install -D -m 0644 systemd/magpie.service $(DESTDIR)/etc/systemd/system/magpie.service
-	# the service's cache lives in systemd's CacheDirectory, not under a checkout
-	[ -e $(DESTDIR)/etc/magpie/magpie.yaml ] || { \
-		install -d $(DESTDIR)/etc/magpie && \
-		sed 's|^  dir: var/cache$$|  dir: /var/cache/magpie|' etc/magpie.yaml \
-			> $(DESTDIR)/etc/magpie/magpie.yaml; }
+	install -D -m 0755 $(BUILD)/magpie $(DESTDIR)$(SBINDIR)/magpie
+	install -D -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -D -m 0644 docs/magpie.8 $(DESTDIR)$(MANDIR)/man8/magpie.8
+	install -D -m 0644 docs/magpie.yaml.5 $(DESTDIR)$(MANDIR)/man5/magpie.yaml.5
+	install -d $(DESTDIR)$(UNITDIR)
+	for u in $(notdir $(UNITS)); do \
+		sed 's|/usr/local/|$(PREFIX)/|g' systemd/$$u > $(DESTDIR)$(UNITDIR)/$$u && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; done
+	$(call conf_install,$(CONF_SED) etc/magpie.yaml,/etc/magpie/magpie.yaml)
+ifneq ($(LOGROTATE),)
+	$(call conf_install,cat $(LOGROTATE),/etc/logrotate.d/magpie)
+endif
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/magpie $(DESTDIR)$(DOCDIR)/README.md \
+		$(DESTDIR)$(MANDIR)/man8/magpie.8 $(DESTDIR)$(MANDIR)/man5/magpie.yaml.5 \
+		$(addprefix $(DESTDIR)$(UNITDIR)/,$(notdir $(UNITS)))
+	-rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null
+	$(call conf_uninstall,$(CONF_SED) etc/magpie.yaml,/etc/magpie/magpie.yaml)
+	-rmdir $(DESTDIR)/etc/magpie 2>/dev/null
+ifneq ($(LOGROTATE),)
+	$(call conf_uninstall,cat $(LOGROTATE),/etc/logrotate.d/magpie)
+endif
