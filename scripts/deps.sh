@@ -38,6 +38,8 @@ need_h ev.h libev-dev
 need_h http_parser.h libhttp-parser-dev
 need_cmd curl curl
 need_cmd openssl openssl
+# tests/e2e/test_docs.py renders the man pages with man --warnings
+need_cmd man man-db
 if [ -x /usr/bin/python3 ]; then
     need_py pytest python3-pytest
     need_py aiohttp python3-aiohttp
