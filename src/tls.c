@@ -267,8 +267,8 @@ static int tls_client_set_host(struct tls_conn *tc, const char *host)
     if (!tc->verify)
         return 0;
     /* subjectAltName only: a subject CN is never a name (RFC 9525 §6.3) */
-    SSL_set_hostflags(tc->ssl,
-                      X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
+    SSL_set_hostflags(tc->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS |
+                                   X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
     return SSL_set1_host(tc->ssl, host) == 1 ? 0 : -1;
 }
 
