@@ -50,6 +50,17 @@ static inline struct config *load_yaml(const char *yaml, char **errs)
     return cfg;
 }
 
+/* etc/magpie.yaml, from the checkout or from build/tests. */
+static inline struct config *load_example(void)
+{
+    const char *path =
+        access("etc/magpie.yaml", R_OK) == 0 ? "etc/magpie.yaml" : "../../etc/magpie.yaml";
+    struct config *cfg = config_load(path, stderr);
+
+    assert_non_null(cfg);
+    return cfg;
+}
+
 static inline struct config *load_ok(const char *yaml)
 {
     char *errs;

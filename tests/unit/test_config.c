@@ -891,12 +891,9 @@ static void test_redirects(void **state)
 
 static void test_example_file(void **state)
 {
-    const char *path =
-        access("etc/magpie.yaml", R_OK) == 0 ? "etc/magpie.yaml" : "../../etc/magpie.yaml";
-    struct config *cfg = config_load(path, stderr);
+    struct config *cfg = load_example();
 
     (void)state;
-    assert_non_null(cfg);
     check_defaults_with(cfg, true);
     assert_true(config_compression_on(cfg, NULL));
     config_unref(&cfg);
