@@ -234,6 +234,7 @@ static int cache_lookup(struct client *c, const struct http_msg *m)
     struct store *st = c->srv->store;
     const char *vary = store_vary(st, x->key);
     char variant[CACHE_VARIANT_MAX];
+    x->fwd = vary ? FWD_VARY_MISS : FWD_URI_MISS;
     if (!vary || !cache_variant(c, vary, variant, sizeof(variant)))
         return 0;
     if (store_get(st, x->key, variant, &x->obj) < 0)
@@ -249,6 +250,9 @@ static int cache_lookup(struct client *c, const struct http_msg *m)
     double lifetime = policy_freshness_lifetime(&r, x->rule->default_ttl, x->rule->max_ttl);
     double age = policy_current_age(&r, now);
     enum policy_use use = policy_use(&x->req_cc, &r, lifetime, age);
+    x->lifetime = lifetime < INT32_MAX ? (int32_t)lifetime : INT32_MAX;
+    /* fresh, yet not for this request: its directives (no-cache, max-age...) */
+    x->fwd = lifetime > age && !r.cc.no_cache ? FWD_REQUEST : FWD_STALE;
     if (c->phantom || use == USE_REVALIDATE) {
         cache_plan_revalidation(c, m, &r, lifetime, age);
         return 0;
@@ -300,13 +304,23 @@ enum cache_decision cache_request(struct client *c, const struct http_msg *m, bo
     x->key = strdup(key);
     if (!x->key)
         return CACHE_GO_UP;
-    if (!x->rule->enabled || (c->ex->method_id != HTTP_M_GET && c->ex->method_id != HTTP_M_HEAD))
+    if (c->ex->method_id != HTTP_M_GET && c->ex->method_id != HTTP_M_HEAD) {
+        x->why = WHY_METHOD;
         return CACHE_GO_UP;
-    if (!c->ex->bodiless)
-        return CACHE_GO_UP; /* an origin may answer a GET by its body, which no key holds */
+    }
+    if (!x->rule->enabled) {
+        x->why = WHY_RULE_DISABLED;
+        return CACHE_GO_UP;
+    }
+    if (!c->ex->bodiless) {
+        x->why = WHY_BODY; /* an origin may answer a GET by its body, which no key holds */
+        return CACHE_GO_UP;
+    }
     cache_request_cc(m, &x->req_cc);
-    if (x->req_cc.no_store)
+    if (x->req_cc.no_store) {
+        x->why = WHY_NO_STORE;
         return CACHE_GO_UP;
+    }
     x->req_auth = http_find(m, "Authorization") != NULL;
     x->lookup = true;
     x->result = CACHE_MISS;
@@ -552,25 +566,39 @@ static void cache_store_response(struct client *c, const struct http_msg *m)
 {
     struct cache_xchg *x = &c->ex->cx;
     struct store *st = c->srv->store;
-    if (!x->lookup || !st || c->ex->method_id != HTTP_M_GET || (x->flight && x->flight->doomed))
+    if (!x->lookup || !st)
         return;
+    if (c->ex->method_id != HTTP_M_GET || (x->flight && x->flight->doomed)) {
+        x->why = c->ex->method_id != HTTP_M_GET ? WHY_METHOD : WHY_INVALIDATED;
+        return;
+    }
     time_t now = (time_t)ev_now(c->srv->loop);
     struct cache_resp r;
     cache_facts(m, x->rt != NULL, x->rule->targeted_field, (time_t)c->ex->started, now, &r);
-    if (!policy_storable(c->ex->method_id, &x->req_cc, x->req_auth, &r, x->rule->default_ttl))
+    x->why =
+        policy_store_verdict(c->ex->method_id, &x->req_cc, x->req_auth, &r, x->rule->default_ttl);
+    if (x->why != WHY_NONE)
         return;
     if (policy_freshness_lifetime(&r, x->rule->default_ttl, x->rule->max_ttl) <= 0 && !r.has_etag &&
-        r.last_modified < 0)
-        return; /* stale at once and impossible to validate: never reusable */
-    if (m->content_length > 0 && (uint64_t)m->content_length > c->cfg->cache.max_object_size)
+        r.last_modified < 0) {
+        x->why = WHY_NO_FRESHNESS; /* stale at once and impossible to validate: never reusable */
         return;
+    }
+    if (m->content_length > 0 && (uint64_t)m->content_length > c->cfg->cache.max_object_size) {
+        x->why = WHY_TOO_LARGE;
+        return;
+    }
     bool strip = false;
-    if (!cache_cookie_storable(c, m, &r, &strip))
+    if (!cache_cookie_storable(c, m, &r, &strip)) {
+        x->why = WHY_SET_COOKIE;
         return;
+    }
     char vary[CACHE_VARIANT_MAX], variant[CACHE_VARIANT_MAX];
     if (!cache_vary_of(m, vary, sizeof(vary)) || cache_vary_rewritten(vary, x->rt) ||
-        !cache_variant(c, vary, variant, sizeof(variant)))
+        !cache_variant(c, vary, variant, sizeof(variant))) {
+        x->why = WHY_VARY;
         return;
+    }
     struct buf head;
     buf_init(&head, c->cfg->limits.max_header_bytes * 2);
     if (cache_head_block(m, strip, &head) == 0) {
@@ -593,6 +621,8 @@ static void cache_store_response(struct client *c, const struct http_msg *m)
         }
     }
     buf_free(&head);
+    if (!x->writer)
+        x->why = WHY_STORE_FAILED;
     /* "stored" goes out in the head, before the body: claimed only for a
        known length that fits with its space reserved (a body of unknown
        length may still pass max_object_size, and a close cannot be told
@@ -625,6 +655,8 @@ enum cache_after cache_after_intercept(struct client *c)
         if (!cache_stored_facts(x, &r))
             return CACHE_VANISHED;
         x->age = refreshed ? policy_current_age(&r, (time_t)ev_now(c->srv->loop)) : 0;
+        double lifetime = policy_freshness_lifetime(&r, x->rule->default_ttl, x->rule->max_ttl);
+        x->lifetime = lifetime < INT32_MAX ? (int32_t)lifetime : INT32_MAX;
     }
     return CACHE_SERVE_IT;
 }

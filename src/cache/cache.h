@@ -29,19 +29,19 @@ enum cache_result {
     CACHE_BYPASS, /* not cacheable (method, request no-store, disabled route) */
     CACHE_MISS,
     CACHE_HIT,
-    CACHE_STALE,  /* stale: fetched again, or served because the origin failed */
+    CACHE_STALE,       /* stale: fetched again, or served because the origin failed */
     CACHE_REVALIDATED, /* stale, and the origin's 304 said it still holds */
     CACHE_REDIRECT,    /* answered by a redirect rule, before the cache */
 };
 
 /* What answers instead of the origin's response, once it decided. */
 enum cache_instead {
-    INSTEAD_NONE,        /* the origin's response is relayed */
-    INSTEAD_REVALIDATED, /* its 304 to our revalidation: the refreshed copy */
-    INSTEAD_STALE_5XX,   /* stale-if-error for its 5xx (fwd_status) */
+    INSTEAD_NONE,              /* the origin's response is relayed */
+    INSTEAD_REVALIDATED,       /* its 304 to our revalidation: the refreshed copy */
+    INSTEAD_STALE_5XX,         /* stale-if-error for its 5xx (fwd_status) */
     INSTEAD_STALE_FAILED,      /* stale-if-error: it failed before answering */
     INSTEAD_STALE_UNREACHABLE, /* cache.stale_on_error: it could not be reached */
-    INSTEAD_BAD_304,     /* a 304 to a request without validators: 502 */
+    INSTEAD_BAD_304,           /* a 304 to a request without validators: 502 */
 };
 
 /* Where a collapsed fetch's body comes from for this exchange. */
@@ -51,33 +51,45 @@ enum cache_role {
     ROLE_BEHIND,   /* leads its fetch but reads the file behind it (cache/flight.c) */
 };
 
+/* Why a request the cache looked up went to the origin (RFC 9211 fwd). */
+enum cache_fwd {
+    FWD_MISS,      /* nothing said more (a background refresh) */
+    FWD_URI_MISS,  /* nothing stored for the URL */
+    FWD_VARY_MISS, /* stored, but not for this request's Vary values */
+    FWD_STALE,     /* stored and stale */
+    FWD_REQUEST,   /* stored and fresh, but the request's directives refused it */
+};
+
 /* Per-exchange cache state, embedded in struct exchange. */
 struct cache_xchg {
     enum cache_result result;
     enum cache_instead instead; /* set: the origin's answer is consumed, the store answers */
-    enum cache_role role;
-    int fwd_status;  /* the origin's status when the store answered instead */
-    bool lookup;     /* GET/HEAD through an enabled cache */
-    bool sure;       /* a writer is open and the length known: Cache-Status may say "stored" */
-    bool revalidate; /* the request goes up conditional on the stored validators */
+    int32_t lifetime;    /* freshness lifetime of the stored response found, seconds, capped */
+    uint16_t fwd_status; /* the origin's status when the store answered instead */
+    uint8_t role;        /* enum cache_role */
+    uint8_t fwd;         /* enum cache_fwd: why the request went to the origin */
+    uint8_t why;         /* enum policy_why: why it was not looked up, or its answer not stored */
+    bool lookup;         /* GET/HEAD through an enabled cache */
+    bool sure;           /* a writer is open and the length known: Cache-Status may say "stored" */
+    bool revalidate;     /* the request goes up conditional on the stored validators */
     bool stale_if_error; /* the stored response may answer if the origin fails */
     bool stale_on_error; /* and if it cannot be reached (cache.stale_on_error) */
-    bool swr;        /* served stale while a background refresh runs */
+    bool swr;            /* served stale while a background refresh runs */
     bool req_auth;
     /* collapsed forwarding: one fetch per key, later requests follow it */
     struct cache_flight *flight; /* the fetch this exchange leads or follows */
     struct client *fnext;        /* next follower of the same fetch */
-    uint64_t avail; /* follower, or leader behind: body bytes the fetch has written so far */
+    uint64_t avail;   /* follower, or leader behind: body bytes the fetch has written so far */
     uint64_t written; /* leader: body bytes stored so far */
-    char *key;      /* primary cache key */
+    char *key;        /* primary cache key */
     const struct cfg_route *rt; /* the reverse route (of the exchange's config), or NULL */
     struct cc req_cc;
     const struct cfg_cache_rule *rule; /* governs the request (config_cache_rule); never NULL */
-    struct store_obj obj; /* the stored response being served (fd >= 0) */
-    struct http_reader *head; /* parses obj.head */
-    uint64_t body_off, body_left; /* serving progress */
+    struct store_obj obj;              /* the stored response being served (fd >= 0) */
+    struct http_reader *head;          /* parses obj.head */
+    uint64_t body_off, body_left;      /* serving progress */
     struct store_writer *writer;
-    double age;          /* of the stored response being served */
+    double age; /* of the stored response being served */
 };
 
 /* Opens the store named by cfg (NULL and a log line if it cannot, or if

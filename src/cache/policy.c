@@ -520,23 +520,71 @@ static bool policy_explicit_freshness(const struct cache_resp *r)
     return r->cc.s_maxage != CC_UNSET || r->cc.max_age != CC_UNSET || r->expires != -1;
 }
 
+enum policy_why policy_store_verdict(enum http_method_id method, const struct cc *req_cc,
+                                     bool req_authorization, const struct cache_resp *r,
+                                     double default_ttl)
+{
+    if (method != HTTP_M_GET && method != HTTP_M_HEAD)
+        return WHY_METHOD;
+    if (!policy_understood_status(r->status))
+        return WHY_STATUS;
+    if (r->cc.no_store || (req_cc && req_cc->no_store))
+        return WHY_NO_STORE;
+    if (r->cc.private_)
+        return WHY_PRIVATE;
+    /* §3.5: only these let a shared cache reuse an authenticated answer */
+    if (req_authorization && !r->cc.public_ && r->cc.s_maxage == CC_UNSET && !r->cc.must_revalidate)
+        return WHY_AUTHORIZATION;
+    /* Vary: * never matches a later request (§4.1), so storing is waste */
+    if (r->vary_star)
+        return WHY_VARY_STAR;
+    return policy_explicit_freshness(r) || r->cc.public_ || policy_heuristic_status(r->status) ||
+                   policy_default_applies(r->status, default_ttl)
+               ? WHY_NONE
+               : WHY_NO_FRESHNESS;
+}
+
 bool policy_storable(enum http_method_id method, const struct cc *req_cc, bool req_authorization,
                      const struct cache_resp *r, double default_ttl)
 {
-    if (method != HTTP_M_GET && method != HTTP_M_HEAD)
-        return false;
-    if (!policy_understood_status(r->status))
-        return false;
-    if (r->cc.no_store || (req_cc && req_cc->no_store) || r->cc.private_)
-        return false;
-    /* §3.5: only these let a shared cache reuse an authenticated answer */
-    if (req_authorization && !r->cc.public_ && r->cc.s_maxage == CC_UNSET && !r->cc.must_revalidate)
-        return false;
-    /* Vary: * never matches a later request (§4.1), so storing is waste */
-    if (r->vary_star)
-        return false;
-    return policy_explicit_freshness(r) || r->cc.public_ || policy_heuristic_status(r->status) ||
-           policy_default_applies(r->status, default_ttl);
+    return policy_store_verdict(method, req_cc, req_authorization, r, default_ttl) == WHY_NONE;
+}
+
+const char *policy_why_name(enum policy_why w)
+{
+    switch (w) {
+    case WHY_NONE:
+        return "";
+    case WHY_NO_STORE:
+        return "no-store";
+    case WHY_PRIVATE:
+        return "private";
+    case WHY_AUTHORIZATION:
+        return "authorization";
+    case WHY_SET_COOKIE:
+        return "set-cookie";
+    case WHY_TOO_LARGE:
+        return "too-large";
+    case WHY_VARY_STAR:
+        return "vary-star";
+    case WHY_NO_FRESHNESS:
+        return "no-freshness";
+    case WHY_RULE_DISABLED:
+        return "rule-disabled";
+    case WHY_METHOD:
+        return "method";
+    case WHY_STATUS:
+        return "status";
+    case WHY_VARY:
+        return "vary";
+    case WHY_BODY:
+        return "request-body";
+    case WHY_INVALIDATED:
+        return "invalidated";
+    case WHY_STORE_FAILED:
+        return "store-failed";
+    }
+    return "";
 }
 
 static double policy_nonneg(double v)

@@ -101,6 +101,31 @@ bool policy_understood_status(int status);
 bool policy_storable(enum http_method_id method, const struct cc *req_cc, bool req_authorization,
                      const struct cache_resp *r, double default_ttl);
 
+/* Why a response is not stored, or not looked up (Cache-Status detail). */
+enum policy_why {
+    WHY_NONE,
+    WHY_NO_STORE,      /* no-store, in the response or the request */
+    WHY_PRIVATE,       /* private */
+    WHY_AUTHORIZATION, /* an answer to Authorization without public, s-maxage, must-revalidate */
+    WHY_SET_COOKIE,    /* cache.set_cookie kept it out */
+    WHY_TOO_LARGE,     /* over cache.max_object_size */
+    WHY_VARY_STAR,     /* Vary: * */
+    WHY_NO_FRESHNESS,  /* nothing makes it fresh, nor can it be validated */
+    WHY_RULE_DISABLED, /* its cache rule says enabled: false */
+    WHY_METHOD,        /* not GET (HEAD is answered, never stored itself) */
+    WHY_STATUS,        /* a status no cache stores (206, 304, 1xx, unknown) */
+    WHY_VARY,          /* varies on a field magpie rewrites per client, or too many */
+    WHY_BODY,          /* a GET or HEAD with a body: no key holds it */
+    WHY_INVALIDATED,   /* its URL was invalidated or purged while it was fetched */
+    WHY_STORE_FAILED,  /* the store could not take it (disk, space) */
+};
+/* policy_storable's answer with the reason: WHY_NONE when storable. */
+enum policy_why policy_store_verdict(enum http_method_id method, const struct cc *req_cc,
+                                     bool req_authorization, const struct cache_resp *r,
+                                     double default_ttl);
+/* The Cache-Status detail token for w ("" for WHY_NONE). */
+const char *policy_why_name(enum policy_why w);
+
 /*
  * Freshness lifetime in seconds (§4.2.1): s-maxage, max-age, Expires minus
  * Date (Date defaults to response_time; Expires 0 gives 0), else

@@ -26,78 +26,140 @@ static bool cache_names_variant(const struct exchange *ex)
            (ex->coding_sent != CODING_IDENTITY && ex->coding_sent != CODING_NONE);
 }
 
-int cache_status_headers(const struct client *c, char *out, size_t size)
+/* RFC 9211's fwd= for a request that went up from a lookup. */
+static const char *cache_fwd_name(const struct cache_xchg *x)
+{
+    switch ((enum cache_fwd)x->fwd) {
+    case FWD_MISS:
+        return "miss";
+    case FWD_URI_MISS:
+        return "uri-miss";
+    case FWD_VARY_MISS:
+        return "vary-miss";
+    case FWD_STALE:
+        return "stale";
+    case FWD_REQUEST:
+        return "request";
+    }
+    return "miss";
+}
+
+/* Seconds of freshness left of the stored response answering (ttl=):
+   with the Age sent, it adds up to the lifetime; below 0 when stale. */
+static long long cache_ttl(const struct cache_xchg *x)
+{
+    return (long long)x->lifetime - (long long)(x->age + 0.5);
+}
+
+/* "; detail=..." of a response fetched: why it was not stored, the
+   redirects followed for it, or both (then as one string). */
+static int cache_fetch_detail(const struct client *c, char *out, size_t size)
+{
+    const char *why = policy_why_name((enum policy_why)c->ex->cx.why);
+    unsigned hops = follow_hops(c->ex);
+    if (hops && *why)
+        return snprintf(out, size, "; detail=\"followed-%u %s\"", hops, why);
+    if (hops)
+        return snprintf(out, size, "; detail=followed-%u", hops);
+    return *why ? snprintf(out, size, "; detail=%s", why) : (out[0] = '\0', 0);
+}
+
+/* Every form but the common hit's, which has its own fast path below. */
+static int cache_status_slow(const struct client *c, char *out, size_t size)
 {
     const struct cache_xchg *x = &c->ex->cx;
-    const char *cs = "fwd=miss";
+    const char *xc = cache_result_name(x->result);
+    char detail[96];
     switch (x->result) {
     case CACHE_NONE:
     case CACHE_REDIRECT:
+    case CACHE_HIT:
+        break;
+    case CACHE_BYPASS:
+        cache_fetch_detail(c, detail, sizeof(detail));
+        return snprintf(out, size, "Cache-Status: magpie; fwd=bypass%s\r\nX-Cache: %s\r\n", detail,
+                        xc);
+    case CACHE_REVALIDATED:
+        return snprintf(out, size,
+                        "Cache-Status: magpie; fwd=%s; fwd-status=304; ttl=%lld\r\nX-Cache: %s\r\n",
+                        x->fwd == FWD_REQUEST ? "request" : "stale", cache_ttl(x), xc);
+    case CACHE_STALE:
+        if (x->fwd_status)
+            return snprintf(out, size,
+                            "Cache-Status: magpie; hit; fwd=stale; fwd-status=%d; ttl=%lld\r\n"
+                            "X-Cache: STALE\r\n",
+                            x->fwd_status, cache_ttl(x));
+        if (x->instead == INSTEAD_NONE && store_obj_is_open(&x->obj) && c->state == CS_DELIVER)
+            return snprintf(out, size,
+                            "Cache-Status: magpie; hit; ttl=%lld; detail=%s\r\nX-Cache: STALE\r\n",
+                            cache_ttl(x), x->swr ? "stale-while-revalidate" : "max-stale");
+        if (x->instead != INSTEAD_NONE)
+            return snprintf(out, size,
+                            "Cache-Status: magpie; hit; fwd=stale; ttl=%lld; detail=%s\r\n"
+                            "X-Cache: STALE\r\n",
+                            cache_ttl(x),
+                            x->instead == INSTEAD_STALE_UNREACHABLE ? "origin-unreachable"
+                                                                    : "origin-error");
+        __attribute__((fallthrough)); /* fetched again in full */
+    case CACHE_MISS:
+        if (x->role == ROLE_FOLLOWER)
+            return snprintf(out, size, "Cache-Status: magpie; fwd=%s; collapsed\r\nX-Cache: %s\r\n",
+                            cache_fwd_name(x), xc);
+        cache_fetch_detail(c, detail, sizeof(detail));
+        return snprintf(out, size, "Cache-Status: magpie; fwd=%s%s%s\r\nX-Cache: %s\r\n",
+                        x->result == CACHE_STALE ? "stale" : cache_fwd_name(x),
+                        x->sure ? "; stored" : "", detail, xc);
+    }
+    out[0] = '\0';
+    return 0;
+}
+
+/* Writes v in decimal at p; the end. */
+static char *cache_put_i64(char *p, long long v)
+{
+    char tmp[24];
+    size_t n = 0;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do
+        tmp[n++] = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (v < 0)
+        *p++ = '-';
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+int cache_status_headers(const struct client *c, char *out, size_t size)
+{
+    const struct cache_xchg *x = &c->ex->cx;
+    if (x->result == CACHE_NONE || x->result == CACHE_REDIRECT) {
         out[0] = '\0';
         return 0;
-    case CACHE_BYPASS:
-        cs = "fwd=bypass";
-        break;
-    case CACHE_MISS:
-        cs = x->sure ? "fwd=miss; stored" : "fwd=miss";
-        break;
-    case CACHE_STALE:
-        cs = x->sure ? "fwd=stale; stored" : "fwd=stale";
-        break;
-    case CACHE_HIT:
-        cs = "hit";
-        break;
-    case CACHE_REVALIDATED:
-        cs = "fwd=stale; fwd-status=304";
-        break;
     }
-    if (x->result == CACHE_STALE && x->fwd_status)
-        return snprintf(out, size,
-                        "Cache-Status: magpie; hit; fwd=stale; fwd-status=%d\r\n"
-                        "X-Cache: STALE\r\n",
-                        x->fwd_status);
-    if (x->role == ROLE_FOLLOWER)
-        return snprintf(out, size,
-                        "Cache-Status: magpie; fwd=miss; collapsed\r\n"
-                        "X-Cache: MISS\r\n");
-    if (follow_hops(c->ex))
-        return snprintf(out, size,
-                        "Cache-Status: magpie; %s; detail=followed-%u\r\nX-Cache: %s\r\n", cs,
-                        follow_hops(c->ex), cache_result_name(x->result));
-    if (x->result == CACHE_STALE && x->instead == INSTEAD_NONE && store_obj_is_open(&x->obj) &&
-        c->state == CS_DELIVER)
-        return snprintf(out, size, "Cache-Status: magpie; hit; detail=%s\r\nX-Cache: STALE\r\n",
-                        x->swr ? "stale-while-revalidate" : "max-stale");
-    if (x->result == CACHE_STALE && x->instead != INSTEAD_NONE)
-        return snprintf(out, size,
-                        "Cache-Status: magpie; hit; fwd=stale; detail=%s\r\n"
-                        "X-Cache: STALE\r\n",
-                        x->instead == INSTEAD_STALE_UNREACHABLE ? "origin-unreachable"
-                                                                : "origin-error");
-    /* the common case, once per response: no printf */
-    static const char p1[] = "Cache-Status: magpie; ", p2[] = "\r\nX-Cache: ", p3[] = "; detail=";
-    const char *name = cache_result_name(x->result);
+    if (x->result != CACHE_HIT)
+        return cache_status_slow(c, out, size);
+    /* a hit, the common case, once per response: no printf */
+    static const char p1[] = "Cache-Status: magpie; hit; ttl=", p2[] = "\r\nX-Cache: HIT\r\n",
+                      p3[] = "; detail=";
     const char *variant = NULL;
-    if (x->result == CACHE_HIT && cache_names_variant(c->ex))
+    if (cache_names_variant(c->ex))
         variant =
             coding_name(c->ex->decoding != CODING_IDENTITY ? c->ex->decoding : c->ex->coding_sent);
-    size_t a = strlen(cs), b = strlen(name), v = variant ? sizeof(p3) - 1 + strlen(variant) : 0;
-    size_t n = sizeof(p1) - 1 + a + v + sizeof(p2) - 1 + b + 2;
-    if (n >= size) { /* cannot happen with the callers' 128 bytes and more */
+    size_t v = variant ? sizeof(p3) - 1 + strlen(variant) : 0;
+    if (sizeof(p1) - 1 + 21 + v + sizeof(p2) > size) { /* not with the callers' 128 bytes */
         out[0] = '\0';
         return 0;
     }
     char *p = out;
     memcpy(p, p1, sizeof(p1) - 1), p += sizeof(p1) - 1;
-    memcpy(p, cs, a), p += a;
+    p = cache_put_i64(p, cache_ttl(x));
     if (variant) {
         memcpy(p, p3, sizeof(p3) - 1), p += sizeof(p3) - 1;
         memcpy(p, variant, v - (sizeof(p3) - 1)), p += v - (sizeof(p3) - 1);
     }
-    memcpy(p, p2, sizeof(p2) - 1), p += sizeof(p2) - 1;
-    memcpy(p, name, b), p += b;
-    memcpy(p, "\r\n", 3); /* with the NUL */
-    return (int)n;
+    memcpy(p, p2, sizeof(p2)), p += sizeof(p2) - 1; /* with the NUL */
+    return (int)(p - out);
 }
 
 /* What a hit answers: 200, 304 (the client has it), 206 or 416 (Range;

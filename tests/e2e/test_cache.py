@@ -27,11 +27,12 @@ def test_miss_then_hit(magpie, origin):
     r1 = fetch(magpie.port, "GET", url)
     assert r1.status == 200
     assert r1.header("x-cache") == "MISS"
-    assert r1.header("cache-status") == "magpie; fwd=miss; stored"
+    assert r1.header("cache-status") == "magpie; fwd=uri-miss; stored"
     r2 = fetch(magpie.port, "GET", url)
     assert r2.status == 200 and r2.body == r1.body
     assert r2.header("x-cache") == "HIT"
-    assert r2.header("cache-status") == "magpie; hit"
+    # ttl= is what freshness is left: with the Age sent, the 60 s max-age
+    assert r2.header("cache-status") == "magpie; hit; ttl=%d" % (60 - int(r2.header("age")))
     assert number(r2) == number(r1), "the second answer came from the origin"
     assert r2.header("age") is not None and int(r2.header("age")) >= 0
     line = magpie.wait_access_line(lambda l: url in l and " HIT " in l)
@@ -52,7 +53,7 @@ def test_no_store_response_is_not_stored(magpie, origin):
     r1 = fetch(magpie.port, "GET", url)
     r2 = fetch(magpie.port, "GET", url)
     assert r1.header("x-cache") == "MISS" and r2.header("x-cache") == "MISS"
-    assert r1.header("cache-status") == "magpie; fwd=miss"
+    assert r1.header("cache-status") == "magpie; fwd=uri-miss; detail=no-store"
     assert number(r2) != number(r1)
 
 

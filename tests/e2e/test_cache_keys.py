@@ -9,6 +9,7 @@ a 304 nobody asked for, and the background refresh's request.
 ScriptOrigin answers with bytes a test function builds from each request,
 so a test controls every byte on the wire; it numbers its answers."""
 
+import re
 import socket
 import threading
 import time
@@ -244,7 +245,7 @@ def test_heuristic_response_with_set_cookie_is_not_stored(magpie, script):
     url = o.url("/page")
     alice = fetch(magpie.port, "GET", url)
     assert alice.header("set-cookie") == "session=user1"
-    assert alice.header("cache-status") == "magpie; fwd=miss"
+    assert alice.header("cache-status") == "magpie; fwd=uri-miss; detail=set-cookie"
     bob = fetch(magpie.port, "GET", url)
     assert bob.header("set-cookie") == "session=user2", "Bob got Alice's session"
     assert bob.header("x-cache") == "MISS"
@@ -325,7 +326,7 @@ def test_final_response_after_103_is_stored_in_forward_mode(magpie, script):
         if r1.status == 103:
             r1 = c.read_response()
     assert r1.status == 200 and r1.body == b"final 1\n"
-    assert r1.header("cache-status") == "magpie; fwd=miss; stored"
+    assert r1.header("cache-status") == "magpie; fwd=uri-miss; stored"
     r2 = fetch(magpie.port, "GET", url)
     assert r2.status == 200 and r2.header("x-cache") == "HIT" and r2.body == r1.body
 
@@ -367,7 +368,9 @@ def test_stale_on_error_serves_when_the_origin_refuses(magpie_factory, script):
     r = fetch(m.port, "GET", url)
     assert r.status == 200 and r.body == first.body
     assert r.header("x-cache") == "STALE"
-    assert r.header("cache-status") == "magpie; hit; fwd=stale; detail=origin-unreachable"
+    cs = r.header("cache-status")
+    ttl = re.fullmatch(r"magpie; hit; fwd=stale; ttl=(-\d+); detail=origin-unreachable", cs)
+    assert ttl and int(ttl.group(1)) == 1 - int(r.header("age")), cs  # stale: below 0
     assert r.header("warning") is None
 
 
@@ -584,11 +587,11 @@ def test_stored_is_not_claimed_for_a_body_the_store_will_drop(magpie_factory, sc
     url = o.url("/near-limit")
     r1 = fetch(m.port, "GET", url)
     assert r1.status == 200 and len(r1.body) == 900
-    assert r1.header("cache-status") == "magpie; fwd=miss", "claimed stored, then dropped it"
+    assert r1.header("cache-status") == "magpie; fwd=uri-miss", "claimed stored, then dropped it"
     assert fetch(m.port, "GET", url).header("x-cache") == "MISS"
     small = o.url("/small")
     o.handler = lambda req, n: response(200, [("Cache-Control", "public, max-age=60")], b"s", n)
-    assert fetch(m.port, "GET", small).header("cache-status") == "magpie; fwd=miss; stored"
+    assert fetch(m.port, "GET", small).header("cache-status") == "magpie; fwd=uri-miss; stored"
     assert fetch(m.port, "GET", small).header("x-cache") == "HIT"
 
 

@@ -117,7 +117,7 @@ def test_chunked_response_is_stored_without_claiming_it_early(magpie_factory, or
     m = magpie_factory(routes=cached_route(origin))
     first = get(m, "/chunked/30000")
     assert first.status == 200 and first.body == pattern(30000)
-    assert first.header("cache-status") == "magpie; fwd=miss"
+    assert first.header("cache-status") == "magpie; fwd=uri-miss"
     quiescent(cache_dir(m))
     r = get(m, "/chunked/30000")
     assert r.header("x-cache") == "HIT" and r.body == pattern(30000)
