@@ -163,7 +163,9 @@ struct exchange {
                                 output stream (client.out_written); 0: not relayed */
 
     struct upstream up;
-    struct follow *follow; /* redirects followed for the client (follow.c), or NULL */
+    struct follow *follow;        /* redirects followed for the client (follow.c), or NULL */
+    struct access_head *log_head; /* what the combined access line needs from the
+                                     request head (access_log.h), or NULL */
     struct cache_xchg cx;
     /* the response body's way: once per fetch (origin to the store writer
        and the leader's delivery), then per client (to the client writer) */
