@@ -9,7 +9,11 @@ Error line: 2026-11-24T15:30:00.123Z [info] message
 
 import datetime
 import json
+import os
+import pathlib
 import re
+import shutil
+import subprocess
 import time
 
 from rawhttp import build_request, fetch
@@ -279,3 +283,64 @@ def test_json_request_never_parsed(magpie_factory, origin):
     o = json_lines(magpie, lambda objs: len(objs) >= 1)[0]
     assert o["method"] is None and o["url"] is None and o["upstream"] is None
     assert o["cache"] == "DIRECT"
+
+
+# -- etc/logrotate.d/magpie --------------------------------------------------------
+
+LOGROTATE_FILE = pathlib.Path(__file__).resolve().parents[2] / "etc" / "logrotate.d" / "magpie"
+POSTROTATE = "systemctl kill --kill-whom=main --signal=USR1 magpie.service"
+
+
+def logrotate_bin():
+    path = shutil.which("logrotate") or "/usr/sbin/logrotate"
+    assert os.access(path, os.X_OK), "logrotate is missing: sh scripts/deps.sh installs it"
+    return path
+
+
+def logrotate_copy(logdir, pid):
+    """The shipped file with its paths in logdir and its signal sent to pid."""
+    text = LOGROTATE_FILE.read_text()
+    assert "/var/log/magpie/*.log {" in text and POSTROTATE in text
+    text = text.replace("/var/log/magpie/", "%s/" % logdir)
+    text = text.replace(POSTROTATE, "kill -USR1 %d" % pid)
+    conf = logdir.parent / "logrotate.conf"
+    conf.write_text(text)
+    return conf
+
+
+def run_logrotate(*args):
+    return subprocess.run([logrotate_bin()] + list(args), capture_output=True, text=True,
+                          timeout=30)
+
+
+def test_logrotate_file_is_valid(tmp_path):
+    logdir = tmp_path / "logs"
+    logdir.mkdir()
+    conf = logrotate_copy(logdir, os.getpid())
+    r = run_logrotate("--debug", "-s", str(tmp_path / "state"), str(conf))
+    out = r.stdout + r.stderr
+    assert r.returncode == 0, out
+    assert "error" not in out.lower(), out
+    assert "rotating pattern: %s/*.log  after 1 days (14 rotations)" % logdir in out, out
+    assert "empty log files are not rotated" in out, out
+
+
+def test_logrotate_rotation_reopens_logs(magpie, origin):
+    """A forced rotation with the shipped file: the logs move to *.log.1, the
+    postrotate's SIGUSR1 makes magpie reopen them, and the next request's
+    line lands in a new access.log."""
+    fetch(magpie.port, "GET", origin.url("/bytes/1?before-rotate"))
+    magpie.wait_access_line(lambda l: "?before-rotate" in l)
+    logdir = magpie.access_log_path.parent
+    conf = logrotate_copy(logdir, magpie.pid)
+    r = run_logrotate("-f", "-s", str(logdir.parent / "logrotate.state"), str(conf))
+    assert r.returncode == 0, r.stdout + r.stderr
+    rotated = logdir / "access.log.1"
+    assert rotated.exists(), sorted(p.name for p in logdir.iterdir())
+    assert (logdir / "error.log.1").exists()
+    magpie.wait_error_log(r"\[info\] logs reopened")
+    fetch(magpie.port, "GET", origin.url("/bytes/1?after-rotate"))
+    magpie.wait_access_line(lambda l: "?after-rotate" in l)
+    assert not any("?before-rotate" in l for l in magpie.access_log_lines())
+    old = rotated.read_text()
+    assert "?before-rotate" in old and "?after-rotate" not in old
