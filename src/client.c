@@ -99,13 +99,13 @@ void client_reset_request(struct client *c)
     struct exchange *ex = c->ex;
     c->head_started = false;
     c->scanned = 0;
+    free(c->log_head);
+    c->log_head = NULL;
     if (!ex)
         return;
     free(ex->method);
     free(ex->url);
     ex->method = ex->url = NULL;
-    free(ex->log_head);
-    ex->log_head = NULL;
     ex->req_done = ex->req_chunked = ex->keep_alive = false;
     ex->rsp_head_sent = ex->rsp_done = false;
     ex->status = 0;
@@ -220,6 +220,8 @@ static void client_end(struct client *c)
 {
     struct exchange *ex = c->ex;
     http_reader_free(&c->reader);
+    free(c->log_head);
+    c->log_head = NULL;
     if (!ex)
         return;
     cache_xchg_reset(c);
@@ -232,7 +234,6 @@ static void client_end(struct client *c)
     http_reader_free(&ex->up.reader);
     free(ex->method);
     free(ex->url);
-    free(ex->log_head);
     free(ex->local_reason);
     free(ex);
     c->ex = NULL;
@@ -532,7 +533,7 @@ void client_log_access(struct client *c)
         .method = ex->method,
         .url = ex->url,
         .minor = ex->minor,
-        .head = ex->log_head,
+        .head = c->log_head,
         .status = ex->status,
         .sent = ex->bytes_sent,
         .received = ex->bytes_received,

@@ -473,7 +473,7 @@ static int client_on_head(void *arg, struct http_msg *m)
     /* the combined line's request line and fields; without memory for
        them it logs the absolute URL and "-" */
     if (c->cfg->access_log_format == CFG_ACCESS_LOG_COMBINED && log_access_enabled())
-        c->ex->log_head = access_head_new(m);
+        c->log_head = access_head_new(m);
     struct head_ctx h = {.c = c};
     size_t stopped;
     if (hooks_run(request_hooks, request_hook_count, &h, m, &stopped) != HOOK_NEXT) {

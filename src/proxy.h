@@ -163,9 +163,7 @@ struct exchange {
                                 output stream (client.out_written); 0: not relayed */
 
     struct upstream up;
-    struct follow *follow;        /* redirects followed for the client (follow.c), or NULL */
-    struct access_head *log_head; /* what the combined access line needs from the
-                                     request head (access_log.h), or NULL */
+    struct follow *follow; /* redirects followed for the client (follow.c), or NULL */
     struct cache_xchg cx;
     /* the response body's way: once per fetch (origin to the store writer
        and the leader's delivery), then per client (to the client writer) */
@@ -205,6 +203,10 @@ struct client {
                                relayed response goes that way) */
 
     struct exchange *ex; /* NULL while the connection rests */
+    /* what the combined access line needs from the current request's head
+       (access_log.h), or NULL; here, not in the exchange, which stays small
+       enough for malloc's per-thread cache */
+    struct access_head *log_head;
 };
 
 /* client.c: the connection's life, reading, timers, the access log */
