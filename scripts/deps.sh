@@ -37,6 +37,9 @@ fi
 need_h ev.h libev-dev
 need_h http_parser.h libhttp-parser-dev
 need_cmd curl curl
+# tests/e2e/test_logs.py checks etc/logrotate.d/magpie with it; it lives in
+# /usr/sbin, which a non-root PATH may lack
+[ -x /usr/sbin/logrotate ] || need_cmd logrotate logrotate
 need_cmd openssl openssl
 # tests/e2e/test_docs.py renders the man pages with man --warnings
 need_cmd man man-db

@@ -17,8 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/time.h>
 #include <unistd.h>
 
+#include "access_log.h"
 #include "log.h"
 
 static void client_io_cb(struct ev_loop *loop, ev_io *w, int revents);
@@ -97,6 +99,8 @@ void client_reset_request(struct client *c)
     struct exchange *ex = c->ex;
     c->head_started = false;
     c->scanned = 0;
+    free(c->log_head);
+    c->log_head = NULL;
     if (!ex)
         return;
     free(ex->method);
@@ -216,6 +220,8 @@ static void client_end(struct client *c)
 {
     struct exchange *ex = c->ex;
     http_reader_free(&c->reader);
+    free(c->log_head);
+    c->log_head = NULL;
     if (!ex)
         return;
     cache_xchg_reset(c);
@@ -516,22 +522,36 @@ void client_log_access(struct client *c)
     const struct exchange *ex = c->ex;
     if (!log_access_enabled() || !ex || c->detached)
         return; /* a detached fetch's request was logged when its client left */
-    char line[4096];
+    static char line[ACCESS_LINE_MAX]; /* one loop: one line at a time */
     ev_tstamp now = ev_now(c->srv->loop);
-    long ms = ex->started > 0 ? (long)((now - ex->started) * 1000.0 + 0.5) : 0;
+    enum cfg_access_log_format f = c->cfg->access_log_format;
     unsigned hops = follow_hops(ex);
-    char followed[16] = "-";
-    if (hops)
-        snprintf(followed, sizeof(followed), "%u:", hops);
-    snprintf(line, sizeof(line), "%s %s %s %d %llu %ld %s %s %llu %s %s%s", c->addr_text,
-             ex->method ? ex->method : "-", ex->url ? ex->url : "-", ex->status,
-             (unsigned long long)ex->bytes_sent, ms, cache_result_name(ex->cx.result),
-             ex->up.peer[0] ? ex->up.peer : "-", (unsigned long long)ex->bytes_received,
-             ex->coding_sent == CODING_NONE || !http_status_has_body(ex->method_id, ex->status)
-                 ? "-"
-                 : coding_name(ex->coding_sent),
-             followed, hops ? follow_final_url(ex) : "");
-    log_access(line, strlen(line));
+    bool coded = ex->coding_sent != CODING_NONE && http_status_has_body(ex->method_id, ex->status);
+    struct access_entry e = {
+        .client = c->addr_text,
+        .user = NULL, /* proxy authentication's user goes here */
+        .method = ex->method,
+        .url = ex->url,
+        .minor = ex->minor,
+        .head = c->log_head,
+        .status = ex->status,
+        .sent = ex->bytes_sent,
+        .received = ex->bytes_received,
+        .ms = ex->started > 0 ? (long)((now - ex->started) * 1000.0 + 0.5) : 0,
+        .cache = cache_result_name(ex->cx.result),
+        .upstream = ex->up.peer[0] ? ex->up.peer : NULL,
+        .coding = coded ? coding_name(ex->coding_sent) : NULL,
+        .hops = hops,
+        .followed_url = hops ? follow_final_url(ex) : NULL,
+    };
+    if (f == CFG_ACCESS_LOG_DEFAULT) {
+        log_access(line, access_format(f, &e, line)); /* log_access puts the time first */
+        return;
+    }
+    gettimeofday(&e.when, NULL);
+    size_t n = access_format(f, &e, line);
+    line[n++] = '\n';
+    log_access_line(line, n);
 }
 
 /* An exchange ended (exchange_done): flush, then the next request or rest. */

@@ -18,6 +18,7 @@
 #include "proxy.h"
 #include "rules.h"
 
+#include "access_log.h"
 #include "hdr_rules.h"
 #include "hooks.h"
 #include "log.h"
@@ -469,6 +470,10 @@ static int client_on_head(void *arg, struct http_msg *m)
         client_close(c, "out of memory");
         return -1;
     }
+    /* the combined line's request line and fields; without memory for
+       them it logs the absolute URL and "-" */
+    if (c->cfg->access_log_format == CFG_ACCESS_LOG_COMBINED && log_access_enabled())
+        c->log_head = access_head_new(m);
     struct head_ctx h = {.c = c};
     size_t stopped;
     if (hooks_run(request_hooks, request_hook_count, &h, m, &stopped) != HOOK_NEXT) {

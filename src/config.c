@@ -370,6 +370,23 @@ SETTER(set_log_level)
         bad(c, v, path, s, "is not a log level (use error, warn, info or debug)");
 }
 
+SETTER(set_access_log_format)
+{
+    static const char *const names[] = {[CFG_ACCESS_LOG_DEFAULT] = "default",
+                                        [CFG_ACCESS_LOG_COMBINED] = "combined",
+                                        [CFG_ACCESS_LOG_JSON] = "json"};
+    const char *s = get_scalar(c, path, v, "an access log format");
+
+    for (int i = CFG_ACCESS_LOG_DEFAULT; s && i <= CFG_ACCESS_LOG_JSON; i++) {
+        if (!strcmp(s, names[i])) {
+            *FIELD(base, k, enum cfg_access_log_format) = (enum cfg_access_log_format)i;
+            return;
+        }
+    }
+    if (s)
+        bad(c, v, path, s, "is not an access log format (use default, combined or json)");
+}
+
 /* Replaces a string field with a copy of s (NULL clears it). */
 static void store_str(struct ctx *c, yaml_node_t *v, char **field, const char *s)
 {
@@ -1482,6 +1499,7 @@ static const struct key top_keys[] = {
     {.name = "acl", .set = set_map, .sub = acl_keys},
     {.name = "access_log", .set = set_access_log, .off = OFF(access_log)},
     {.name = "error_log", .set = set_error_log, .off = OFF(error_log)},
+    {.name = "access_log_format", .set = set_access_log_format, .off = OFF(access_log_format)},
     {.name = "log_level", .set = set_log_level, .off = OFF(log_level)},
     {.name = "proxy_name", .set = set_name, .off = OFF(proxy_name)},
     {.name = "limits", .set = set_limits},

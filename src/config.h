@@ -106,6 +106,13 @@ enum cfg_set_cookie {
     CFG_SET_COOKIE_NEVER,    /* never stored */
 };
 
+/* access_log_format: the access line's layout (access_log.h). */
+enum cfg_access_log_format {
+    CFG_ACCESS_LOG_DEFAULT,  /* magpie's own space-separated line */
+    CFG_ACCESS_LOG_COMBINED, /* Apache's combined, then the cache result */
+    CFG_ACCESS_LOG_JSON,     /* one JSON object a line */
+};
+
 struct config {
     int refs;
     unsigned long gen; /* unique per loaded config, never reused */
@@ -125,6 +132,7 @@ struct config {
 
     char *access_log; /* file path, "-" for stderr, NULL when "off" */
     char *error_log;  /* file path, "-" for stderr */
+    enum cfg_access_log_format access_log_format;
     enum log_level log_level;
     char *proxy_name; /* Via pseudonym; defaults to the host name */
 

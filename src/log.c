@@ -188,3 +188,9 @@ void log_access(const char *line, size_t len)
     out[n++] = '\n';
     log_write(access_log.fd, out, n);
 }
+
+void log_access_line(const char *line, size_t len)
+{
+    if (access_log.fd >= 0)
+        log_write(access_log.fd, line, len);
+}

@@ -28,6 +28,8 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 
 /* Writes one preformatted access line (a newline is added). */
 void log_access(const char *line, size_t len);
+/* Writes one whole line as it is, its time and newline included (combined, json). */
+void log_access_line(const char *line, size_t len);
 bool log_access_enabled(void);
 
 #endif

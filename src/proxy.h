@@ -203,6 +203,10 @@ struct client {
                                relayed response goes that way) */
 
     struct exchange *ex; /* NULL while the connection rests */
+    /* what the combined access line needs from the current request's head
+       (access_log.h), or NULL; here, not in the exchange, which stays small
+       enough for malloc's per-thread cache */
+    struct access_head *log_head;
 };
 
 /* client.c: the connection's life, reading, timers, the access log */

@@ -489,6 +489,44 @@ static void test_err_cache_poison_keys(void **state)
         "magpie.yaml:7:66: routes[3].cache.targeted_field: \"a:b\" is not a field name\n");
 }
 
+/* access_log_format: one of three names, default when absent */
+static void test_access_log_format(void **state)
+{
+    static const struct {
+        const char *yaml;
+        enum cfg_access_log_format want;
+    } rows[] = {
+        {"log_level: info\n", CFG_ACCESS_LOG_DEFAULT},
+        {"access_log_format: default\n", CFG_ACCESS_LOG_DEFAULT},
+        {"access_log_format: combined\n", CFG_ACCESS_LOG_COMBINED},
+        {"access_log_format: \"json\"\n", CFG_ACCESS_LOG_JSON},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct config *cfg = load_ok(rows[i].yaml);
+        assert_int_equal(cfg->access_log_format, rows[i].want);
+        config_unref(&cfg);
+    }
+}
+
+static void test_err_access_log_format(void **state)
+{
+    (void)state;
+    expect_errors("log_level: info\n"
+                  "access_log_format: Combined\n",
+                  "magpie.yaml:2:20: access_log_format: \"Combined\" is not an access log format "
+                  "(use default, combined or json)\n");
+    expect_errors("access_log_format: [json]\n",
+                  "magpie.yaml:1:20: access_log_format: expected an access log format, got a "
+                  "list\n");
+    expect_errors("access_log_format:\n",
+                  "magpie.yaml:1:19: access_log_format: expected an access log format, got "
+                  "nothing\n");
+    expect_errors("access_log_formt: json\n",
+                  "magpie.yaml:1:1: unknown key \"access_log_formt\" (did you mean "
+                  "\"access_log_format\"?)\n");
+}
+
 static void test_route_cache(void **state)
 {
     struct config *cfg =
@@ -1495,6 +1533,8 @@ int main(void)
         cmocka_unit_test(test_route_cache),
         cmocka_unit_test(test_cache_poison_keys),
         cmocka_unit_test(test_err_cache_poison_keys),
+        cmocka_unit_test(test_access_log_format),
+        cmocka_unit_test(test_err_access_log_format),
         cmocka_unit_test(test_compression_keys),
         cmocka_unit_test(test_route_compression),
         cmocka_unit_test(test_route_rewrite_location),
