@@ -37,6 +37,9 @@ fi
 need_h ev.h libev-dev
 need_h http_parser.h libhttp-parser-dev
 need_cmd curl curl
+# the e2e tests of the unit files and of socket activation (tests/e2e/test_systemd.py)
+need_cmd systemd-analyze systemd
+need_cmd systemd-socket-activate systemd
 need_cmd openssl openssl
 # tests/e2e/test_docs.py renders the man pages with man --warnings
 need_cmd man man-db
