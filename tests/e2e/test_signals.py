@@ -10,19 +10,9 @@ import socket
 import threading
 import time
 
-import pytest
-
 from conftest import free_port, listen_text, poll
 from origin import pattern
 from rawhttp import Closed, Conn, build_request, fetch
-from sdnotify import NotifySocket
-
-
-@pytest.fixture
-def notify():
-    n = NotifySocket()
-    yield n
-    n.close()
 
 
 # -- USR1 ------------------------------------------------------------------------

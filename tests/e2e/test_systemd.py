@@ -13,15 +13,13 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 
 import pytest
 
 from conftest import (REPO_ROOT, Magpie, clean_env, default_config, free_port, listen_text,
-                      magpie_bin, poll)
+                      magpie_bin, poll, stop_all)
 from origin import pattern
 from rawhttp import Conn, build_request, fetch
-from sdnotify import NotifySocket
 
 ACTIVATE = "/usr/bin/systemd-socket-activate"
 ANALYZE = shutil.which("systemd-analyze") or "/usr/bin/systemd-analyze"
@@ -32,7 +30,7 @@ class Passed(Magpie):
     """A magpie started with sockets passed to it, not found by connecting:
     readiness is its READY=1."""
 
-    def launch(self, argv, notify, pass_fds=(), env=None):
+    def launch(self, argv, pass_fds=(), env=None):
         self._stderr = open(self.stderr_path, "ab")
         self._stdout = open(self.stdout_path, "ab")
         self.checked = False
@@ -40,13 +38,6 @@ class Passed(Magpie):
                                      stderr=self._stderr, env=env or self.env,
                                      cwd=str(self.dir), pass_fds=pass_fds)
         return self
-
-
-@pytest.fixture
-def notify():
-    n = NotifySocket()
-    yield n
-    n.close()
 
 
 @pytest.fixture
@@ -64,16 +55,7 @@ def passed(tmp_path, origin, dns):
         return m
 
     yield make
-    problems = []
-    for m in made:
-        if m.proc is None or m.checked:
-            continue
-        rc = m.stop()
-        if rc != 0:
-            problems.append("magpie pid %d %s; stderr:\n%s"
-                            % (m.pid, m.describe_exit(rc), m.stderr_text()[-6000:]))
-    if problems:
-        pytest.fail("\n\n".join(problems), pytrace=False)
+    stop_all(made)
 
 
 def _held_socket():
@@ -93,7 +75,7 @@ def _launch_with(m, fd, notify, name="held"):
     script = 'LISTEN_PID=$$ exec "$0" "$@" 3<&%d %d<&-' % (fd, fd)
     env = dict(m.env, LISTEN_FDS="1", LISTEN_FDNAMES=name, **notify.env)
     return m.launch(["/bin/bash", "-c", script, str(magpie_bin()), "-c", str(m.config_path)],
-                    notify, pass_fds=(fd,), env=env)
+                    pass_fds=(fd,), env=env)
 
 
 def test_systemd_socket_activate_serves_on_the_passed_socket(passed, origin, notify):
@@ -103,7 +85,7 @@ def test_systemd_socket_activate_serves_on_the_passed_socket(passed, origin, not
     argv = [ACTIVATE, "-l", "127.0.0.1:%d" % port, "--fdname=proxy", "-E",
             "NOTIFY_SOCKET=%s" % notify.path]
     argv += ["-E%s=%s" % (k, os.environ[k]) for k in SAN_VARS if k in os.environ]
-    m.launch(argv + [str(magpie_bin()), "-c", str(m.config_path)], notify)
+    m.launch(argv + [str(magpie_bin()), "-c", str(m.config_path)])
     assert poll(lambda: "Listening on" in m.stderr_text(), timeout=5), m.stderr_text()
     # the first connection makes the activator exec magpie, which accepts it
     r = fetch(port, "GET", origin.url("/bytes/8"))
