@@ -311,9 +311,9 @@ static struct listener *server_prepare_listeners(struct server *srv, const struc
  */
 static void server_commit_listeners(struct server *srv, struct listener *ls, size_t n)
 {
-    bool fresh[n ? n : 1];
-    for (size_t i = 0; i < n; i++)
-        fresh[i] = !server_fd_running(srv, ls[i].fd);
+    for (size_t i = 0; i < n; i++) /* nothing fails from here on */
+        if (!server_fd_running(srv, ls[i].fd))
+            log_info("reload: listening on %s", ls[i].addr.text);
     for (size_t j = 0; j < srv->nlisteners; j++) {
         struct listener *o = &srv->listeners[j];
         if (o->fd < 0)
@@ -337,8 +337,6 @@ static void server_commit_listeners(struct server *srv, struct listener *ls, siz
         l->io.data = l;
         if (!srv->accept_paused)
             ev_io_start(srv->loop, &l->io);
-        if (fresh[i])
-            log_info("reload: listening on %s", l->addr.text);
     }
 }
 
