@@ -40,6 +40,9 @@ need_cmd curl curl
 # tests/e2e/test_logs.py checks etc/logrotate.d/magpie with it; it lives in
 # /usr/sbin, which a non-root PATH may lack
 [ -x /usr/sbin/logrotate ] || need_cmd logrotate logrotate
+# the e2e tests of the unit files and of socket activation (tests/e2e/test_systemd.py)
+need_cmd systemd-analyze systemd
+need_cmd systemd-socket-activate systemd
 need_cmd openssl openssl
 # tests/e2e/test_docs.py renders the man pages with man --warnings
 need_cmd man man-db

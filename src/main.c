@@ -21,7 +21,6 @@
 #include "cfgdump.h"
 #include "config.h"
 #include "log.h"
-#include "notify.h"
 #include "server.h"
 #include "tls.h"
 #include "version.h"
@@ -64,7 +63,6 @@ static int run(struct config *cfg)
     if (server_init(&srv, loop, cfg) == 0) {
         log_info("magpie %s started (pid %ld, config %s)", MAGPIE_VERSION, (long)getpid(),
                  cfg->path ? cfg->path : "embedded defaults");
-        notify_systemd("READY=1");
         rc = server_run(&srv);
         log_info("magpie stopped");
     }

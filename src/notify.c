@@ -1,16 +1,22 @@
 /*
  * notify.c - tells systemd (Type=notify) when magpie is ready, reloading
- * or stopping. A no-op unless $NOTIFY_SOCKET is set. Never blocks: the
+ * or stopping, what it is doing (STATUS=) and that its loop still turns
+ * (WATCHDOG=1). A no-op unless $NOTIFY_SOCKET is set. Never blocks: the
  * datagram is sent with MSG_DONTWAIT and a failure is only logged.
  */
 #include "notify.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -37,4 +43,45 @@ void notify_systemd(const char *state)
                alen) < 0)
         log_warn("cannot notify systemd (%s): %s", state, strerror(errno));
     close(fd);
+}
+
+void notify_systemdf(const char *fmt, ...)
+{
+    char msg[NOTIFY_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        notify_systemd(msg); /* a cut STATUS= still says the most of it */
+}
+
+void notify_reloading(void)
+{
+    /* systemd >= 253 (Type=notify-reload) matches the reload to this stamp */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    notify_systemdf("RELOADING=1\nMONOTONIC_USEC=%llu",
+                    (unsigned long long)ts.tv_sec * 1000000ull +
+                        (unsigned long long)ts.tv_nsec / 1000ull);
+}
+
+static bool notify_ulong(const char *s, unsigned long long *out)
+{
+    if (!s || *s < '0' || *s > '9')
+        return false;
+    char *end;
+    errno = 0;
+    *out = strtoull(s, &end, 10);
+    return errno == 0 && *end == '\0';
+}
+
+unsigned long long notify_watchdog_usec(const char *usec, const char *pid, pid_t self)
+{
+    unsigned long long v, p;
+    if (!notify_ulong(usec, &v) || v == 0)
+        return 0;
+    if (pid && *pid && (!notify_ulong(pid, &p) || p > INT_MAX || (pid_t)p != self))
+        return 0; /* meant for another process (a parent's leftover) */
+    return v;
 }

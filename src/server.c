@@ -8,24 +8,28 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "activate.h"
 #include "dns.h"
 #include "log.h"
 #include "notify.h"
 #include "pool.h"
 #include "proxy.h"
+#include "sock.h"
 #include "tls.h"
 
 #define SERVER_BACKLOG 1024
 #define SERVER_ACCEPT_BATCH 64
 #define SERVER_REJECT_SLACK 64 /* refused-with-503 connections on top of the limit */
+#define SERVER_STATUS_EVERY 5. /* seconds between checks of systemd's STATUS= */
+#define RELOAD_FAILED "reload failed, keeping the running config: "
 
 /*
  * Raises the soft descriptor limit towards what max_connections needs: a
@@ -50,8 +54,7 @@ static void server_fd_limit(const struct config *cfg)
     if (cur < want)
         log_warn("open file limit %llu is below the %llu that limits.max_connections %u may "
                  "need; raise it (systemd: LimitNOFILE)",
-                 (unsigned long long)cur, (unsigned long long)want,
-                 cfg->limits.max_connections);
+                 (unsigned long long)cur, (unsigned long long)want, cfg->limits.max_connections);
 }
 
 static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents);
@@ -139,8 +142,64 @@ static int server_listener_tls(struct listener *l)
     return 0;
 }
 
+/* A listener's socket: the one systemd passed for its address, else a new one. */
+static int server_listen_fd(struct server *srv, const struct cfg_listen *a, const char **passed)
+{
+    *passed = NULL;
+    for (size_t i = 0; i < srv->npassed; i++) {
+        struct activated *p = &srv->passed[i];
+        if (p->fd >= 0 && activate_same_addr((const struct sockaddr *)&p->addr,
+                                             (const struct sockaddr *)&a->addr)) {
+            int fd = p->fd;
+            p->fd = -1;
+            *passed = p->name;
+            return fd;
+        }
+    }
+    return server_bind(a);
+}
+
+static void server_free_passed(struct server *srv)
+{
+    for (size_t i = 0; i < srv->npassed; i++)
+        if (srv->passed[i].fd >= 0)
+            close(srv->passed[i].fd);
+    free(srv->passed);
+    srv->passed = NULL;
+    srv->npassed = 0;
+}
+
+/*
+ * A passed socket no listen entry claims is a start-up error: the socket
+ * unit and the config disagree, and serving on a port the config does not
+ * list (with its defaults) or leaving its connections queued unanswered
+ * would both hide that.
+ */
+static int server_check_passed(struct server *srv)
+{
+    int rc = 0;
+    for (size_t i = 0; i < srv->npassed; i++) {
+        struct activated *p = &srv->passed[i];
+        if (p->fd < 0)
+            continue;
+        char addr[INET6_ADDRSTRLEN + 8];
+        sock_format_addr(addr, sizeof(addr), (const struct sockaddr *)&p->addr, true);
+        log_error("socket %s passed by systemd (%s) matches no listen entry: list its "
+                  "address under listen, or remove it from the socket unit",
+                  p->name, addr);
+        rc = -1;
+    }
+    server_free_passed(srv);
+    return rc;
+}
+
 static int server_open_listeners(struct server *srv, const struct config *cfg)
 {
+    char err[256];
+    if (activate_take(ACTIVATE_FIRST_FD, &srv->passed, &srv->npassed, err, sizeof(err)) < 0) {
+        log_error("socket activation: %s", err);
+        return -1;
+    }
     srv->listeners = calloc(cfg->nlisten, sizeof(*srv->listeners));
     if (!srv->listeners)
         return -1;
@@ -156,7 +215,8 @@ static int server_open_listeners(struct server *srv, const struct config *cfg)
     }
     for (size_t i = 0; i < cfg->nlisten; i++) {
         struct listener *l = &srv->listeners[i];
-        l->fd = server_bind(&cfg->listen[i]);
+        const char *passed;
+        l->fd = server_listen_fd(srv, &cfg->listen[i], &passed);
         if (l->fd < 0) {
             log_error("cannot listen on %s: %s", l->addr.text, strerror(errno));
             return -1;
@@ -164,9 +224,12 @@ static int server_open_listeners(struct server *srv, const struct config *cfg)
         ev_io_init(&l->io, server_accept_cb, l->fd, EV_READ);
         l->io.data = l;
         ev_io_start(srv->loop, &l->io);
-        log_info("listening on %s", l->addr.text);
+        if (passed)
+            log_info("listening on %s (socket %s passed by systemd)", l->addr.text, passed);
+        else
+            log_info("listening on %s", l->addr.text);
     }
-    return 0;
+    return server_check_passed(srv);
 }
 
 static void server_close_listeners(struct server *srv)
@@ -186,53 +249,95 @@ static void server_close_listeners(struct server *srv)
     srv->nlisteners = 0;
 }
 
-/*
- * Listeners for the new config. Sockets on addresses kept stay open (no
- * connection is refused during a reload); TLS certificates are read anew,
- * so a reload rotates them.
- */
-static int server_rebind(struct server *srv, const struct config *cfg)
+/* Whether fd is a running listener's socket (one a reload keeps). */
+static bool server_fd_running(const struct server *srv, int fd)
 {
-    struct server tmp = {.loop = srv->loop};
-    struct listener *old = srv->listeners;
-    size_t nold = srv->nlisteners;
-    tmp.listeners = calloc(cfg->nlisten, sizeof(*tmp.listeners));
-    if (!tmp.listeners)
-        return -1;
+    for (size_t i = 0; i < srv->nlisteners; i++)
+        if (srv->listeners[i].fd == fd)
+            return true;
+    return false;
+}
+
+/* Undoes server_prepare_listeners(): the running listeners are untouched. */
+static void server_discard_listeners(struct server *srv, struct listener *ls, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (ls[i].fd >= 0 && !server_fd_running(srv, ls[i].fd))
+            close(ls[i].fd);
+        tls_ctx_free(ls[i].tls);
+    }
+    free(ls);
+}
+
+/*
+ * Listeners for the new config, or NULL (the reason logged): a reload that
+ * cannot listen where its config says fails whole. Sockets on addresses
+ * kept are shared with the running listeners, never closed and reopened,
+ * so no connection to them is refused; TLS certificates are read anew, so
+ * a reload rotates them.
+ */
+static struct listener *server_prepare_listeners(struct server *srv, const struct config *cfg)
+{
+    struct listener *ls = calloc(cfg->nlisten ? cfg->nlisten : 1, sizeof(*ls));
+    if (!ls) {
+        log_error(RELOAD_FAILED "out of memory");
+        return NULL;
+    }
     for (size_t i = 0; i < cfg->nlisten; i++) {
-        struct listener *l = &tmp.listeners[i];
+        struct listener *l = &ls[i];
         l->srv = srv;
         l->addr = cfg->listen[i];
         l->fd = -1;
-        for (size_t j = 0; j < nold; j++) {
-            if (old[j].fd >= 0 && old[j].addr.addrlen == l->addr.addrlen &&
-                memcmp(&old[j].addr.addr, &l->addr.addr, l->addr.addrlen) == 0) {
-                ev_io_stop(srv->loop, &old[j].io);
-                l->fd = old[j].fd;
-                old[j].fd = -1;
-            }
-        }
-        if (l->fd < 0)
-            l->fd = server_bind(&l->addr);
-        tmp.nlisteners++;
-        if (l->fd < 0) {
-            log_error("reload: cannot listen on %s: %s", l->addr.text, strerror(errno));
+        for (size_t j = 0; j < srv->nlisteners && l->fd < 0; j++)
+            if (srv->listeners[j].fd >= 0 &&
+                activate_same_addr((const struct sockaddr *)&srv->listeners[j].addr.addr,
+                                   (const struct sockaddr *)&l->addr.addr))
+                l->fd = srv->listeners[j].fd;
+        if (l->fd < 0 && (l->fd = server_bind(&l->addr)) < 0)
+            log_error(RELOAD_FAILED "cannot listen on %s: %s", l->addr.text, strerror(errno));
+        else if (server_listener_tls(l) < 0)
+            log_error(RELOAD_FAILED "listen %s: no usable certificate", l->addr.text);
+        else
             continue;
-        }
-        if (server_listener_tls(l) < 0) {
-            close(l->fd);
-            l->fd = -1;
+        server_discard_listeners(srv, ls, i + 1);
+        return NULL;
+    }
+    return ls;
+}
+
+/*
+ * Swaps in the prepared listeners: sockets no longer listed close (their
+ * connections go on: a client owns its own socket), new ones start.
+ */
+static void server_commit_listeners(struct server *srv, struct listener *ls, size_t n)
+{
+    for (size_t i = 0; i < n; i++) /* nothing fails from here on */
+        if (!server_fd_running(srv, ls[i].fd))
+            log_info("reload: listening on %s", ls[i].addr.text);
+    for (size_t j = 0; j < srv->nlisteners; j++) {
+        struct listener *o = &srv->listeners[j];
+        if (o->fd < 0)
             continue;
+        ev_io_stop(srv->loop, &o->io);
+        bool kept = false;
+        for (size_t i = 0; i < n && !kept; i++)
+            kept = ls[i].fd == o->fd;
+        if (!kept) {
+            close(o->fd);
+            log_info("reload: no longer listening on %s", o->addr.text);
         }
+        o->fd = -1;
+    }
+    server_close_listeners(srv); /* the old TLS contexts and array */
+    srv->listeners = ls;
+    srv->nlisteners = n;
+    for (size_t i = 0; i < n; i++) {
+        struct listener *l = &ls[i];
         ev_io_init(&l->io, server_accept_cb, l->fd, EV_READ);
         l->io.data = l;
+        if (!srv->accept_paused)
+            ev_io_start(srv->loop, &l->io);
     }
-    server_close_listeners(srv);
-    srv->listeners = tmp.listeners;
-    srv->nlisteners = tmp.nlisteners;
-    srv->accept_paused = true;
-    server_pause_accept(srv, false);
-    return 0;
 }
 
 static void server_warn_noverify(const struct config *cfg)
@@ -299,47 +404,32 @@ static void server_requery(struct server *srv)
     }
 }
 
-static void server_reload(struct server *srv)
+/* The resolver for cfg: the running one when its settings stay, else a new one. */
+static struct dns *server_reload_dns(struct server *srv, const struct config *cfg)
 {
-    const char *path = srv->cfg->path;
-    if (!path) {
-        log_warn("reload: running on the embedded defaults, no file to reload");
-        return;
-    }
+    if (server_same_dns(srv->cfg, cfg))
+        return srv->dns;
+    return dns_new(srv->loop, cfg->dns.servers, cfg->dns.nservers, cfg->dns.max_ttl,
+                   cfg->dns.timeout);
+}
+
+static struct config *server_reload_load(const char *path)
+{
     char *errs = NULL;
     size_t errlen = 0;
     FILE *ef = open_memstream(&errs, &errlen);
     struct config *cfg = ef ? config_load(path, ef) : NULL;
     if (ef)
         fclose(ef);
-    if (!cfg) {
+    if (!cfg)
         for (char *line = strtok(errs ? errs : "", "\n"); line; line = strtok(NULL, "\n"))
-            log_error("reload failed, keeping the running config: %s", line);
-        free(errs);
-        return;
-    }
+            log_error(RELOAD_FAILED "%s", line);
     free(errs);
-    if (!server_same_dns(srv->cfg, cfg)) {
-        struct dns *dns = dns_new(srv->loop, cfg->dns.servers, cfg->dns.nservers,
-                                  cfg->dns.max_ttl, cfg->dns.timeout);
-        if (!dns) {
-            log_error("reload failed, keeping the running config: cannot set up DNS");
-            config_unref(&cfg);
-            return;
-        }
-        struct dns *old = srv->dns;
-        srv->dns = dns;
-        server_requery(srv); /* lookups in flight move to the new resolver */
-        dns_free(old);
-    }
-    if (server_upstream_tls(srv, cfg) < 0) {
-        log_error("reload failed, keeping the running config: cannot set up upstream TLS");
-        config_unref(&cfg);
-        return;
-    }
-    server_rebind(srv, cfg);
-    log_apply(cfg);
-    server_fd_limit(cfg);
+    return cfg;
+}
+
+static void server_reload_cache(struct server *srv, const struct config *cfg)
+{
     if (cfg->cache.enabled != srv->cfg->cache.enabled ||
         strcmp(cfg->cache.dir, srv->cfg->cache.dir) != 0 ||
         cfg->cache.max_size != srv->cfg->cache.max_size ||
@@ -354,9 +444,110 @@ static void server_reload(struct server *srv)
             log_info("reload: cache.memory_size is now %llu bytes; the memory tier starts empty",
                      (unsigned long long)cfg->cache.memory_size);
     }
+}
+
+/*
+ * Everything that can fail (parsing, listening, DNS, upstream TLS) is set
+ * up before anything changes, so a failed reload leaves the running config
+ * whole. 0, or -1 (logged).
+ */
+static int server_reload(struct server *srv)
+{
+    const char *path = srv->cfg->path;
+    if (!path) {
+        log_warn("reload: running on the embedded defaults, no file to reload");
+        return -1;
+    }
+    struct config *cfg = server_reload_load(path);
+    if (!cfg)
+        return -1;
+    struct listener *ls = server_prepare_listeners(srv, cfg);
+    struct dns *dns = ls ? server_reload_dns(srv, cfg) : NULL;
+    if (ls && !dns)
+        log_error(RELOAD_FAILED "cannot set up DNS");
+    if (dns && server_upstream_tls(srv, cfg) < 0) {
+        log_error(RELOAD_FAILED "cannot set up upstream TLS");
+        if (dns != srv->dns)
+            dns_free(dns);
+        dns = NULL;
+    }
+    if (!dns) {
+        if (ls)
+            server_discard_listeners(srv, ls, cfg->nlisten);
+        config_unref(&cfg);
+        return -1;
+    }
+    if (dns != srv->dns) {
+        struct dns *old = srv->dns;
+        srv->dns = dns;
+        server_requery(srv); /* lookups in flight move to the new resolver */
+        dns_free(old);
+    }
+    server_commit_listeners(srv, ls, cfg->nlisten);
+    log_apply(cfg);
+    server_fd_limit(cfg);
+    server_reload_cache(srv, cfg);
     log_info("configuration reloaded from %s", path); /* path is the old config's */
     config_unref(&srv->cfg);
     srv->cfg = cfg;
+    return 0;
+}
+
+/* ---- systemd: status and watchdog ---- */
+
+static void server_status_text(const struct server *srv, char *out, size_t size)
+{
+    unsigned conns = srv->nclients - srv->nphantom;
+    const char *note =
+        srv->reload_failed ? "last reload failed, running the previous config; " : "";
+    if (!srv->store) {
+        snprintf(out, size, "%s%u connection%s, cache off", note, conns, conns == 1 ? "" : "s");
+        return;
+    }
+    uint64_t objects, bytes;
+    store_usage(srv->store, &objects, &bytes);
+    snprintf(out, size, "%s%u connection%s, cache %llu object%s / %.1f MiB", note, conns,
+             conns == 1 ? "" : "s", (unsigned long long)objects, objects == 1 ? "" : "s",
+             (double)bytes / (1024. * 1024.));
+}
+
+/* READY=1 (prefix "READY=1\n") or a bare STATUS= when the text changed. */
+static void server_status(struct server *srv, const char *prefix)
+{
+    char now[sizeof(srv->status)];
+    server_status_text(srv, now, sizeof(now));
+    if (!prefix && strcmp(now, srv->status) == 0)
+        return;
+    memcpy(srv->status, now, sizeof(now));
+    notify_systemdf("%sSTATUS=%s", prefix ? prefix : "", now);
+}
+
+static void server_status_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)revents;
+    server_status(w->data, NULL);
+}
+
+/* From the loop: a loop stuck anywhere stops these and systemd restarts magpie. */
+static void server_watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop, (void)w, (void)revents;
+    notify_systemd("WATCHDOG=1");
+}
+
+static void server_systemd_timers(struct server *srv)
+{
+    unsigned long long usec =
+        notify_watchdog_usec(getenv("WATCHDOG_USEC"), getenv("WATCHDOG_PID"), getpid());
+    double every = (double)usec / 2e6;
+    ev_timer_init(&srv->watchdog_timer, server_watchdog_cb, every, every);
+    ev_timer_init(&srv->status_timer, server_status_cb, SERVER_STATUS_EVERY, SERVER_STATUS_EVERY);
+    srv->watchdog_timer.data = srv->status_timer.data = srv;
+    if (usec)
+        ev_timer_start(srv->loop, &srv->watchdog_timer);
+    const char *ns = getenv("NOTIFY_SOCKET");
+    if (ns && *ns)
+        ev_timer_start(srv->loop, &srv->status_timer);
 }
 
 /* ---- shutdown ---- */
@@ -366,6 +557,8 @@ static void server_stop(struct server *srv)
     ev_timer_stop(srv->loop, &srv->drain_timer);
     ev_timer_stop(srv->loop, &srv->accept_timer);
     ev_timer_stop(srv->loop, &srv->pool_timer);
+    ev_timer_stop(srv->loop, &srv->watchdog_timer);
+    ev_timer_stop(srv->loop, &srv->status_timer);
     ev_signal_stop(srv->loop, &srv->sig_hup);
     ev_signal_stop(srv->loop, &srv->sig_usr1);
     ev_signal_stop(srv->loop, &srv->sig_term);
@@ -421,7 +614,7 @@ static void server_drain(struct server *srv)
     if (srv->draining)
         return;
     srv->draining = true;
-    notify_systemd("STOPPING=1");
+    notify_systemdf("STOPPING=1\nSTATUS=stopping: %u connection(s) to finish", srv->nclients);
     log_info("shutting down: %u connection(s) to finish, at most %.3gs", srv->nclients,
              srv->cfg->limits.shutdown_timeout);
     server_close_listeners(srv);
@@ -445,10 +638,14 @@ static void server_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
     struct server *srv = w->data;
     switch (w->signum) {
     case SIGHUP:
+        if (srv->draining) {
+            log_info("SIGHUP while shutting down: not reloading");
+            break;
+        }
         log_info("SIGHUP: reloading");
-        notify_systemd("RELOADING=1");
-        server_reload(srv);
-        notify_systemd("READY=1");
+        notify_reloading();
+        srv->reload_failed = server_reload(srv) < 0;
+        server_status(srv, "READY=1\n");
         break;
     case SIGUSR1:
         log_reopen();
@@ -479,8 +676,8 @@ int server_init(struct server *srv, struct ev_loop *loop, struct config *cfg)
     ev_init(&srv->drain_timer, server_drain_timeout_cb);
     ev_check_init(&srv->check_w, server_check_cb);
     srv->accept_timer.data = srv->drain_timer.data = srv->check_w.data = srv;
-    srv->dns = dns_new(loop, cfg->dns.servers, cfg->dns.nservers, cfg->dns.max_ttl,
-                       cfg->dns.timeout);
+    srv->dns =
+        dns_new(loop, cfg->dns.servers, cfg->dns.nservers, cfg->dns.max_ttl, cfg->dns.timeout);
     if (!srv->dns)
         return -1;
     srv->pool = pool_new(&upstream_pool_ops);
@@ -499,11 +696,13 @@ int server_init(struct server *srv, struct ev_loop *loop, struct config *cfg)
     server_signal(srv, &srv->sig_usr1, SIGUSR1);
     server_signal(srv, &srv->sig_term, SIGTERM);
     server_signal(srv, &srv->sig_int, SIGINT);
+    server_systemd_timers(srv);
     return server_open_listeners(srv, cfg) < 0 ? -1 : 0;
 }
 
 int server_run(struct server *srv)
 {
+    server_status(srv, "READY=1\n");
     ev_run(srv->loop, 0);
     return srv->exit_code;
 }
@@ -518,7 +717,10 @@ void server_free(struct server *srv)
         client_free(c);
     }
     server_close_listeners(srv);
+    server_free_passed(srv);
     ev_timer_stop(srv->loop, &srv->pool_timer);
+    ev_timer_stop(srv->loop, &srv->watchdog_timer);
+    ev_timer_stop(srv->loop, &srv->status_timer);
     pool_free(srv->pool);
     srv->pool = NULL;
     cache_flights_free(srv);

@@ -372,6 +372,12 @@ static void store_keep_copy(struct store *s, struct index_obj *o, const struct m
     c->touched = mtime;
 }
 
+void store_usage(const struct store *s, uint64_t *objects, uint64_t *bytes)
+{
+    *objects = s->stats.objects;
+    *bytes = s->stats.bytes;
+}
+
 int store_set_memory(struct store *s, uint64_t bytes)
 {
     mem_free(s->mem);

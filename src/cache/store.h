@@ -63,6 +63,8 @@ struct store *store_open(const char *dir, uint64_t max_size, uint64_t max_object
  * -1 when out of memory.
  */
 int store_set_memory(struct store *s, uint64_t bytes);
+/* What the index holds now, for systemd's STATUS= line. */
+void store_usage(const struct store *s, uint64_t *objects, uint64_t *bytes);
 /* Every writer must be committed or aborted first. Open store_obj stay
    valid (they own their fd and head). */
 void store_close(struct store *s);

@@ -8,7 +8,8 @@ the test too. Everything started here is stopped here, by PID.
 
 Fixtures: origin (numbering origin on 127.0.0.1), origin6 (on ::1), dns (the
 tests' own DNS server), closed_port (nothing listens), blackhole (connects
-hang), magpie_factory(**config overrides), magpie (default config).
+hang), notify (a NOTIFY_SOCKET to read), magpie_factory(**config
+overrides), magpie (default config).
 """
 
 import json
@@ -24,6 +25,7 @@ import pytest
 
 from dnsserver import DNSServer
 from origin import Origin
+from sdnotify import NotifySocket
 import rawhttp
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -335,6 +337,14 @@ def dns():
 
 
 @pytest.fixture
+def notify():
+    """A NOTIFY_SOCKET of the test's own (sdnotify.py); pass notify.env."""
+    n = NotifySocket()
+    yield n
+    n.close()
+
+
+@pytest.fixture
 def closed_port():
     """A loopback port where nothing listens: connects are refused."""
     return free_port()
@@ -409,7 +419,12 @@ def magpie_factory(tmp_path, origin, dns):
                     raise
 
     yield start
+    stop_all(started)
 
+
+def stop_all(started):
+    """Stops each Magpie the test did not check itself; fails the test on
+    any exit other than 0."""
     problems = []
     for m in started:
         if m.proc is None or m.checked:

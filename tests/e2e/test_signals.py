@@ -1,14 +1,18 @@
 """Signals: USR1 reopens the logs, HUP reloads the config (or keeps the old
-one when the new one is invalid), TERM drains in-flight requests and exits 0."""
+one when the new one is invalid), opening added listeners and closing removed
+ones without refusing a connection on those that stay, TERM drains in-flight
+requests and exits 0; and what magpie tells systemd through NOTIFY_SOCKET
+(READY, RELOADING with MONOTONIC_USEC, STOPPING, STATUS, WATCHDOG)."""
 
 import re
 import signal
 import socket
+import threading
 import time
 
-from conftest import poll
+from conftest import free_port, listen_text, poll
 from origin import pattern
-from rawhttp import Closed, build_request, fetch
+from rawhttp import Closed, Conn, build_request, fetch
 
 
 # -- USR1 ------------------------------------------------------------------------
@@ -181,3 +185,169 @@ def test_sigterm_when_idle_exits_zero(magpie):
     rc = magpie.expect_exit(10)
     assert rc == 0, magpie.exit_message(rc)
     assert time.monotonic() - start < 2
+
+
+# -- systemd notification --------------------------------------------------------------
+
+def _monotonic_usec():
+    return time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+
+
+def test_notify_ready_reloading_stopping(magpie_factory, origin, notify):
+    magpie = magpie_factory(env=notify.env)
+    ready = notify.wait(lambda f: "READY" in f)
+    assert ready["READY"] == "1"
+    assert re.fullmatch(r"0 connections, cache 0 objects / 0\.0 MiB", ready.get("STATUS", "")), ready
+    cached = origin.url("/headers?Cache-Control=public%2C%20max-age%3D60")
+    assert poll(lambda: "HIT" in (fetch(magpie.port, "GET", cached).header("X-Cache") or ""))
+    with magpie.conn() as held:
+        assert held.request("GET", origin.url("/bytes/1")).status == 200
+        before = _monotonic_usec()
+        magpie.signal(signal.SIGHUP)
+        reloading = notify.wait(lambda f: "RELOADING" in f)
+        after = _monotonic_usec()
+        assert reloading["RELOADING"] == "1"
+        assert before <= int(reloading["MONOTONIC_USEC"]) <= after, (before, reloading, after)
+        ready = notify.wait(lambda f: "READY" in f)
+        # the held connection, and the response cached before the reload
+        assert re.fullmatch(r"1 connection, cache 1 object / 0\.0 MiB", ready.get("STATUS", "")), ready
+        assert "RELOADING" not in ready
+    magpie.signal(signal.SIGTERM)
+    stopping = notify.wait(lambda f: "STOPPING" in f)
+    assert stopping["STOPPING"] == "1" and "stopping" in stopping.get("STATUS", "")
+    rc = magpie.expect_exit(10)
+    assert rc == 0, magpie.exit_message(rc)
+
+
+def test_notify_failed_reload_says_so_in_status(magpie_factory, origin, notify):
+    magpie = magpie_factory(env=notify.env)
+    notify.wait(lambda f: "READY" in f)
+    magpie.write_config_text(magpie.config_path.read_text() + "bogus_key: 1\n")
+    magpie.signal(signal.SIGHUP)
+    notify.wait(lambda f: "RELOADING" in f)
+    ready = notify.wait(lambda f: "READY" in f)
+    assert "reload failed" in ready.get("STATUS", ""), ready
+    assert fetch(magpie.port, "GET", origin.url("/bytes/2")).status == 200
+    magpie.write_config({})
+    magpie.signal(signal.SIGHUP)
+    ready = notify.wait(lambda f: "READY" in f)
+    assert "reload failed" not in ready.get("STATUS", "x"), ready
+
+
+def test_notify_status_follows_connections(magpie_factory, origin, notify):
+    magpie = magpie_factory(env=notify.env)
+    notify.wait(lambda f: "READY" in f)
+    with magpie.conn() as held:
+        assert held.request("GET", origin.url("/bytes/1")).status == 200
+        # no signal: the periodic check sends it (every 5 s, only when changed)
+        got = notify.wait(lambda f: f.get("STATUS", "").startswith("1 connection,"), timeout=8)
+        assert "READY" not in got
+
+
+def test_watchdog_at_half_the_interval(magpie_factory, notify):
+    magpie_factory(env=dict(notify.env, WATCHDOG_USEC="200000"))
+    notify.wait(lambda f: "READY" in f)
+    got = [f for f in notify.collect(1.0) if "WATCHDOG" in f]
+    # every 0.1 s: about ten in a second; fewer than four means the timer is
+    # not at half of WATCHDOG_USEC (or not running)
+    assert len(got) >= 4, got
+    assert all(f["WATCHDOG"] == "1" for f in got)
+
+
+def test_watchdog_for_another_pid_is_not_ours(magpie_factory, notify):
+    magpie_factory(env=dict(notify.env, WATCHDOG_USEC="200000", WATCHDOG_PID="1"))
+    notify.wait(lambda f: "READY" in f)
+    got = [f for f in notify.collect(0.6) if "WATCHDOG" in f]
+    assert got == []
+
+
+# -- HUP and listeners ---------------------------------------------------------------
+
+def _refused(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2):
+            return False
+    except ConnectionRefusedError:
+        return True
+
+
+def _reload(magpie, notify, **overrides):
+    magpie.write_config(overrides)
+    magpie.signal(signal.SIGHUP)
+    notify.wait(lambda f: "RELOADING" in f)
+    return notify.wait(lambda f: "READY" in f)
+
+
+def test_hup_opens_added_and_closes_removed_listeners(magpie_factory, origin, notify):
+    magpie = magpie_factory(env=notify.env, limits={"shutdown_timeout": "5s"})
+    notify.wait(lambda f: "READY" in f)
+    main = listen_text("127.0.0.1", magpie.port)
+    gone, added = free_port(), free_port()
+    _reload(magpie, notify, listen=[main, listen_text("127.0.0.1", gone)])
+    assert fetch(gone, "GET", origin.url("/bytes/3")).status == 200
+    with Conn(gone, timeout=15) as inflight:
+        inflight.send(build_request("GET", origin.url("/drip/100000/2")))
+        assert inflight.wait_for(b"\r\n\r\n"), "no response head"
+        ready = _reload(magpie, notify, listen=[main, listen_text("127.0.0.1", added)])
+        assert "reload failed" not in ready.get("STATUS", ""), ready
+        r = fetch(added, "GET", origin.url("/bytes/4"))
+        assert r.status == 200 and r.body == pattern(4)
+        assert _refused(gone), "a removed listener still accepts"
+        assert fetch(magpie.port, "GET", origin.url("/bytes/5")).status == 200
+        r = inflight.read_response()
+    assert r.status == 200 and r.complete and r.body == pattern(100000)
+    magpie.wait_error_log(r"no longer listening on 127\.0\.0\.1:%d" % gone)
+
+
+def test_hup_refuses_no_connection_on_a_kept_listener(magpie_factory, origin, notify):
+    magpie = magpie_factory(env=notify.env)
+    notify.wait(lambda f: "READY" in f)
+    main = listen_text("127.0.0.1", magpie.port)
+    stop = threading.Event()
+    counts = {"ok": 0, "refused": 0, "other": 0}
+
+    def connect_loop():
+        deadline = time.monotonic() + 20
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", magpie.port), timeout=2):
+                    counts["ok"] += 1
+            except ConnectionRefusedError:
+                counts["refused"] += 1
+            except OSError:
+                counts["other"] += 1
+
+    t = threading.Thread(target=connect_loop)
+    t.start()
+    try:
+        for i in range(6):
+            extra = [listen_text("127.0.0.1", free_port())] if i % 2 == 0 else []
+            ready = _reload(magpie, notify, listen=[main] + extra)
+            assert "reload failed" not in ready.get("STATUS", ""), ready
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        t.join(25)
+    assert counts["refused"] == 0 and counts["other"] == 0, counts
+    assert counts["ok"] > 6, counts
+    assert fetch(magpie.port, "GET", origin.url("/bytes/6")).status == 200
+
+
+def test_hup_that_cannot_listen_keeps_the_running_config(magpie_factory, origin, notify):
+    magpie = magpie_factory(env=notify.env)
+    notify.wait(lambda f: "READY" in f)
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        port = taken.getsockname()[1]
+        main = listen_text("127.0.0.1", magpie.port)
+        ready = _reload(magpie, notify, listen=[main, listen_text("127.0.0.1", port)],
+                        acl={"allow": ["10.0.0.0/8"]})
+        assert "reload failed" in ready.get("STATUS", ""), ready
+        magpie.wait_error_log(r"reload failed, keeping the running config: cannot listen on "
+                              r"127\.0\.0\.1:%d" % port)
+        # the acl of the same reload is not applied either: nothing changed
+        assert fetch(magpie.port, "GET", origin.url("/bytes/7")).status == 200
+    finally:
+        taken.close()

@@ -1,7 +1,10 @@
 /*
  * test_rules.c - rules.c through rules.h: patterns that do not compile
  * (PCRE2's message and offset), matches and their groups, the match limit
- * and bad UTF-8 (both no match), and the "$1".."$9" templates.
+ * and bad UTF-8 (both no match), and the "$1".."$9" templates; the same
+ * matches where writable executable memory is refused (systemd's
+ * MemoryDenyWriteExecute=, here the kernel's PR_SET_MDWE): PCRE2's JIT
+ * cannot allocate and the interpreter answers.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "rules.h"
 
@@ -92,45 +99,78 @@ static void check_match(size_t i, const struct match_row *r)
     rule_re_free(re);
 }
 
+static const struct match_row match_rows[] = {
+    {"^http://old\\.example/(.*)$", "http://old.example/a/b?c", true, 2, {{0, 24}, {19, 24}}},
+    {"^http://old\\.example/(.*)$", "http://old.example/", true, 2, {{0, 19}, {19, 19}}},
+    {"^http://old\\.example/(.*)$", "http://oldXexample/a", false, 0, {{0, 0}}},
+    {"^https?://([^/:]+)(:\\d+)?(/.*)$",
+     "http://h.test:81/x",
+     true,
+     4,
+     {{0, 18}, {7, 13}, {13, 16}, {16, 18}}},
+    /* a group that did not take part: unset, the others still set */
+    {"^https?://([^/:]+)(:\\d+)?(/.*)$",
+     "https://h.test/x",
+     true,
+     4,
+     {{0, 16}, {8, 14}, {UNSET, UNSET}, {14, 16}}},
+    {"(a)|(b)", "xb", true, 3, {{1, 2}, {UNSET, UNSET}, {1, 2}}},
+    {"(a)|b", "b", true, 2, {{0, 1}, {UNSET, UNSET}}},
+    /* unanchored: anywhere in the URL; anchored: only there */
+    {"\\.deb", "http://h/p.deb?x", true, 1, {{10, 14}}},
+    {"\\.deb$", "http://h/p.deb?x", false, 0, {{0, 0}}},
+    {"^\\.deb", "http://h/p.deb", false, 0, {{0, 0}}},
+    {"^http://h/$", "http://h/", true, 1, {{0, 9}}},
+    {"^http://h/$", "http://h/x", false, 0, {{0, 0}}},
+    {"\\Ahttp://h/\\z", "http://h/", true, 1, {{0, 9}}},
+    /* case matters unless the pattern says otherwise */
+    {"^http://H/", "http://h/", false, 0, {{0, 0}}},
+    {"(?i)^http://H/", "http://h/", true, 1, {{0, 9}}},
+    /* UTF-8 in the subject is characters, not bytes */
+    {"^http://h/(.)$", "http://h/\xc3\xa9", true, 2, {{0, 11}, {9, 11}}},
+    /* invalid UTF-8 in the subject: no match, not an error */
+    {"^http://h/", "http://h/\xff", false, 0, {{0, 0}}},
+    {".", "http://h/\xc3", false, 0, {{0, 0}}},
+};
+
 static void test_match(void **state)
 {
     (void)state;
-    static const struct match_row rows[] = {
-        {"^http://old\\.example/(.*)$", "http://old.example/a/b?c", true, 2, {{0, 24}, {19, 24}}},
-        {"^http://old\\.example/(.*)$", "http://old.example/", true, 2, {{0, 19}, {19, 19}}},
-        {"^http://old\\.example/(.*)$", "http://oldXexample/a", false, 0, {{0, 0}}},
-        {"^https?://([^/:]+)(:\\d+)?(/.*)$",
-         "http://h.test:81/x",
-         true,
-         4,
-         {{0, 18}, {7, 13}, {13, 16}, {16, 18}}},
-        /* a group that did not take part: unset, the others still set */
-        {"^https?://([^/:]+)(:\\d+)?(/.*)$",
-         "https://h.test/x",
-         true,
-         4,
-         {{0, 16}, {8, 14}, {UNSET, UNSET}, {14, 16}}},
-        {"(a)|(b)", "xb", true, 3, {{1, 2}, {UNSET, UNSET}, {1, 2}}},
-        {"(a)|b", "b", true, 2, {{0, 1}, {UNSET, UNSET}}},
-        /* unanchored: anywhere in the URL; anchored: only there */
-        {"\\.deb", "http://h/p.deb?x", true, 1, {{10, 14}}},
-        {"\\.deb$", "http://h/p.deb?x", false, 0, {{0, 0}}},
-        {"^\\.deb", "http://h/p.deb", false, 0, {{0, 0}}},
-        {"^http://h/$", "http://h/", true, 1, {{0, 9}}},
-        {"^http://h/$", "http://h/x", false, 0, {{0, 0}}},
-        {"\\Ahttp://h/\\z", "http://h/", true, 1, {{0, 9}}},
-        /* case matters unless the pattern says otherwise */
-        {"^http://H/", "http://h/", false, 0, {{0, 0}}},
-        {"(?i)^http://H/", "http://h/", true, 1, {{0, 9}}},
-        /* UTF-8 in the subject is characters, not bytes */
-        {"^http://h/(.)$", "http://h/\xc3\xa9", true, 2, {{0, 11}, {9, 11}}},
-        /* invalid UTF-8 in the subject: no match, not an error */
-        {"^http://h/", "http://h/\xff", false, 0, {{0, 0}}},
-        {".", "http://h/\xc3", false, 0, {{0, 0}}},
-    };
-    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-        check_match(i, &rows[i]);
+    for (size_t i = 0; i < sizeof(match_rows) / sizeof(match_rows[0]); i++)
+        check_match(i, &match_rows[i]);
     rows_done();
+}
+
+#ifndef PR_SET_MDWE
+#define PR_SET_MDWE 65
+#define PR_MDWE_REFUSE_EXEC_GAIN 1
+#endif
+
+/* In a child, since the refusal cannot be undone: its exit code is the
+   count of failed rows, 100 when memory is not refused, 101 without MDWE. */
+static void test_match_without_jit(void **state)
+{
+    (void)state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0) != 0)
+            _exit(101);
+        void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS,
+                       -1, 0);
+        if (p != MAP_FAILED)
+            _exit(100);
+        for (size_t i = 0; i < sizeof(match_rows) / sizeof(match_rows[0]); i++)
+            check_match(i, &match_rows[i]);
+        _exit(failed_rows > 99 ? 99 : failed_rows);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 101)
+        fail_msg("this kernel has no PR_SET_MDWE (Linux 6.3 or later is needed)");
+    assert_int_not_equal(WEXITSTATUS(status), 100);
+    assert_int_equal(WEXITSTATUS(status), 0); /* failed rows, printed by the child */
 }
 
 /* More than RULE_GROUPS groups: only $0..$9 are reported. */
@@ -270,6 +310,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_compile_errors, rows_reset),
         cmocka_unit_test_setup(test_match, rows_reset),
+        cmocka_unit_test_setup(test_match_without_jit, rows_reset),
         cmocka_unit_test(test_many_groups),
         cmocka_unit_test(test_match_limit),
         cmocka_unit_test_setup(test_expand, rows_reset),
