@@ -447,7 +447,7 @@ static void test_finish(void **state)
          CACHE_HIT,
          false,
          "Age: 13\r\nVia: 1.0 " NAME "\r\nContent-Length: 3\r\n"
-         "Cache-Status: magpie; hit\r\nX-Cache: HIT\r\nConnection: keep-alive\r\n\r\n"},
+         "Cache-Status: magpie; hit; ttl=47\r\nX-Cache: HIT\r\nConnection: keep-alive\r\n\r\n"},
         {"bypass, chunked",
          {.via_minor = 1, .age = -1, .length = -1, .chunked = true, .cache_status = true},
          true,
@@ -461,7 +461,7 @@ static void test_finish(void **state)
          CACHE_REVALIDATED,
          false,
          "Age: 0\r\nVia: 1.1 " NAME "\r\nContent-Length: 3\r\n"
-         "Cache-Status: magpie; fwd=stale; fwd-status=304\r\nX-Cache: REVALIDATED\r\n"
+         "Cache-Status: magpie; fwd=stale; fwd-status=304; ttl=60\r\nX-Cache: REVALIDATED\r\n"
          "Connection: keep-alive\r\n\r\n"},
         {"not through the cache",
          {.via_minor = 1, .age = -1, .length = 3, .cache_status = true},
@@ -481,6 +481,9 @@ static void test_finish(void **state)
         f->ex.keep_alive = cases[i].keep_alive;
         f->ex.cx.result = cases[i].result;
         f->ex.cx.sure = cases[i].sure;
+        /* a stored response fresh for 60 s, as old as the Age sent: ttl = 60 - Age */
+        f->ex.cx.lifetime = 60;
+        f->ex.cx.age = cases[i].e.age > 0 ? cases[i].e.age : 0;
         struct buf out;
         buf_init(&out, 4096);
         int rc = respond_finish(&f->c, &out, &cases[i].e);
