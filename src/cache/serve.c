@@ -107,8 +107,7 @@ static int cache_status_slow(const struct client *c, char *out, size_t size)
                             cache_fwd_name(x), xc);
         cache_fetch_detail(c, detail, sizeof(detail));
         return snprintf(out, size, "Cache-Status: magpie; fwd=%s%s%s\r\nX-Cache: %s\r\n",
-                        x->result == CACHE_STALE ? "stale" : cache_fwd_name(x),
-                        x->sure ? "; stored" : "", detail, xc);
+                        cache_fwd_name(x), x->sure ? "; stored" : "", detail, xc);
     }
     out[0] = '\0';
     return 0;

@@ -431,6 +431,60 @@ static void test_freshness_lifetime(void **state)
     rows_done();
 }
 
+/* The reason policy_storable refuses, first failing check first (the
+   Cache-Status detail a miss carries). */
+static void test_store_verdict(void **state)
+{
+    static const struct {
+        const char *name;
+        enum http_method_id method;
+        const char *req_cc;
+        bool auth;
+        int status;
+        const char *cc;
+        bool vary_star;
+        double ttl;
+        enum policy_why want;
+    } cases[] = {
+        {"storable", HTTP_M_GET, "", false, 200, "max-age=60", false, -1, WHY_NONE},
+        {"POST", HTTP_M_POST, "", false, 200, "max-age=60", false, -1, WHY_METHOD},
+        {"206", HTTP_M_GET, "", false, 206, "max-age=60", false, -1, WHY_STATUS},
+        {"response no-store", HTTP_M_GET, "", false, 200, "no-store", false, -1, WHY_NO_STORE},
+        {"request no-store", HTTP_M_GET, "no-store", false, 200, "max-age=60", false, -1,
+         WHY_NO_STORE},
+        {"private", HTTP_M_GET, "", false, 200, "private, max-age=60", false, -1, WHY_PRIVATE},
+        {"no-store before private", HTTP_M_GET, "", false, 200, "private, no-store", false, -1,
+         WHY_NO_STORE},
+        {"authorization", HTTP_M_GET, "", true, 200, "max-age=60", false, -1, WHY_AUTHORIZATION},
+        {"authorization and public", HTTP_M_GET, "", true, 200, "public", false, -1, WHY_NONE},
+        {"Vary: *", HTTP_M_GET, "", false, 200, "max-age=60", true, -1, WHY_VARY_STAR},
+        {"302 with nothing", HTTP_M_GET, "", false, 302, "", false, -1, WHY_NO_FRESHNESS},
+        {"302 and default_ttl", HTTP_M_GET, "", false, 302, "", false, 60, WHY_NO_FRESHNESS},
+        {"500 and default_ttl", HTTP_M_GET, "", false, 500, "", false, 60, WHY_NO_FRESHNESS},
+        {"404 and default_ttl", HTTP_M_GET, "", false, 404, "", false, 60, WHY_NONE},
+    };
+    (void)state;
+    for (size_t i = 0; i < NROWS(cases); i++) {
+        struct cc req = cc_of(cases[i].req_cc);
+        struct cache_resp r = resp_of(cases[i].status, cases[i].cc, 1000, -1, -1, -1, 1000, 1000);
+        r.vary_star = cases[i].vary_star;
+        enum policy_why got =
+            policy_store_verdict(cases[i].method, &req, cases[i].auth, &r, cases[i].ttl);
+        if (got != cases[i].want)
+            row_fail("%s: %s, want %s", cases[i].name, policy_why_name(got),
+                     policy_why_name(cases[i].want));
+        if (policy_storable(cases[i].method, &req, cases[i].auth, &r, cases[i].ttl) !=
+            (cases[i].want == WHY_NONE))
+            row_fail("%s: policy_storable disagrees", cases[i].name);
+    }
+    for (int w = WHY_NO_STORE; w <= WHY_STORE_FAILED; w++)
+        if (!*policy_why_name((enum policy_why)w) ||
+            strspn(policy_why_name((enum policy_why)w), "abcdefghijklmnopqrstuvwxyz-") !=
+                strlen(policy_why_name((enum policy_why)w)))
+            row_fail("reason %d has no token name", w); /* a Cache-Status token */
+    rows_done();
+}
+
 /* A rule's max_ttl caps every source of freshness, and only caps. */
 static void test_freshness_max_ttl(void **state)
 {
@@ -1253,6 +1307,7 @@ int main(void)
         cmocka_unit_test_setup(test_current_age, rows_reset),
         cmocka_unit_test_setup(test_freshness_lifetime, rows_reset),
         cmocka_unit_test_setup(test_freshness_max_ttl, rows_reset),
+        cmocka_unit_test_setup(test_store_verdict, rows_reset),
         cmocka_unit_test_setup(test_status_lists, rows_reset),
         cmocka_unit_test_setup(test_storable, rows_reset),
         cmocka_unit_test_setup(test_use, rows_reset),
