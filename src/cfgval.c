@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define CFGVAL_NAME_MAX 253   /* proxy_name and host names */
@@ -510,6 +511,15 @@ const char *cfgval_hdr_refused(const char *name, bool request, bool set)
     return NULL;
 }
 
+unsigned cfgval_fit_connections(unsigned want)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_max == RLIM_INFINITY ||
+        rl.rlim_max >= (rlim_t)want * 2 + 256)
+        return want;
+    return rl.rlim_max > 258 ? (unsigned)((rl.rlim_max - 256) / 2) : 1;
+}
+
 /* ---- life cycle ---- */
 
 static void free_strs(char **ss, size_t n)
@@ -667,7 +677,7 @@ struct config *config_default(void)
     config_parse_cidr("::1/128", &cfg->acl_allow[1]);
     cfg->nacl_allow = 2;
     cfg->log_level = LOGL_INFO;
-    cfg->limits.max_connections = CFG_DEFAULT_MAX_CONNECTIONS;
+    cfg->limits.max_connections = cfgval_fit_connections(CFG_DEFAULT_MAX_CONNECTIONS);
     cfg->limits.max_header_bytes = CFG_DEFAULT_MAX_HEADER_BYTES;
     cfg->limits.max_uri_bytes = CFG_DEFAULT_MAX_URI_BYTES;
     cfg->limits.client_header_timeout = CFG_DEFAULT_CLIENT_HEADER_TIMEOUT;

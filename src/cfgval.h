@@ -49,6 +49,10 @@ bool cfgval_cidrs_match(const struct cfg_cidr *cs, size_t n, const struct sockad
 const char *cfgval_fmt_duration(double v, char *buf, size_t sz);
 const char *cfgval_fmt_size(uint64_t v, char *buf, size_t sz);
 
+/* max_connections when the file does not set it: want, or as many as the
+   hard open-file limit fits (two descriptors each, plus 256). */
+unsigned cfgval_fit_connections(unsigned want);
+
 /* Edit distance ignoring ASCII case, UINT_MAX for long strings: "did you mean". */
 unsigned cfgval_distance(const char *a, const char *b);
 

@@ -350,3 +350,77 @@ def test_print_config_of_an_invalid_file_exits_1(tmp_path):
     p = run("-T", "-c", str(path))
     assert p.returncode == 1, p.stderr
     assert p.stdout == "" and "%s:5:1: " % path in p.stderr
+
+
+def start_under_hard_limit(tmp_path, body, hard):
+    """magpie started with a hard open-file limit of hard; its stderr once it
+    listens, and its effective configuration (-T under the same limit)."""
+    import resource
+    import time
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, hard), hard))
+
+    port = free_port()
+    path = config(tmp_path, body, port)
+    p = subprocess.Popen([str(magpie_bin()), "-c", str(path)], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                         env=clean_env(), preexec_fn=limit)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                assert p.poll() is None, "magpie exited"
+                time.sleep(0.02)
+    finally:
+        p.terminate()  # by PID
+        _, err = p.communicate(timeout=10)
+    dump = subprocess.run([str(magpie_bin()), "-T", "-c", str(path)], capture_output=True,
+                          text=True, timeout=10, env=clean_env(), preexec_fn=limit)
+    return err, dump.stdout
+
+
+def test_the_default_max_connections_fits_the_hard_limit_without_a_warning(tmp_path):
+    err, dump = start_under_hard_limit(tmp_path, "", 4096)
+    assert "open file limit" not in err, err
+    assert re.search(r"^\s*max_connections: 1920$", dump, re.M), dump  # (4096 - 256) / 2
+
+
+def test_a_max_connections_the_file_sets_is_kept_and_warned_about(tmp_path):
+    err, dump = start_under_hard_limit(tmp_path, "limits: { max_connections: 10000 }\n", 4096)
+    assert "open file limit 4096 is below the 20256 that limits.max_connections 10000" in err, err
+    assert re.search(r"^\s*max_connections: 10000$", dump, re.M), dump
+
+
+def test_make_run_config_starts_without_a_warning(tmp_path):
+    """etc/magpie.yaml as `make run` uses it, under a hard limit below what
+    10000 connections would need: nothing is wrong, so nothing is said."""
+    import resource
+    text = (REPO / "etc/magpie.yaml").read_text()
+    port = free_port()
+    text = text.replace("127.0.0.1:3128", "127.0.0.1:%d" % port)
+    text = text.replace("dir: var/cache", "dir: %s" % (tmp_path / "cache"))
+    path = tmp_path / "magpie.yaml"
+    path.write_text(text)
+    p = subprocess.Popen([str(magpie_bin()), "-c", str(path)], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                         env=clean_env(), cwd=str(tmp_path),
+                         preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE,
+                                                               (1024, 8192)))
+    try:
+        import time
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                assert p.poll() is None, "magpie exited"
+                time.sleep(0.02)
+    finally:
+        p.terminate()
+        _, err = p.communicate(timeout=10)
+    assert "[warn]" not in err and "[error]" not in err, err

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cfgval.h"
 #include "config.h"
 #include "rules.h"
 
@@ -112,7 +113,10 @@ static void check_defaults_with(const struct config *cfg, bool compression_enabl
     assert_int_equal(cfg->log_level, LOGL_INFO);
     assert_non_null(cfg->proxy_name);
     assert_true(cfg->proxy_name[0] != '\0');
-    assert_int_equal(cfg->limits.max_connections, CFG_DEFAULT_MAX_CONNECTIONS);
+    /* the default, or what this process's hard open-file limit fits */
+    assert_int_equal(cfg->limits.max_connections,
+                     cfgval_fit_connections(CFG_DEFAULT_MAX_CONNECTIONS));
+    assert_true(cfg->limits.max_connections <= CFG_DEFAULT_MAX_CONNECTIONS);
     assert_int_equal(cfg->limits.max_header_bytes, CFG_DEFAULT_MAX_HEADER_BYTES);
     assert_int_equal(cfg->limits.max_uri_bytes, CFG_DEFAULT_MAX_URI_BYTES);
     assert_true(cfg->limits.client_header_timeout == CFG_DEFAULT_CLIENT_HEADER_TIMEOUT);
