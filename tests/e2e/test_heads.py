@@ -222,6 +222,16 @@ def test_acl_and_limit_answers_say_via_and_connection(magpie_factory, origin):
     assert origin.request_count() == 1
 
 
+def test_an_answer_to_connect_closes(magpie, origin):
+    """README: any answer to CONNECT closes, the 403 for a port not allowed too."""
+    with magpie.conn() as c:
+        c.send(b"CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n"
+               % (origin.port, origin.port))
+        r = c.read_response(timeout=3)
+        check_local(r, 403, "close")
+        assert c.read_all(timeout=3) == b"", "the connection was closed after it"
+
+
 # -- sent: every byte the client received ------------------------------------------
 
 def test_sent_counts_a_chunked_relay_with_its_framing(magpie, origin):
