@@ -217,12 +217,26 @@ static const char *log_level_name(enum log_level l)
     return "info";
 }
 
+static const char *access_log_format_name(enum cfg_access_log_format f)
+{
+    switch (f) {
+    case CFG_ACCESS_LOG_DEFAULT:
+        return "default";
+    case CFG_ACCESS_LOG_COMBINED:
+        return "combined";
+    case CFG_ACCESS_LOG_JSON:
+        return "json";
+    }
+    return "default";
+}
+
 static void dump_logs(struct em *e, const struct config *cfg)
 {
     if (cfg->access_log)
         str(e, "access_log", cfg->access_log);
     else
         plain(e, "access_log", "off");
+    plain(e, "access_log_format", access_log_format_name(cfg->access_log_format));
     str(e, "error_log", cfg->error_log);
     plain(e, "log_level", log_level_name(cfg->log_level));
     str(e, "proxy_name", cfg->proxy_name);

@@ -21,8 +21,8 @@ static int respond_via(const struct client *c, struct buf *out, const struct hea
             (buf_append(out, http_hvalue(m, h), h->value_len) < 0 || buf_append_lit(out, ", ") < 0))
             return -1;
     }
-    if (e->via_prior_len && (buf_append(out, e->via_prior, e->via_prior_len) < 0 ||
-                             buf_append_lit(out, ", ") < 0))
+    if (e->via_prior_len &&
+        (buf_append(out, e->via_prior, e->via_prior_len) < 0 || buf_append_lit(out, ", ") < 0))
         return -1;
     char v[] = "1.1 ";
     if (e->via_minor < 10)
@@ -34,9 +34,9 @@ static int respond_via(const struct client *c, struct buf *out, const struct hea
 
 int respond_finish(const struct client *c, struct buf *out, const struct head_end *e)
 {
-    if (e->age >= 0 && (buf_append_lit(out, "Age: ") < 0 ||
-                        buf_append_u64(out, (uint64_t)(e->age + 0.5)) < 0 ||
-                        buf_append_lit(out, "\r\n") < 0))
+    if (e->age >= 0 &&
+        (buf_append_lit(out, "Age: ") < 0 || buf_append_u64(out, (uint64_t)(e->age + 0.5)) < 0 ||
+         buf_append_lit(out, "\r\n") < 0))
         return -1;
     if (respond_via(c, out, e) < 0)
         return -1;
@@ -79,10 +79,12 @@ int respond_local(struct client *c, const struct answer *a)
         rc |= buf_append_lit(out, "Cache-Control: ") |
               buf_append_str(out, a->cache_control ? a->cache_control : "no-store") |
               buf_append_lit(out, "\r\n");
+    /* a request the cache looked at says so, answered here or not */
     struct head_end e = {.via_minor = 1,
                          .age = -1,
                          .length = a->body ? (int64_t)a->body_len : 0,
-                         .tunnel = a->tunnel};
+                         .tunnel = a->tunnel,
+                         .cache_status = !a->tunnel};
     if (rc == 0)
         rc = respond_finish(c, out, &e);
     if (writer_head_end(c, mark, rc) < 0)

@@ -326,8 +326,10 @@ enum cache_decision cache_request(struct client *c, const struct http_msg *m, bo
     x->result = CACHE_MISS;
     if (cache_lookup(c, m))
         return CACHE_SERVE;
-    if (x->req_cc.only_if_cached)
+    if (x->req_cc.only_if_cached) {
+        x->why = WHY_ONLY_IF_CACHED;
         return CACHE_NOT_STORED;
+    }
     if (x->result == CACHE_MISS && c->ex->method_id == HTTP_M_GET && !store_obj_is_open(&x->obj))
         return cache_collapse(c) ? CACHE_FOLLOW : CACHE_GO_UP;
     return CACHE_GO_UP;

@@ -583,6 +583,8 @@ const char *policy_why_name(enum policy_why w)
         return "invalidated";
     case WHY_STORE_FAILED:
         return "store-failed";
+    case WHY_ONLY_IF_CACHED:
+        return "only-if-cached";
     }
     return "";
 }

@@ -104,20 +104,21 @@ bool policy_storable(enum http_method_id method, const struct cc *req_cc, bool r
 /* Why a response is not stored, or not looked up (Cache-Status detail). */
 enum policy_why {
     WHY_NONE,
-    WHY_NO_STORE,      /* no-store, in the response or the request */
-    WHY_PRIVATE,       /* private */
-    WHY_AUTHORIZATION, /* an answer to Authorization without public, s-maxage, must-revalidate */
-    WHY_SET_COOKIE,    /* cache.set_cookie kept it out */
-    WHY_TOO_LARGE,     /* over cache.max_object_size */
-    WHY_VARY_STAR,     /* Vary: * */
-    WHY_NO_FRESHNESS,  /* nothing makes it fresh, nor can it be validated */
-    WHY_RULE_DISABLED, /* its cache rule says enabled: false */
-    WHY_METHOD,        /* not GET (HEAD is answered, never stored itself) */
-    WHY_STATUS,        /* a status no cache stores (206, 304, 1xx, unknown) */
-    WHY_VARY,          /* varies on a field magpie rewrites per client, or too many */
-    WHY_BODY,          /* a GET or HEAD with a body: no key holds it */
-    WHY_INVALIDATED,   /* its URL was invalidated or purged while it was fetched */
-    WHY_STORE_FAILED,  /* the store could not take it (disk, space) */
+    WHY_NO_STORE,       /* no-store, in the response or the request */
+    WHY_PRIVATE,        /* private */
+    WHY_AUTHORIZATION,  /* an answer to Authorization without public, s-maxage, must-revalidate */
+    WHY_SET_COOKIE,     /* cache.set_cookie kept it out */
+    WHY_TOO_LARGE,      /* over cache.max_object_size */
+    WHY_VARY_STAR,      /* Vary: * */
+    WHY_NO_FRESHNESS,   /* nothing makes it fresh, nor can it be validated */
+    WHY_RULE_DISABLED,  /* its cache rule says enabled: false */
+    WHY_METHOD,         /* not GET (HEAD is answered, never stored itself) */
+    WHY_STATUS,         /* a status no cache stores (206, 304, 1xx, unknown) */
+    WHY_VARY,           /* varies on a field magpie rewrites per client, or too many */
+    WHY_BODY,           /* a GET or HEAD with a body: no key holds it */
+    WHY_INVALIDATED,    /* its URL was invalidated or purged while it was fetched */
+    WHY_STORE_FAILED,   /* the store could not take it (disk, space) */
+    WHY_ONLY_IF_CACHED, /* nothing usable stored, and the request forbade going up */
 };
 /* policy_storable's answer with the reason: WHY_NONE when storable. */
 enum policy_why policy_store_verdict(enum http_method_id method, const struct cc *req_cc,

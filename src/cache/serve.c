@@ -70,6 +70,9 @@ static int cache_status_slow(const struct client *c, char *out, size_t size)
     const struct cache_xchg *x = &c->ex->cx;
     const char *xc = cache_result_name(x->result);
     char detail[96];
+    if (x->why == WHY_ONLY_IF_CACHED) /* not forwarded: no fwd= */
+        return snprintf(out, size, "Cache-Status: magpie; detail=only-if-cached\r\nX-Cache: %s\r\n",
+                        xc);
     switch (x->result) {
     case CACHE_NONE:
     case CACHE_REDIRECT:

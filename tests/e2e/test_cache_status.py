@@ -117,3 +117,22 @@ def test_a_no_cache_request_confirmed_by_a_304_is_fwd_request(magpie, vorigin): 
     assert r.header("x-cache") == "REVALIDATED"
     assert status(r) == "magpie; fwd=request; fwd-status=304; ttl=%d" % (
         100 - int(r.header("age"))), status(r)
+
+
+def test_only_if_cached_504_says_it_was_not_forwarded(magpie, origin):
+    r = fetch(magpie.port, "GET", origin.url("/headers?nothing"),
+              headers=[("Cache-Control", "only-if-cached")])
+    assert r.status == 504
+    assert status(r) == "magpie; detail=only-if-cached" and r.header("x-cache") == "MISS"
+
+
+def test_an_unreachable_origin_502_says_the_request_went_up(magpie, closed_port):
+    r = fetch(magpie.port, "GET", "http://127.0.0.1:%d/x" % closed_port)
+    assert r.status == 502
+    assert status(r) == "magpie; fwd=uri-miss" and r.header("x-cache") == "MISS"
+
+
+def test_answers_that_never_reach_the_cache_have_no_cache_status(magpie_factory, origin):
+    m = magpie_factory(acl={"allow": ["10.0.0.0/8"]})
+    r = fetch(m.port, "GET", origin.url("/headers"))
+    assert r.status == 403 and status(r) is None

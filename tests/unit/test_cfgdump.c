@@ -119,6 +119,7 @@ static void same_listen(const char *where, const struct config *a, const struct 
 static void same_scalars(const char *where, const struct config *a, const struct config *b)
 {
     same_str(where, "access_log", a->access_log, b->access_log);
+    SAME_NUM("access_log_format", a->access_log_format, b->access_log_format);
     same_str(where, "error_log", a->error_log, b->error_log);
     SAME_NUM("log_level", a->log_level, b->log_level);
     same_str(where, "proxy_name", a->proxy_name, b->proxy_name);
@@ -237,10 +238,11 @@ static void test_defaults(void **state)
     (void)state;
     round_trip("defaults", cfg);
     /* every top-level key, in etc/magpie.yaml's order */
-    const char *keys[] = {
-        "\nacl:",         "\naccess_log:", "\nerror_log:",   "\nlog_level:",     "\nproxy_name:",
-        "\nlimits:",      "\nupstream:",   "\nconnect:",     "\ndns:",           "\ncache:",
-        "\ncompression:", "\nadmin:",      "\nroutes: []\n", "\nredirects: []\n"};
+    const char *keys[] = {"\nacl:",       "\naccess_log:",  "\naccess_log_format:",
+                          "\nerror_log:", "\nlog_level:",   "\nproxy_name:",
+                          "\nlimits:",    "\nupstream:",    "\nconnect:",
+                          "\ndns:",       "\ncache:",       "\ncompression:",
+                          "\nadmin:",     "\nroutes: []\n", "\nredirects: []\n"};
     const char *at = text;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         const char *p = strstr(at, keys[i]);
@@ -278,6 +280,7 @@ static const char rich[] =
     "acl: { allow: [10.1.2.3/8, \"::1\", \"fe80::/10\"], deny_destinations: [192.168.0.0/16],\n"
     "       allow_destinations: [] }\n"
     "access_log: off\n"
+    "access_log_format: json\n"
     "error_log: /var/log/magpie/error.log\n"
     "log_level: debug\n"
     "proxy_name: edge-1\n"

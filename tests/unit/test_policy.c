@@ -477,7 +477,7 @@ static void test_store_verdict(void **state)
             (cases[i].want == WHY_NONE))
             row_fail("%s: policy_storable disagrees", cases[i].name);
     }
-    for (int w = WHY_NO_STORE; w <= WHY_STORE_FAILED; w++)
+    for (int w = WHY_NO_STORE; w <= WHY_ONLY_IF_CACHED; w++)
         if (!*policy_why_name((enum policy_why)w) ||
             strspn(policy_why_name((enum policy_why)w), "abcdefghijklmnopqrstuvwxyz-") !=
                 strlen(policy_why_name((enum policy_why)w)))
