@@ -44,7 +44,8 @@ static struct client *client_new(struct server *srv, int fd, const struct sockad
     c->id = ++srv->next_id;
     sock_init(&c->sock, fd);
     memcpy(&c->addr, sa, len < sizeof(c->addr) ? len : sizeof(c->addr));
-    sock_format_addr(c->addr_text, sizeof(c->addr_text), sa, true);
+    sock_unmap_v4(&c->addr.sa);
+    sock_format_addr(c->addr_text, sizeof(c->addr_text), &c->addr.sa, true);
     buf_init(&c->in, c->cfg->limits.max_header_bytes + PROXY_FEED_MAX);
     buf_init(&c->out, PROXY_OUT_MAX);
     int one = 1;

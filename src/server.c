@@ -66,8 +66,14 @@ static int server_bind(const struct cfg_listen *l)
         return -1;
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (l->addr.ss_family == AF_INET6)
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    /* [::] takes IPv4 clients too, as Linux does by default (they arrive as
+       ::ffff:a.b.c.d, seen as IPv4 from accept on); another IPv6 address
+       only its own */
+    if (l->addr.ss_family == AF_INET6) {
+        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)&l->addr)->sin6_addr;
+        int v6only = !IN6_IS_ADDR_UNSPECIFIED(a6);
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
+    }
     if (bind(fd, (const struct sockaddr *)&l->addr, l->addrlen) < 0 ||
         listen(fd, SERVER_BACKLOG) < 0) {
         int err = errno;

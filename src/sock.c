@@ -108,6 +108,16 @@ void sock_close(struct sock *s)
     s->read_wants_write = s->write_wants_read = false;
 }
 
+void sock_unmap_v4(struct sockaddr *sa)
+{
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+    if (sa->sa_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+        return;
+    struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = in6->sin6_port};
+    memcpy(&in.sin_addr, in6->sin6_addr.s6_addr + 12, 4);
+    memcpy(sa, &in, sizeof(in));
+}
+
 void sock_format_addr(char *out, size_t size, const struct sockaddr *sa, bool with_port)
 {
     char ip[INET6_ADDRSTRLEN] = "?";

@@ -46,5 +46,9 @@ void sock_close(struct sock *s);
  * X-Forwarded-For's word for an address it cannot give, without.
  */
 void sock_format_addr(char *out, size_t size, const struct sockaddr *sa, bool with_port);
+/* An IPv4-mapped IPv6 address (an IPv4 client of a dual-stack [::]
+   listener) rewritten in place as the IPv4 address it is; sa must have
+   room for a sockaddr_in. Anything else is left alone. */
+void sock_unmap_v4(struct sockaddr *sa);
 
 #endif
