@@ -4,6 +4,7 @@ parser know, its example loads, and magpie.8 names every option --help
 lists."""
 
 import re
+import socket
 import shutil
 import subprocess
 
@@ -108,3 +109,46 @@ def test_command_page_names_every_option():
         assert ".SH %s\n" % section in page
     for name in ["SIGHUP", "SIGTERM", "SIGUSR1", "NOTIFY_SOCKET"]:
         assert name in page
+
+
+def test_the_quick_start_works_as_written(tmp_path, magpie_factory):
+    """README's quick start: a file ten days old served by python's
+    http.server, asked twice through magpie: a MISS, then a HIT."""
+    import os
+    import subprocess
+    import time
+
+    import rawhttp
+    from conftest import free_port
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert "touch -d '10 days ago' /tmp/site/index.html" in readme
+    assert "python3 -m http.server 8080 --bind 127.0.0.1 --directory /tmp/site &" in readme
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("hello\n")
+    old = time.time() - 10 * 86400
+    os.utime(site / "index.html", (old, old))
+    port = free_port()
+    origin = subprocess.Popen(["/usr/bin/python3", "-m", "http.server", str(port), "--bind",
+                               "127.0.0.1", "--directory", str(site)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = "http://127.0.0.1:%d/" % port
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "http.server did not start"
+                time.sleep(0.05)
+        m = magpie_factory()
+        first = rawhttp.fetch(m.port, "GET", url)
+        second = rawhttp.fetch(m.port, "GET", url)
+        assert first.status == 200 and first.body == b"hello\n"
+        assert first.header("x-cache") == "MISS" and second.header("x-cache") == "HIT"
+        assert second.header("cache-status").startswith("magpie; hit; ttl=")
+    finally:
+        origin.terminate()  # by PID
+        origin.wait(10)
