@@ -1318,6 +1318,9 @@ static void test_err_cache(void **state)
                   "magpie.yaml:2:13: cache.max_size: 1023KiB is out of range (1MiB..16TiB)\n"
                   "magpie.yaml:3:16: cache.memory_size: 99999999999TiB is out of range "
                   "(0B..64GiB)\n");
+    /* docs/CACHE.md says so: 0 is no "unbounded" here */
+    expect_errors("cache: {max_object_size: 0}\n",
+                  "magpie.yaml:1:26: cache.max_object_size: 0 is out of range (1KiB..16TiB)\n");
     expect_errors("cache: [1]\nadmin: on\n",
                   "magpie.yaml:1:8: cache: expected a mapping, got a list\n"
                   "magpie.yaml:2:8: admin: expected a mapping, got \"on\"\n");
