@@ -53,6 +53,7 @@ if [ -x /usr/bin/python3 ]; then
     need_py requests python3-requests
     need_py brotli python3-brotli
     need_py zstandard python3-zstandard
+    need_py prometheus_client python3-prometheus-client
 else
     missing="$missing python3 python3-pytest python3-aiohttp python3-httpx python3-requests"
     missing="$missing python3-brotli python3-zstandard"

@@ -143,6 +143,11 @@ static void each_str(FILE *f, const void *arr, size_t i)
     cfgdump_quote(((char *const *)arr)[i], f);
 }
 
+static void each_listen(FILE *f, const void *arr, size_t i)
+{
+    cfgdump_quote(((const struct cfg_listen *)arr)[i].text, f);
+}
+
 static void each_cidr(FILE *f, const void *arr, size_t i)
 {
     const struct cfg_cidr *c = (const struct cfg_cidr *)arr + i;
@@ -405,6 +410,8 @@ static void dump_admin(struct em *e, const struct config *cfg)
 {
     open_map(e, "admin");
     list(e, "purge_allow", cfg->npurge_allow, each_cidr, cfg->purge_allow);
+    list(e, "listen", cfg->nadmin_listen, each_listen, cfg->admin_listen);
+    list(e, "allow", cfg->nadmin_allow, each_cidr, cfg->admin_allow);
     close_map(e);
 }
 

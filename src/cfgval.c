@@ -426,6 +426,11 @@ bool config_acl_allows(const struct config *cfg, const struct sockaddr *sa)
     return cidrs_match(cfg->acl_allow, cfg->nacl_allow, sa);
 }
 
+bool config_admin_allowed(const struct config *cfg, const struct sockaddr *sa)
+{
+    return cidrs_match(cfg->admin_allow, cfg->nadmin_allow, sa);
+}
+
 bool config_purge_allowed(const struct config *cfg, const struct sockaddr *sa)
 {
     return cidrs_match(cfg->purge_allow, cfg->npurge_allow, sa);
@@ -599,6 +604,8 @@ static void config_free(struct config *cfg)
     free_routes(cfg->routes, cfg->nroutes);
     free_redirects(cfg->redirects, cfg->nredirects);
     free(cfg->purge_allow);
+    free(cfg->admin_listen);
+    free(cfg->admin_allow);
     free(cfg->cache.dir);
     free_rules(cfg->cache.rules, cfg->cache.nrules);
     free_strs(cfg->compression.types, cfg->compression.ntypes);
@@ -663,10 +670,11 @@ struct config *config_default(void)
     cfg->upstream.tls.ca_file = strdup(CFG_DEFAULT_TLS_CA_FILE);
     cfg->connect_allowed_ports = calloc(1, sizeof *cfg->connect_allowed_ports);
     cfg->purge_allow = calloc(2, sizeof *cfg->purge_allow);
+    cfg->admin_allow = calloc(2, sizeof *cfg->admin_allow);
     cfg->cache.dir = strdup(CFG_DEFAULT_CACHE_DIR);
     if (!cfg->listen || !cfg->acl_allow || !cfg->access_log || !cfg->error_log ||
         !cfg->proxy_name || !cfg->upstream.tls.ca_file || !cfg->connect_allowed_ports ||
-        !cfg->purge_allow || !cfg->cache.dir || !default_types(cfg)) {
+        !cfg->purge_allow || !cfg->admin_allow || !cfg->cache.dir || !default_types(cfg)) {
         config_free(cfg);
         return NULL;
     }
@@ -698,6 +706,9 @@ struct config *config_default(void)
     config_parse_cidr(CFG_DEFAULT_PURGE_ALLOW_V4, &cfg->purge_allow[0]);
     config_parse_cidr(CFG_DEFAULT_PURGE_ALLOW_V6, &cfg->purge_allow[1]);
     cfg->npurge_allow = 2;
+    config_parse_cidr(CFG_DEFAULT_PURGE_ALLOW_V4, &cfg->admin_allow[0]);
+    config_parse_cidr(CFG_DEFAULT_PURGE_ALLOW_V6, &cfg->admin_allow[1]);
+    cfg->nadmin_allow = 2;
     cfg->cache.enabled = CFG_DEFAULT_CACHE_ENABLED;
     cfg->cache.max_size = CFG_DEFAULT_CACHE_MAX_SIZE;
     cfg->cache.max_object_size = CFG_DEFAULT_CACHE_MAX_OBJECT_SIZE;

@@ -64,15 +64,20 @@ static struct client *client_new(struct server *srv, int fd, const struct sockad
 }
 
 void client_accept(struct server *srv, int fd, const struct sockaddr *sa, socklen_t len,
-                   struct tls_ctx *tls)
+                   struct tls_ctx *tls, bool admin)
 {
     struct client *c = client_new(srv, fd, sa, len);
     if (!c)
         return;
-    if (!config_acl_allows(c->cfg, sa))
+    c->admin = admin;
+    srv->metrics.accepted++;
+    if (admin ? !config_admin_allowed(c->cfg, &c->addr.sa) : !config_acl_allows(c->cfg, sa)) {
         c->deny_status = 403;
-    else if (srv->nclients > c->cfg->limits.max_connections)
+        srv->metrics.refused_acl++;
+    } else if (srv->nclients > c->cfg->limits.max_connections) {
         c->deny_status = 503;
+        srv->metrics.refused_limit++;
+    }
     exchange_begin(c, tls != NULL);
     if (tls)
         c->sock.tls = tls_server_new(tls, fd);
@@ -166,8 +171,10 @@ void client_close(struct client *c, const char *why)
         return;
     struct server *srv = c->srv;
     log_debug("#%llu %s: closed: %s", c->id, c->addr_text, why);
-    if (c->ex && c->ex->method)
+    if (c->ex && c->ex->method) {
+        client_count(c);
         client_log_access(c); /* a request cut short */
+    }
     if (exchange_detach(c, why))
         return;
     cache_xchg_reset(c); /* releases the requests that followed this one */
@@ -517,6 +524,15 @@ static void client_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 /* ---- locally made responses ---- */
+
+void client_count(struct client *c)
+{
+    const struct exchange *ex = c->ex;
+    if (!ex || c->detached || c->admin || c->phantom)
+        return; /* a detached fetch's request was counted when its client left */
+    ev_tstamp now = ev_now(c->srv->loop);
+    metrics_exchange(&c->srv->metrics, ex, ex->started > 0 ? now - ex->started : 0);
+}
 
 void client_log_access(struct client *c)
 {

@@ -1359,8 +1359,12 @@ static const struct key dns_keys[] = {
     {.name = NULL},
 };
 
+/* admin.listen: plain addresses, none shared with listen (checked once
+   the whole file is read). */
 static const struct key admin_keys[] = {
     LIST("purge_allow", purge_allow, npurge_allow, cidr_item, 0, "a CIDR"),
+    LIST("listen", admin_listen, nadmin_listen, listen_item, 0, "an address:port"),
+    LIST("allow", admin_allow, nadmin_allow, cidr_item, 0, "a CIDR"),
     {.name = NULL},
 };
 
@@ -1545,6 +1549,30 @@ static void syntax_err(struct ctx *c, const yaml_parser_t *p, FILE *f)
         cfg_err(c, m, "syntax error: %s%s", problem, hint);
 }
 
+/* The value of key name in mapping map, or NULL. */
+static yaml_node_t *map_get(struct ctx *c, yaml_node_t *map, const char *name)
+{
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *kn = yaml_document_get_node(c->doc, p->key);
+        if (kn->type == YAML_SCALAR_NODE && !strcmp((const char *)kn->data.scalar.value, name))
+            return yaml_document_get_node(c->doc, p->value);
+    }
+    return NULL;
+}
+
+/* admin.listen against listen, whichever came first in the file. */
+static void admin_listen_own(struct ctx *c, const struct config *cfg, yaml_node_t *root)
+{
+    for (size_t i = 0; i < cfg->nadmin_listen; i++)
+        for (size_t j = 0; j < cfg->nlisten; j++)
+            if (cfg->listen[j].addrlen == cfg->admin_listen[i].addrlen &&
+                !memcmp(&cfg->listen[j].addr, &cfg->admin_listen[i].addr, cfg->listen[j].addrlen))
+                cfg_err(c, map_get(c, root, "admin")->start_mark,
+                        "admin.listen: \"%s\" is also in listen (an admin listener is its own)",
+                        cfg->admin_listen[i].text);
+}
+
 static void load_root(struct ctx *c, struct config *cfg, yaml_node_t *root)
 {
     if (!root || is_null(root))
@@ -1554,6 +1582,7 @@ static void load_root(struct ctx *c, struct config *cfg, yaml_node_t *root)
         return;
     }
     walk_map(c, "", root, cfg, top_keys, NULL);
+    admin_listen_own(c, cfg, root);
     /* upstream.tls.verify may come after the routes that inherit it */
     for (size_t i = 0; i < cfg->nroutes; i++)
         if (!cfg->routes[i].tls_verify_set)

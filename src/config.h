@@ -183,6 +183,12 @@ struct config {
     /* admin.purge_allow: client networks whose PURGE requests are obeyed. */
     struct cfg_cidr *purge_allow;
     size_t npurge_allow;
+    /* admin.listen: plain listeners for /metrics and /healthz (none by
+       default), and admin.allow: the client networks they answer */
+    struct cfg_listen *admin_listen;
+    size_t nadmin_listen;
+    struct cfg_cidr *admin_allow;
+    size_t nadmin_allow;
 
     struct {
         bool enabled;
@@ -273,6 +279,8 @@ struct config *config_ref(struct config *cfg);
 void config_unref(struct config **cfgp);
 
 bool config_acl_allows(const struct config *cfg, const struct sockaddr *sa);
+/* May this client use an admin listener? admin.allow, matched like the ACL. */
+bool config_admin_allowed(const struct config *cfg, const struct sockaddr *sa);
 /* May this client PURGE? admin.purge_allow, matched like the ACL. */
 bool config_purge_allowed(const struct config *cfg, const struct sockaddr *sa);
 /* host: the request's Host without port; case-insensitive. */

@@ -136,15 +136,17 @@ static bool dest_is_local(const struct dest_addr *d)
     return found;
 }
 
-/* A listener of magpie's own: its address and port, or (bound to 0.0.0.0
-   or ::) any local address of either family with its port. */
+/* A listener of magpie's own (admin ones too): its address and port, or
+   (bound to 0.0.0.0 or ::) any local address of either family with its port. */
 static bool dest_is_listener(const struct config *cfg, const struct dest_addr *d)
 {
     static const uint8_t any[16] = {0};
     struct dest_addr la;
 
-    for (size_t i = 0; i < cfg->nlisten; i++) {
-        if (!dest_normalize((const struct sockaddr *)&cfg->listen[i].addr, &la) ||
+    for (size_t i = 0; i < cfg->nlisten + cfg->nadmin_listen; i++) {
+        const struct cfg_listen *l =
+            i < cfg->nlisten ? &cfg->listen[i] : &cfg->admin_listen[i - cfg->nlisten];
+        if (!dest_normalize((const struct sockaddr *)&l->addr, &la) ||
             la.port != d->port)
             continue;
         if (dest_same_ip(&la, d))

@@ -362,6 +362,8 @@ static void exchange_answer_held(struct client *c, size_t head_len)
     c->ex->req_done = true;
     if (exchange_is_redirect(status) && reason)
         exchange_redirect(c, status, reason); /* a held redirect keeps its Location there */
+    else if (c->admin && status == 200 && reason)
+        admin_answer(c, reason); /* what an admin listener was asked */
     else
         exchange_fail(c, status, reason ? reason : "out of memory");
     free(reason);
@@ -417,6 +419,7 @@ void exchange_done(struct client *c)
 {
     if (c->state == CS_CLOSED)
         return;
+    client_count(c);
     client_log_access(c);
     upstream_done(c);
     if (!c->ex->req_done || !c->ex->keep_alive || c->srv->draining || c->read_eof || c->phantom)

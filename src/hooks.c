@@ -23,6 +23,7 @@ enum hook_rc hooks_run(const struct hook *list, size_t n, void *arg, struct http
 const struct hook request_hooks[] = {
     {"acl", request_hook_acl},           /* client ACL and connection limits */
     {"checks", request_hook_checks},     /* version, target length, Host */
+    {"admin", request_hook_admin},       /* an admin listener's /metrics and /healthz */
     {"loop", request_hook_loop},         /* Via already names this proxy */
     {"route", request_hook_route},       /* CONNECT target, absolute URI or reverse route */
     {"purge", request_hook_purge},       /* PURGE: answered from the cache */

@@ -197,6 +197,7 @@ struct client {
     bool tls_want_read, tls_want_write; /* client TLS handshake */
     bool tls_head_deadline; /* TLS: header timeout runs from accept to the first head's end */
     bool phantom;           /* a background refresh: no client socket, output dropped */
+    bool admin;   /* came in on an admin listener: /metrics and /healthz only (admin.c) */
     bool detached;          /* a phantom since its client left a fetch that goes on for the store */
     bool flushing;          /* in client_flush(): a nested one waits for the loop */
     uint64_t out_written;   /* bytes client_do_write() sent from `out` (all of a
@@ -211,7 +212,7 @@ struct client {
 
 /* client.c: the connection's life, reading, timers, the access log */
 void client_accept(struct server *srv, int fd, const struct sockaddr *sa, socklen_t len,
-                   struct tls_ctx *tls);
+                   struct tls_ctx *tls, bool admin);
 void client_close(struct client *c, const char *why);
 void client_free(struct client *c);
 void client_update_io(struct client *c);
@@ -225,6 +226,8 @@ void client_drain_idle(struct client *c);
 bool client_phantom_room(const struct client *c);
 void client_become_phantom(struct client *c);
 void client_log_access(struct client *c);
+/* The request ends: the metrics count it (not an admin one, nor a background fetch). */
+void client_count(struct client *c);
 void client_reset_request(struct client *c);
 void client_next_request(struct client *c);
 /* Between requests a keep-alive connection holds no buffers. */
@@ -396,6 +399,10 @@ struct head_ctx {
     const struct cfg_route *rt;
 };
 enum hook_rc request_hook_acl(void *arg, struct http_msg *m);
+/* admin.c: /metrics and /healthz on an admin listener */
+enum hook_rc request_hook_admin(void *arg, struct http_msg *m);
+/* The held answer to an admin request for what ("/metrics", "/healthz"). */
+void admin_answer(struct client *c, const char *what);
 enum hook_rc request_hook_checks(void *arg, struct http_msg *m);
 enum hook_rc request_hook_loop(void *arg, struct http_msg *m);
 enum hook_rc request_hook_route(void *arg, struct http_msg *m);

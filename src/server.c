@@ -130,7 +130,7 @@ static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
             }
             return; /* EAGAIN and per-connection errors alike */
         }
-        client_accept(srv, fd, (struct sockaddr *)&ss, len, l->tls);
+        client_accept(srv, fd, (struct sockaddr *)&ss, len, l->tls, l->admin);
     }
 }
 
@@ -199,6 +199,17 @@ static int server_check_passed(struct server *srv)
     return rc;
 }
 
+/* listen's entries, then admin.listen's: n in all. */
+static size_t server_nlisten(const struct config *cfg)
+{
+    return cfg->nlisten + cfg->nadmin_listen;
+}
+
+static const struct cfg_listen *server_listen_at(const struct config *cfg, size_t i)
+{
+    return i < cfg->nlisten ? &cfg->listen[i] : &cfg->admin_listen[i - cfg->nlisten];
+}
+
 static int server_open_listeners(struct server *srv, const struct config *cfg)
 {
     char err[256];
@@ -206,23 +217,25 @@ static int server_open_listeners(struct server *srv, const struct config *cfg)
         log_error("socket activation: %s", err);
         return -1;
     }
-    srv->listeners = calloc(cfg->nlisten, sizeof(*srv->listeners));
+    size_t n = server_nlisten(cfg);
+    srv->listeners = calloc(n ? n : 1, sizeof(*srv->listeners));
     if (!srv->listeners)
         return -1;
-    for (size_t i = 0; i < cfg->nlisten; i++) {
+    for (size_t i = 0; i < n; i++) {
         struct listener *l = &srv->listeners[i];
         l->srv = srv;
-        l->addr = cfg->listen[i];
+        l->addr = *server_listen_at(cfg, i);
+        l->admin = i >= cfg->nlisten;
         l->fd = -1;
         srv->nlisteners++;
         /* certificates first: sockets then open back to back */
         if (server_listener_tls(l) < 0)
             return -1;
     }
-    for (size_t i = 0; i < cfg->nlisten; i++) {
+    for (size_t i = 0; i < n; i++) {
         struct listener *l = &srv->listeners[i];
         const char *passed;
-        l->fd = server_listen_fd(srv, &cfg->listen[i], &passed);
+        l->fd = server_listen_fd(srv, server_listen_at(cfg, i), &passed);
         if (l->fd < 0) {
             log_error("cannot listen on %s: %s", l->addr.text, strerror(errno));
             return -1;
@@ -255,6 +268,21 @@ static void server_close_listeners(struct server *srv)
     srv->nlisteners = 0;
 }
 
+/* Draining: the proxy's listeners close; admin ones stay, so /healthz can
+   say 503 until the end (their answers close, and shutdown_timeout bounds
+   the drain). */
+static void server_close_proxy_listeners(struct server *srv)
+{
+    for (size_t i = 0; i < srv->nlisteners; i++) {
+        struct listener *l = &srv->listeners[i];
+        if (l->fd < 0 || l->admin)
+            continue;
+        ev_io_stop(srv->loop, &l->io);
+        close(l->fd);
+        l->fd = -1;
+    }
+}
+
 /* Whether fd is a running listener's socket (one a reload keeps). */
 static bool server_fd_running(const struct server *srv, int fd)
 {
@@ -284,15 +312,17 @@ static void server_discard_listeners(struct server *srv, struct listener *ls, si
  */
 static struct listener *server_prepare_listeners(struct server *srv, const struct config *cfg)
 {
-    struct listener *ls = calloc(cfg->nlisten ? cfg->nlisten : 1, sizeof(*ls));
+    size_t n = server_nlisten(cfg);
+    struct listener *ls = calloc(n ? n : 1, sizeof(*ls));
     if (!ls) {
         log_error(RELOAD_FAILED "out of memory");
         return NULL;
     }
-    for (size_t i = 0; i < cfg->nlisten; i++) {
+    for (size_t i = 0; i < n; i++) {
         struct listener *l = &ls[i];
         l->srv = srv;
-        l->addr = cfg->listen[i];
+        l->addr = *server_listen_at(cfg, i);
+        l->admin = i >= cfg->nlisten;
         l->fd = -1;
         for (size_t j = 0; j < srv->nlisteners && l->fd < 0; j++)
             if (srv->listeners[j].fd >= 0 &&
@@ -479,7 +509,7 @@ static int server_reload(struct server *srv)
     }
     if (!dns) {
         if (ls)
-            server_discard_listeners(srv, ls, cfg->nlisten);
+            server_discard_listeners(srv, ls, server_nlisten(cfg));
         config_unref(&cfg);
         return -1;
     }
@@ -489,7 +519,7 @@ static int server_reload(struct server *srv)
         server_requery(srv); /* lookups in flight move to the new resolver */
         dns_free(old);
     }
-    server_commit_listeners(srv, ls, cfg->nlisten);
+    server_commit_listeners(srv, ls, server_nlisten(cfg));
     log_apply(cfg);
     server_fd_limit(cfg);
     server_reload_cache(srv, cfg);
@@ -623,7 +653,7 @@ static void server_drain(struct server *srv)
     notify_systemdf("STOPPING=1\nSTATUS=stopping: %u connection(s) to finish", srv->nclients);
     log_info("shutting down: %u connection(s) to finish, at most %.3gs", srv->nclients,
              srv->cfg->limits.shutdown_timeout);
-    server_close_listeners(srv);
+    server_close_proxy_listeners(srv);
     struct client *next;
     for (struct client *c = srv->clients; c; c = next) {
         next = c->next;

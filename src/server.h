@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "metrics.h"
 
 struct client;
 struct dns;
@@ -22,6 +23,7 @@ struct listener {
     ev_io io;
     struct cfg_listen addr;
     struct tls_ctx *tls; /* TLS listener, or NULL */
+    bool admin;          /* an admin.listen entry */
     struct server *srv;
 };
 
@@ -54,6 +56,8 @@ struct server {
     ev_timer status_timer;   /* STATUS= when it changed */
     char status[128];        /* the STATUS= last sent */
     bool reload_failed;      /* the last SIGHUP kept the running config */
+
+    struct metrics metrics; /* GET /metrics (metrics.h) */
 
     bool draining;
     ev_timer drain_timer;

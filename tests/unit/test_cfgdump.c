@@ -182,6 +182,11 @@ static void same_config(const char *where, const struct config *a, const struct 
     SAME_NUM("acl.allow_destinations set", a->acl_allow_dest == NULL, b->acl_allow_dest == NULL);
     same_cidrs(where, "admin.purge_allow", a->purge_allow, a->npurge_allow, b->purge_allow,
                b->npurge_allow);
+    same_cidrs(where, "admin.allow", a->admin_allow, a->nadmin_allow, b->admin_allow,
+               b->nadmin_allow);
+    SAME_NUM("admin.listen", a->nadmin_listen, b->nadmin_listen);
+    for (size_t i = 0; i < a->nadmin_listen && i < b->nadmin_listen; i++)
+        same_str(where, "admin.listen", a->admin_listen[i].text, b->admin_listen[i].text);
     same_scalars(where, a, b);
     same_cache(where, a, b);
     same_compression(where, a, b);
@@ -323,7 +328,8 @@ static const char rich[] =
     "  min_size: 0\n"
     "  levels: { gzip: 9, br: 0, zstd: 19 }\n"
     "  decompress: false\n"
-    "admin: { purge_allow: [] }\n"
+    "admin: { purge_allow: [], listen: [\"127.0.0.1:3139\", \"[::1]:3139\"], allow: [10.0.0.0/8] "
+    "}\n"
     "routes:\n"
     "  - host: API.local\n"
     "    origin: \"http://127.0.0.1:8080\"\n"
