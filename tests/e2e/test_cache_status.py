@@ -25,7 +25,8 @@ def test_a_first_request_is_a_uri_miss_and_a_hit_says_its_ttl(magpie, origin):
     url = origin.url("/headers?" + q(Cache_Control="max-age=100"))
     assert status(fetch(magpie.port, "GET", url)) == "magpie; fwd=uri-miss; stored"
     hit = fetch(magpie.port, "GET", url)
-    assert status(hit) == "magpie; hit; ttl=%d" % (100 - int(hit.header("age")))
+    left = 100 - int(hit.header("age"))  # rounded down: the Age sent is rounded
+    assert status(hit) in ("magpie; hit; ttl=%d" % left, "magpie; hit; ttl=%d" % (left - 1))
 
 
 def test_another_variant_is_a_vary_miss(magpie, origin):
@@ -115,8 +116,9 @@ def test_a_no_cache_request_confirmed_by_a_304_is_fwd_request(magpie, vorigin): 
     fetch(magpie.port, "GET", url)
     r = fetch(magpie.port, "GET", url, headers=[("Cache-Control", "no-cache")])
     assert r.header("x-cache") == "REVALIDATED"
-    assert status(r) == "magpie; fwd=request; fwd-status=304; ttl=%d" % (
-        100 - int(r.header("age"))), status(r)
+    left = 100 - int(r.header("age"))
+    assert status(r) in ("magpie; fwd=request; fwd-status=304; ttl=%d" % n
+                         for n in (left, left - 1)), status(r)
 
 
 def test_only_if_cached_504_says_it_was_not_forwarded(magpie, origin):

@@ -100,8 +100,9 @@ def test_stale_entry_is_revalidated_with_its_etag(magpie, vorigin):
     assert r2.status == 200 and r2.body == o.body
     assert r2.header("x-cache") == "REVALIDATED"
     # the refreshed copy: max-age=1 from now on
-    assert r2.header("cache-status") == "magpie; fwd=stale; fwd-status=304; ttl=%d" % (
-        1 - int(r2.header("age")))
+    left = 1 - int(r2.header("age"))
+    assert r2.header("cache-status") in ("magpie; fwd=stale; fwd-status=304; ttl=%d" % n
+                                         for n in (left, left - 1)), r2.header("cache-status")
     assert o.requests[1].get("If-None-Match") == '"v1"'
     assert r2.header("x-refreshed") == "2", "the 304's headers refresh the stored ones"
     r3 = fetch(magpie.port, "GET", url)
