@@ -46,7 +46,7 @@ static const char *cache_fwd_name(const struct cache_xchg *x)
 }
 
 /* Seconds of freshness left of the stored response answering (ttl=),
-   rounded down: below 0 as soon as it is stale. */
+   rounded down: 0 or below once it is stale. */
 static long long cache_ttl(const struct cache_xchg *x)
 {
     return (long long)floor((double)x->lifetime - x->age);
