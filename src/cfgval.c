@@ -10,6 +10,7 @@
  * needs no YAML either.
  */
 #include "cfgval.h"
+#include "auth.h"
 #include "rules.h"
 
 #include <arpa/inet.h>
@@ -609,6 +610,7 @@ static void config_free(struct config *cfg)
     free(cfg->cache.dir);
     free_rules(cfg->cache.rules, cfg->cache.nrules);
     free_strs(cfg->compression.types, cfg->compression.ntypes);
+    auth_free(cfg->auth);
     free(cfg);
 }
 

@@ -14,6 +14,7 @@
  * freeing) are in cfgval.c; this file walks the YAML and reports.
  */
 #include "config.h"
+#include "auth.h"
 #include "cfgval.h"
 #include "rules.h"
 
@@ -1498,6 +1499,76 @@ static const struct key compression_keys[] = {
     {.name = NULL},
 };
 
+/* ---- auth ---- */
+
+SETTER(set_auth_realm)
+{
+    const char *s = get_scalar(c, path, v, "a realm");
+    struct auth *a = base;
+
+    if (s && !auth_realm_ok(s))
+        bad(c, v, path, s,
+            "is not a valid realm (1..128 printable ASCII characters, no '\"' or '\\')");
+    else if (s && auth_set_realm(a, s) < 0)
+        oom(c, v);
+}
+
+/* The required keys come first. */
+enum { BASIC_HTPASSWD, BASIC_REALM, BASIC_N };
+
+static const struct key auth_basic_keys[] = {
+    [BASIC_HTPASSWD] = {.name = "htpasswd",
+                        .set = set_path,
+                        .off = offsetof(struct auth, htpasswd)},
+    [BASIC_REALM] = {.name = "realm", .set = set_auth_realm},
+    [BASIC_N] = {.name = NULL},
+};
+
+/* Where an htpasswd complaint goes: at the htpasswd key's value. */
+struct htpasswd_ctx {
+    struct ctx *c;
+    const char *path;
+    const yaml_node_t *at;
+    const char *file;
+};
+
+static void htpasswd_err(void *arg, unsigned line, const char *msg)
+{
+    struct htpasswd_ctx *h = arg;
+
+    if (line)
+        cfg_err(h->c, h->at->start_mark, "%s: %s:%u: %s", h->path, h->file, line, msg);
+    else
+        cfg_err(h->c, h->at->start_mark, "%s: %s: %s", h->path, h->file, msg);
+}
+
+/* auth.basic: the file is read now, so that -t and a reload see it. */
+SETTER(set_auth_basic)
+{
+    struct config *cfg = base;
+    yaml_node_t *vals[CFG_MAX_KEYS] = {0};
+    char hp[CFG_PATH_MAX];
+
+    if (!is_map(c, path, v))
+        return;
+    if (!cfg->auth && !(cfg->auth = auth_new())) {
+        oom(c, v);
+        return;
+    }
+    walk_map(c, path, v, cfg->auth, auth_basic_keys, vals);
+    require_keys(c, path, v, auth_basic_keys, vals, BASIC_REALM);
+    if (!vals[BASIC_HTPASSWD] || !cfg->auth->htpasswd)
+        return;
+    path_fmt(hp, "%s.htpasswd", path);
+    struct htpasswd_ctx h = {c, hp, vals[BASIC_HTPASSWD], cfg->auth->htpasswd};
+    auth_htpasswd_load(cfg->auth, cfg->auth->htpasswd, htpasswd_err, &h);
+}
+
+static const struct key auth_keys[] = {
+    {.name = "basic", .set = set_auth_basic},
+    {.name = NULL},
+};
+
 static const struct key top_keys[] = {
     LIST_OF("listen", listen, nlisten, listen_item, listen_map_item, 1, "an address:port"),
     {.name = "acl", .set = set_map, .sub = acl_keys},
@@ -1515,6 +1586,7 @@ static const struct key top_keys[] = {
     {.name = "cache", .set = set_cache},
     {.name = "admin", .set = set_map, .sub = admin_keys},
     {.name = "compression", .set = set_map, .sub = compression_keys},
+    {.name = "auth", .set = set_map, .sub = auth_keys},
     {.name = NULL},
 };
 

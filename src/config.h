@@ -113,6 +113,8 @@ enum cfg_access_log_format {
     CFG_ACCESS_LOG_JSON,     /* one JSON object a line */
 };
 
+struct auth;
+
 struct config {
     int refs;
     unsigned long gen; /* unique per loaded config, never reused */
@@ -216,6 +218,10 @@ struct config {
         int level[CODING_KNOWN]; /* per coding: level[CODING_GZIP] etc. */
         bool decompress;         /* decode for clients that do not accept a coding */
     } compression;
+
+    /* auth.basic: proxy credentials (auth.h), its htpasswd file read at
+       load; NULL: no authentication */
+    struct auth *auth;
 };
 
 /* Defaults in one place; etc/magpie.yaml documents each. */

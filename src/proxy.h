@@ -177,6 +177,7 @@ struct client {
     struct config *cfg; /* the config this connection started with */
     unsigned long long id;
     enum client_state state;
+    uint32_t auth_user; /* the request's proxy user: 1 + its index in cfg->auth; 0: none */
     struct sock sock;
     ev_io io; /* read and write: the events follow what the connection waits for */
     ev_timer timer;
