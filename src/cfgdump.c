@@ -7,6 +7,7 @@
  * text reads back to the same number.
  */
 #include "cfgdump.h"
+#include "auth.h"
 #include "cfgval.h"
 
 #include <arpa/inet.h>
@@ -415,6 +416,20 @@ static void dump_admin(struct em *e, const struct config *cfg)
     close_map(e);
 }
 
+static void dump_auth(struct em *e, const struct config *cfg)
+{
+    if (!cfg->auth) {
+        unset(e, "auth", "{basic: unset} (no proxy authentication)");
+        return;
+    }
+    open_map(e, "auth");
+    open_map(e, "basic");
+    str(e, "realm", cfg->auth->realm);
+    str(e, "htpasswd", cfg->auth->htpasswd);
+    close_map(e);
+    close_map(e);
+}
+
 /* tls and compression.enabled are written only when the file set them:
    unset, they follow upstream.tls.verify and compression.enabled. */
 static void dump_route(struct em *e, const struct cfg_route *r)
@@ -489,6 +504,7 @@ int cfgdump_write(const struct config *cfg, FILE *out)
     dump_cache(&e, cfg);
     dump_compression(&e, cfg);
     dump_admin(&e, cfg);
+    dump_auth(&e, cfg);
     dump_routes(&e, cfg);
     dump_redirects(&e, cfg);
     return fflush(out) == 0 && !ferror(out) ? 0 : -1;

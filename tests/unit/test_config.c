@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "cfgval.h"
 #include "config.h"
 #include "rules.h"
@@ -1356,6 +1357,94 @@ static void test_err_admin(void **state)
                   "magpie.yaml:1:22: admin.purge_allow: \"::1/129\" is not a CIDR\n");
 }
 
+/* ---- auth ---- */
+
+#define HTPASSWD_BCRYPT "$2y$05$HrMCabSVEdBHUkT4W4ngB.CM8qQjC7jJSOQlVdLjcRUgf9jMcl4wa"
+
+/* An htpasswd file with text at a fixed path (the messages name it). */
+static const char *htpasswd_file(const char *text)
+{
+    static const char path[] = "/tmp/magpie-test-htpasswd";
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fputs(text, f) >= 0, 1);
+    fclose(f);
+    return path;
+}
+
+static void test_auth_keys(void **state)
+{
+    struct config *cfg;
+
+    (void)state;
+    cfg = load_ok("log_level: info\n");
+    assert_null(cfg->auth); /* off unless set */
+    config_unref(&cfg);
+
+    htpasswd_file("# users\nalice:" HTPASSWD_BCRYPT "\n\nbob:$6$salt$abc./DEF\n");
+    cfg = load_ok("auth:\n  basic: { htpasswd: /tmp/magpie-test-htpasswd }\n");
+    assert_non_null(cfg->auth);
+    assert_string_equal(cfg->auth->realm, "magpie");
+    assert_string_equal(cfg->auth->htpasswd, "/tmp/magpie-test-htpasswd");
+    assert_int_equal(cfg->auth->nusers, 2);
+    assert_string_equal(cfg->auth->users[1].name, "bob");
+    assert_string_equal(cfg->auth->challenge,
+                        "Proxy-Authenticate: Basic realm=\"magpie\", charset=\"UTF-8\"\r\n");
+    config_unref(&cfg);
+
+    cfg = load_ok("auth: {basic: {realm: \"Corp proxy\", htpasswd: /tmp/magpie-test-htpasswd}}\n");
+    assert_string_equal(cfg->auth->realm, "Corp proxy");
+    config_unref(&cfg);
+    /* an empty auth block keeps authentication off */
+    cfg = load_ok("auth:\n");
+    assert_null(cfg->auth);
+    config_unref(&cfg);
+    unlink("/tmp/magpie-test-htpasswd");
+}
+
+static void test_err_auth(void **state)
+{
+    (void)state;
+    expect_errors("auth:\n  basic: { realm: x }\n",
+                  "magpie.yaml:2:10: auth.basic: missing \"htpasswd\"\n");
+    expect_errors("auth: {basic: {htpasswd: /tmp/x, realm: 'a\"b'}}\n",
+                  "magpie.yaml:1:41: auth.basic.realm: \"a\"b\" is not a valid realm (1..128 "
+                  "printable ASCII characters, no '\"' or '\\')\n"
+                  "magpie.yaml:1:26: auth.basic.htpasswd: /tmp/x: cannot read: No such file or "
+                  "directory\n");
+    expect_errors("auth: {basic: {htpasswd: /tmp/x}, basics: 1}\n",
+                  "magpie.yaml:1:26: auth.basic.htpasswd: /tmp/x: cannot read: No such file or "
+                  "directory\n"
+                  "magpie.yaml:1:35: unknown key \"auth.basics\" (did you mean \"auth.basic\"?)\n");
+    expect_errors("auth: {basic: [x]}\n",
+                  "magpie.yaml:1:15: auth.basic: expected a mapping, got a list\n");
+    expect_errors("auth: {basic: {htpasswd: /tmp/x, user: a}}\n",
+                  "magpie.yaml:1:34: unknown key \"auth.basic.user\"\n"
+                  "magpie.yaml:1:26: auth.basic.htpasswd: /tmp/x: cannot read: No such file or "
+                  "directory\n");
+    /* each refused line names the file, the line and what to use instead */
+    htpasswd_file("alice:" HTPASSWD_BCRYPT "\n"
+                  "dave:$apr1$vwoMGMeQ$MxlvKK7z4ZBC4AIT.NtxS.\n"
+                  "# comment\n"
+                  "eve:{SHA}DQOu4namYhecwmcVgM50lrKXyAs=\n"
+                  "frank:plaintext\n");
+    expect_errors("auth:\n  basic:\n    htpasswd: /tmp/magpie-test-htpasswd\n",
+                  "magpie.yaml:3:15: auth.basic.htpasswd: /tmp/magpie-test-htpasswd:2: user "
+                  "\"dave\": the password is an Apache MD5 ($apr1$) hash, which magpie does not "
+                  "accept; use htpasswd -B (bcrypt) or -5 (SHA-512)\n"
+                  "magpie.yaml:3:15: auth.basic.htpasswd: /tmp/magpie-test-htpasswd:4: user "
+                  "\"eve\": the password is an unsalted SHA-1 ({SHA}) hash, which magpie does not "
+                  "accept; use htpasswd -B (bcrypt) or -5 (SHA-512)\n"
+                  "magpie.yaml:3:15: auth.basic.htpasswd: /tmp/magpie-test-htpasswd:5: user "
+                  "\"frank\": the password is not a hash (plain text?), which magpie does not "
+                  "accept; use htpasswd -B (bcrypt) or -5 (SHA-512)\n");
+    htpasswd_file("# nobody\n");
+    expect_errors("auth: {basic: {htpasswd: /tmp/magpie-test-htpasswd}}\n",
+                  "magpie.yaml:1:26: auth.basic.htpasswd: /tmp/magpie-test-htpasswd: lists no "
+                  "users (add one with htpasswd -B FILE USER)\n");
+    unlink("/tmp/magpie-test-htpasswd");
+}
+
 static void test_err_route_cache(void **state)
 {
     (void)state;
@@ -1568,6 +1657,8 @@ int main(void)
         cmocka_unit_test(test_err_compression),
         cmocka_unit_test(test_err_route_compression),
         cmocka_unit_test(test_err_open),
+        cmocka_unit_test(test_auth_keys),
+        cmocka_unit_test(test_err_auth),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
