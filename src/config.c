@@ -1549,6 +1549,11 @@ SETTER(set_auth_basic)
     yaml_node_t *vals[CFG_MAX_KEYS] = {0};
     char hp[CFG_PATH_MAX];
 
+    /* "basic:" alone must not leave a proxy open that was meant to be closed */
+    if (is_null(v)) {
+        cfg_err(c, v->start_mark, "%s: missing \"htpasswd\"", path);
+        return;
+    }
     if (!is_map(c, path, v))
         return;
     if (!cfg->auth && !(cfg->auth = auth_new())) {

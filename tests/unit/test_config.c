@@ -1416,6 +1416,7 @@ static void test_err_auth(void **state)
                   "magpie.yaml:1:26: auth.basic.htpasswd: /tmp/x: cannot read: No such file or "
                   "directory\n"
                   "magpie.yaml:1:35: unknown key \"auth.basics\" (did you mean \"auth.basic\"?)\n");
+    expect_errors("auth:\n  basic:\n", "magpie.yaml:2:9: auth.basic: missing \"htpasswd\"\n");
     expect_errors("auth: {basic: [x]}\n",
                   "magpie.yaml:1:15: auth.basic: expected a mapping, got a list\n");
     expect_errors("auth: {basic: {htpasswd: /tmp/x, user: a}}\n",
