@@ -1295,10 +1295,122 @@ SETTER(set_limits)
                   cfg->limits.max_header_bytes);
 }
 
+/* ---- acl.rules ---- */
+
+/* A destination host suffix: a host name, or one with a leading dot for
+   the domain and every name under it; stored in lower case, once. */
+static bool suffix_item(struct ctx *c, const char *path, yaml_node_t *it, const char *s, void *arr,
+                        size_t got)
+{
+    char **sfx = arr;
+
+    if (!cfgval_is_name(s[0] == '.' ? s + 1 : s))
+        return bad(c, it, path, s, "is not a host name or .domain suffix");
+    if (!(sfx[got] = cfgval_dup_lower(s, strlen(s)))) {
+        oom(c, it);
+        return false;
+    }
+    for (size_t j = 0; j < got; j++)
+        if (!strcmp(sfx[j], sfx[got])) {
+            free(sfx[got]);
+            return bad(c, it, path, s, "is listed twice");
+        }
+    return true;
+}
+
+static bool method_item(struct ctx *c, const char *path, yaml_node_t *it, const char *s, void *arr,
+                        size_t got)
+{
+    if (!is_field_name(s))
+        return bad(c, it, path, s, "is not a method name (a token, such as GET or CONNECT)");
+    return param_item(c, path, it, s, arr, got);
+}
+
+/* allow or deny: the client networks, and what the rule does to them. */
+SETTER(set_acl_nets)
+{
+    ((struct cfg_acl_rule *)base)->deny = !strcmp(k->name, "deny");
+    set_list(c, path, v, base, k);
+}
+
+#define AOFF(f) offsetof(struct cfg_acl_rule, f)
+enum { ARULE_ALLOW, ARULE_DENY };
+
+static const struct key acl_rule_keys[] = {
+    [ARULE_ALLOW] = {.name = "allow",
+                     .set = set_acl_nets,
+                     .off = AOFF(nets),
+                     .noff = AOFF(nnets),
+                     .isz = sizeof(struct cfg_cidr),
+                     .item = cidr_item,
+                     .want = "a CIDR"},
+    [ARULE_DENY] = {.name = "deny",
+                    .set = set_acl_nets,
+                    .off = AOFF(nets),
+                    .noff = AOFF(nnets),
+                    .isz = sizeof(struct cfg_cidr),
+                    .item = cidr_item,
+                    .want = "a CIDR"},
+    {.name = "dest_suffix",
+     .set = set_list,
+     .off = AOFF(dest_suffix),
+     .noff = AOFF(ndest_suffix),
+     .isz = sizeof(char *),
+     .item = suffix_item,
+     .want = "a host suffix",
+     .owns_strs = true},
+    {.name = "ports",
+     .set = set_list,
+     .off = AOFF(ports),
+     .noff = AOFF(nports),
+     .isz = sizeof(uint16_t),
+     .item = port_item,
+     .want = "a port"},
+    {.name = "methods",
+     .set = set_list,
+     .off = AOFF(methods),
+     .noff = AOFF(nmethods),
+     .isz = sizeof(char *),
+     .item = method_item,
+     .want = "a method",
+     .owns_strs = true},
+    {.name = NULL},
+};
+
+static void parse_acl_rule(struct ctx *c, const char *path, size_t i, yaml_node_t *it,
+                           struct cfg_acl_rule *r)
+{
+    yaml_node_t *vals[CFG_MAX_KEYS] = {0};
+    char ip[CFG_PATH_MAX];
+
+    snprintf(ip, sizeof ip, "%s[%zu]", path, i);
+    if (it->type != YAML_MAPPING_NODE) {
+        type_err(c, ip, it, "a mapping");
+        return;
+    }
+    walk_map(c, ip, it, r, acl_rule_keys, vals);
+    if (vals[ARULE_ALLOW] && vals[ARULE_DENY])
+        cfg_err(c, vals[ARULE_DENY]->start_mark, "%s: give allow or deny, not both", ip);
+    else if (!vals[ARULE_ALLOW] && !vals[ARULE_DENY])
+        cfg_err(c, it->start_mark,
+                "%s: missing \"allow\" or \"deny\" (the client networks it applies to)", ip);
+}
+
+SETTER(set_acl_rules)
+{
+    struct config *cfg = base;
+
+    if (!(cfg->acl_rules = mapping_list(c, path, v, sizeof *cfg->acl_rules, &cfg->nacl_rules)))
+        return;
+    for (size_t i = 0; i < cfg->nacl_rules; i++)
+        parse_acl_rule(c, path, i, seq_item(c, v, i), &cfg->acl_rules[i]);
+}
+
 static const struct key acl_keys[] = {
     LIST("allow", acl_allow, nacl_allow, cidr_item, 0, "a CIDR"),
     LIST("deny_destinations", acl_deny_dest, nacl_deny_dest, cidr_item, 0, "a CIDR"),
     LIST("allow_destinations", acl_allow_dest, nacl_allow_dest, cidr_item, 0, "a CIDR"),
+    {.name = "rules", .set = set_acl_rules},
     {.name = NULL},
 };
 

@@ -28,6 +28,8 @@ const struct hook request_hooks[] = {
     {"admin", request_hook_admin},       /* an admin listener's /metrics and /healthz */
     {"loop", request_hook_loop},         /* Via already names this proxy */
     {"route", request_hook_route},       /* CONNECT target, absolute URI or reverse route */
+    /* acl.rules: by client network, destination host suffix and port, method */
+    {"acl_rules", request_hook_acl_rules},
     {"purge", request_hook_purge},       /* PURGE: answered from the cache */
     {"redirect", request_hook_redirect}, /* redirects: answered before the cache and the origin */
     {"headers", request_hook_headers},   /* request_headers of the route and the cache rule */

@@ -407,6 +407,7 @@ void admin_answer(struct client *c, const char *what);
 enum hook_rc request_hook_checks(void *arg, struct http_msg *m);
 enum hook_rc request_hook_loop(void *arg, struct http_msg *m);
 enum hook_rc request_hook_route(void *arg, struct http_msg *m);
+enum hook_rc request_hook_acl_rules(void *arg, struct http_msg *m);
 enum hook_rc request_hook_purge(void *arg, struct http_msg *m);
 enum hook_rc request_hook_redirect(void *arg, struct http_msg *m);
 enum hook_rc request_hook_headers(void *arg, struct http_msg *m);
