@@ -1336,44 +1336,19 @@ SETTER(set_acl_nets)
 #define AOFF(f) offsetof(struct cfg_acl_rule, f)
 enum { ARULE_ALLOW, ARULE_DENY };
 
+/* One list key of a rule: its name, setter, item parser and field. */
+#define ARULE_LIST(key, setter, f, fn, what, strs)                                                 \
+    {                                                                                              \
+        .name = key, .set = setter, .off = AOFF(f), .noff = AOFF(n##f),                            \
+        .isz = sizeof(*((struct cfg_acl_rule *)0)->f), .item = fn, .want = what, .owns_strs = strs \
+    }
+
 static const struct key acl_rule_keys[] = {
-    [ARULE_ALLOW] = {.name = "allow",
-                     .set = set_acl_nets,
-                     .off = AOFF(nets),
-                     .noff = AOFF(nnets),
-                     .isz = sizeof(struct cfg_cidr),
-                     .item = cidr_item,
-                     .want = "a CIDR"},
-    [ARULE_DENY] = {.name = "deny",
-                    .set = set_acl_nets,
-                    .off = AOFF(nets),
-                    .noff = AOFF(nnets),
-                    .isz = sizeof(struct cfg_cidr),
-                    .item = cidr_item,
-                    .want = "a CIDR"},
-    {.name = "dest_suffix",
-     .set = set_list,
-     .off = AOFF(dest_suffix),
-     .noff = AOFF(ndest_suffix),
-     .isz = sizeof(char *),
-     .item = suffix_item,
-     .want = "a host suffix",
-     .owns_strs = true},
-    {.name = "ports",
-     .set = set_list,
-     .off = AOFF(ports),
-     .noff = AOFF(nports),
-     .isz = sizeof(uint16_t),
-     .item = port_item,
-     .want = "a port"},
-    {.name = "methods",
-     .set = set_list,
-     .off = AOFF(methods),
-     .noff = AOFF(nmethods),
-     .isz = sizeof(char *),
-     .item = method_item,
-     .want = "a method",
-     .owns_strs = true},
+    [ARULE_ALLOW] = ARULE_LIST("allow", set_acl_nets, nets, cidr_item, "a CIDR", false),
+    [ARULE_DENY] = ARULE_LIST("deny", set_acl_nets, nets, cidr_item, "a CIDR", false),
+    ARULE_LIST("dest_suffix", set_list, dest_suffix, suffix_item, "a host suffix", true),
+    ARULE_LIST("ports", set_list, ports, port_item, "a port", false),
+    ARULE_LIST("methods", set_list, methods, method_item, "a method", true),
     {.name = NULL},
 };
 
