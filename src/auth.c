@@ -518,7 +518,7 @@ const char *auth_challenge(const struct config *cfg, size_t *len)
 static void auth_failed(struct client *c, struct auth *a, uint32_t user, double now)
 {
     unsigned skipped;
-    c->srv->auth_failures++;
+    c->srv->metrics.auth_failures++;
     if (!auth_log_due(a, now, &skipped))
         return;
     char more[64] = "";
@@ -539,7 +539,9 @@ enum hook_rc request_hook_auth(void *arg, struct http_msg *m)
     struct client *c = ((struct head_ctx *)arg)->c;
     struct auth *a = c->cfg->auth;
     c->auth_user = 0;
-    if (!a || c->phantom) /* a refresh replays a request that passed */
+    /* a refresh replays a request that passed; an admin listener's probes
+       answer to admin.allow alone */
+    if (!a || c->phantom || c->admin)
         return HOOK_NEXT;
     const struct http_header *h = NULL;
     unsigned count = 0;

@@ -26,7 +26,7 @@
 #include <yaml.h>
 
 #define CFG_PATH_MAX 128 /* longest dotted key path we build, "routes[12].origin" */
-#define CFG_MAX_KEYS 16  /* keys per mapping level */
+#define CFG_MAX_KEYS 24  /* keys per mapping level (the top level has 17) */
 
 /* One load: where errors go and how many there were. */
 struct ctx {
@@ -1681,6 +1681,9 @@ static const struct key top_keys[] = {
     {.name = "auth", .set = set_map, .sub = auth_keys},
     {.name = NULL},
 };
+
+_Static_assert(sizeof top_keys / sizeof top_keys[0] <= CFG_MAX_KEYS + 1,
+               "walk_map's tables hold CFG_MAX_KEYS keys a level");
 
 /* libyaml gives reader errors (bad UTF-8) as a byte offset only. */
 static yaml_mark_t offset_mark(FILE *f, size_t offset)

@@ -64,7 +64,6 @@ struct server {
     ev_signal sig_hup, sig_usr1, sig_term, sig_int;
     ev_check check_w;
     int exit_code;
-    uint64_t auth_failures; /* requests refused for wrong proxy credentials (auth.c) */
 };
 
 /* Binds every listener and installs the signal handlers. 0 or -1. */

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import magpie_bin, poll
+from conftest import free_port, magpie_bin, poll
 from origin import pattern
 from rawhttp import Conn, fetch
 from upstream_util import *  # noqa: F401,F403 (fixtures: certs, tls_origin_factory, curl)
@@ -299,3 +299,33 @@ def test_failed_attempts_are_logged_at_a_bounded_rate(authed, origin):
     time.sleep(0.2)
     assert len(failure_lines(authed)) == before
     assert not re.search(r"\[info\] #\d+ \S+: 407 ", authed.error_log_text())
+
+
+# -- the access log's user, the metrics, the admin listener ---------------------------
+
+def test_user_in_combined_and_json_access_lines(magpie_factory, users, origin):
+    auth = {"basic": {"realm": REALM, "htpasswd": str(users)}}
+    m = magpie_factory(auth=auth, access_log_format="combined")
+    assert get(m, origin.url("/bytes/1"), basic("alice", "secret")).status == 200
+    assert get(m, origin.url("/bytes/1")).status == 407
+    line = m.wait_access_line(lambda l: " 200 " in l)
+    assert line.split()[2] == "alice", line  # host ident user
+    line = m.wait_access_line(lambda l: " 407 " in l)
+    assert line.split()[2] == "-", line
+    j = magpie_factory(auth=auth, access_log_format="json")
+    assert get(j, origin.url("/bytes/1"), basic("bob", "pw-bob")).status == 200
+    entry = json.loads(j.wait_access_line(lambda l: '"status":200' in l))
+    assert entry["user"] == "bob", entry
+
+
+def test_failures_are_counted_in_metrics_and_admin_asks_no_credentials(magpie_factory, users,
+                                                                       origin):
+    port = free_port()
+    m = magpie_factory(auth={"basic": {"htpasswd": str(users)}},
+                       admin={"listen": ["127.0.0.1:%d" % port]})
+    for cred in (basic("alice", "bad"), basic("nobody", "x"), None, basic("alice", "secret")):
+        get(m, origin.url("/bytes/1"), cred)
+    r = fetch(port, "GET", "/metrics", host="127.0.0.1")
+    assert r.status == 200, r.status  # no Proxy-Authorization asked of a scrape
+    assert re.search(rb"^magpie_auth_failures_total 2$", r.body, re.M), r.body[-800:]
+    assert fetch(port, "GET", "/healthz", host="127.0.0.1").status == 200
