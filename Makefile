@@ -4,7 +4,7 @@
 BUILD    ?= build
 SAN      ?=
 CC       ?= cc
-PKGS     := openssl zlib yaml-0.1 libcares libbrotlienc libbrotlidec libzstd libpcre2-8 libpsl
+PKGS     := openssl zlib yaml-0.1 libcares libbrotlienc libbrotlidec libzstd libpcre2-8 libpsl libcrypt
 VERSION  := 0.1.0
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \

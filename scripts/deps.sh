@@ -33,6 +33,7 @@ if command -v pkg-config >/dev/null 2>&1; then
     need_pc libzstd libzstd-dev
     need_pc libpcre2-8 libpcre2-dev
     need_pc libpsl libpsl-dev
+    need_pc libcrypt libcrypt-dev
 fi
 need_h ev.h libev-dev
 need_h http_parser.h libhttp-parser-dev
@@ -46,6 +47,8 @@ need_cmd systemd-socket-activate systemd
 need_cmd openssl openssl
 # tests/e2e/test_docs.py renders the man pages with man --warnings
 need_cmd man man-db
+# tests/e2e/test_auth.py writes its htpasswd files with Apache's htpasswd
+need_cmd htpasswd apache2-utils
 if [ -x /usr/bin/python3 ]; then
     need_py pytest python3-pytest
     need_py aiohttp python3-aiohttp
@@ -81,7 +84,7 @@ fi
 # pkg-config missing means the .pc probes were skipped: install them all.
 if ! command -v pkg-config >/dev/null 2>&1; then
     missing="$missing libssl-dev zlib1g-dev libyaml-dev libcmocka-dev libc-ares-dev"
-    missing="$missing libbrotli-dev libzstd-dev libpcre2-dev libpsl-dev"
+    missing="$missing libbrotli-dev libzstd-dev libpcre2-dev libpsl-dev libcrypt-dev"
 fi
 echo "deps: installing$missing" >&2
 if [ "$(id -u)" != 0 ]; then

@@ -7,6 +7,7 @@
  * text reads back to the same number.
  */
 #include "cfgdump.h"
+#include "auth.h"
 #include "cfgval.h"
 
 #include <arpa/inet.h>
@@ -195,6 +196,26 @@ static void dump_listen(struct em *e, const struct config *cfg)
     }
 }
 
+static void open_item(struct em *e);
+static void close_item(struct em *e);
+
+/* acl.rules: each item's allow or deny, then its conditions ([] is any). */
+static void dump_acl_rules(struct em *e, const struct config *cfg)
+{
+    key(e, "rules");
+    fputs(cfg->nacl_rules ? "\n" : " []\n", e->f);
+    for (size_t i = 0; i < cfg->nacl_rules; i++) {
+        const struct cfg_acl_rule *r = &cfg->acl_rules[i];
+
+        open_item(e);
+        list(e, r->deny ? "deny" : "allow", r->nnets, each_cidr, r->nets);
+        list(e, "dest_suffix", r->ndest_suffix, each_str, r->dest_suffix);
+        list(e, "ports", r->nports, each_port, r->ports);
+        list(e, "methods", r->nmethods, each_str, r->methods);
+        close_item(e);
+    }
+}
+
 static void dump_acl(struct em *e, const struct config *cfg)
 {
     open_map(e, "acl");
@@ -204,6 +225,7 @@ static void dump_acl(struct em *e, const struct config *cfg)
         list(e, "allow_destinations", cfg->nacl_allow_dest, each_cidr, cfg->acl_allow_dest);
     else
         unset(e, "allow_destinations", "unset (any destination)");
+    dump_acl_rules(e, cfg);
     close_map(e);
 }
 
@@ -415,6 +437,20 @@ static void dump_admin(struct em *e, const struct config *cfg)
     close_map(e);
 }
 
+static void dump_auth(struct em *e, const struct config *cfg)
+{
+    if (!cfg->auth) {
+        unset(e, "auth", "{basic: unset} (no proxy authentication)");
+        return;
+    }
+    open_map(e, "auth");
+    open_map(e, "basic");
+    str(e, "realm", cfg->auth->realm);
+    str(e, "htpasswd", cfg->auth->htpasswd);
+    close_map(e);
+    close_map(e);
+}
+
 /* tls and compression.enabled are written only when the file set them:
    unset, they follow upstream.tls.verify and compression.enabled. */
 static void dump_route(struct em *e, const struct cfg_route *r)
@@ -489,6 +525,7 @@ int cfgdump_write(const struct config *cfg, FILE *out)
     dump_cache(&e, cfg);
     dump_compression(&e, cfg);
     dump_admin(&e, cfg);
+    dump_auth(&e, cfg);
     dump_routes(&e, cfg);
     dump_redirects(&e, cfg);
     return fflush(out) == 0 && !ferror(out) ? 0 : -1;

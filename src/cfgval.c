@@ -10,6 +10,7 @@
  * needs no YAML either.
  */
 #include "cfgval.h"
+#include "auth.h"
 #include "rules.h"
 
 #include <arpa/inet.h>
@@ -431,6 +432,41 @@ bool config_admin_allowed(const struct config *cfg, const struct sockaddr *sa)
     return cidrs_match(cfg->admin_allow, cfg->nadmin_allow, sa);
 }
 
+/* host is suffix, or (for ".domain") under it or the domain itself. */
+static bool suffix_match(const char *host, size_t hlen, const char *sfx)
+{
+    size_t n = strlen(sfx);
+    if (sfx[0] == '.' && hlen == n - 1 && strcasecmp(host, sfx + 1) == 0)
+        return true;
+    if (sfx[0] != '.')
+        return hlen == n && strcasecmp(host, sfx) == 0;
+    return hlen > n && strcasecmp(host + hlen - n, sfx) == 0;
+}
+
+static bool acl_rule_applies(const struct cfg_acl_rule *r, const struct sockaddr *sa,
+                             const char *host, uint16_t port, const char *method)
+{
+    size_t hlen = strlen(host);
+    bool ok = cidrs_match(r->nets, r->nnets, sa);
+    bool any_sfx = r->ndest_suffix == 0, any_port = r->nports == 0, any_method = r->nmethods == 0;
+    for (size_t i = 0; ok && !any_sfx && i < r->ndest_suffix; i++)
+        any_sfx = suffix_match(host, hlen, r->dest_suffix[i]);
+    for (size_t i = 0; ok && !any_port && i < r->nports; i++)
+        any_port = r->ports[i] == port;
+    for (size_t i = 0; ok && !any_method && i < r->nmethods; i++)
+        any_method = strcmp(r->methods[i], method) == 0;
+    return ok && any_sfx && any_port && any_method;
+}
+
+const struct cfg_acl_rule *config_acl_rule(const struct config *cfg, const struct sockaddr *sa,
+                                           const char *host, uint16_t port, const char *method)
+{
+    for (size_t i = 0; i < cfg->nacl_rules; i++)
+        if (acl_rule_applies(&cfg->acl_rules[i], sa, host, port, method))
+            return &cfg->acl_rules[i];
+    return NULL;
+}
+
 bool config_purge_allowed(const struct config *cfg, const struct sockaddr *sa)
 {
     return cidrs_match(cfg->purge_allow, cfg->npurge_allow, sa);
@@ -584,6 +620,17 @@ static void free_redirects(struct cfg_redirect *rs, size_t n)
     free(rs);
 }
 
+static void free_acl_rules(struct cfg_acl_rule *rs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(rs[i].nets);
+        free_strs(rs[i].dest_suffix, rs[i].ndest_suffix);
+        free(rs[i].ports);
+        free_strs(rs[i].methods, rs[i].nmethods);
+    }
+    free(rs);
+}
+
 static void config_free(struct config *cfg)
 {
     free(cfg->path);
@@ -595,6 +642,7 @@ static void config_free(struct config *cfg)
     free(cfg->acl_allow);
     free(cfg->acl_deny_dest);
     free(cfg->acl_allow_dest);
+    free_acl_rules(cfg->acl_rules, cfg->nacl_rules);
     free(cfg->access_log);
     free(cfg->error_log);
     free(cfg->proxy_name);
@@ -609,6 +657,7 @@ static void config_free(struct config *cfg)
     free(cfg->cache.dir);
     free_rules(cfg->cache.rules, cfg->cache.nrules);
     free_strs(cfg->compression.types, cfg->compression.ntypes);
+    auth_free(cfg->auth);
     free(cfg);
 }
 

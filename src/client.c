@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "access_log.h"
+#include "auth.h"
 #include "log.h"
 
 static void client_io_cb(struct ev_loop *loop, ev_io *w, int revents);
@@ -546,7 +547,7 @@ void client_log_access(struct client *c)
     bool coded = ex->coding_sent != CODING_NONE && http_status_has_body(ex->method_id, ex->status);
     struct access_entry e = {
         .client = c->addr_text,
-        .user = NULL, /* proxy authentication's user goes here */
+        .user = auth_user(c),
         .method = ex->method,
         .url = ex->url,
         .minor = ex->minor,

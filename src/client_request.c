@@ -326,6 +326,48 @@ enum hook_rc request_hook_route(void *arg, struct http_msg *m)
     return HOOK_NEXT;
 }
 
+/* The destination acl.rules judge: a CONNECT's target, an absolute URI's
+   authority, or for a reverse route the host and port the client asked
+   for. false when there is none (the route hook answered). */
+static bool client_destination(const struct head_ctx *h, char *host, size_t size, uint16_t *port)
+{
+    const struct client *c = h->c;
+    if (c->ex->connect) {
+        snprintf(host, size, "%s", c->ex->up.host);
+        *port = c->ex->up.port;
+        return true;
+    }
+    if (!h->routed)
+        return false;
+    if (!h->reverse) {
+        snprintf(host, size, "%s", h->u.host);
+        *port = h->u.port;
+        return true;
+    }
+    return url_parse_authority(h->host_hdr, strlen(h->host_hdr), host, size, port,
+                               c->sock.tls ? 443 : 80) == 0;
+}
+
+/* acl.rules: by client network, destination host suffix and port, method. */
+enum hook_rc request_hook_acl_rules(void *arg, struct http_msg *m)
+{
+    struct head_ctx *h = arg;
+    struct client *c = h->c;
+    char host[URL_HOST_MAX];
+    uint16_t port;
+    (void)m;
+    if (!c->cfg->nacl_rules || c->phantom || !client_destination(h, host, sizeof host, &port))
+        return HOOK_NEXT;
+    const struct cfg_acl_rule *r =
+        config_acl_rule(c->cfg, (const struct sockaddr *)&c->addr, host, port, c->ex->method);
+    if (!r || !r->deny)
+        return HOOK_NEXT;
+    char reason[64];
+    snprintf(reason, sizeof reason, "denied by acl.rules[%zu]", (size_t)(r - c->cfg->acl_rules));
+    exchange_fail(c, 403, reason);
+    return HOOK_ANSWERED;
+}
+
 /* PURGE of a cached URL, from the addresses cache.purge_allow lists. */
 enum hook_rc request_hook_purge(void *arg, struct http_msg *m)
 {

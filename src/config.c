@@ -14,6 +14,7 @@
  * freeing) are in cfgval.c; this file walks the YAML and reports.
  */
 #include "config.h"
+#include "auth.h"
 #include "cfgval.h"
 #include "rules.h"
 
@@ -25,7 +26,7 @@
 #include <yaml.h>
 
 #define CFG_PATH_MAX 128 /* longest dotted key path we build, "routes[12].origin" */
-#define CFG_MAX_KEYS 16  /* keys per mapping level */
+#define CFG_MAX_KEYS 24  /* keys per mapping level (the top level has 17) */
 
 /* One load: where errors go and how many there were. */
 struct ctx {
@@ -1294,10 +1295,97 @@ SETTER(set_limits)
                   cfg->limits.max_header_bytes);
 }
 
+/* ---- acl.rules ---- */
+
+/* A destination host suffix: a host name, or one with a leading dot for
+   the domain and every name under it; stored in lower case, once. */
+static bool suffix_item(struct ctx *c, const char *path, yaml_node_t *it, const char *s, void *arr,
+                        size_t got)
+{
+    char **sfx = arr;
+
+    if (!cfgval_is_name(s[0] == '.' ? s + 1 : s))
+        return bad(c, it, path, s, "is not a host name or .domain suffix");
+    if (!(sfx[got] = cfgval_dup_lower(s, strlen(s)))) {
+        oom(c, it);
+        return false;
+    }
+    for (size_t j = 0; j < got; j++)
+        if (!strcmp(sfx[j], sfx[got])) {
+            free(sfx[got]);
+            return bad(c, it, path, s, "is listed twice");
+        }
+    return true;
+}
+
+static bool method_item(struct ctx *c, const char *path, yaml_node_t *it, const char *s, void *arr,
+                        size_t got)
+{
+    if (!is_field_name(s))
+        return bad(c, it, path, s, "is not a method name (a token, such as GET or CONNECT)");
+    return param_item(c, path, it, s, arr, got);
+}
+
+/* allow or deny: the client networks, and what the rule does to them. */
+SETTER(set_acl_nets)
+{
+    ((struct cfg_acl_rule *)base)->deny = !strcmp(k->name, "deny");
+    set_list(c, path, v, base, k);
+}
+
+#define AOFF(f) offsetof(struct cfg_acl_rule, f)
+enum { ARULE_ALLOW, ARULE_DENY };
+
+/* One list key of a rule: its name, setter, item parser and field. */
+#define ARULE_LIST(key, setter, f, fn, what, strs)                                                 \
+    {                                                                                              \
+        .name = key, .set = setter, .off = AOFF(f), .noff = AOFF(n##f),                            \
+        .isz = sizeof(*((struct cfg_acl_rule *)0)->f), .item = fn, .want = what, .owns_strs = strs \
+    }
+
+static const struct key acl_rule_keys[] = {
+    [ARULE_ALLOW] = ARULE_LIST("allow", set_acl_nets, nets, cidr_item, "a CIDR", false),
+    [ARULE_DENY] = ARULE_LIST("deny", set_acl_nets, nets, cidr_item, "a CIDR", false),
+    ARULE_LIST("dest_suffix", set_list, dest_suffix, suffix_item, "a host suffix", true),
+    ARULE_LIST("ports", set_list, ports, port_item, "a port", false),
+    ARULE_LIST("methods", set_list, methods, method_item, "a method", true),
+    {.name = NULL},
+};
+
+static void parse_acl_rule(struct ctx *c, const char *path, size_t i, yaml_node_t *it,
+                           struct cfg_acl_rule *r)
+{
+    yaml_node_t *vals[CFG_MAX_KEYS] = {0};
+    char ip[CFG_PATH_MAX];
+
+    snprintf(ip, sizeof ip, "%s[%zu]", path, i);
+    if (it->type != YAML_MAPPING_NODE) {
+        type_err(c, ip, it, "a mapping");
+        return;
+    }
+    walk_map(c, ip, it, r, acl_rule_keys, vals);
+    if (vals[ARULE_ALLOW] && vals[ARULE_DENY])
+        cfg_err(c, vals[ARULE_DENY]->start_mark, "%s: give allow or deny, not both", ip);
+    else if (!vals[ARULE_ALLOW] && !vals[ARULE_DENY])
+        cfg_err(c, it->start_mark,
+                "%s: missing \"allow\" or \"deny\" (the client networks it applies to)", ip);
+}
+
+SETTER(set_acl_rules)
+{
+    struct config *cfg = base;
+
+    if (!(cfg->acl_rules = mapping_list(c, path, v, sizeof *cfg->acl_rules, &cfg->nacl_rules)))
+        return;
+    for (size_t i = 0; i < cfg->nacl_rules; i++)
+        parse_acl_rule(c, path, i, seq_item(c, v, i), &cfg->acl_rules[i]);
+}
+
 static const struct key acl_keys[] = {
     LIST("allow", acl_allow, nacl_allow, cidr_item, 0, "a CIDR"),
     LIST("deny_destinations", acl_deny_dest, nacl_deny_dest, cidr_item, 0, "a CIDR"),
     LIST("allow_destinations", acl_allow_dest, nacl_allow_dest, cidr_item, 0, "a CIDR"),
+    {.name = "rules", .set = set_acl_rules},
     {.name = NULL},
 };
 
@@ -1498,6 +1586,81 @@ static const struct key compression_keys[] = {
     {.name = NULL},
 };
 
+/* ---- auth ---- */
+
+SETTER(set_auth_realm)
+{
+    const char *s = get_scalar(c, path, v, "a realm");
+    struct auth *a = base;
+
+    if (s && !auth_realm_ok(s))
+        bad(c, v, path, s,
+            "is not a valid realm (1..128 printable ASCII characters, no '\"' or '\\')");
+    else if (s && auth_set_realm(a, s) < 0)
+        oom(c, v);
+}
+
+/* The required keys come first. */
+enum { BASIC_HTPASSWD, BASIC_REALM, BASIC_N };
+
+static const struct key auth_basic_keys[] = {
+    [BASIC_HTPASSWD] = {.name = "htpasswd",
+                        .set = set_path,
+                        .off = offsetof(struct auth, htpasswd)},
+    [BASIC_REALM] = {.name = "realm", .set = set_auth_realm},
+    [BASIC_N] = {.name = NULL},
+};
+
+/* Where an htpasswd complaint goes: at the htpasswd key's value. */
+struct htpasswd_ctx {
+    struct ctx *c;
+    const char *path;
+    const yaml_node_t *at;
+    const char *file;
+};
+
+static void htpasswd_err(void *arg, unsigned line, const char *msg)
+{
+    struct htpasswd_ctx *h = arg;
+
+    if (line)
+        cfg_err(h->c, h->at->start_mark, "%s: %s:%u: %s", h->path, h->file, line, msg);
+    else
+        cfg_err(h->c, h->at->start_mark, "%s: %s: %s", h->path, h->file, msg);
+}
+
+/* auth.basic: the file is read now, so that -t and a reload see it. */
+SETTER(set_auth_basic)
+{
+    struct config *cfg = base;
+    yaml_node_t *vals[CFG_MAX_KEYS] = {0};
+    char hp[CFG_PATH_MAX];
+
+    /* "basic:" alone must not leave a proxy open that was meant to be closed */
+    if (is_null(v)) {
+        cfg_err(c, v->start_mark, "%s: missing \"htpasswd\"", path);
+        return;
+    }
+    if (!is_map(c, path, v))
+        return;
+    if (!cfg->auth && !(cfg->auth = auth_new())) {
+        oom(c, v);
+        return;
+    }
+    walk_map(c, path, v, cfg->auth, auth_basic_keys, vals);
+    require_keys(c, path, v, auth_basic_keys, vals, BASIC_REALM);
+    if (!vals[BASIC_HTPASSWD] || !cfg->auth->htpasswd)
+        return;
+    path_fmt(hp, "%s.htpasswd", path);
+    struct htpasswd_ctx h = {c, hp, vals[BASIC_HTPASSWD], cfg->auth->htpasswd};
+    auth_htpasswd_load(cfg->auth, cfg->auth->htpasswd, htpasswd_err, &h);
+}
+
+static const struct key auth_keys[] = {
+    {.name = "basic", .set = set_auth_basic},
+    {.name = NULL},
+};
+
 static const struct key top_keys[] = {
     LIST_OF("listen", listen, nlisten, listen_item, listen_map_item, 1, "an address:port"),
     {.name = "acl", .set = set_map, .sub = acl_keys},
@@ -1515,8 +1678,12 @@ static const struct key top_keys[] = {
     {.name = "cache", .set = set_cache},
     {.name = "admin", .set = set_map, .sub = admin_keys},
     {.name = "compression", .set = set_map, .sub = compression_keys},
+    {.name = "auth", .set = set_map, .sub = auth_keys},
     {.name = NULL},
 };
+
+_Static_assert(sizeof top_keys / sizeof top_keys[0] <= CFG_MAX_KEYS + 1,
+               "walk_map's tables hold CFG_MAX_KEYS keys a level");
 
 /* libyaml gives reader errors (bad UTF-8) as a byte offset only. */
 static yaml_mark_t offset_mark(FILE *f, size_t offset)

@@ -91,6 +91,22 @@ struct cfg_route {
     struct cfg_hdr_edit request_headers, response_headers;
 };
 
+/* acl.rules[]: decided once the destination is known; the first rule that
+   applies to a request decides it, and a request none applies to goes on.
+   A rule applies when the client is in nets and every condition given
+   holds (none given: any). */
+struct cfg_acl_rule {
+    bool deny; /* deny: 403; allow: no later rule is asked */
+    struct cfg_cidr *nets;
+    size_t nnets;
+    char **dest_suffix; /* lower case; ".example.com" also names example.com itself */
+    size_t ndest_suffix;
+    uint16_t *ports;
+    size_t nports;
+    char **methods; /* as sent, case-sensitive (RFC 9110 §9.1) */
+    size_t nmethods;
+};
+
 /* redirects[]: answered by magpie before the cache and the origin. */
 struct cfg_redirect {
     char *match;        /* the pattern as written */
@@ -113,6 +129,8 @@ enum cfg_access_log_format {
     CFG_ACCESS_LOG_JSON,     /* one JSON object a line */
 };
 
+struct auth;
+
 struct config {
     int refs;
     unsigned long gen; /* unique per loaded config, never reused */
@@ -129,6 +147,8 @@ struct config {
     size_t nacl_deny_dest;
     struct cfg_cidr *acl_allow_dest;
     size_t nacl_allow_dest;
+    struct cfg_acl_rule *acl_rules; /* acl.rules, in order */
+    size_t nacl_rules;
 
     char *access_log; /* file path, "-" for stderr, NULL when "off" */
     char *error_log;  /* file path, "-" for stderr */
@@ -216,6 +236,10 @@ struct config {
         int level[CODING_KNOWN]; /* per coding: level[CODING_GZIP] etc. */
         bool decompress;         /* decode for clients that do not accept a coding */
     } compression;
+
+    /* auth.basic: proxy credentials (auth.h), its htpasswd file read at
+       load; NULL: no authentication */
+    struct auth *auth;
 };
 
 /* Defaults in one place; etc/magpie.yaml documents each. */
@@ -296,6 +320,10 @@ const struct cfg_cache_rule *config_cache_rule(const struct config *cfg, const s
                                                const char *url, size_t len);
 /* What governs a URL no rule names: cached per RFC 9111 alone. */
 extern const struct cfg_cache_rule config_default_rule;
+/* The first of acl.rules that applies to a client at sa asking method of
+   host:port (host without brackets), or NULL when none does. */
+const struct cfg_acl_rule *config_acl_rule(const struct config *cfg, const struct sockaddr *sa,
+                                           const char *host, uint16_t port, const char *method);
 /* May a CONNECT request reach this port? Never with an empty list. */
 bool config_connect_port_allowed(const struct config *cfg, uint16_t port);
 

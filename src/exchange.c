@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "log.h"
 #include "respond.h"
 
@@ -332,8 +333,9 @@ void exchange_fail(struct client *c, int status, const char *reason)
         }
         return;
     }
-    log_info("#%llu %s: %d %s%s%s", c->id, c->addr_text, status, reason, ex->url ? " for " : "",
-             ex->url ? ex->url : "");
+    /* a 407 is how every proxy client starts; auth.c logs failures itself, rate limited */
+    log_msg(status == 407 ? LOGL_DEBUG : LOGL_INFO, "#%llu %s: %d %s%s%s", c->id, c->addr_text,
+            status, reason, ex->url ? " for " : "", ex->url ? ex->url : "");
     if (c->state == CS_FETCH && cache_stale_on_failure(c, status)) {
         upstream_close(c);
         exchange_serve_stored(c);
@@ -342,6 +344,8 @@ void exchange_fail(struct client *c, int status, const char *reason)
     char body[512];
     int blen = snprintf(body, sizeof(body), "magpie: %s\n", reason);
     struct answer a = {.status = status, .reason = reason, .body = body, .body_len = (size_t)blen};
+    if (status == 407)
+        a.fields = auth_challenge(c->cfg, &a.fields_len);
     exchange_answer(c, &a);
 }
 

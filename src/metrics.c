@@ -138,6 +138,9 @@ int metrics_render(const struct server *srv, struct buf *out)
     rc |= metrics_gauge(out, "magpie_cache_bytes", "Bytes the disk store's objects take.", bytes);
     rc |= metrics_counter(out, "magpie_admin_requests_total", "Requests to the admin listeners.",
                           m->admin_requests);
+    rc |= metrics_counter(out, "magpie_auth_failures_total",
+                          "Requests refused 407 for wrong proxy credentials (auth.basic).",
+                          m->auth_failures);
     rc |= metrics_gauge(out, "magpie_draining", "1 while stopping (SIGTERM).", srv->draining);
     return rc < 0 ? -1 : 0;
 }

@@ -24,6 +24,7 @@ struct metrics {
     double duration_sum;
     uint64_t accepted, refused_acl, refused_limit;
     uint64_t admin_requests;
+    uint64_t auth_failures; /* requests refused for wrong proxy credentials (auth.c) */
 };
 
 struct buf;

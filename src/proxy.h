@@ -177,6 +177,7 @@ struct client {
     struct config *cfg; /* the config this connection started with */
     unsigned long long id;
     enum client_state state;
+    uint32_t auth_user; /* the request's proxy user: 1 + its index in cfg->auth; 0: none */
     struct sock sock;
     ev_io io; /* read and write: the events follow what the connection waits for */
     ev_timer timer;
@@ -406,6 +407,7 @@ void admin_answer(struct client *c, const char *what);
 enum hook_rc request_hook_checks(void *arg, struct http_msg *m);
 enum hook_rc request_hook_loop(void *arg, struct http_msg *m);
 enum hook_rc request_hook_route(void *arg, struct http_msg *m);
+enum hook_rc request_hook_acl_rules(void *arg, struct http_msg *m);
 enum hook_rc request_hook_purge(void *arg, struct http_msg *m);
 enum hook_rc request_hook_redirect(void *arg, struct http_msg *m);
 enum hook_rc request_hook_headers(void *arg, struct http_msg *m);

@@ -14,11 +14,9 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "cache/memory.h"
+#include "hash.h"
 
 #define INDEX_MIN_BUCKETS 1024
 
@@ -39,74 +37,6 @@ struct index {
     uint64_t seed[2];
 };
 
-/* ---- SipHash-2-4 (Aumasson, Bernstein), 64-bit output ---- */
-
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                                                   \
-    do {                                                                                           \
-        v0 += v1;                                                                                  \
-        v1 = ROTL(v1, 13);                                                                         \
-        v1 ^= v0;                                                                                  \
-        v0 = ROTL(v0, 32);                                                                         \
-        v2 += v3;                                                                                  \
-        v3 = ROTL(v3, 16);                                                                         \
-        v3 ^= v2;                                                                                  \
-        v0 += v3;                                                                                  \
-        v3 = ROTL(v3, 21);                                                                         \
-        v3 ^= v0;                                                                                  \
-        v2 += v1;                                                                                  \
-        v1 = ROTL(v1, 17);                                                                         \
-        v1 ^= v2;                                                                                  \
-        v2 = ROTL(v2, 32);                                                                         \
-    } while (0)
-
-static uint64_t load_le64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static uint64_t siphash(const uint64_t k[2], const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    uint64_t v0 = 0x736f6d6570736575ULL ^ k[0], v1 = 0x646f72616e646f6dULL ^ k[1];
-    uint64_t v2 = 0x6c7967656e657261ULL ^ k[0], v3 = 0x7465646279746573ULL ^ k[1];
-    size_t whole = len & ~(size_t)7;
-    for (size_t i = 0; i < whole; i += 8) {
-        uint64_t m = load_le64(p + i);
-        v3 ^= m;
-        SIPROUND;
-        SIPROUND;
-        v0 ^= m;
-    }
-    uint64_t b = (uint64_t)len << 56;
-    for (size_t i = 0; i < (len & 7); i++)
-        b |= (uint64_t)p[whole + i] << (8 * i);
-    v3 ^= b;
-    SIPROUND;
-    SIPROUND;
-    v0 ^= b;
-    v2 ^= 0xff;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    return v0 ^ v1 ^ v2 ^ v3;
-}
-
-static void index_seed(uint64_t seed[2])
-{
-    if (getrandom(seed, 2 * sizeof(uint64_t), GRND_NONBLOCK) == (ssize_t)(2 * sizeof(uint64_t)))
-        return;
-    /* No entropy yet (early boot): weaker, but the index still works. */
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    seed[0] = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15ULL ^ (uint64_t)getpid();
-    seed[1] = (uint64_t)ts.tv_sec * 0xc2b2ae3d27d4eb4fULL ^ (uint64_t)(uintptr_t)seed;
-}
-
 /* ---- table ---- */
 
 struct index *index_new(void)
@@ -120,7 +50,7 @@ struct index *index_new(void)
         free(idx);
         return NULL;
     }
-    index_seed(idx->seed);
+    hash_random_seed(idx->seed);
     return idx;
 }
 
@@ -210,7 +140,7 @@ static void index_key_del(struct index *idx, struct index_key *k)
 
 struct index_obj *index_newest(struct index *idx, const char *key)
 {
-    struct index_key *k = index_key_find(idx, key, siphash(idx->seed, key, strlen(key)));
+    struct index_key *k = index_key_find(idx, key, hash_siphash(idx->seed, key, strlen(key)));
     return k ? k->variants : NULL;
 }
 
@@ -334,7 +264,7 @@ struct index_obj *index_insert(struct index *idx, const char *key, const char *v
     struct index_obj *o = index_obj_new(variant, vary, size, id);
     if (!o)
         return NULL;
-    uint64_t h = siphash(idx->seed, key, strlen(key));
+    uint64_t h = hash_siphash(idx->seed, key, strlen(key));
     struct index_key *k = index_key_find(idx, key, h);
     struct index_obj *old = NULL;
     if (k) {

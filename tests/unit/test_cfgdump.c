@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "cfgdump.h"
 #include "config.h"
 #include "rows.h"
@@ -193,6 +194,24 @@ static void same_config(const char *where, const struct config *a, const struct 
     SAME_NUM("routes", a->nroutes, b->nroutes);
     for (size_t i = 0; i < a->nroutes && i < b->nroutes; i++)
         same_route(where, &a->routes[i], &b->routes[i]);
+    SAME_NUM("acl.rules", a->nacl_rules, b->nacl_rules);
+    for (size_t i = 0; i < a->nacl_rules && i < b->nacl_rules; i++) {
+        const struct cfg_acl_rule *x = &a->acl_rules[i], *y = &b->acl_rules[i];
+        SAME_NUM("acl.rules.deny", x->deny, y->deny);
+        same_cidrs(where, "acl.rules.nets", x->nets, x->nnets, y->nets, y->nnets);
+        same_strs(where, "acl.rules.dest_suffix", x->dest_suffix, x->ndest_suffix, y->dest_suffix,
+                  y->ndest_suffix);
+        SAME_NUM("acl.rules.ports", x->nports, y->nports);
+        for (size_t j = 0; j < x->nports && j < y->nports; j++)
+            SAME_NUM("acl.rules.ports[j]", x->ports[j], y->ports[j]);
+        same_strs(where, "acl.rules.methods", x->methods, x->nmethods, y->methods, y->nmethods);
+    }
+    SAME_NUM("auth set", a->auth == NULL, b->auth == NULL);
+    if (a->auth && b->auth) {
+        same_str(where, "auth.basic.realm", a->auth->realm, b->auth->realm);
+        same_str(where, "auth.basic.htpasswd", a->auth->htpasswd, b->auth->htpasswd);
+        SAME_NUM("auth users", a->auth->nusers, b->auth->nusers);
+    }
     SAME_NUM("redirects", a->nredirects, b->nredirects);
     for (size_t i = 0; i < a->nredirects && i < b->nredirects; i++) {
         same_str(where, "redirects.match", a->redirects[i].match, b->redirects[i].match);
@@ -371,6 +390,53 @@ static void test_rich_file(void **state)
     rows_done();
 }
 
+/* acl.rules round trip, allow and deny, conditions given or not. */
+static void test_acl_rules(void **state)
+{
+    struct config *cfg =
+        load_ok("acl:\n"
+                "  rules:\n"
+                "    - { deny: [\"0.0.0.0/0\", \"::/0\"], dest_suffix: [.Internal.x, "
+                "h.y], ports: [22, 25], methods: [CONNECT] }\n"
+                "    - { allow: 127.0.0.2, methods: [GET, HEAD] }\n"
+                "    - { deny: [127.0.0.0/8] }\n");
+
+    (void)state;
+    assert_int_equal(cfg->nacl_rules, 3);
+    round_trip("acl.rules", cfg);
+    config_unref(&cfg);
+    rows_done();
+}
+
+/* auth.basic round trips, its realm quoted; unset, it is a comment. */
+static void test_auth(void **state)
+{
+    static const char path[] = "/tmp/magpie-test-cfgdump-htpasswd";
+    FILE *f = fopen(path, "w");
+
+    (void)state;
+    assert_non_null(f);
+    fputs("alice:$2y$05$HrMCabSVEdBHUkT4W4ngB.CM8qQjC7jJSOQlVdLjcRUgf9jMcl4wa\n", f);
+    fclose(f);
+    struct config *cfg = load_ok("auth: {basic: {realm: \"Corp: #1 'x'\", htpasswd: "
+                                 "/tmp/magpie-test-cfgdump-htpasswd}}\n");
+    assert_non_null(cfg->auth);
+    round_trip("auth", cfg);
+    char *text = dump(cfg);
+    if (!strstr(text, "\nauth:\n  basic:\n    realm: \"Corp: #1 'x'\"\n"))
+        row_fail("auth: not printed as a block:\n%s", text);
+    free(text);
+    config_unref(&cfg);
+    unlink(path);
+    cfg = config_default();
+    text = dump(cfg);
+    if (!strstr(text, "\n# auth: {basic: unset}"))
+        row_fail("an unset auth is not a comment");
+    free(text);
+    config_unref(&cfg);
+    rows_done();
+}
+
 /* Strings a plain or careless scalar would misread: each as cache.dir,
    which takes any text, and as a header value where it is a valid one. */
 static void test_strings(void **state)
@@ -444,6 +510,8 @@ static void test_write_error(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_auth, rows_reset),
+        cmocka_unit_test_setup(test_acl_rules, rows_reset),
         cmocka_unit_test_setup(test_defaults, rows_reset),
         cmocka_unit_test_setup(test_example_file, rows_reset),
         cmocka_unit_test_setup(test_rich_file, rows_reset),

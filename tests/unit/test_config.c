@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "cfgval.h"
 #include "config.h"
 #include "rules.h"
@@ -1356,6 +1357,184 @@ static void test_err_admin(void **state)
                   "magpie.yaml:1:22: admin.purge_allow: \"::1/129\" is not a CIDR\n");
 }
 
+/* ---- acl.rules ---- */
+
+static const struct cfg_acl_rule *rule_for(const struct config *cfg, const char *ip,
+                                           const char *host, uint16_t port, const char *method)
+{
+    struct sockaddr_storage ss = addr(ip);
+
+    return config_acl_rule(cfg, (struct sockaddr *)&ss, host, port, method);
+}
+
+static void test_acl_rules(void **state)
+{
+    struct config *cfg = load_ok(
+        "acl:\n"
+        "  rules:\n"
+        "    - { deny: [\"0.0.0.0/0\", \"::/0\"], dest_suffix: [.Internal.example, exact.host],\n"
+        "        ports: [22, 25], methods: [CONNECT] }\n"
+        "    - { allow: 127.0.0.2, methods: [GET, HEAD] }\n"
+        "    - { deny: [127.0.0.0/8], dest_suffix: .example.org }\n"
+        "    - { deny: \"::1/128\", ports: 8080 }\n");
+    static const struct {
+        const char *ip, *host;
+        uint16_t port;
+        const char *method;
+        int want; /* the rule's index, or -1 for none */
+    } rows[] = {
+        {"127.0.0.1", "db.internal.example", 22, "CONNECT", 0},
+        {"10.1.2.3", "INTERNAL.example", 25, "CONNECT", 0}, /* the domain itself, any case */
+        {"::1", "exact.host", 22, "CONNECT", 0},
+        {"127.0.0.1", "sub.exact.host", 22, "CONNECT", -1},    /* no dot: that name only */
+        {"127.0.0.1", "xinternal.example", 22, "CONNECT", -1}, /* a label boundary */
+        {"127.0.0.1", "db.internal.example", 443, "CONNECT", -1},
+        {"127.0.0.1", "db.internal.example", 22, "GET", -1},
+        {"127.0.0.1", "db.internal.example", 22, "connect", -1}, /* methods are case-sensitive */
+        {"127.0.0.2", "www.example.org", 80, "GET", 1},          /* allowed before the deny */
+        {"127.0.0.2", "www.example.org", 80, "POST", 2},
+        {"127.0.0.1", "example.org", 80, "GET", 2},
+        {"127.0.0.1", "example.com", 80, "GET", -1},
+        {"::1", "example.com", 8080, "GET", 3},
+        {"::ffff:127.0.0.1", "example.org", 80, "GET", 2}, /* IPv4-mapped, as acl.allow */
+    };
+
+    (void)state;
+    assert_int_equal(cfg->nacl_rules, 4);
+    assert_true(cfg->acl_rules[0].deny);
+    assert_false(cfg->acl_rules[1].deny);
+    assert_string_equal(cfg->acl_rules[0].dest_suffix[0], ".internal.example");
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        const struct cfg_acl_rule *r =
+            rule_for(cfg, rows[i].ip, rows[i].host, rows[i].port, rows[i].method);
+        int got = r ? (int)(r - cfg->acl_rules) : -1;
+        if (got != rows[i].want)
+            fail_msg("row %zu (%s %s:%u %s): rule %d, want %d", i, rows[i].ip, rows[i].host,
+                     rows[i].port, rows[i].method, got, rows[i].want);
+    }
+    config_unref(&cfg);
+    cfg = load_ok("acl: { rules: [] }\n");
+    assert_int_equal(cfg->nacl_rules, 0);
+    assert_null(rule_for(cfg, "127.0.0.1", "x", 80, "GET"));
+    config_unref(&cfg);
+}
+
+static void test_err_acl_rules(void **state)
+{
+    (void)state;
+    expect_errors(
+        "acl:\n"
+        "  rules:\n"
+        "    - { dest_suffix: [a.b] }\n"
+        "    - { allow: [10.0.0.0/8], deny: [10.0.0.0/8] }\n"
+        "    - { deny: [10.0.0.0/33], dest_suffix: [\"a/b\", .a.b, .A.b], ports: [0, 22, 22],\n"
+        "        methods: [GET, \"G T\", GET], match: x }\n"
+        "    - deny\n",
+        "magpie.yaml:3:7: acl.rules[0]: missing \"allow\" or \"deny\" (the client networks it "
+        "applies to)\n"
+        "magpie.yaml:4:36: acl.rules[1]: give allow or deny, not both\n"
+        "magpie.yaml:5:16: acl.rules[2].deny[0]: \"10.0.0.0/33\" is not a CIDR\n"
+        "magpie.yaml:5:44: acl.rules[2].dest_suffix[0]: \"a/b\" is not a host name or .domain "
+        "suffix\n"
+        "magpie.yaml:5:57: acl.rules[2].dest_suffix[2]: \".A.b\" is listed twice\n"
+        "magpie.yaml:5:72: acl.rules[2].ports[0]: 0 is out of range (1..65535)\n"
+        "magpie.yaml:5:79: acl.rules[2].ports[2]: \"22\" is listed twice\n"
+        "magpie.yaml:6:24: acl.rules[2].methods[1]: \"G T\" is not a method name (a token, such "
+        "as GET or CONNECT)\n"
+        "magpie.yaml:6:31: acl.rules[2].methods[2]: \"GET\" is listed twice\n"
+        "magpie.yaml:6:37: unknown key \"acl.rules[2].match\"\n"
+        "magpie.yaml:7:7: acl.rules[3]: expected a mapping, got \"deny\"\n");
+}
+
+/* ---- auth ---- */
+
+#define HTPASSWD_BCRYPT "$2y$05$HrMCabSVEdBHUkT4W4ngB.CM8qQjC7jJSOQlVdLjcRUgf9jMcl4wa"
+
+/* An htpasswd file with text at a fixed path (the messages name it). */
+static const char *htpasswd_file(const char *text)
+{
+    static const char path[] = "/tmp/magpie-test-htpasswd";
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fputs(text, f) >= 0, 1);
+    fclose(f);
+    return path;
+}
+
+static void test_auth_keys(void **state)
+{
+    struct config *cfg;
+
+    (void)state;
+    cfg = load_ok("log_level: info\n");
+    assert_null(cfg->auth); /* off unless set */
+    config_unref(&cfg);
+
+    htpasswd_file("# users\nalice:" HTPASSWD_BCRYPT "\n\nbob:$6$salt$abc./DEF\n");
+    cfg = load_ok("auth:\n  basic: { htpasswd: /tmp/magpie-test-htpasswd }\n");
+    assert_non_null(cfg->auth);
+    assert_string_equal(cfg->auth->realm, "magpie");
+    assert_string_equal(cfg->auth->htpasswd, "/tmp/magpie-test-htpasswd");
+    assert_int_equal(cfg->auth->nusers, 2);
+    assert_string_equal(cfg->auth->users[1].name, "bob");
+    assert_string_equal(cfg->auth->challenge,
+                        "Proxy-Authenticate: Basic realm=\"magpie\", charset=\"UTF-8\"\r\n");
+    config_unref(&cfg);
+
+    cfg = load_ok("auth: {basic: {realm: \"Corp proxy\", htpasswd: /tmp/magpie-test-htpasswd}}\n");
+    assert_string_equal(cfg->auth->realm, "Corp proxy");
+    config_unref(&cfg);
+    /* an empty auth block keeps authentication off */
+    cfg = load_ok("auth:\n");
+    assert_null(cfg->auth);
+    config_unref(&cfg);
+    unlink("/tmp/magpie-test-htpasswd");
+}
+
+static void test_err_auth(void **state)
+{
+    (void)state;
+    expect_errors("auth:\n  basic: { realm: x }\n",
+                  "magpie.yaml:2:10: auth.basic: missing \"htpasswd\"\n");
+    expect_errors("auth: {basic: {htpasswd: /tmp/x, realm: 'a\"b'}}\n",
+                  "magpie.yaml:1:41: auth.basic.realm: \"a\"b\" is not a valid realm (1..128 "
+                  "printable ASCII characters, no '\"' or '\\')\n"
+                  "magpie.yaml:1:26: auth.basic.htpasswd: /tmp/x: cannot read: No such file or "
+                  "directory\n");
+    expect_errors("auth: {basic: {htpasswd: /tmp/x}, basics: 1}\n",
+                  "magpie.yaml:1:26: auth.basic.htpasswd: /tmp/x: cannot read: No such file or "
+                  "directory\n"
+                  "magpie.yaml:1:35: unknown key \"auth.basics\" (did you mean \"auth.basic\"?)\n");
+    expect_errors("auth:\n  basic:\n", "magpie.yaml:2:9: auth.basic: missing \"htpasswd\"\n");
+    expect_errors("auth: {basic: [x]}\n",
+                  "magpie.yaml:1:15: auth.basic: expected a mapping, got a list\n");
+    expect_errors("auth: {basic: {htpasswd: /tmp/x, user: a}}\n",
+                  "magpie.yaml:1:34: unknown key \"auth.basic.user\"\n"
+                  "magpie.yaml:1:26: auth.basic.htpasswd: /tmp/x: cannot read: No such file or "
+                  "directory\n");
+    /* each refused line names the file, the line and what to use instead */
+    htpasswd_file("alice:" HTPASSWD_BCRYPT "\n"
+                  "dave:$apr1$vwoMGMeQ$MxlvKK7z4ZBC4AIT.NtxS.\n"
+                  "# comment\n"
+                  "eve:{SHA}DQOu4namYhecwmcVgM50lrKXyAs=\n"
+                  "frank:plaintext\n");
+    expect_errors("auth:\n  basic:\n    htpasswd: /tmp/magpie-test-htpasswd\n",
+                  "magpie.yaml:3:15: auth.basic.htpasswd: /tmp/magpie-test-htpasswd:2: user "
+                  "\"dave\": the password is an Apache MD5 ($apr1$) hash, which magpie does not "
+                  "accept; use htpasswd -B (bcrypt) or -5 (SHA-512)\n"
+                  "magpie.yaml:3:15: auth.basic.htpasswd: /tmp/magpie-test-htpasswd:4: user "
+                  "\"eve\": the password is an unsalted SHA-1 ({SHA}) hash, which magpie does not "
+                  "accept; use htpasswd -B (bcrypt) or -5 (SHA-512)\n"
+                  "magpie.yaml:3:15: auth.basic.htpasswd: /tmp/magpie-test-htpasswd:5: user "
+                  "\"frank\": the password is not a hash (plain text?), which magpie does not "
+                  "accept; use htpasswd -B (bcrypt) or -5 (SHA-512)\n");
+    htpasswd_file("# nobody\n");
+    expect_errors("auth: {basic: {htpasswd: /tmp/magpie-test-htpasswd}}\n",
+                  "magpie.yaml:1:26: auth.basic.htpasswd: /tmp/magpie-test-htpasswd: lists no "
+                  "users (add one with htpasswd -B FILE USER)\n");
+    unlink("/tmp/magpie-test-htpasswd");
+}
+
 static void test_err_route_cache(void **state)
 {
     (void)state;
@@ -1568,6 +1747,10 @@ int main(void)
         cmocka_unit_test(test_err_compression),
         cmocka_unit_test(test_err_route_compression),
         cmocka_unit_test(test_err_open),
+        cmocka_unit_test(test_auth_keys),
+        cmocka_unit_test(test_err_auth),
+        cmocka_unit_test(test_acl_rules),
+        cmocka_unit_test(test_err_acl_rules),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

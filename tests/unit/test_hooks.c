@@ -103,7 +103,10 @@ static void test_run(void **state)
 }
 
 /* magpie's own list: the order the request phase relies on (an ACL
-   verdict before anything, the route before PURGE, which needs its key,
+   verdict before anything, proxy authentication right after it and
+   before anything looks at the request (not on an admin listener), the
+   route before PURGE, which needs its key, and acl.rules right after the
+   route, which gives them the destination,
    and redirects after PURGE, so that a redirected URL can still be purged,
    and before the cache; header rules last, on a request that goes on to
    the cache and the origin; an admin listener's endpoints once the head is
@@ -111,8 +114,8 @@ static void test_run(void **state)
 static void test_request_hooks_order(void **state)
 {
     (void)state;
-    static const char *const want[] = {"acl",   "checks", "admin",    "loop",
-                                       "route", "purge",  "redirect", "headers"};
+    static const char *const want[] = {"acl",   "auth",      "checks", "admin",    "loop",
+                                       "route", "acl_rules", "purge",  "redirect", "headers"};
     assert_int_equal(request_hook_count, sizeof(want) / sizeof(want[0]));
     for (size_t i = 0; i < request_hook_count; i++) {
         assert_string_equal(request_hooks[i].name, want[i]);
