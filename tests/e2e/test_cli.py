@@ -355,11 +355,24 @@ def test_print_config_of_an_invalid_file_exits_1(tmp_path):
     assert p.stdout == "" and "%s:5:1: " % path in p.stderr
 
 
+def wait_listening(p, port):
+    """Until magpie process p accepts on port (10 s at most)."""
+    import time
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            assert p.poll() is None, "magpie exited"
+            assert time.monotonic() < deadline, "magpie did not listen"
+            time.sleep(0.02)
+
+
 def start_under_hard_limit(tmp_path, body, hard):
     """magpie started with a hard open-file limit of hard; its stderr once it
     listens, and its effective configuration (-T under the same limit)."""
     import resource
-    import time
 
     def limit():
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, hard), hard))
@@ -370,14 +383,7 @@ def start_under_hard_limit(tmp_path, body, hard):
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                          env=clean_env(), preexec_fn=limit)
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                assert p.poll() is None, "magpie exited"
-                time.sleep(0.02)
+        wait_listening(p, port)
     finally:
         p.terminate()  # by PID
         _, err = p.communicate(timeout=10)
@@ -414,16 +420,8 @@ def test_make_run_config_starts_without_a_warning(tmp_path):
                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE,
                                                                (1024, 8192)))
     try:
-        import time
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                assert p.poll() is None, "magpie exited"
-                time.sleep(0.02)
+        wait_listening(p, port)
     finally:
-        p.terminate()
+        p.terminate()  # by PID
         _, err = p.communicate(timeout=10)
     assert "[warn]" not in err and "[error]" not in err, err
