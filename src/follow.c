@@ -124,11 +124,6 @@ const char *follow_final_url(const struct exchange *ex)
     return ex->follow ? ex->follow->last : NULL;
 }
 
-bool follow_foreign(const struct exchange *ex)
-{
-    return ex->follow && ex->follow->foreign;
-}
-
 bool follow_routed(const struct exchange *ex)
 {
     return !ex->follow || ex->follow->routed;
@@ -182,6 +177,16 @@ static struct follow *follow_state(struct exchange *ex)
     return ex->follow;
 }
 
+/* Whether acl.rules would refuse the client asking u itself: magpie does
+   not fetch on its behalf what it may not fetch for itself. */
+static bool follow_denied(const struct client *c, const struct url *u)
+{
+    const struct cfg_acl_rule *r =
+        c->cfg->nacl_rules ? config_acl_rule(c->cfg, &c->addr.sa, u->host, u->port, c->ex->method)
+                           : NULL;
+    return r && r->deny;
+}
+
 /* A redirect that ends the chain: loop or too many, answered 502. */
 static int follow_fail(struct client *c, const char *why, const char *url)
 {
@@ -224,6 +229,11 @@ int follow_head(struct client *c, const struct http_msg *m)
     case FOLLOW_TOO_MANY:
         snprintf(why, sizeof(why), "more than %u redirects, the next to", rule->follow_max);
         return follow_fail(c, why, to);
+    }
+    if (follow_denied(c, &u)) {
+        log_debug("#%llu %s: redirect to %s is denied by acl.rules: passed on", c->id, c->addr_text,
+                  to);
+        return 0; /* the client asks it itself, and acl.rules judge that request */
     }
     if (!(f->next = strdup(to))) {
         exchange_fail(c, 502, "out of memory following a redirect");

@@ -314,10 +314,7 @@ void follow_go(struct client *c);
 /* Redirects followed so far, and the URL the last one led to (NULL: none). */
 unsigned follow_hops(const struct exchange *ex);
 const char *follow_final_url(const struct exchange *ex);
-/* Whether the last request went to another origin than the client's URL
-   (no credentials, no header rules' values went with it), and whether it
-   went through the client's reverse route. */
-bool follow_foreign(const struct exchange *ex);
+/* Whether the last request went through the client's reverse route. */
 bool follow_routed(const struct exchange *ex);
 /* The store writer of the final response under its own URL's key. */
 struct store_writer **follow_writer(struct exchange *ex);

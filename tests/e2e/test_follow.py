@@ -354,3 +354,18 @@ def test_concurrent_requests_for_a_followed_url_fetch_once(magpie_factory, origi
         [r.status for r in results]
     assert results[0].body.startswith(b"blob shared.iso")
     assert len(paths(origin, before)) == 2, paths(origin, before)
+
+
+def test_a_redirect_acl_rules_deny_goes_to_the_client(magpie_factory, origin, other):
+    """Following is no way around acl.rules: a hop the client could not ask
+    for itself is not asked on its behalf either."""
+    m = magpie_factory(cache={"rules": [rule("/answer/", follow_redirects={"scope": "any"})]},
+                       acl={"allow": ["127.0.0.0/8", "::1/128"],
+                            "rules": [{"deny": ["0.0.0.0/0"], "ports": [other.port]}]})
+    loc = other.url("/echo")
+    before = other.request_count()
+    r = rawhttp.fetch(m.port, "GET", origin.url("/answer/302?Location=%s"
+                                                % urllib.parse.quote(loc, safe="")))
+    assert r.status == 302 and r.header("location") == loc, r
+    assert other.request_count() == before, "the denied destination was not asked"
+    assert rawhttp.fetch(m.port, "GET", loc).status == 403, "as the client itself would be"
