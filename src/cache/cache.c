@@ -227,6 +227,12 @@ static void cache_plan_revalidation(struct client *c, const struct http_msg *req
         cache_drop_obj(x);
 }
 
+/* The lifetime of the stored response answering, for Cache-Status's ttl=. */
+static void cache_keep_lifetime(struct cache_xchg *x, double lifetime)
+{
+    x->lifetime = lifetime < INT32_MAX ? (int32_t)lifetime : INT32_MAX;
+}
+
 /* 1 when a stored response can answer m as it is, else 0. */
 static int cache_lookup(struct client *c, const struct http_msg *m)
 {
@@ -250,7 +256,7 @@ static int cache_lookup(struct client *c, const struct http_msg *m)
     double lifetime = policy_freshness_lifetime(&r, x->rule->default_ttl, x->rule->max_ttl);
     double age = policy_current_age(&r, now);
     enum policy_use use = policy_use(&x->req_cc, &r, lifetime, age);
-    x->lifetime = lifetime < INT32_MAX ? (int32_t)lifetime : INT32_MAX;
+    cache_keep_lifetime(x, lifetime);
     /* fresh, yet not for this request: its directives (no-cache, max-age...) */
     x->fwd = lifetime > age && !r.cc.no_cache ? FWD_REQUEST : FWD_STALE;
     if (c->phantom || use == USE_REVALIDATE) {
@@ -527,6 +533,21 @@ static bool cache_cookie_storable(const struct client *c, const struct http_msg 
     return false;
 }
 
+/* Whether rule lets the response r to c's request be stored: policy's
+   verdict, then a response stale at once and impossible to validate,
+   which could never be reused. */
+static enum policy_why cache_verdict(const struct client *c, const struct cache_resp *r,
+                                     const struct cfg_cache_rule *rule)
+{
+    const struct cache_xchg *x = &c->ex->cx;
+    enum policy_why why =
+        policy_store_verdict(c->ex->method_id, &x->req_cc, x->req_auth, r, rule->default_ttl);
+    if (why == WHY_NONE && policy_freshness_lifetime(r, rule->default_ttl, rule->max_ttl) <= 0 &&
+        !r->has_etag && r->last_modified < 0)
+        why = WHY_NO_FRESHNESS;
+    return why;
+}
+
 /* Whether a request governed by a is sent as one governed by b: the
    response to one may then be stored for the other. */
 static bool cache_same_edits(const struct cfg_cache_rule *a, const struct cfg_cache_rule *b)
@@ -554,10 +575,7 @@ static void cache_store_final(struct client *c, const struct cache_resp *r, cons
         strcmp(key, x->key) == 0)
         return;
     const struct cfg_cache_rule *rule = config_cache_rule(c->cfg, x->rt, url, strlen(url));
-    if (!cache_same_edits(rule, x->rule) || !rule->enabled ||
-        !policy_storable(c->ex->method_id, &x->req_cc, x->req_auth, r, rule->default_ttl) ||
-        (policy_freshness_lifetime(r, rule->default_ttl, rule->max_ttl) <= 0 && !r->has_etag &&
-         r->last_modified < 0))
+    if (!cache_same_edits(rule, x->rule) || !rule->enabled || cache_verdict(c, r, rule) != WHY_NONE)
         return;
     *w = store_begin(c->srv->store, key, variant, vary, buf_head(head), buf_used(head),
                      (time_t)c->ex->started, (time_t)ev_now(c->srv->loop));
@@ -577,15 +595,8 @@ static void cache_store_response(struct client *c, const struct http_msg *m)
     time_t now = (time_t)ev_now(c->srv->loop);
     struct cache_resp r;
     cache_facts(m, x->rt != NULL, x->rule->targeted_field, (time_t)c->ex->started, now, &r);
-    x->why =
-        policy_store_verdict(c->ex->method_id, &x->req_cc, x->req_auth, &r, x->rule->default_ttl);
-    if (x->why != WHY_NONE)
+    if ((x->why = cache_verdict(c, &r, x->rule)) != WHY_NONE)
         return;
-    if (policy_freshness_lifetime(&r, x->rule->default_ttl, x->rule->max_ttl) <= 0 && !r.has_etag &&
-        r.last_modified < 0) {
-        x->why = WHY_NO_FRESHNESS; /* stale at once and impossible to validate: never reusable */
-        return;
-    }
     if (m->content_length > 0 && (uint64_t)m->content_length > c->cfg->cache.max_object_size) {
         x->why = WHY_TOO_LARGE;
         return;
@@ -657,8 +668,8 @@ enum cache_after cache_after_intercept(struct client *c)
         if (!cache_stored_facts(x, &r))
             return CACHE_VANISHED;
         x->age = refreshed ? policy_current_age(&r, (time_t)ev_now(c->srv->loop)) : 0;
-        double lifetime = policy_freshness_lifetime(&r, x->rule->default_ttl, x->rule->max_ttl);
-        x->lifetime = lifetime < INT32_MAX ? (int32_t)lifetime : INT32_MAX;
+        cache_keep_lifetime(x,
+                            policy_freshness_lifetime(&r, x->rule->default_ttl, x->rule->max_ttl));
     }
     return CACHE_SERVE_IT;
 }
