@@ -401,14 +401,17 @@ void auth_cache_put(struct auth *a, const char *v, size_t n, double now, uint32_
 
 /* ---- the crypt budget and failure lines ---- */
 
+/* ev_now() is wall-clock time: after a step back (NTP, a reset RTC) the
+   budget refills and failure lines resume from the new time, instead of
+   waiting for the clock to catch up with the old one. */
 bool auth_budget_take(struct auth *a, double now)
 {
     if (now > a->budget_at) {
         a->budget += (now - a->budget_at) * AUTH_BUDGET;
         if (a->budget > AUTH_BUDGET)
             a->budget = AUTH_BUDGET;
-        a->budget_at = now;
     }
+    a->budget_at = now;
     return a->budget > 0;
 }
 
@@ -419,7 +422,7 @@ void auth_budget_spend(struct auth *a, double cost)
 
 bool auth_log_due(struct auth *a, double now, unsigned *skipped)
 {
-    if (now - a->log_at < AUTH_LOG_INTERVAL) {
+    if (now >= a->log_at && now - a->log_at < AUTH_LOG_INTERVAL) {
         a->log_skipped++;
         return false;
     }
