@@ -142,9 +142,8 @@ static const char *head_value(const struct http_msg *m, const char *name, size_t
     const struct http_header *h = http_find(m, name);
     if (!h)
         return NULL;
-    const char *v = http_hvalue(m, h);
-    *len = strnlen(v, ACCESS_HDR_MAX);
-    return v;
+    *len = h->value_len < ACCESS_HDR_MAX ? h->value_len : ACCESS_HDR_MAX;
+    return http_hvalue(m, h);
 }
 
 /* Copies s[0..n) into mem at *at, NUL-terminated; returns where it went. */
