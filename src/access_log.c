@@ -58,28 +58,13 @@ static size_t utf8_len(const unsigned char *s, size_t n)
    how many input bytes it stands for in *used. */
 static size_t json_unit(const unsigned char *s, size_t n, char e[6], size_t *used)
 {
+    static const char named[] = {['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r',
+                                 ['\t'] = 't', ['"'] = '"',  ['\\'] = '\\'};
     unsigned char b = s[0];
     *used = 1;
-    switch (b) {
-    case '"':
-    case '\\':
+    if (b < sizeof(named) && named[b]) {
         e[0] = '\\';
-        e[1] = (char)b;
-        return 2;
-    case '\b':
-        memcpy(e, "\\b", 2);
-        return 2;
-    case '\f':
-        memcpy(e, "\\f", 2);
-        return 2;
-    case '\n':
-        memcpy(e, "\\n", 2);
-        return 2;
-    case '\r':
-        memcpy(e, "\\r", 2);
-        return 2;
-    case '\t':
-        memcpy(e, "\\t", 2);
+        e[1] = named[b];
         return 2;
     }
     if (b >= 0x20 && b < 0x7f) {
@@ -157,9 +142,8 @@ static const char *head_value(const struct http_msg *m, const char *name, size_t
     const struct http_header *h = http_find(m, name);
     if (!h)
         return NULL;
-    const char *v = http_hvalue(m, h);
-    *len = strnlen(v, ACCESS_HDR_MAX);
-    return v;
+    *len = h->value_len < ACCESS_HDR_MAX ? h->value_len : ACCESS_HDR_MAX;
+    return http_hvalue(m, h);
 }
 
 /* Copies s[0..n) into mem at *at, NUL-terminated; returns where it went. */

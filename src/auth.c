@@ -401,14 +401,17 @@ void auth_cache_put(struct auth *a, const char *v, size_t n, double now, uint32_
 
 /* ---- the crypt budget and failure lines ---- */
 
+/* ev_now() is wall-clock time: after a step back (NTP, a reset RTC) the
+   budget refills and failure lines resume from the new time, instead of
+   waiting for the clock to catch up with the old one. */
 bool auth_budget_take(struct auth *a, double now)
 {
     if (now > a->budget_at) {
         a->budget += (now - a->budget_at) * AUTH_BUDGET;
         if (a->budget > AUTH_BUDGET)
             a->budget = AUTH_BUDGET;
-        a->budget_at = now;
     }
+    a->budget_at = now;
     return a->budget > 0;
 }
 
@@ -419,7 +422,7 @@ void auth_budget_spend(struct auth *a, double cost)
 
 bool auth_log_due(struct auth *a, double now, unsigned *skipped)
 {
-    if (now - a->log_at < AUTH_LOG_INTERVAL) {
+    if (now >= a->log_at && now - a->log_at < AUTH_LOG_INTERVAL) {
         a->log_skipped++;
         return false;
     }
@@ -460,6 +463,23 @@ static double auth_clock(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* name and pass checked with crypt, within the budget. */
+static enum auth_verdict auth_crypt_check(struct auth *a, const char *name, const char *pass,
+                                          double now, uint32_t *user)
+{
+    if (!auth_budget_take(a, now))
+        return AUTH_BUSY;
+    double t0 = auth_clock();
+    long u = auth_find_user(a, name);
+    /* an unknown user costs what a wrong password does, so that timing
+       does not tell which names exist */
+    bool ok = auth_verify(a, u >= 0 ? (uint32_t)u : 0, pass) && u >= 0;
+    auth_budget_spend(a, auth_clock() - t0);
+    if (u >= 0)
+        *user = (uint32_t)u;
+    return ok ? AUTH_OK : AUTH_BAD;
+}
+
 enum auth_verdict auth_check(struct auth *a, const char *v, size_t n, double now, uint32_t *user)
 {
     char buf[AUTH_HEADER_MAX];
@@ -472,25 +492,13 @@ enum auth_verdict auth_check(struct auth *a, const char *v, size_t n, double now
     if (auth_cache_find(a, v, n, now, user))
         return AUTH_OK;
     enum auth_verdict p = auth_parse_basic(v, n, buf, sizeof buf, &name, &pass);
-    if (p != AUTH_OK)
-        return p;
-    if (!auth_budget_take(a, now)) {
-        explicit_bzero(buf, sizeof buf);
-        return AUTH_BUSY;
-    }
-    double t0 = auth_clock();
-    long u = auth_find_user(a, name);
-    /* an unknown user costs what a wrong password does, so that timing
-       does not tell which names exist */
-    bool ok = auth_verify(a, u >= 0 ? (uint32_t)u : 0, pass) && u >= 0;
-    auth_budget_spend(a, auth_clock() - t0);
+    if (p == AUTH_OK)
+        p = auth_crypt_check(a, name, pass, now, user);
+    /* a refused header may have decoded to a password too */
     explicit_bzero(buf, sizeof buf);
-    if (u >= 0)
-        *user = (uint32_t)u;
-    if (!ok)
-        return AUTH_BAD;
-    auth_cache_put(a, v, n, now, *user);
-    return AUTH_OK;
+    if (p == AUTH_OK)
+        auth_cache_put(a, v, n, now, *user);
+    return p;
 }
 
 /* ---- the request hook ---- */

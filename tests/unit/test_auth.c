@@ -454,6 +454,8 @@ static void test_budget(void **state)
     assert_false(auth_budget_take(a, 1000));
     /* time going backwards (a test's clock) changes nothing */
     assert_false(auth_budget_take(a, 999));
+    /* ... and refilling goes on from there, not from the later time */
+    assert_true(auth_budget_take(a, 999.5));
     auth_free(a);
 }
 
@@ -473,6 +475,10 @@ static void test_log_rate(void **state)
     assert_false(auth_log_due(a, 1.5, &skipped));
     assert_true(auth_log_due(a, 3, &skipped));
     assert_int_equal(skipped, 1);
+    /* after the clock steps back, failures are still logged */
+    assert_true(auth_log_due(a, 2, &skipped));
+    assert_int_equal(skipped, 0);
+    assert_false(auth_log_due(a, 2.5, &skipped));
     auth_free(a);
 }
 
