@@ -110,6 +110,33 @@ static bool auth_b64_char(int ch)
            ch == '.' || ch == '/';
 }
 
+/* One check runs on the loop: a hash that takes seconds to check would
+   stop every connection for that long. bcrypt's cost is a power of two
+   (htpasswd -B uses 5, -C at most 17); SHA-crypt's rounds default to 5000. */
+#define AUTH_BCRYPT_COST_MAX 12
+#define AUTH_SHA_ROUNDS_MAX 100000
+
+static const char *auth_cost_refused(const char *h, bool bcrypt)
+{
+    if (bcrypt) {
+        int cost = (h[4] - '0') * 10 + (h[5] - '0');
+        if (h[4] < '0' || h[4] > '9' || h[5] < '0' || h[5] > '9' || h[6] != '$')
+            return "is a malformed bcrypt hash";
+        return cost > AUTH_BCRYPT_COST_MAX
+                   ? "is a bcrypt hash of a cost over 12, each check of which would stop "
+                     "magpie too long (htpasswd -B -C 12 or less)"
+                   : NULL;
+    }
+    if (strncmp(h + 3, "rounds=", 7) != 0)
+        return NULL;
+    char *end;
+    unsigned long rounds = strtoul(h + 10, &end, 10);
+    return *end != '$' || rounds > AUTH_SHA_ROUNDS_MAX
+               ? "is a SHA-crypt hash of more than 100000 rounds, each check of which would "
+                 "stop magpie too long"
+               : NULL;
+}
+
 /* Why a hash is refused, or NULL when it is one magpie checks. */
 static const char *auth_hash_refused(const char *h)
 {
@@ -122,7 +149,9 @@ static const char *auth_hash_refused(const char *h)
                 return "is a malformed hash";
         if (bcrypt && n != 60)
             return "is a malformed bcrypt hash (not 60 characters)";
-        return n > AUTH_HASH_MAX ? "is a hash longer than 255 characters" : NULL;
+        if (n > AUTH_HASH_MAX)
+            return "is a hash longer than 255 characters";
+        return auth_cost_refused(h, bcrypt);
     }
     if (!strncmp(h, "$apr1$", 6))
         return "is an Apache MD5 ($apr1$) hash, which magpie does not accept";

@@ -188,6 +188,13 @@ static void test_htpasswd_refused(void **state)
                                  "accept; use htpasswd -B (bcrypt) or -5 (SHA-512)\n"},
         {"jo:$2y$05$short\n", "1: user \"jo\": the password is a malformed bcrypt hash (not 60 "
                               "characters); use htpasswd -B (bcrypt) or -5 (SHA-512)\n"},
+        {"lee:$2y$13$abcdefghijklmnopqrstuuKs7O4.Ri4dNEOW9/x1Om7gNgBDnRNj2\n",
+         "1: user \"lee\": the password is a bcrypt hash of a cost over 12, each check of which "
+         "would stop magpie too long (htpasswd -B -C 12 or less); use htpasswd -B (bcrypt) or -5 "
+         "(SHA-512)\n"},
+        {"mia:$6$rounds=5000000$salt$abc\n",
+         "1: user \"mia\": the password is a SHA-crypt hash of more than 100000 rounds, each "
+         "check of which would stop magpie too long; use htpasswd -B (bcrypt) or -5 (SHA-512)\n"},
         {"kim:$6$salt$has space\n", "1: user \"kim\": the password is a malformed hash; use "
                                     "htpasswd -B (bcrypt) or -5 (SHA-512)\n"},
         {"no colon here\n", "1: not a \"user:hash\" line\n"},
