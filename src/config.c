@@ -896,90 +896,89 @@ static void parse_hdr_set(struct ctx *c, const char *path, yaml_node_t *v, struc
     }
 }
 
-/* request_headers.remove / response_headers.remove: field names. */
-static void parse_hdr_remove(struct ctx *c, const char *path, yaml_node_t *v,
-                             struct cfg_hdr_edit *e, bool request)
+/* request_headers.remove / response_headers.remove: field names, each
+   once whatever its case. */
+static bool hdr_remove_item(struct ctx *c, const char *path, yaml_node_t *it, const char *s,
+                            char **names, size_t got, bool request)
 {
-    size_t n = list_len(v);
-    char ip[CFG_PATH_MAX];
-
-    if (!is_list(c, path, v, true))
-        return;
-    if (!(e->remove = calloc(n ? n : 1, sizeof *e->remove))) {
-        oom(c, v);
-        return;
+    if (!hdr_name_ok(c, path, it, s, request, false))
+        return false;
+    if (hdr_listed(names, got, s))
+        return bad(c, it, path, s, "is listed twice");
+    if (!(names[got] = strdup(s))) {
+        oom(c, it);
+        return false;
     }
-    for (size_t i = 0; i < n; i++) {
-        yaml_node_t *it = list_at(c, path, v, i, ip);
-        const char *s = get_scalar(c, ip, it, "a field name");
-
-        if (!s || !hdr_name_ok(c, ip, it, s, request, false))
-            continue;
-        if (hdr_listed(e->remove, e->nremove, s)) {
-            bad(c, it, ip, s, "is listed twice");
-            continue;
-        }
-        if (!(e->remove[e->nremove] = strdup(s))) {
-            oom(c, it);
-            return;
-        }
-        e->nremove++;
-    }
+    return true;
 }
 
-enum { HDR_SET, HDR_REMOVE };
-
-static const struct key hdr_edit_keys[] = {
-    [HDR_SET] = {.name = "set"},
-    [HDR_REMOVE] = {.name = "remove"},
-    {.name = NULL},
-};
-
-/* The edits of request_headers (k->min 1) or response_headers. The keys
-   are walked by hand: the setters need the direction. */
-static void set_hdr_edit(struct ctx *c, const char *path, yaml_node_t *v, struct cfg_hdr_edit *e,
-                         bool request)
+static bool request_remove_item(struct ctx *c, const char *path, yaml_node_t *it, const char *s,
+                                void *arr, size_t got)
 {
-    char cp[CFG_PATH_MAX];
+    return hdr_remove_item(c, path, it, s, arr, got, true);
+}
 
+static bool response_remove_item(struct ctx *c, const char *path, yaml_node_t *it, const char *s,
+                                 void *arr, size_t got)
+{
+    return hdr_remove_item(c, path, it, s, arr, got, false);
+}
+
+/* base: the struct cfg_hdr_edit. */
+SETTER(set_request_hdr_set)
+{
+    parse_hdr_set(c, path, v, base, true);
+}
+
+SETTER(set_response_hdr_set)
+{
+    parse_hdr_set(c, path, v, base, false);
+}
+
+/* The keys of request_headers and response_headers: one table each, as
+   the names they take depend on the direction. */
+#define HDR_EDIT_KEYS(set_fn, remove_fn)                                                           \
+    {                                                                                              \
+        {.name = "set", .set = set_fn},                                                            \
+            {.name = "remove",                                                                     \
+             .set = set_list,                                                                      \
+             .off = offsetof(struct cfg_hdr_edit, remove),                                         \
+             .noff = offsetof(struct cfg_hdr_edit, nremove),                                       \
+             .isz = sizeof(char *),                                                                \
+             .item = remove_fn,                                                                    \
+             .want = "a field name",                                                               \
+             .owns_strs = true},                                                                   \
+        {                                                                                          \
+            .name = NULL                                                                           \
+        }                                                                                          \
+    }
+
+static const struct key request_hdr_keys[] =
+    HDR_EDIT_KEYS(set_request_hdr_set, request_remove_item);
+static const struct key response_hdr_keys[] =
+    HDR_EDIT_KEYS(set_response_hdr_set, response_remove_item);
+
+/* The edits of request_headers or response_headers (keys says which). */
+static void set_hdr_edit(struct ctx *c, const char *path, yaml_node_t *v, struct cfg_hdr_edit *e,
+                         const struct key *keys)
+{
     if (!is_map(c, path, v))
         return;
-    for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn = yaml_document_get_node(c->doc, p->key);
-        yaml_node_t *vn = yaml_document_get_node(c->doc, p->value);
-        const char *name = get_scalar(c, path, kn, "a key name");
-        bool is_set = name && !strcmp(name, "set"), is_remove = name && !strcmp(name, "remove");
-
-        if (!name)
-            continue;
-        if (!is_set && !is_remove) {
-            unknown_key(c, path, kn, name, hdr_edit_keys);
-            continue;
-        }
-        path_fmt(cp, "%s.%s", path, name);
-        if (is_set ? e->set != NULL : e->remove != NULL) {
-            cfg_err(c, kn->start_mark, "duplicate key \"%s\"", cp);
-            continue;
-        }
-        if (is_set)
-            parse_hdr_set(c, cp, vn, e, request);
-        else
-            parse_hdr_remove(c, cp, vn, e, request);
-    }
+    walk_map(c, path, v, e, keys, NULL);
     for (size_t i = 0; i < e->nset; i++)
         if (hdr_listed(e->remove, e->nremove, e->set[i].name))
             cfg_err(c, v->start_mark, "%s: \"%s\" is both set and removed", path, e->set[i].name);
 }
 
-/* base: the struct cfg_hdr_edit pair, request first (k->off to it). */
+/* k->off: the struct cfg_hdr_edit in base. */
 SETTER(set_request_headers)
 {
-    set_hdr_edit(c, path, v, FIELD(base, k, struct cfg_hdr_edit), true);
+    set_hdr_edit(c, path, v, FIELD(base, k, struct cfg_hdr_edit), request_hdr_keys);
 }
 
 SETTER(set_response_headers)
 {
-    set_hdr_edit(c, path, v, FIELD(base, k, struct cfg_hdr_edit), false);
+    set_hdr_edit(c, path, v, FIELD(base, k, struct cfg_hdr_edit), response_hdr_keys);
 }
 
 /* What a cache rule holds, in cache.rules and in a route's cache: block. */

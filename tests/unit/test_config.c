@@ -758,6 +758,16 @@ static void test_err_header_rules(void **state)
                   "    request_headers: { set: { X-A: \"1\" }, remove: [x-a] }\n",
                   "magpie.yaml:4:22: routes[0].request_headers: \"X-A\" is both set and "
                   "removed\n");
+    /* an empty set: still counts as the key given */
+    expect_errors(
+        "routes:\n"
+        "  - host: a.local\n"
+        "    origin: \"http://127.0.0.1:8080\"\n"
+        "    request_headers: { set: ~, set: { X-A: \"1\" }, remove: ~, remove: [X-B] }\n",
+        "magpie.yaml:4:32: duplicate key \"routes[0].request_headers.set\" (first at "
+        "line 4)\n"
+        "magpie.yaml:4:62: duplicate key \"routes[0].request_headers.remove\" (first "
+        "at line 4)\n");
 }
 
 static void test_compression_keys(void **state)
