@@ -833,9 +833,18 @@ static bool hdr_name_ok(struct ctx *c, const char *path, const yaml_node_t *n, c
     return true;
 }
 
+/* A header rule's bounds: every set value goes into each head it edits,
+   and every name is compared with each field of each response. */
+#define CFG_HDR_VALUE_MAX 8192
+#define CFG_HDR_NAMES_MAX 64 /* set and remove together, in one edit */
+
 /* One visible line: a value with no control character but tab. */
 static bool hdr_value_ok(struct ctx *c, const char *path, const yaml_node_t *n, const char *s)
 {
+    if (strlen(s) > CFG_HDR_VALUE_MAX) {
+        cfg_err(c, n->start_mark, "%s: is longer than %d bytes", path, CFG_HDR_VALUE_MAX);
+        return false;
+    }
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
             cfg_err(c, n->start_mark, "%s: must not contain control characters (CR, LF...)", path);
@@ -965,6 +974,9 @@ static void set_hdr_edit(struct ctx *c, const char *path, yaml_node_t *v, struct
     if (!is_map(c, path, v))
         return;
     walk_map(c, path, v, e, keys, NULL);
+    if (e->nset + e->nremove > CFG_HDR_NAMES_MAX)
+        cfg_err(c, v->start_mark, "%s: names %zu fields (at most %d)", path, e->nset + e->nremove,
+                CFG_HDR_NAMES_MAX);
     for (size_t i = 0; i < e->nset; i++)
         if (hdr_listed(e->remove, e->nremove, e->set[i].name))
             cfg_err(c, v->start_mark, "%s: \"%s\" is both set and removed", path, e->set[i].name);

@@ -758,6 +758,29 @@ static void test_err_header_rules(void **state)
                   "    request_headers: { set: { X-A: \"1\" }, remove: [x-a] }\n",
                   "magpie.yaml:4:22: routes[0].request_headers: \"X-A\" is both set and "
                   "removed\n");
+    /* bounded: a value of 8KiB at most, 64 names an edit */
+    {
+        char value[8194], yaml[16384 + 1024];
+        size_t n = 0;
+
+        memset(value, 'v', sizeof value - 1);
+        value[sizeof value - 1] = '\0';
+        n += (size_t)snprintf(yaml + n, sizeof yaml - n,
+                              "routes:\n"
+                              "  - host: a.local\n"
+                              "    origin: \"http://127.0.0.1:8080\"\n"
+                              "    request_headers: { set: { X-Ok: %.8192s, X-Long: %s } }\n"
+                              "    response_headers:\n"
+                              "      remove: [",
+                              value, value);
+        for (int i = 0; i < 65; i++)
+            n += (size_t)snprintf(yaml + n, sizeof yaml - n, "%sX-%d", i ? ", " : "", i);
+        snprintf(yaml + n, sizeof yaml - n, "]\n");
+        expect_errors(yaml, "magpie.yaml:4:8239: routes[0].request_headers.set.X-Long: is "
+                            "longer than 8192 bytes\n"
+                            "magpie.yaml:6:7: routes[0].response_headers: names 65 fields (at "
+                            "most 64)\n");
+    }
     /* an empty set: still counts as the key given */
     expect_errors(
         "routes:\n"
