@@ -27,6 +27,9 @@
 
 #define CFG_PATH_MAX 128 /* longest dotted key path we build, "routes[12].origin" */
 #define CFG_MAX_KEYS 24  /* keys per mapping level (the top level has 17) */
+/* Values an alias may read again: without a bound, a short file naming one
+   long list many times would hold the loop (a reload) and fill memory. */
+#define CFG_ALIAS_READS 16384
 
 /* One load: where errors go and how many there were. */
 struct ctx {
@@ -34,6 +37,8 @@ struct ctx {
     FILE *errs;
     yaml_document_t *doc;
     unsigned nerr;
+    size_t reads, max_reads; /* keys and scalars read: the document's nodes, aliases aside */
+    bool read_out;           /* past max_reads: what follows goes unreported */
 };
 
 struct key;
@@ -69,12 +74,14 @@ __attribute__((format(printf, 3, 4))) static void cfg_err(struct ctx *c, yaml_ma
 {
     va_list ap;
 
+    c->nerr++;
+    if (c->read_out)
+        return;
     fprintf(c->errs, "%s:%zu:%zu: ", c->file, m.line + 1, m.column + 1);
     va_start(ap, fmt);
     vfprintf(c->errs, fmt, ap);
     va_end(ap);
     fputc('\n', c->errs);
-    c->nerr++;
 }
 
 /* A plain empty, "~" or "null" scalar: the key is present with no value. */
@@ -106,11 +113,25 @@ static void oom(struct ctx *c, const yaml_node_t *n)
     cfg_err(c, n->start_mark, "out of memory");
 }
 
+/* Whether one more key or scalar may be read (reported once when not). */
+static bool may_read(struct ctx *c, const yaml_node_t *n)
+{
+    if (c->reads++ < c->max_reads)
+        return true;
+    if (!c->read_out)
+        cfg_err(c, n->start_mark, "aliases repeat more than %d values: not read further",
+                CFG_ALIAS_READS);
+    c->read_out = true;
+    return false;
+}
+
 /* The text of a non-empty scalar, or NULL after reporting what it was. */
 static const char *get_scalar(struct ctx *c, const char *path, yaml_node_t *n, const char *want)
 {
     const char *s = (const char *)n->data.scalar.value;
 
+    if (!may_read(c, n))
+        return NULL;
     if (n->type != YAML_SCALAR_NODE || is_null(n) || !*s) {
         type_err(c, path, n, want);
         return NULL;
@@ -157,6 +178,8 @@ static void walk_map(struct ctx *c, const char *path, yaml_node_t *map, void *ba
         const char *name;
         size_t i = 0;
 
+        if (!may_read(c, kn))
+            return;
         if (kn->type != YAML_SCALAR_NODE) {
             type_err(c, *path ? path : "key", kn, "a key name");
             continue;
@@ -1784,6 +1807,7 @@ static void load_stream(struct ctx *c, struct config *cfg, FILE *f)
         syntax_err(c, &parser, f);
     } else {
         c->doc = &doc;
+        c->max_reads = (size_t)(doc.nodes.top - doc.nodes.start) + CFG_ALIAS_READS;
         load_root(c, cfg, yaml_document_get_root_node(&doc));
         yaml_document_delete(&doc);
         c->doc = NULL;
