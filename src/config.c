@@ -378,20 +378,30 @@ SETTER(set_duration)
         *FIELD(base, k, double) = d;
 }
 
+/* One of an enum's names[0..n), in the enum's order: its index, or -1
+   after reporting that v is not want (and what to use, in use). */
+static int get_enum(struct ctx *c, const char *path, yaml_node_t *v, const char *want,
+                    const char *const *names, int n, const char *use)
+{
+    const char *s = get_scalar(c, path, v, want);
+
+    for (int i = 0; s && i < n; i++)
+        if (!strcmp(s, names[i]))
+            return i;
+    if (s)
+        cfg_err(c, v->start_mark, "%s: \"%s\" is not %s (use %s)", path, s, want, use);
+    return -1;
+}
+
 SETTER(set_log_level)
 {
     static const char *const names[] = {
         [LOGL_ERROR] = "error", [LOGL_WARN] = "warn", [LOGL_INFO] = "info", [LOGL_DEBUG] = "debug"};
-    const char *s = get_scalar(c, path, v, "a log level");
+    int i =
+        get_enum(c, path, v, "a log level", names, LOGL_DEBUG + 1, "error, warn, info or debug");
 
-    for (int i = LOGL_ERROR; s && i <= LOGL_DEBUG; i++) {
-        if (!strcmp(s, names[i])) {
-            *FIELD(base, k, enum log_level) = (enum log_level)i;
-            return;
-        }
-    }
-    if (s)
-        bad(c, v, path, s, "is not a log level (use error, warn, info or debug)");
+    if (i >= 0)
+        *FIELD(base, k, enum log_level) = (enum log_level)i;
 }
 
 SETTER(set_access_log_format)
@@ -399,16 +409,11 @@ SETTER(set_access_log_format)
     static const char *const names[] = {[CFG_ACCESS_LOG_DEFAULT] = "default",
                                         [CFG_ACCESS_LOG_COMBINED] = "combined",
                                         [CFG_ACCESS_LOG_JSON] = "json"};
-    const char *s = get_scalar(c, path, v, "an access log format");
+    int i = get_enum(c, path, v, "an access log format", names, CFG_ACCESS_LOG_JSON + 1,
+                     "default, combined or json");
 
-    for (int i = CFG_ACCESS_LOG_DEFAULT; s && i <= CFG_ACCESS_LOG_JSON; i++) {
-        if (!strcmp(s, names[i])) {
-            *FIELD(base, k, enum cfg_access_log_format) = (enum cfg_access_log_format)i;
-            return;
-        }
-    }
-    if (s)
-        bad(c, v, path, s, "is not an access log format (use default, combined or json)");
+    if (i >= 0)
+        *FIELD(base, k, enum cfg_access_log_format) = (enum cfg_access_log_format)i;
 }
 
 /* Replaces a string field with a copy of s (NULL clears it). */
@@ -804,16 +809,11 @@ SETTER(set_follow_scope)
                                         [CFG_FOLLOW_SAME_SITE] = "same-site",
                                         [CFG_FOLLOW_ANY] = "any"};
     struct cfg_cache_rule *r = base;
-    const char *s = get_scalar(c, path, v, "a scope");
+    int i =
+        get_enum(c, path, v, "a scope", names, CFG_FOLLOW_ANY + 1, "same-origin, same-site or any");
 
-    for (int i = CFG_FOLLOW_SAME_ORIGIN; s && i <= CFG_FOLLOW_ANY; i++) {
-        if (!strcmp(s, names[i])) {
-            r->follow_scope = (enum cfg_follow_scope)i;
-            return;
-        }
-    }
-    if (s)
-        bad(c, v, path, s, "is not a scope (use same-origin, same-site or any)");
+    if (i >= 0)
+        r->follow_scope = (enum cfg_follow_scope)i;
 }
 
 static const struct key follow_keys[] = {
@@ -1508,16 +1508,11 @@ SETTER(set_set_cookie)
     static const char *const names[] = {[CFG_SET_COOKIE_EXPLICIT] = "explicit",
                                         [CFG_SET_COOKIE_STRIP] = "strip",
                                         [CFG_SET_COOKIE_NEVER] = "never"};
-    const char *s = get_scalar(c, path, v, "a Set-Cookie policy");
+    int i = get_enum(c, path, v, "a Set-Cookie policy", names, CFG_SET_COOKIE_NEVER + 1,
+                     "explicit, strip or never");
 
-    for (int i = CFG_SET_COOKIE_EXPLICIT; s && i <= CFG_SET_COOKIE_NEVER; i++) {
-        if (!strcmp(s, names[i])) {
-            *FIELD(base, k, enum cfg_set_cookie) = (enum cfg_set_cookie)i;
-            return;
-        }
-    }
-    if (s)
-        bad(c, v, path, s, "is not a Set-Cookie policy (use explicit, strip or never)");
+    if (i >= 0)
+        *FIELD(base, k, enum cfg_set_cookie) = (enum cfg_set_cookie)i;
 }
 
 /* The required keys come first. */
