@@ -50,11 +50,36 @@ static void unset(struct em *e, const char *name, const char *what)
     fprintf(e->f, "%*s# %s: %s\n", e->ind, "", name, what);
 }
 
+/* The length of the UTF-8 sequence at p when YAML must not read it raw
+   between quotes, with its code point in *cp: a C1 control (refused, and
+   U+0085 is a line break), LS and PS (line breaks), a BOM (may be
+   skipped), U+FFFE and U+FFFF (refused); 0 for anything else. */
+static size_t needs_escape(const unsigned char *p, unsigned *cp)
+{
+    if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+        *cp = p[1];
+        return 2;
+    }
+    if ((p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) ||
+        (p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf) ||
+        (p[0] == 0xef && p[1] == 0xbf && (p[2] == 0xbe || p[2] == 0xbf))) {
+        *cp = (p[0] & 0x0fu) << 12 | (p[1] & 0x3fu) << 6 | (p[2] & 0x3fu);
+        return 3;
+    }
+    return 0;
+}
+
 void cfgdump_quote(const char *s, FILE *out)
 {
+    unsigned cp;
+    size_t n;
+
     fputc('"', out);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
+        if ((n = needs_escape(p, &cp))) {
+            fprintf(out, "\\u%04x", cp);
+            p += n - 1;
+        } else if (*p == '"' || *p == '\\')
             fprintf(out, "\\%c", *p);
         else if (*p == '\t')
             fputs("\\t", out);

@@ -15,8 +15,9 @@
 /* 0, or -1 when out could not be written. */
 int cfgdump_write(const struct config *cfg, FILE *out);
 
-/* s as a YAML double-quoted scalar into out: backslash, quote and every
-   control character escaped, other bytes (UTF-8 included) as they are. */
+/* s as a YAML double-quoted scalar into out: backslash, quote, every
+   control character (C1 included) and what YAML reads as a line break or
+   refuses (LS, PS, BOM, U+FFFE, U+FFFF) escaped, other bytes as they are. */
 void cfgdump_quote(const char *s, FILE *out);
 
 /* v seconds as a duration config_parse_duration() reads back to exactly v:

@@ -27,6 +27,9 @@
 
 #define CFG_PATH_MAX 128 /* longest dotted key path we build, "routes[12].origin" */
 #define CFG_MAX_KEYS 24  /* keys per mapping level (the top level has 17) */
+/* Values an alias may read again: without a bound, a short file naming one
+   long list many times would hold the loop (a reload) and fill memory. */
+#define CFG_ALIAS_READS 16384
 
 /* One load: where errors go and how many there were. */
 struct ctx {
@@ -34,6 +37,8 @@ struct ctx {
     FILE *errs;
     yaml_document_t *doc;
     unsigned nerr;
+    size_t reads, max_reads; /* keys and scalars read: the document's nodes, aliases aside */
+    bool read_out;           /* past max_reads: what follows goes unreported */
 };
 
 struct key;
@@ -69,12 +74,14 @@ __attribute__((format(printf, 3, 4))) static void cfg_err(struct ctx *c, yaml_ma
 {
     va_list ap;
 
+    c->nerr++;
+    if (c->read_out)
+        return;
     fprintf(c->errs, "%s:%zu:%zu: ", c->file, m.line + 1, m.column + 1);
     va_start(ap, fmt);
     vfprintf(c->errs, fmt, ap);
     va_end(ap);
     fputc('\n', c->errs);
-    c->nerr++;
 }
 
 /* A plain empty, "~" or "null" scalar: the key is present with no value. */
@@ -106,11 +113,25 @@ static void oom(struct ctx *c, const yaml_node_t *n)
     cfg_err(c, n->start_mark, "out of memory");
 }
 
+/* Whether one more key or scalar may be read (reported once when not). */
+static bool may_read(struct ctx *c, const yaml_node_t *n)
+{
+    if (c->reads++ < c->max_reads)
+        return true;
+    if (!c->read_out)
+        cfg_err(c, n->start_mark, "aliases repeat more than %d values: not read further",
+                CFG_ALIAS_READS);
+    c->read_out = true;
+    return false;
+}
+
 /* The text of a non-empty scalar, or NULL after reporting what it was. */
 static const char *get_scalar(struct ctx *c, const char *path, yaml_node_t *n, const char *want)
 {
     const char *s = (const char *)n->data.scalar.value;
 
+    if (!may_read(c, n))
+        return NULL;
     if (n->type != YAML_SCALAR_NODE || is_null(n) || !*s) {
         type_err(c, path, n, want);
         return NULL;
@@ -157,6 +178,8 @@ static void walk_map(struct ctx *c, const char *path, yaml_node_t *map, void *ba
         const char *name;
         size_t i = 0;
 
+        if (!may_read(c, kn))
+            return;
         if (kn->type != YAML_SCALAR_NODE) {
             type_err(c, *path ? path : "key", kn, "a key name");
             continue;
@@ -355,20 +378,30 @@ SETTER(set_duration)
         *FIELD(base, k, double) = d;
 }
 
+/* One of an enum's names[0..n), in the enum's order: its index, or -1
+   after reporting that v is not want (and what to use, in use). */
+static int get_enum(struct ctx *c, const char *path, yaml_node_t *v, const char *want,
+                    const char *const *names, int n, const char *use)
+{
+    const char *s = get_scalar(c, path, v, want);
+
+    for (int i = 0; s && i < n; i++)
+        if (!strcmp(s, names[i]))
+            return i;
+    if (s)
+        cfg_err(c, v->start_mark, "%s: \"%s\" is not %s (use %s)", path, s, want, use);
+    return -1;
+}
+
 SETTER(set_log_level)
 {
     static const char *const names[] = {
         [LOGL_ERROR] = "error", [LOGL_WARN] = "warn", [LOGL_INFO] = "info", [LOGL_DEBUG] = "debug"};
-    const char *s = get_scalar(c, path, v, "a log level");
+    int i =
+        get_enum(c, path, v, "a log level", names, LOGL_DEBUG + 1, "error, warn, info or debug");
 
-    for (int i = LOGL_ERROR; s && i <= LOGL_DEBUG; i++) {
-        if (!strcmp(s, names[i])) {
-            *FIELD(base, k, enum log_level) = (enum log_level)i;
-            return;
-        }
-    }
-    if (s)
-        bad(c, v, path, s, "is not a log level (use error, warn, info or debug)");
+    if (i >= 0)
+        *FIELD(base, k, enum log_level) = (enum log_level)i;
 }
 
 SETTER(set_access_log_format)
@@ -376,16 +409,11 @@ SETTER(set_access_log_format)
     static const char *const names[] = {[CFG_ACCESS_LOG_DEFAULT] = "default",
                                         [CFG_ACCESS_LOG_COMBINED] = "combined",
                                         [CFG_ACCESS_LOG_JSON] = "json"};
-    const char *s = get_scalar(c, path, v, "an access log format");
+    int i = get_enum(c, path, v, "an access log format", names, CFG_ACCESS_LOG_JSON + 1,
+                     "default, combined or json");
 
-    for (int i = CFG_ACCESS_LOG_DEFAULT; s && i <= CFG_ACCESS_LOG_JSON; i++) {
-        if (!strcmp(s, names[i])) {
-            *FIELD(base, k, enum cfg_access_log_format) = (enum cfg_access_log_format)i;
-            return;
-        }
-    }
-    if (s)
-        bad(c, v, path, s, "is not an access log format (use default, combined or json)");
+    if (i >= 0)
+        *FIELD(base, k, enum cfg_access_log_format) = (enum cfg_access_log_format)i;
 }
 
 /* Replaces a string field with a copy of s (NULL clears it). */
@@ -781,16 +809,11 @@ SETTER(set_follow_scope)
                                         [CFG_FOLLOW_SAME_SITE] = "same-site",
                                         [CFG_FOLLOW_ANY] = "any"};
     struct cfg_cache_rule *r = base;
-    const char *s = get_scalar(c, path, v, "a scope");
+    int i =
+        get_enum(c, path, v, "a scope", names, CFG_FOLLOW_ANY + 1, "same-origin, same-site or any");
 
-    for (int i = CFG_FOLLOW_SAME_ORIGIN; s && i <= CFG_FOLLOW_ANY; i++) {
-        if (!strcmp(s, names[i])) {
-            r->follow_scope = (enum cfg_follow_scope)i;
-            return;
-        }
-    }
-    if (s)
-        bad(c, v, path, s, "is not a scope (use same-origin, same-site or any)");
+    if (i >= 0)
+        r->follow_scope = (enum cfg_follow_scope)i;
 }
 
 static const struct key follow_keys[] = {
@@ -833,9 +856,18 @@ static bool hdr_name_ok(struct ctx *c, const char *path, const yaml_node_t *n, c
     return true;
 }
 
+/* A header rule's bounds: every set value goes into each head it edits,
+   and every name is compared with each field of each response. */
+#define CFG_HDR_VALUE_MAX 8192
+#define CFG_HDR_NAMES_MAX 64 /* set and remove together, in one edit */
+
 /* One visible line: a value with no control character but tab. */
 static bool hdr_value_ok(struct ctx *c, const char *path, const yaml_node_t *n, const char *s)
 {
+    if (strlen(s) > CFG_HDR_VALUE_MAX) {
+        cfg_err(c, n->start_mark, "%s: is longer than %d bytes", path, CFG_HDR_VALUE_MAX);
+        return false;
+    }
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
             cfg_err(c, n->start_mark, "%s: must not contain control characters (CR, LF...)", path);
@@ -896,90 +928,92 @@ static void parse_hdr_set(struct ctx *c, const char *path, yaml_node_t *v, struc
     }
 }
 
-/* request_headers.remove / response_headers.remove: field names. */
-static void parse_hdr_remove(struct ctx *c, const char *path, yaml_node_t *v,
-                             struct cfg_hdr_edit *e, bool request)
+/* request_headers.remove / response_headers.remove: field names, each
+   once whatever its case. */
+static bool hdr_remove_item(struct ctx *c, const char *path, yaml_node_t *it, const char *s,
+                            char **names, size_t got, bool request)
 {
-    size_t n = list_len(v);
-    char ip[CFG_PATH_MAX];
-
-    if (!is_list(c, path, v, true))
-        return;
-    if (!(e->remove = calloc(n ? n : 1, sizeof *e->remove))) {
-        oom(c, v);
-        return;
+    if (!hdr_name_ok(c, path, it, s, request, false))
+        return false;
+    if (hdr_listed(names, got, s))
+        return bad(c, it, path, s, "is listed twice");
+    if (!(names[got] = strdup(s))) {
+        oom(c, it);
+        return false;
     }
-    for (size_t i = 0; i < n; i++) {
-        yaml_node_t *it = list_at(c, path, v, i, ip);
-        const char *s = get_scalar(c, ip, it, "a field name");
-
-        if (!s || !hdr_name_ok(c, ip, it, s, request, false))
-            continue;
-        if (hdr_listed(e->remove, e->nremove, s)) {
-            bad(c, it, ip, s, "is listed twice");
-            continue;
-        }
-        if (!(e->remove[e->nremove] = strdup(s))) {
-            oom(c, it);
-            return;
-        }
-        e->nremove++;
-    }
+    return true;
 }
 
-enum { HDR_SET, HDR_REMOVE };
-
-static const struct key hdr_edit_keys[] = {
-    [HDR_SET] = {.name = "set"},
-    [HDR_REMOVE] = {.name = "remove"},
-    {.name = NULL},
-};
-
-/* The edits of request_headers (k->min 1) or response_headers. The keys
-   are walked by hand: the setters need the direction. */
-static void set_hdr_edit(struct ctx *c, const char *path, yaml_node_t *v, struct cfg_hdr_edit *e,
-                         bool request)
+static bool request_remove_item(struct ctx *c, const char *path, yaml_node_t *it, const char *s,
+                                void *arr, size_t got)
 {
-    char cp[CFG_PATH_MAX];
+    return hdr_remove_item(c, path, it, s, arr, got, true);
+}
 
+static bool response_remove_item(struct ctx *c, const char *path, yaml_node_t *it, const char *s,
+                                 void *arr, size_t got)
+{
+    return hdr_remove_item(c, path, it, s, arr, got, false);
+}
+
+/* base: the struct cfg_hdr_edit. */
+SETTER(set_request_hdr_set)
+{
+    parse_hdr_set(c, path, v, base, true);
+}
+
+SETTER(set_response_hdr_set)
+{
+    parse_hdr_set(c, path, v, base, false);
+}
+
+/* The keys of request_headers and response_headers: one table each, as
+   the names they take depend on the direction. */
+#define HDR_EDIT_KEYS(set_fn, remove_fn)                                                           \
+    {                                                                                              \
+        {.name = "set", .set = set_fn},                                                            \
+            {.name = "remove",                                                                     \
+             .set = set_list,                                                                      \
+             .off = offsetof(struct cfg_hdr_edit, remove),                                         \
+             .noff = offsetof(struct cfg_hdr_edit, nremove),                                       \
+             .isz = sizeof(char *),                                                                \
+             .item = remove_fn,                                                                    \
+             .want = "a field name",                                                               \
+             .owns_strs = true},                                                                   \
+        {                                                                                          \
+            .name = NULL                                                                           \
+        }                                                                                          \
+    }
+
+static const struct key request_hdr_keys[] =
+    HDR_EDIT_KEYS(set_request_hdr_set, request_remove_item);
+static const struct key response_hdr_keys[] =
+    HDR_EDIT_KEYS(set_response_hdr_set, response_remove_item);
+
+/* The edits of request_headers or response_headers (keys says which). */
+static void set_hdr_edit(struct ctx *c, const char *path, yaml_node_t *v, struct cfg_hdr_edit *e,
+                         const struct key *keys)
+{
     if (!is_map(c, path, v))
         return;
-    for (yaml_node_pair_t *p = v->data.mapping.pairs.start; p < v->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn = yaml_document_get_node(c->doc, p->key);
-        yaml_node_t *vn = yaml_document_get_node(c->doc, p->value);
-        const char *name = get_scalar(c, path, kn, "a key name");
-        bool is_set = name && !strcmp(name, "set"), is_remove = name && !strcmp(name, "remove");
-
-        if (!name)
-            continue;
-        if (!is_set && !is_remove) {
-            unknown_key(c, path, kn, name, hdr_edit_keys);
-            continue;
-        }
-        path_fmt(cp, "%s.%s", path, name);
-        if (is_set ? e->set != NULL : e->remove != NULL) {
-            cfg_err(c, kn->start_mark, "duplicate key \"%s\"", cp);
-            continue;
-        }
-        if (is_set)
-            parse_hdr_set(c, cp, vn, e, request);
-        else
-            parse_hdr_remove(c, cp, vn, e, request);
-    }
+    walk_map(c, path, v, e, keys, NULL);
+    if (e->nset + e->nremove > CFG_HDR_NAMES_MAX)
+        cfg_err(c, v->start_mark, "%s: names %zu fields (at most %d)", path, e->nset + e->nremove,
+                CFG_HDR_NAMES_MAX);
     for (size_t i = 0; i < e->nset; i++)
         if (hdr_listed(e->remove, e->nremove, e->set[i].name))
             cfg_err(c, v->start_mark, "%s: \"%s\" is both set and removed", path, e->set[i].name);
 }
 
-/* base: the struct cfg_hdr_edit pair, request first (k->off to it). */
+/* k->off: the struct cfg_hdr_edit in base. */
 SETTER(set_request_headers)
 {
-    set_hdr_edit(c, path, v, FIELD(base, k, struct cfg_hdr_edit), true);
+    set_hdr_edit(c, path, v, FIELD(base, k, struct cfg_hdr_edit), request_hdr_keys);
 }
 
 SETTER(set_response_headers)
 {
-    set_hdr_edit(c, path, v, FIELD(base, k, struct cfg_hdr_edit), false);
+    set_hdr_edit(c, path, v, FIELD(base, k, struct cfg_hdr_edit), response_hdr_keys);
 }
 
 /* What a cache rule holds, in cache.rules and in a route's cache: block. */
@@ -1474,16 +1508,11 @@ SETTER(set_set_cookie)
     static const char *const names[] = {[CFG_SET_COOKIE_EXPLICIT] = "explicit",
                                         [CFG_SET_COOKIE_STRIP] = "strip",
                                         [CFG_SET_COOKIE_NEVER] = "never"};
-    const char *s = get_scalar(c, path, v, "a Set-Cookie policy");
+    int i = get_enum(c, path, v, "a Set-Cookie policy", names, CFG_SET_COOKIE_NEVER + 1,
+                     "explicit, strip or never");
 
-    for (int i = CFG_SET_COOKIE_EXPLICIT; s && i <= CFG_SET_COOKIE_NEVER; i++) {
-        if (!strcmp(s, names[i])) {
-            *FIELD(base, k, enum cfg_set_cookie) = (enum cfg_set_cookie)i;
-            return;
-        }
-    }
-    if (s)
-        bad(c, v, path, s, "is not a Set-Cookie policy (use explicit, strip or never)");
+    if (i >= 0)
+        *FIELD(base, k, enum cfg_set_cookie) = (enum cfg_set_cookie)i;
 }
 
 /* The required keys come first. */
@@ -1773,6 +1802,7 @@ static void load_stream(struct ctx *c, struct config *cfg, FILE *f)
         syntax_err(c, &parser, f);
     } else {
         c->doc = &doc;
+        c->max_reads = (size_t)(doc.nodes.top - doc.nodes.start) + CFG_ALIAS_READS;
         load_root(c, cfg, yaml_document_get_root_node(&doc));
         yaml_document_delete(&doc);
         c->doc = NULL;

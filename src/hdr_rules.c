@@ -26,10 +26,11 @@ static bool hdr_edit_any(const struct cfg_hdr_edit *e)
     return e && (e->nset || e->nremove);
 }
 
-/* Whether the configured name is name[0..len), case-insensitively. */
+/* Whether the configured name is name[0..len), case-insensitively. The
+   length first: cfg[len] is past cfg's end when cfg is shorter. */
 static bool hdr_name_is(const char *cfg, const char *name, size_t len)
 {
-    return strncasecmp(cfg, name, len) == 0 && cfg[len] == '\0';
+    return strnlen(cfg, len + 1) == len && strncasecmp(cfg, name, len) == 0;
 }
 
 /* Whether e sets or removes name[0..len). */

@@ -75,6 +75,19 @@ def test_a_sent_value_of_a_set_name_is_replaced_not_added_to(magpie_factory, ori
     assert values(echoed(r), "x-api-key") == ["k-123"]
 
 
+def test_a_set_name_the_client_calls_hop_by_hop_still_reaches_the_origin(
+        magpie_factory, origin):
+    """Connection: X-Api-Key makes the client's X-Api-Key its own hop's;
+    the route's is magpie's, so it is forwarded all the same, once."""
+    m = magpie_factory(routes=[route(origin, request_headers=API_KEY)])
+    r = fetch(m.port, "GET", "/echo", host=HOST,
+              headers=[("Connection", "X-Api-Key, Cookie"), ("X-Api-Key", "stolen"),
+                       ("Cookie", "a=1")])
+    got = echoed(r)
+    assert values(got, "x-api-key") == ["k-123"]
+    assert values(got, "cookie") == []
+
+
 def test_a_large_set_value_leaves_the_target_intact(magpie_factory, origin):
     """The edits grow the request's arena; the target taken from it before
     still names what the client asked for."""

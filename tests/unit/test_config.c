@@ -758,6 +758,73 @@ static void test_err_header_rules(void **state)
                   "    request_headers: { set: { X-A: \"1\" }, remove: [x-a] }\n",
                   "magpie.yaml:4:22: routes[0].request_headers: \"X-A\" is both set and "
                   "removed\n");
+    /* bounded: a value of 8KiB at most, 64 names an edit */
+    {
+        char value[8194], yaml[16384 + 1024];
+        size_t n = 0;
+
+        memset(value, 'v', sizeof value - 1);
+        value[sizeof value - 1] = '\0';
+        n += (size_t)snprintf(yaml + n, sizeof yaml - n,
+                              "routes:\n"
+                              "  - host: a.local\n"
+                              "    origin: \"http://127.0.0.1:8080\"\n"
+                              "    request_headers: { set: { X-Ok: %.8192s, X-Long: %s } }\n"
+                              "    response_headers:\n"
+                              "      remove: [",
+                              value, value);
+        for (int i = 0; i < 65; i++)
+            n += (size_t)snprintf(yaml + n, sizeof yaml - n, "%sX-%d", i ? ", " : "", i);
+        snprintf(yaml + n, sizeof yaml - n, "]\n");
+        expect_errors(yaml, "magpie.yaml:4:8239: routes[0].request_headers.set.X-Long: is "
+                            "longer than 8192 bytes\n"
+                            "magpie.yaml:6:7: routes[0].response_headers: names 65 fields (at "
+                            "most 64)\n");
+    }
+    /* an empty set: still counts as the key given */
+    expect_errors(
+        "routes:\n"
+        "  - host: a.local\n"
+        "    origin: \"http://127.0.0.1:8080\"\n"
+        "    request_headers: { set: ~, set: { X-A: \"1\" }, remove: ~, remove: [X-B] }\n",
+        "magpie.yaml:4:32: duplicate key \"routes[0].request_headers.set\" (first at "
+        "line 4)\n"
+        "magpie.yaml:4:62: duplicate key \"routes[0].request_headers.remove\" (first "
+        "at line 4)\n");
+}
+
+/* Aliases share a block; repeating one long list many times stops at a
+   bound (a reload reads the file in the loop). */
+static void test_aliases(void **state)
+{
+    struct config *cfg =
+        load_ok("routes:\n"
+                "  - host: a.local\n"
+                "    origin: \"http://127.0.0.1:8080\"\n"
+                "    request_headers: &h { set: { X-Api-Key: k }, remove: [Cookie] }\n"
+                "  - host: b.local\n"
+                "    origin: \"http://127.0.0.1:8081\"\n"
+                "    request_headers: *h\n");
+    char yaml[64 * 1024];
+    size_t n = 0;
+
+    (void)state;
+    assert_int_equal(cfg->nroutes, 2);
+    assert_string_equal(cfg->routes[1].request_headers.set[0].value, "k");
+    assert_string_equal(cfg->routes[1].request_headers.remove[0], "Cookie");
+    config_unref(&cfg);
+
+    /* 100 names, then 200 rules each naming them: 20000 values again */
+    n += (size_t)snprintf(yaml + n, sizeof yaml - n,
+                          "cache:\n  rules:\n"
+                          "    - &r { match: a, ignore_query_params: [");
+    for (int i = 0; i < 100; i++)
+        n += (size_t)snprintf(yaml + n, sizeof yaml - n, "%sp%d", i ? ", " : "", i);
+    n += (size_t)snprintf(yaml + n, sizeof yaml - n, "] }\n");
+    for (int i = 0; i < 200; i++)
+        n += (size_t)snprintf(yaml + n, sizeof yaml - n, "    - *r\n");
+    expect_errors(yaml, "magpie.yaml:3:80: aliases repeat more than 16384 values: not read "
+                        "further\n");
 }
 
 static void test_compression_keys(void **state)
@@ -1721,6 +1788,7 @@ int main(void)
         cmocka_unit_test(test_err_cache_poison_keys),
         cmocka_unit_test(test_access_log_format),
         cmocka_unit_test(test_err_access_log_format),
+        cmocka_unit_test(test_aliases),
         cmocka_unit_test(test_compression_keys),
         cmocka_unit_test(test_route_compression),
         cmocka_unit_test(test_route_rewrite_location),

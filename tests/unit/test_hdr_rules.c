@@ -246,6 +246,11 @@ static void test_response(void **state)
         }
         buf_free(&out);
     }
+    /* a name with a NUL in it is not the configured name it starts with,
+       nor is that name read past its end */
+    fx_route(f, "api.local", "http://api.local/x");
+    if (hdr_rules_response_drops(&f->c, "Server\0zz", 9))
+        row_fail("\"Server\\0zz\" dropped as Server");
     rows_done();
 }
 
