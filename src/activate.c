@@ -106,7 +106,10 @@ int activate_take(int first, struct activated **out, size_t *n, char *err, size_
         a->fd = first + i;
         activate_name(a, names, (size_t)i);
         (*n)++;
-        rc = activate_check(a, err, errlen);
+        /* a descriptor that is no listening socket is not magpie's to
+           close (without activation fd 3 may be the loop's own) */
+        if ((rc = activate_check(a, err, errlen)) < 0)
+            a->fd = -1;
     }
     free(names);
     return rc;
