@@ -14,29 +14,24 @@
 #include <string.h>
 #include <unistd.h>
 
-static bool parse_ulong(const char *s, unsigned long max, unsigned long *out)
+#include "cfgval.h"
+
+/* Decimal digits only, at most max (cfgval_uint's rules). */
+static bool parse_upto(const char *s, uint64_t max, uint64_t *out)
 {
-    if (!s || *s < '0' || *s > '9')
-        return false;
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || *end || v > max)
-        return false;
-    *out = v;
-    return true;
+    return s && cfgval_uint(s, out) == 0 && *out <= max;
 }
 
 int activate_count(const char *listen_pid, const char *listen_fds, pid_t self)
 {
-    unsigned long pid, n;
+    uint64_t pid, n;
     if (!listen_pid || !*listen_pid)
         return 0;
-    if (!parse_ulong(listen_pid, INT_MAX, &pid))
+    if (!parse_upto(listen_pid, INT_MAX, &pid))
         return -1;
     if ((pid_t)pid != self)
         return 0;
-    if (!parse_ulong(listen_fds, ACTIVATE_MAX_FDS, &n))
+    if (!parse_upto(listen_fds, ACTIVATE_MAX_FDS, &n))
         return -1;
     return (int)n;
 }
@@ -106,7 +101,10 @@ int activate_take(int first, struct activated **out, size_t *n, char *err, size_
         a->fd = first + i;
         activate_name(a, names, (size_t)i);
         (*n)++;
-        rc = activate_check(a, err, errlen);
+        /* a descriptor that is no listening socket is not magpie's to
+           close (without activation fd 3 may be the loop's own) */
+        if ((rc = activate_check(a, err, errlen)) < 0)
+            a->fd = -1;
     }
     free(names);
     return rc;

@@ -17,7 +17,7 @@
 #define ACTIVATE_MAX_FDS 64 /* more listeners than any config lists */
 
 struct activated {
-    int fd; /* -1 once taken by a listener */
+    int fd; /* -1 once taken by a listener, or when refused */
     struct sockaddr_storage addr;
     socklen_t addrlen;
     char name[64]; /* from $LISTEN_FDNAMES, or "fd N" */

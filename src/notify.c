@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cfgval.h"
 #include "log.h"
 
 void notify_systemd(const char *state)
@@ -66,22 +66,12 @@ void notify_reloading(void)
                         (unsigned long long)ts.tv_nsec / 1000ull);
 }
 
-static bool notify_ulong(const char *s, unsigned long long *out)
-{
-    if (!s || *s < '0' || *s > '9')
-        return false;
-    char *end;
-    errno = 0;
-    *out = strtoull(s, &end, 10);
-    return errno == 0 && *end == '\0';
-}
-
 unsigned long long notify_watchdog_usec(const char *usec, const char *pid, pid_t self)
 {
-    unsigned long long v, p;
-    if (!notify_ulong(usec, &v) || v == 0)
+    uint64_t v, p;
+    if (!usec || cfgval_uint(usec, &v) != 0 || v == 0)
         return 0;
-    if (pid && *pid && (!notify_ulong(pid, &p) || p > INT_MAX || (pid_t)p != self))
+    if (pid && *pid && (cfgval_uint(pid, &p) != 0 || p > INT_MAX || (pid_t)p != self))
         return 0; /* meant for another process (a parent's leftover) */
     return v;
 }

@@ -534,8 +534,10 @@ static int server_reload(struct server *srv)
 static void server_status_text(const struct server *srv, char *out, size_t size)
 {
     unsigned conns = srv->nclients - srv->nphantom;
-    const char *note =
-        srv->reload_failed ? "last reload failed, running the previous config; " : "";
+    /* stopping first: the timer goes on through the drain */
+    const char *note = srv->draining        ? "stopping: "
+                       : srv->reload_failed ? "last reload failed, running the previous config; "
+                                            : "";
     if (!srv->store) {
         snprintf(out, size, "%s%u connection%s, cache off", note, conns, conns == 1 ? "" : "s");
         return;
@@ -547,7 +549,8 @@ static void server_status_text(const struct server *srv, char *out, size_t size)
              (double)bytes / (1024. * 1024.));
 }
 
-/* READY=1 (prefix "READY=1\n") or a bare STATUS= when the text changed. */
+/* READY=1 or STOPPING=1 (prefix "READY=1\n") with STATUS=, or a bare
+   STATUS= when the text changed. */
 static void server_status(struct server *srv, const char *prefix)
 {
     char now[sizeof(srv->status)];
@@ -650,7 +653,7 @@ static void server_drain(struct server *srv)
     if (srv->draining)
         return;
     srv->draining = true;
-    notify_systemdf("STOPPING=1\nSTATUS=stopping: %u connection(s) to finish", srv->nclients);
+    server_status(srv, "STOPPING=1\n");
     log_info("shutting down: %u connection(s) to finish, at most %.3gs", srv->nclients,
              srv->cfg->limits.shutdown_timeout);
     server_close_proxy_listeners(srv);

@@ -109,6 +109,14 @@ def test_an_admin_listener_cannot_be_a_proxy_listener(magpie_factory, tmp_path):
     assert 'admin.listen: "127.0.0.1:%d" is also in listen' % port in p.stderr, p.stderr
 
 
+def healthz_503(m):
+    try:
+        r = rawhttp.fetch(m.admin_port, "GET", "/healthz", host="x")
+    except rawhttp.Closed:
+        return None  # connected just before the drain began: closed as idle
+    return r if r.status == 503 else None
+
+
 def test_healthz_says_503_while_draining(magpie_factory, origin):
     m = admin_magpie(magpie_factory, **{})
     assert rawhttp.fetch(m.admin_port, "GET", "/healthz", host="x").status == 200
@@ -118,14 +126,7 @@ def test_healthz_says_503_while_draining(magpie_factory, origin):
     slow.start()
     time.sleep(0.2)  # in flight: the drain waits for it (shutdown_timeout is 1s here)
     m.proc.send_signal(signal.SIGTERM)  # by PID
-    def healthz_503():
-        try:
-            r = rawhttp.fetch(m.admin_port, "GET", "/healthz", host="x")
-        except rawhttp.Closed:
-            return None  # connected just before the drain began: closed as idle
-        return r if r.status == 503 else None
-
-    r = poll(healthz_503)
+    r = poll(lambda: healthz_503(m))
     assert r.body == b"draining\n" and r.header("connection") == "close"
     # the proxy's own listener no longer accepts
     try:
@@ -138,3 +139,30 @@ def test_healthz_says_503_while_draining(magpie_factory, origin):
     assert got and got[0].status == 200, "the request in flight finished"
     assert m.proc.wait(10) == 0
     m.checked = True
+
+
+def test_a_silent_admin_connection_does_not_outlast_shutdown_timeout(magpie_factory, origin):
+    """The admin listener stays open through the drain, but what a client
+    opens on it then is closed with the rest at shutdown_timeout (1s here;
+    client_idle_timeout is 60s): it cannot keep magpie running."""
+    m = admin_magpie(magpie_factory)
+    got = []
+    slow = threading.Thread(target=lambda: got.append(
+        rawhttp.fetch(m.port, "GET", origin.url("/slow/0.3"), timeout=10)))
+    slow.start()
+    assert poll(lambda: origin.request_count() == 1)
+    m.proc.send_signal(signal.SIGTERM)  # by PID
+    # a 503 from /healthz says the drain has begun and the listener is still open
+    assert poll(lambda: healthz_503(m))
+    silent = socket.create_connection(("127.0.0.1", m.admin_port), timeout=10)
+    try:
+        start = time.monotonic()
+        assert m.proc.wait(10) == 0
+        took = time.monotonic() - start
+        m.checked = True
+        assert took < 4, "exit %.2f s after the drain began, shutdown_timeout 1s" % took
+        assert silent.recv(1) == b"", "magpie closed the silent connection"
+    finally:
+        silent.close()
+    slow.join(10)
+    assert got and got[0].status == 200

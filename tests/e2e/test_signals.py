@@ -244,6 +244,30 @@ def test_notify_status_follows_connections(magpie_factory, origin, notify):
         assert "READY" not in got
 
 
+def test_notify_status_says_stopping_through_the_drain(magpie_factory, origin, notify):
+    """The periodic STATUS= goes on while draining: as connections finish it
+    still says stopping, not the running "N connections" line."""
+    magpie = magpie_factory(env=notify.env, limits={"shutdown_timeout": "10s"})
+    notify.wait(lambda f: "READY" in f)
+    got = []
+    slow = [threading.Thread(target=lambda s=s: got.append(
+        fetch(magpie.port, "GET", origin.url("/slow/%s" % s), timeout=15))) for s in ("0.3", "7")]
+    for t in slow:
+        t.start()
+    assert poll(lambda: origin.request_count() == 2)
+    magpie.signal(signal.SIGTERM)
+    stopping = notify.wait(lambda f: "STOPPING" in f)
+    assert stopping.get("STATUS", "").startswith("stopping: "), stopping
+    # the short one finishes; the next periodic check (every 5 s) reports it
+    later = notify.wait(lambda f: re.search(r"\b1 connection\b", f.get("STATUS", "")), timeout=8)
+    assert later["STATUS"].startswith("stopping: "), later
+    for t in slow:
+        t.join(15)
+    assert [r.status for r in got] == [200, 200]
+    rc = magpie.expect_exit(10)
+    assert rc == 0, magpie.exit_message(rc)
+
+
 def test_watchdog_at_half_the_interval(magpie_factory, notify):
     magpie_factory(env=dict(notify.env, WATCHDOG_USEC="200000"))
     notify.wait(lambda f: "READY" in f)

@@ -215,6 +215,8 @@ static void test_take_refuses(void **state)
         int rc = activate_take(BASE_FD, &a, &n, err, sizeof(err));
         if (rc != -1 || !strstr(err, rows[i].want))
             row_fail("%s: rc %d, error \"%s\", want \"%s\"", rows[i].name, rc, err, rows[i].want);
+        else if (n != 2 || a[0].fd != BASE_FD || a[1].fd != -1)
+            row_fail("%s: the refused descriptor is still held (n %zu)", rows[i].name, n);
         close_all(a, 2);
     }
     set_env(65, NULL);
