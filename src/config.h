@@ -303,6 +303,17 @@ struct config *config_ref(struct config *cfg);
 void config_unref(struct config **cfgp);
 
 bool config_acl_allows(const struct config *cfg, const struct sockaddr *sa);
+/* Every listener magpie opens: listen's entries, then admin.listen's. */
+static inline size_t config_nlisteners(const struct config *cfg)
+{
+    return cfg->nlisten + cfg->nadmin_listen;
+}
+
+static inline const struct cfg_listen *config_listener(const struct config *cfg, size_t i)
+{
+    return i < cfg->nlisten ? &cfg->listen[i] : &cfg->admin_listen[i - cfg->nlisten];
+}
+
 /* May this client use an admin listener? admin.allow, matched like the ACL. */
 bool config_admin_allowed(const struct config *cfg, const struct sockaddr *sa);
 /* May this client PURGE? admin.purge_allow, matched like the ACL. */

@@ -143,11 +143,9 @@ static bool dest_is_listener(const struct config *cfg, const struct dest_addr *d
     static const uint8_t any[16] = {0};
     struct dest_addr la;
 
-    for (size_t i = 0; i < cfg->nlisten + cfg->nadmin_listen; i++) {
-        const struct cfg_listen *l =
-            i < cfg->nlisten ? &cfg->listen[i] : &cfg->admin_listen[i - cfg->nlisten];
-        if (!dest_normalize((const struct sockaddr *)&l->addr, &la) ||
-            la.port != d->port)
+    for (size_t i = 0; i < config_nlisteners(cfg); i++) {
+        const struct cfg_listen *l = config_listener(cfg, i);
+        if (!dest_normalize((const struct sockaddr *)&l->addr, &la) || la.port != d->port)
             continue;
         if (dest_same_ip(&la, d))
             return true;
@@ -172,11 +170,12 @@ const char *dest_refusal(const struct config *cfg, const struct sockaddr *sa)
     if (dest_is_listener(cfg, &d))
         return "magpie's own listener";
     /* the original form too: an operator may list ::ffff:0:0/96 itself */
-    if (cfgval_cidrs_match(cfg->acl_deny_dest, cfg->nacl_deny_dest, (const struct sockaddr *)&d.ss) ||
+    if (cfgval_cidrs_match(cfg->acl_deny_dest, cfg->nacl_deny_dest,
+                           (const struct sockaddr *)&d.ss) ||
         cfgval_cidrs_match(cfg->acl_deny_dest, cfg->nacl_deny_dest, sa))
         return "in acl.deny_destinations";
-    if (cfg->acl_allow_dest &&
-        !cfgval_cidrs_match(cfg->acl_allow_dest, cfg->nacl_allow_dest, (const struct sockaddr *)&d.ss))
+    if (cfg->acl_allow_dest && !cfgval_cidrs_match(cfg->acl_allow_dest, cfg->nacl_allow_dest,
+                                                   (const struct sockaddr *)&d.ss))
         return "not in acl.allow_destinations";
     return NULL;
 }

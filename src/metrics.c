@@ -98,17 +98,16 @@ static int metrics_durations(const struct metrics *m, struct buf *out)
     return rc;
 }
 
-static int metrics_counter(struct buf *out, const char *name, const char *help, uint64_t v)
+/* One sample without labels, of type "counter" or "gauge". */
+static int metrics_one(struct buf *out, const char *type, const char *name, const char *help,
+                       uint64_t v)
 {
-    return metrics_head(out, name, "counter", help) |
+    return metrics_head(out, name, type, help) |
            buf_printf(out, "%s %llu\n", name, (unsigned long long)v);
 }
 
-static int metrics_gauge(struct buf *out, const char *name, const char *help, uint64_t v)
-{
-    return metrics_head(out, name, "gauge", help) |
-           buf_printf(out, "%s %llu\n", name, (unsigned long long)v);
-}
+#define metrics_counter(out, ...) metrics_one(out, "counter", __VA_ARGS__)
+#define metrics_gauge(out, ...) metrics_one(out, "gauge", __VA_ARGS__)
 
 int metrics_render(const struct server *srv, struct buf *out)
 {

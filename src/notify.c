@@ -39,9 +39,17 @@ void notify_systemd(const char *state)
     if (fd < 0)
         return;
     socklen_t alen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
+    /* one line per kind of failure, not per ping: a watchdog pings often */
+    static int failing;
     if (sendto(fd, state, strlen(state), MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&sun,
-               alen) < 0)
-        log_warn("cannot notify systemd (%s): %s", state, strerror(errno));
+               alen) < 0) {
+        if (errno != failing)
+            log_warn("cannot notify systemd (%s): %s; not said again until it works", state,
+                     strerror(errno));
+        failing = errno;
+    } else {
+        failing = 0;
+    }
     close(fd);
 }
 
@@ -64,6 +72,12 @@ void notify_reloading(void)
     notify_systemdf("RELOADING=1\nMONOTONIC_USEC=%llu",
                     (unsigned long long)ts.tv_sec * 1000000ull +
                         (unsigned long long)ts.tv_nsec / 1000ull);
+}
+
+double notify_watchdog_every(unsigned long long usec)
+{
+    double every = (double)usec / 2e6;
+    return every < NOTIFY_WATCHDOG_MIN ? NOTIFY_WATCHDOG_MIN : every;
 }
 
 unsigned long long notify_watchdog_usec(const char *usec, const char *pid, pid_t self)

@@ -20,5 +20,9 @@ void notify_reloading(void);
  * it when $WATCHDOG_PID is unset or self), in microseconds; 0: none.
  */
 unsigned long long notify_watchdog_usec(const char *usec, const char *pid, pid_t self);
+/* Seconds between WATCHDOG=1 pings for WATCHDOG_USEC usec: half of it, but
+   never under NOTIFY_WATCHDOG_MIN, so that a tiny value cannot spin the loop. */
+#define NOTIFY_WATCHDOG_MIN 0.01
+double notify_watchdog_every(unsigned long long usec);
 
 #endif

@@ -199,17 +199,6 @@ static int server_check_passed(struct server *srv)
     return rc;
 }
 
-/* listen's entries, then admin.listen's: n in all. */
-static size_t server_nlisten(const struct config *cfg)
-{
-    return cfg->nlisten + cfg->nadmin_listen;
-}
-
-static const struct cfg_listen *server_listen_at(const struct config *cfg, size_t i)
-{
-    return i < cfg->nlisten ? &cfg->listen[i] : &cfg->admin_listen[i - cfg->nlisten];
-}
-
 static int server_open_listeners(struct server *srv, const struct config *cfg)
 {
     char err[256];
@@ -217,14 +206,14 @@ static int server_open_listeners(struct server *srv, const struct config *cfg)
         log_error("socket activation: %s", err);
         return -1;
     }
-    size_t n = server_nlisten(cfg);
+    size_t n = config_nlisteners(cfg);
     srv->listeners = calloc(n ? n : 1, sizeof(*srv->listeners));
     if (!srv->listeners)
         return -1;
     for (size_t i = 0; i < n; i++) {
         struct listener *l = &srv->listeners[i];
         l->srv = srv;
-        l->addr = *server_listen_at(cfg, i);
+        l->addr = *config_listener(cfg, i);
         l->admin = i >= cfg->nlisten;
         l->fd = -1;
         srv->nlisteners++;
@@ -235,7 +224,7 @@ static int server_open_listeners(struct server *srv, const struct config *cfg)
     for (size_t i = 0; i < n; i++) {
         struct listener *l = &srv->listeners[i];
         const char *passed;
-        l->fd = server_listen_fd(srv, server_listen_at(cfg, i), &passed);
+        l->fd = server_listen_fd(srv, config_listener(cfg, i), &passed);
         if (l->fd < 0) {
             log_error("cannot listen on %s: %s", l->addr.text, strerror(errno));
             return -1;
@@ -312,7 +301,7 @@ static void server_discard_listeners(struct server *srv, struct listener *ls, si
  */
 static struct listener *server_prepare_listeners(struct server *srv, const struct config *cfg)
 {
-    size_t n = server_nlisten(cfg);
+    size_t n = config_nlisteners(cfg);
     struct listener *ls = calloc(n ? n : 1, sizeof(*ls));
     if (!ls) {
         log_error(RELOAD_FAILED "out of memory");
@@ -321,7 +310,7 @@ static struct listener *server_prepare_listeners(struct server *srv, const struc
     for (size_t i = 0; i < n; i++) {
         struct listener *l = &ls[i];
         l->srv = srv;
-        l->addr = *server_listen_at(cfg, i);
+        l->addr = *config_listener(cfg, i);
         l->admin = i >= cfg->nlisten;
         l->fd = -1;
         for (size_t j = 0; j < srv->nlisteners && l->fd < 0; j++)
@@ -509,7 +498,7 @@ static int server_reload(struct server *srv)
     }
     if (!dns) {
         if (ls)
-            server_discard_listeners(srv, ls, server_nlisten(cfg));
+            server_discard_listeners(srv, ls, config_nlisteners(cfg));
         config_unref(&cfg);
         return -1;
     }
@@ -519,7 +508,7 @@ static int server_reload(struct server *srv)
         server_requery(srv); /* lookups in flight move to the new resolver */
         dns_free(old);
     }
-    server_commit_listeners(srv, ls, server_nlisten(cfg));
+    server_commit_listeners(srv, ls, config_nlisteners(cfg));
     log_apply(cfg);
     server_fd_limit(cfg);
     server_reload_cache(srv, cfg);
@@ -578,7 +567,7 @@ static void server_systemd_timers(struct server *srv)
 {
     unsigned long long usec =
         notify_watchdog_usec(getenv("WATCHDOG_USEC"), getenv("WATCHDOG_PID"), getpid());
-    double every = (double)usec / 2e6;
+    double every = notify_watchdog_every(usec);
     ev_timer_init(&srv->watchdog_timer, server_watchdog_cb, every, every);
     ev_timer_init(&srv->status_timer, server_status_cb, SERVER_STATUS_EVERY, SERVER_STATUS_EVERY);
     srv->watchdog_timer.data = srv->status_timer.data = srv;

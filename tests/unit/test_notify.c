@@ -27,6 +27,16 @@
 
 #define SELF 4242
 
+/* Half the interval, never faster than every 10 ms. */
+static void test_watchdog_every(void **state)
+{
+    (void)state;
+    assert_true(notify_watchdog_every(30000000) == 15.0);
+    assert_true(notify_watchdog_every(200000) == 0.1);
+    assert_true(notify_watchdog_every(20000) == NOTIFY_WATCHDOG_MIN);
+    assert_true(notify_watchdog_every(1) == NOTIFY_WATCHDOG_MIN);
+}
+
 static void test_watchdog_usec(void **state)
 {
     (void)state;
@@ -142,6 +152,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_watchdog_usec, rows_reset),
+        cmocka_unit_test_setup(test_watchdog_every, rows_reset),
         cmocka_unit_test_setup(test_reloading, rows_reset),
         cmocka_unit_test(test_formatted),
     };
