@@ -192,6 +192,30 @@ int config_parse_sockaddr(const char *s, struct sockaddr_storage *ss, socklen_t 
     return 0;
 }
 
+/* Linux refuses a second listening socket on a port whose address overlaps
+   one already bound there, SO_REUSEADDR or not: the same address, a
+   wildcard of the same family, or [::] (dual-stack, server.c) against
+   any IPv4 address. */
+bool cfgval_listen_overlap(const struct sockaddr *a, const struct sockaddr *b)
+{
+    if (a->sa_family == AF_INET && b->sa_family == AF_INET6)
+        return cfgval_listen_overlap(b, a);
+    const struct sockaddr_in *a4 = (const void *)a, *b4 = (const void *)b;
+    const struct sockaddr_in6 *a6 = (const void *)a, *b6 = (const void *)b;
+    if (a->sa_family == AF_INET && b->sa_family == AF_INET)
+        return a4->sin_port == b4->sin_port &&
+               (a4->sin_addr.s_addr == b4->sin_addr.s_addr || a4->sin_addr.s_addr == INADDR_ANY ||
+                b4->sin_addr.s_addr == INADDR_ANY);
+    if (a->sa_family != AF_INET6)
+        return false;
+    bool any = IN6_IS_ADDR_UNSPECIFIED(&a6->sin6_addr);
+    if (b->sa_family == AF_INET)
+        return any && a6->sin6_port == b4->sin_port;
+    return b->sa_family == AF_INET6 && a6->sin6_port == b6->sin6_port &&
+           (any || IN6_IS_ADDR_UNSPECIFIED(&b6->sin6_addr) ||
+            memcmp(&a6->sin6_addr, &b6->sin6_addr, sizeof a6->sin6_addr) == 0);
+}
+
 int config_parse_cidr(const char *s, struct cfg_cidr *out)
 {
     char host[INET6_ADDRSTRLEN];

@@ -42,6 +42,10 @@ int cfgval_origin(const char *s, struct cfg_route *r);
    (request: toward the origin, else toward the client), or NULL when it may. */
 const char *cfgval_hdr_refused(const char *name, bool request, bool set);
 
+/* Could listening sockets on a and b not be bound side by side? The same
+   port with the same address, a wildcard, or [::] beside any IPv4 address. */
+bool cfgval_listen_overlap(const struct sockaddr *a, const struct sockaddr *b);
+
 /* Is sa in one of cs[0..n)? IPv4-mapped IPv6 addresses also match IPv4 networks. */
 bool cfgval_cidrs_match(const struct cfg_cidr *cs, size_t n, const struct sockaddr *sa);
 

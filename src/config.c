@@ -567,15 +567,26 @@ static bool listen_addr(struct ctx *c, const char *path, yaml_node_t *n, const c
     return true;
 }
 
-/* ls[got] must not share its address with an earlier listener, whatever their forms. */
+/* Why listeners on a and b cannot both be bound, or NULL when they can. */
+static const char *listen_clash(const struct cfg_listen *a, const struct cfg_listen *b)
+{
+    if (a->addrlen == b->addrlen && !memcmp(&a->addr, &b->addr, a->addrlen))
+        return "is listed twice";
+    if (cfgval_listen_overlap((const struct sockaddr *)&a->addr, (const struct sockaddr *)&b->addr))
+        return "overlaps another listener on its port (a wildcard address takes the whole "
+               "port, and [::] takes IPv4 too): keep one of them";
+    return NULL;
+}
+
+/* ls[got] must not clash with an earlier listener, whatever their forms. */
 static bool listen_unique(struct ctx *c, const char *path, yaml_node_t *n,
                           const struct cfg_listen *ls, size_t got)
 {
-    const struct cfg_listen *l = &ls[got];
-
-    for (size_t j = 0; j < got; j++)
-        if (ls[j].addrlen == l->addrlen && !memcmp(&ls[j].addr, &l->addr, l->addrlen))
-            return bad(c, n, path, l->text, "is listed twice");
+    for (size_t j = 0; j < got; j++) {
+        const char *why = listen_clash(&ls[j], &ls[got]);
+        if (why)
+            return bad(c, n, path, ls[got].text, why);
+    }
     return true;
 }
 
@@ -1762,11 +1773,11 @@ static void admin_listen_own(struct ctx *c, const struct config *cfg, yaml_node_
 {
     for (size_t i = 0; i < cfg->nadmin_listen; i++)
         for (size_t j = 0; j < cfg->nlisten; j++)
-            if (cfg->listen[j].addrlen == cfg->admin_listen[i].addrlen &&
-                !memcmp(&cfg->listen[j].addr, &cfg->admin_listen[i].addr, cfg->listen[j].addrlen))
+            if (listen_clash(&cfg->listen[j], &cfg->admin_listen[i]))
                 cfg_err(c, map_get(c, root, "admin")->start_mark,
-                        "admin.listen: \"%s\" is also in listen (an admin listener is its own)",
-                        cfg->admin_listen[i].text);
+                        "admin.listen: \"%s\" is also in listen, as \"%s\" (an admin listener "
+                        "is its own)",
+                        cfg->admin_listen[i].text, cfg->listen[j].text);
 }
 
 static void load_root(struct ctx *c, struct config *cfg, yaml_node_t *root)

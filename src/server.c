@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "activate.h"
+#include "cfgval.h"
 #include "dns.h"
 #include "log.h"
 #include "notify.h"
@@ -160,6 +161,20 @@ static int server_listen_fd(struct server *srv, const struct cfg_listen *a, cons
             p->fd = -1;
             *passed = p->name;
             return fd;
+        }
+    }
+    for (size_t i = 0; i < srv->npassed; i++) {
+        const struct activated *p = &srv->passed[i];
+        if (p->fd >= 0 && cfgval_listen_overlap((const struct sockaddr *)&p->addr,
+                                                (const struct sockaddr *)&a->addr)) {
+            /* a bind would only say EADDRINUSE: name the socket that holds the port */
+            char addr[INET6_ADDRSTRLEN + 8];
+            sock_format_addr(addr, sizeof(addr), (const struct sockaddr *)&p->addr, true);
+            log_error("listen %s: systemd passed socket %s on %s, which takes this port: list "
+                      "\"%s\" under listen instead, or change the socket unit",
+                      a->text, p->name, addr, addr);
+            errno = EADDRINUSE;
+            return -1;
         }
     }
     return server_bind(a);

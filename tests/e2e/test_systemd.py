@@ -125,6 +125,29 @@ def test_restart_refuses_no_connection(passed, origin, notify):
         lst.close()
 
 
+def test_passed_dual_stack_socket_beside_an_ipv4_entry_names_the_socket(passed, notify):
+    """ListenStream=PORT with BindIPv6Only=both passes [::]:PORT: an IPv4
+    entry of that port cannot be bound beside it, and the error says which
+    passed socket holds the port and what to list instead."""
+    lst = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    lst.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    lst.bind(("::", 0))
+    lst.listen(64)
+    fd = fcntl.fcntl(lst.fileno(), fcntl.F_DUPFD_CLOEXEC, 10)
+    try:
+        port = lst.getsockname()[1]
+        m = passed([listen_text("127.0.0.1", port)])
+        _launch_with(m, fd, notify, name="both")
+        rc = m.expect_exit(10)
+        assert rc == 3, m.exit_message(rc)
+        m.wait_error_log(r'listen 127\.0\.0\.1:%d: systemd passed socket both on \[::\]:%d, '
+                         r'which takes this port: list "\[::\]:%d" under listen' % (port, port, port))
+        assert not any("READY" in f for f in notify.collect(0.2))
+    finally:
+        os.close(fd)
+        lst.close()
+
+
 def test_passed_socket_without_listen_entry_is_a_start_error(passed, notify):
     lst, fd = _held_socket()
     try:

@@ -212,7 +212,7 @@ static void test_full_file(void **state)
     struct config *cfg =
         load_ok("listen:\n"
                 "  - 0.0.0.0:8080\n"
-                "  - \"[::]:8080\"\n"
+                "  - \"[::]:8081\"\n"
                 "acl:\n"
                 "  allow: [10.0.0.0/8, fd00::/8]\n"
                 "access_log: off\n"
@@ -236,7 +236,7 @@ static void test_full_file(void **state)
     (void)state;
     assert_int_equal(cfg->nlisten, 2);
     assert_string_equal(cfg->listen[0].text, "0.0.0.0:8080");
-    assert_string_equal(cfg->listen[1].text, "[::]:8080");
+    assert_string_equal(cfg->listen[1].text, "[::]:8081");
     assert_int_equal(cfg->listen[1].addr.ss_family, AF_INET6);
     assert_int_equal(cfg->listen[1].addrlen, sizeof(struct sockaddr_in6));
     assert_int_equal(cfg->nacl_allow, 2);
@@ -1069,6 +1069,27 @@ static void test_err_listen(void **state)
     expect_errors("listen: []\n", "magpie.yaml:1:9: listen: must not be empty\n");
     expect_errors("listen: ::1:3128\n", "magpie.yaml:1:9: listen: \"::1:3128\" is not an "
                                         "address:port\n");
+    /* sockets Linux would not bind side by side, refused before any bind */
+    const char *overlap = "overlaps another listener on its port (a wildcard address takes "
+                          "the whole port, and [::] takes IPv4 too): keep one of them\n";
+    char want[1024];
+    snprintf(want, sizeof want,
+             "magpie.yaml:1:23: listen[1]: \"0.0.0.0:3128\" %s"
+             "magpie.yaml:1:39: listen[2]: \"127.0.0.1:3128\" %s",
+             overlap, overlap);
+    expect_errors("listen: [\"[::]:3128\", \"0.0.0.0:3128\", \"127.0.0.1:3128\"]\n", want);
+    snprintf(want, sizeof want, "magpie.yaml:1:21: listen[1]: \"[::1]:80\" %s", overlap);
+    expect_errors("listen: [\"[::]:80\", \"[::1]:80\"]\n", want);
+    /* what Linux does bind side by side stays allowed */
+    char *errs;
+    struct config *cfg = load_yaml("listen: [\"[::1]:80\", \"127.0.0.1:80\", \"127.0.0.2:80\", "
+                                   "\"[::]:81\", \"0.0.0.0:82\"]\n",
+                                   &errs);
+    assert_string_equal(errs, "");
+    assert_non_null(cfg);
+    assert_int_equal(cfg->nlisten, 5);
+    free(errs);
+    config_unref(&cfg);
 }
 
 static void test_err_log_settings(void **state)
