@@ -11,6 +11,10 @@
  * at AUTH_BUDGET seconds per second: when it is spent, a check that would
  * need crypt is answered 503 at once (cached users still pass), so the
  * loop is held at most for about one check past the budget per second.
+ * One client address may fail AUTH_STRIKE_MAX crypt checks per
+ * AUTH_STRIKE_WINDOW; past that it is answered 429 without one, so that
+ * guessing passwords is slow and one guesser cannot spend the budget of
+ * everyone else.
  */
 #include "auth.h"
 
@@ -36,7 +40,8 @@ struct auth *auth_new(void)
     if (!a)
         return NULL;
     a->cache = calloc(AUTH_CACHE_SETS * AUTH_CACHE_WAYS, sizeof(*a->cache));
-    if (!a->cache || auth_set_realm(a, AUTH_DEFAULT_REALM) < 0) {
+    a->strikes = calloc(AUTH_STRIKE_SLOTS, sizeof(*a->strikes));
+    if (!a->cache || !a->strikes || auth_set_realm(a, AUTH_DEFAULT_REALM) < 0) {
         auth_free(a);
         return NULL;
     }
@@ -68,6 +73,7 @@ void auth_free(struct auth *a)
     free(a->htpasswd);
     free(a->challenge);
     free(a->cache);
+    free(a->strikes);
     free(a);
 }
 
@@ -461,6 +467,39 @@ bool auth_log_due(struct auth *a, double now, unsigned *skipped)
     return true;
 }
 
+/* ---- failed checks by client address ---- */
+
+uint64_t auth_peer_tag(const struct auth *a, const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET6)
+        return hash_siphash(a->key + 2, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+                            8);
+    if (sa->sa_family == AF_INET)
+        return hash_siphash(a->key + 2, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+                            4);
+    return 0;
+}
+
+/* peer's slot, its window begun anew once over (or when the slot held
+   another address: a collision forgets, it never blames) */
+static struct auth_strike *auth_strike(struct auth *a, uint64_t peer, double now)
+{
+    struct auth_strike *s = &a->strikes[peer % AUTH_STRIKE_SLOTS];
+    if (s->tag != peer || now < s->since || now - s->since >= AUTH_STRIKE_WINDOW) {
+        s->tag = peer;
+        s->since = now;
+        s->fails = 0;
+    }
+    return s;
+}
+
+unsigned auth_retry_after(struct auth *a, uint64_t peer, double now)
+{
+    const struct auth_strike *s = auth_strike(a, peer, now);
+    double left = s->since + AUTH_STRIKE_WINDOW - now;
+    return left >= 1 ? (unsigned)left : 1;
+}
+
 /* ---- verification ---- */
 
 static struct crypt_data auth_crypt_data; /* 32 KiB of scratch: the loop is the only thread */
@@ -509,7 +548,8 @@ static enum auth_verdict auth_crypt_check(struct auth *a, const char *name, cons
     return ok ? AUTH_OK : AUTH_BAD;
 }
 
-enum auth_verdict auth_check(struct auth *a, const char *v, size_t n, double now, uint32_t *user)
+enum auth_verdict auth_check(struct auth *a, const char *v, size_t n, uint64_t peer, double now,
+                             uint32_t *user)
 {
     char buf[AUTH_HEADER_MAX];
     const char *name, *pass;
@@ -521,8 +561,15 @@ enum auth_verdict auth_check(struct auth *a, const char *v, size_t n, double now
     if (auth_cache_find(a, v, n, now, user))
         return AUTH_OK;
     enum auth_verdict p = auth_parse_basic(v, n, buf, sizeof buf, &name, &pass);
-    if (p == AUTH_OK)
+    struct auth_strike *s = auth_strike(a, peer, now);
+    if (p == AUTH_OK && s->fails >= AUTH_STRIKE_MAX)
+        p = AUTH_THROTTLED;
+    else if (p == AUTH_OK)
         p = auth_crypt_check(a, name, pass, now, user);
+    if (p == AUTH_BAD && s->fails < UINT32_MAX)
+        s->fails++;
+    else if (p == AUTH_OK)
+        s->fails = 0;
     /* a refused header may have decoded to a password too */
     explicit_bzero(buf, sizeof buf);
     if (p == AUTH_OK)
@@ -540,6 +587,16 @@ const char *auth_user(const struct client *c)
     return a->users[c->auth_user - 1].name;
 }
 
+size_t auth_retry_field(const struct client *c, char *buf, size_t size)
+{
+    struct auth *a = c->cfg->auth;
+    unsigned secs = a ? auth_retry_after(a, auth_peer_tag(a, (const struct sockaddr *)&c->addr),
+                                         ev_now(c->srv->loop))
+                      : 1;
+    int n = snprintf(buf, size, "Retry-After: %u\r\n", secs);
+    return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}
+
 const char *auth_challenge(const struct config *cfg, size_t *len)
 {
     if (!cfg->auth)
@@ -548,7 +605,8 @@ const char *auth_challenge(const struct config *cfg, size_t *len)
     return cfg->auth->challenge;
 }
 
-/* A failed attempt: counted, and logged at most once per AUTH_LOG_INTERVAL
+/* A failed attempt (user UINT32_MAX - 1: one refused unchecked, the
+   address throttled): counted, and logged at most once per AUTH_LOG_INTERVAL
    with the number left out meanwhile. Never the header or the password;
    a user name only when the file lists it (a password typed as the name
    stays out of the log). */
@@ -562,7 +620,11 @@ static void auth_failed(struct client *c, struct auth *a, uint32_t user, double 
     if (skipped)
         snprintf(more, sizeof more, " (%u more failed attempt%s not logged)", skipped,
                  skipped == 1 ? "" : "s");
-    if (user < a->nusers)
+    if (user == UINT32_MAX - 1)
+        log_warn("#%llu %s: proxy authentication refused: %d failed attempts from this address "
+                 "within %.0f s, no more checked until then (429)%s",
+                 c->id, c->addr_text, AUTH_STRIKE_MAX, AUTH_STRIKE_WINDOW, more);
+    else if (user < a->nusers)
         log_warn("#%llu %s: proxy authentication failed: wrong password for user \"%s\"%s", c->id,
                  c->addr_text, a->users[user].name, more);
     else
@@ -588,9 +650,10 @@ enum hook_rc request_hook_auth(void *arg, struct http_msg *m)
             h = &m->hdrs[i], count++;
     double now = ev_now(c->srv->loop);
     uint32_t user = UINT32_MAX;
-    enum auth_verdict v =
-        count > 1 ? AUTH_BAD
-                  : auth_check(a, h ? http_hvalue(m, h) : NULL, h ? h->value_len : 0, now, &user);
+    uint64_t peer = auth_peer_tag(a, (const struct sockaddr *)&c->addr);
+    enum auth_verdict v = count > 1 ? AUTH_BAD
+                                    : auth_check(a, h ? http_hvalue(m, h) : NULL,
+                                                 h ? h->value_len : 0, peer, now, &user);
     switch (v) {
     case AUTH_OK:
         c->auth_user = user + 1;
@@ -604,6 +667,10 @@ enum hook_rc request_hook_auth(void *arg, struct http_msg *m)
         return HOOK_ANSWERED;
     case AUTH_BUSY:
         exchange_fail(c, 503, "too many password checks at once: try again in a second");
+        return HOOK_ANSWERED;
+    case AUTH_THROTTLED:
+        auth_failed(c, a, UINT32_MAX - 1, now);
+        exchange_fail(c, 429, "too many failed proxy logins from this address: try again later");
         return HOOK_ANSWERED;
     }
     return HOOK_ERROR;

@@ -16,6 +16,8 @@
 
 #include "hooks.h"
 
+struct sockaddr;
+
 #define AUTH_DEFAULT_REALM "magpie"
 #define AUTH_REALM_MAX 128
 #define AUTH_FILE_MAX (1024 * 1024) /* htpasswd bytes */
@@ -26,9 +28,12 @@
 #define AUTH_HEADER_MAX 1024 /* a Proxy-Authorization value */
 #define AUTH_CACHE_SETS 256  /* of AUTH_CACHE_WAYS entries: 1024 in all */
 #define AUTH_CACHE_WAYS 4
-#define AUTH_CACHE_TTL 300.0  /* seconds a verified header is trusted without crypt */
-#define AUTH_BUDGET 0.25      /* seconds of crypt per second of loop time, and the burst */
-#define AUTH_LOG_INTERVAL 1.0 /* at most one failure line per this many seconds */
+#define AUTH_CACHE_TTL 300.0    /* seconds a verified header is trusted without crypt */
+#define AUTH_BUDGET 0.25        /* seconds of crypt per second of loop time, and the burst */
+#define AUTH_LOG_INTERVAL 1.0   /* at most one failure line per this many seconds */
+#define AUTH_STRIKE_SLOTS 1024  /* client addresses whose failed checks are counted */
+#define AUTH_STRIKE_MAX 10      /* failed crypt checks an address may make ... */
+#define AUTH_STRIKE_WINDOW 60.0 /* ... in this many seconds, before it is answered 429 */
 
 struct auth_user {
     char *name;
@@ -41,6 +46,12 @@ struct auth_slot {
     uint32_t user;  /* index into users */
 };
 
+struct auth_strike {
+    uint64_t tag;   /* keyed hash of a client address (an IPv6 one's /64) */
+    double since;   /* loop time its window began */
+    uint32_t fails; /* failed crypt checks since */
+};
+
 struct auth {
     char *realm;
     char *htpasswd;
@@ -50,18 +61,20 @@ struct auth {
     size_t nusers;
     /* mutable state of a config that is otherwise immutable: the loop is
        the only thread */
-    struct auth_slot *cache;  /* AUTH_CACHE_SETS * AUTH_CACHE_WAYS */
-    uint64_t key[4];          /* two SipHash keys: a 128-bit tag per header */
-    double budget, budget_at; /* crypt seconds left, as of loop time budget_at */
-    double log_at;            /* when the last failure line went out */
-    unsigned log_skipped;     /* failures not logged since */
+    struct auth_slot *cache;     /* AUTH_CACHE_SETS * AUTH_CACHE_WAYS */
+    uint64_t key[4];             /* two SipHash keys: a 128-bit tag per header */
+    double budget, budget_at;    /* crypt seconds left, as of loop time budget_at */
+    double log_at;               /* when the last failure line went out */
+    unsigned log_skipped;        /* failures not logged since */
+    struct auth_strike *strikes; /* AUTH_STRIKE_SLOTS, by tag */
 };
 
 enum auth_verdict {
-    AUTH_OK,      /* *user is the index of the user */
-    AUTH_MISSING, /* no Proxy-Authorization, or not Basic */
-    AUTH_BAD,     /* malformed, unknown user or wrong password */
-    AUTH_BUSY,    /* the crypt budget is spent: try again shortly */
+    AUTH_OK,        /* *user is the index of the user */
+    AUTH_MISSING,   /* no Proxy-Authorization, or not Basic */
+    AUTH_BAD,       /* malformed, unknown user or wrong password */
+    AUTH_BUSY,      /* the crypt budget is spent: try again shortly */
+    AUTH_THROTTLED, /* the client's address failed AUTH_STRIKE_MAX checks of late */
 };
 
 struct auth *auth_new(void);
@@ -89,8 +102,15 @@ long auth_b64_decode(const char *in, size_t n, char *out, size_t cap);
 enum auth_verdict auth_parse_basic(const char *v, size_t n, char *buf, size_t cap,
                                    const char **user, const char **pass);
 
-/* The verdict on one header value (NULL: none sent) at loop time now. */
-enum auth_verdict auth_check(struct auth *a, const char *v, size_t n, double now, uint32_t *user);
+/* The verdict on one header value (NULL: none sent) from the client
+   whose address has tag peer (auth_peer_tag) at loop time now. */
+enum auth_verdict auth_check(struct auth *a, const char *v, size_t n, uint64_t peer, double now,
+                             uint32_t *user);
+/* What failed checks are counted under for sa: IPv4 addresses one by one,
+   IPv6 ones by /64, the least a client there holds. */
+uint64_t auth_peer_tag(const struct auth *a, const struct sockaddr *sa);
+/* Whole seconds until peer may try again (at least 1), once throttled. */
+unsigned auth_retry_after(struct auth *a, uint64_t peer, double now);
 /* The parts of auth_check, for tests: the table of verified headers ... */
 bool auth_cache_find(struct auth *a, const char *v, size_t n, double now, uint32_t *user);
 void auth_cache_put(struct auth *a, const char *v, size_t n, double now, uint32_t user);
@@ -107,6 +127,8 @@ long auth_find_user(const struct auth *a, const char *name);
 
 struct client;
 struct config;
+/* The Retry-After line of a 429 to c ("\r\n" included) into buf; its length. */
+size_t auth_retry_field(const struct client *c, char *buf, size_t size);
 /* The request hook (hooks.c): with auth.basic set, a request without valid
    credentials is answered 407 (503 when the crypt budget is spent). */
 enum hook_rc request_hook_auth(void *arg, struct http_msg *m);

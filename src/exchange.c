@@ -57,8 +57,8 @@ bool exchange_detach(struct client *c, const char *why)
         ex->rsp_done || ex->body_first || !ex->up.reader || !cache_fetch_outlives(c))
         return false;
     if (!client_phantom_room(c)) {
-        log_info("#%llu %s: %s; %u fetches without a client already: the fetch of %s ends",
-                 c->id, c->addr_text, why, c->srv->nphantom, ex->url ? ex->url : "-");
+        log_info("#%llu %s: %s; %u fetches without a client already: the fetch of %s ends", c->id,
+                 c->addr_text, why, c->srv->nphantom, ex->url ? ex->url : "-");
         return false;
     }
     log_info("#%llu %s: %s; the fetch of %s goes on for the cache", c->id, c->addr_text, why,
@@ -98,8 +98,7 @@ static void exchange_store_push(struct client *c, bool now)
 {
     if (cache_serve_more(c) < 0) {
         if (c->ex->decoding != CODING_IDENTITY)
-            log_warn("#%llu %s: stored %s: %s", c->id, c->addr_text,
-                     c->ex->url ? c->ex->url : "-",
+            log_warn("#%llu %s: stored %s: %s", c->id, c->addr_text, c->ex->url ? c->ex->url : "-",
                      *filter_why() ? filter_why() : "the body could not be decoded");
         client_close(c, "cannot send the stored body");
         return;
@@ -298,8 +297,8 @@ void exchange_answer(struct client *c, const struct answer *a)
         client_close(c, a->reason);
         return;
     }
-    bool keep = ex->req_done && ex->keep_alive && !c->srv->draining &&
-                !exchange_status_closes(a->status);
+    bool keep =
+        ex->req_done && ex->keep_alive && !c->srv->draining && !exchange_status_closes(a->status);
     ex->keep_alive = keep;
     if (respond_local(c, a) < 0) {
         client_close(c, "output buffer full");
@@ -344,8 +343,11 @@ void exchange_fail(struct client *c, int status, const char *reason)
     char body[512];
     int blen = snprintf(body, sizeof(body), "magpie: %s\n", reason);
     struct answer a = {.status = status, .reason = reason, .body = body, .body_len = (size_t)blen};
+    char retry[64];
     if (status == 407)
         a.fields = auth_challenge(c->cfg, &a.fields_len);
+    else if (status == 429) /* only auth.c answers 429 */
+        a.fields = retry, a.fields_len = auth_retry_field(c, retry, sizeof(retry));
     exchange_answer(c, &a);
 }
 

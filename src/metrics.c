@@ -138,7 +138,8 @@ int metrics_render(const struct server *srv, struct buf *out)
     rc |= metrics_counter(out, "magpie_admin_requests_total", "Requests to the admin listeners.",
                           m->admin_requests);
     rc |= metrics_counter(out, "magpie_auth_failures_total",
-                          "Requests refused 407 for wrong proxy credentials (auth.basic).",
+                          "Requests refused for wrong proxy credentials (407, auth.basic), or "
+                          "unchecked from an address that failed too often (429).",
                           m->auth_failures);
     rc |= metrics_gauge(out, "magpie_draining", "1 while stopping (SIGTERM).", srv->draining);
     return rc < 0 ? -1 : 0;

@@ -84,9 +84,11 @@ class Conn:
     read_size = 262144
     read_pause = 0.0
 
-    def __init__(self, port, addr="127.0.0.1", timeout=10.0, rcvbuf=None):
+    def __init__(self, port, addr="127.0.0.1", timeout=10.0, rcvbuf=None, source=None):
         family = socket.AF_INET6 if ":" in addr else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
+        if source:  # the client's own address, another of 127.0.0.0/8 say
+            self.sock.bind((source, 0))
         if rcvbuf:  # before connecting: the window it offers follows it
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(timeout)
@@ -282,8 +284,9 @@ def is_error_body(r):
             and re.match(rb"^magpie: [^\n]+\n$", r.body) is not None)
 
 
-def fetch(port, method, target, addr="127.0.0.1", timeout=10.0, **kw):
-    """One request on a fresh connection to addr:port; the response.
-    kw goes to build_request (host= sets the Host header)."""
-    with Conn(port, addr=addr, timeout=timeout) as c:
+def fetch(port, method, target, addr="127.0.0.1", timeout=10.0, source=None, **kw):
+    """One request on a fresh connection to addr:port (from source, when
+    given); the response. kw goes to build_request (host= sets the Host
+    header)."""
+    with Conn(port, addr=addr, timeout=timeout, source=source) as c:
         return c.request(method, target, **kw)

@@ -276,8 +276,10 @@ def failure_lines(m):
 def test_failed_attempts_are_logged_at_a_bounded_rate(authed, origin):
     url = origin.url("/bytes/1")
     t0 = time.monotonic()
+    # from two addresses, so that neither fails often enough to be throttled
     for i in range(20):
-        assert get(authed, url, basic("alice", "wrong%d" % i)).status == 407
+        src = "127.0.0.%d" % (2 + i % 2)
+        assert get(authed, url, basic("alice", "wrong%d" % i), source=src).status == 407
     elapsed = time.monotonic() - t0
     authed.wait_error_log(r"proxy authentication failed")
     lines = failure_lines(authed)
@@ -285,7 +287,7 @@ def test_failed_attempts_are_logged_at_a_bounded_rate(authed, origin):
     assert 1 <= len(lines) <= 1 + int(elapsed), lines
     assert 'wrong password for user "alice"' in lines[0]
     time.sleep(1.1)
-    assert get(authed, url, basic("zed", "x")).status == 407
+    assert get(authed, url, basic("zed", "x"), source="127.0.0.4").status == 407
     authed.wait_error_log(r"unknown user or malformed credentials \(\d+ more failed "
                           r"attempts? not logged\)")
     # every failure is either a line or counted in the next one
@@ -299,6 +301,34 @@ def test_failed_attempts_are_logged_at_a_bounded_rate(authed, origin):
     time.sleep(0.2)
     assert len(failure_lines(authed)) == before
     assert not re.search(r"\[info\] #\d+ \S+: 407 ", authed.error_log_text())
+
+
+def test_an_address_that_keeps_failing_is_answered_429_unchecked(authed, origin):
+    """Guessing passwords from one address: after 10 failed checks in a
+    minute it gets 429 with Retry-After and no check (the crypt budget
+    stays for everyone else); a user already verified from there, and
+    other addresses, still pass."""
+    url = origin.url("/bytes/2")
+    me, other = "127.0.0.5", "127.0.0.6"
+    assert get(authed, url, basic("bob", "pw-bob"), source=me).status == 200
+    for i in range(10):
+        assert get(authed, url, basic("alice", "guess%d" % i), source=me).status == 407
+    r = get(authed, url, basic("alice", "secret"), source=me)  # right, but not checked now
+    assert r.status == 429, r.status
+    assert 1 <= int(r.header("Retry-After")) <= 60, r.header("Retry-After")
+    assert r.header("Proxy-Authenticate") is None  # no prompt to try again at once
+    assert r.body.startswith(b"magpie: too many failed proxy logins from this address")
+    assert get(authed, url, basic("bob", "pw-bob"), source=me).status == 200  # verified before
+    assert get(authed, url, basic("alice", "secret"), source=other).status == 200
+    # the connection stays usable, as after a 407
+    with Conn(authed.port, source=me) as c:
+        for _ in range(2):
+            r = c.request("GET", url, headers=[("Proxy-Authorization", basic("alice", "x"))])
+            assert r.status == 429
+    time.sleep(1.1)  # past the failure lines' rate limit
+    assert get(authed, url, basic("alice", "y"), source=me).status == 429
+    authed.wait_error_log(r"127\.0\.0\.5:\d+: proxy authentication refused: 10 failed attempts "
+                          r"from this address within 60 s")
 
 
 # -- the access log's user, the metrics, the admin listener ---------------------------

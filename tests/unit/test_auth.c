@@ -12,7 +12,9 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <crypt.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -347,27 +349,79 @@ static void test_check(void **state)
     uint32_t u = 7;
 
     (void)state;
-    assert_int_equal(auth_check(a, NULL, 0, 1, &u), AUTH_MISSING);
-    assert_int_equal(auth_check(a, "Bearer x", 8, 1, &u), AUTH_MISSING);
-    assert_int_equal(auth_check(a, wrong, strlen(wrong), 1, &u), AUTH_BAD);
+    assert_int_equal(auth_check(a, NULL, 0, 0, 1, &u), AUTH_MISSING);
+    assert_int_equal(auth_check(a, "Bearer x", 8, 0, 1, &u), AUTH_MISSING);
+    assert_int_equal(auth_check(a, wrong, strlen(wrong), 0, 1, &u), AUTH_BAD);
     assert_int_equal(u, 0); /* a known user with a wrong password */
-    assert_int_equal(auth_check(a, unknown, strlen(unknown), 1, &u), AUTH_BAD);
+    assert_int_equal(auth_check(a, unknown, strlen(unknown), 0, 1, &u), AUTH_BAD);
     assert_int_equal(u, UINT32_MAX);
     assert_false(auth_cache_find(a, wrong, strlen(wrong), 1, &u)); /* failures never stored */
-    assert_int_equal(auth_check(a, good, strlen(good), 1, &u), AUTH_OK);
+    assert_int_equal(auth_check(a, good, strlen(good), 0, 1, &u), AUTH_OK);
     assert_int_equal(u, 0);
     assert_true(auth_cache_find(a, good, strlen(good), 1, &u));
     /* an over-long value is refused before anything else */
     char big[AUTH_HEADER_MAX + 2];
     memset(big, 'A', sizeof big);
-    assert_int_equal(auth_check(a, big, sizeof big, 1, &u), AUTH_BAD);
+    assert_int_equal(auth_check(a, big, sizeof big, 0, 1, &u), AUTH_BAD);
     /* with the budget spent, a cached header still passes and a new one waits */
     a->budget = -1;
     a->budget_at = 1;
-    assert_int_equal(auth_check(a, good, strlen(good), 1, &u), AUTH_OK);
-    assert_int_equal(auth_check(a, wrong, strlen(wrong), 1, &u), AUTH_BUSY);
+    assert_int_equal(auth_check(a, good, strlen(good), 0, 1, &u), AUTH_OK);
+    assert_int_equal(auth_check(a, wrong, strlen(wrong), 0, 1, &u), AUTH_BUSY);
     auth_free(a);
     free(b);
+}
+
+/* One address failing AUTH_STRIKE_MAX checks is refused unchecked for the
+   rest of its window; another address, a cached header and a new window
+   are not. */
+static void test_strikes(void **state)
+{
+    char *h = make_hash("$5$", "s3cret");
+    char l0[256];
+    snprintf(l0, sizeof l0, "alice:%s", h);
+    const char *const lines[] = {l0};
+    struct auth *a = users_of(lines, 1);
+    const char *good = "Basic YWxpY2U6czNjcmV0",
+               *wrong = "Basic YWxpY2U6d3Jvbmc=", *malformed = "Basic !!!!";
+    struct sockaddr_in one = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x0a000001)};
+    struct sockaddr_in two = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x0a000002)};
+    struct sockaddr_in6 six_a = {.sin6_family = AF_INET6}, six_b = {.sin6_family = AF_INET6};
+    six_a.sin6_addr.s6_addr[0] = six_b.sin6_addr.s6_addr[0] = 0x20;
+    six_a.sin6_addr.s6_addr[15] = 1;
+    six_b.sin6_addr.s6_addr[15] = 2; /* same /64 */
+    uint64_t p1 = auth_peer_tag(a, (struct sockaddr *)&one),
+             p2 = auth_peer_tag(a, (struct sockaddr *)&two);
+    uint32_t u;
+
+    (void)state;
+    assert_int_not_equal(p1, p2);
+    assert_int_equal(auth_peer_tag(a, (struct sockaddr *)&six_a),
+                     auth_peer_tag(a, (struct sockaddr *)&six_b));
+    /* the right password before any failure: cached, so it passes throughout */
+    assert_int_equal(auth_check(a, good, strlen(good), p1, 100, &u), AUTH_OK);
+    for (int i = 0; i < AUTH_STRIKE_MAX; i++)
+        assert_int_equal(auth_check(a, wrong, strlen(wrong), p1, 100 + i, &u), AUTH_BAD);
+    assert_int_equal(auth_check(a, wrong, strlen(wrong), p1, 110, &u), AUTH_THROTTLED);
+    assert_int_equal(auth_retry_after(a, p1, 110), 50);
+    assert_int_equal(auth_check(a, good, strlen(good), p1, 110, &u), AUTH_OK); /* cached */
+    /* a malformed header costs no crypt: refused as before, not throttled */
+    assert_int_equal(auth_check(a, malformed, strlen(malformed), p1, 110, &u), AUTH_BAD);
+    /* another address is checked */
+    assert_int_equal(auth_check(a, wrong, strlen(wrong), p2, 110, &u), AUTH_BAD);
+    /* the window over, the first address is checked again */
+    assert_int_equal(auth_check(a, wrong, strlen(wrong), p1, 100 + AUTH_STRIKE_WINDOW, &u),
+                     AUTH_BAD);
+    /* a success forgets the failures before it */
+    for (int i = 0; i < AUTH_STRIKE_MAX - 2; i++)
+        assert_int_equal(auth_check(a, wrong, strlen(wrong), p2, 111, &u), AUTH_BAD);
+    const char *good2 = "Basic  YWxpY2U6czNjcmV0"; /* not the cached value: crypt again */
+    assert_int_equal(auth_check(a, good2, strlen(good2), p2, 111, &u), AUTH_OK);
+    for (int i = 0; i < AUTH_STRIKE_MAX; i++)
+        assert_int_equal(auth_check(a, wrong, strlen(wrong), p2, 112, &u), AUTH_BAD);
+    assert_int_equal(auth_check(a, wrong, strlen(wrong), p2, 112, &u), AUTH_THROTTLED);
+    auth_free(a);
+    free(h);
 }
 
 /* ---- the table of verified headers ---- */
@@ -531,6 +585,7 @@ int main(void)
         cmocka_unit_test_setup(test_cache, rows_reset),
         cmocka_unit_test(test_cache_per_config),
         cmocka_unit_test(test_budget),
+        cmocka_unit_test(test_strikes),
         cmocka_unit_test(test_log_rate),
         cmocka_unit_test(test_realm),
     };
