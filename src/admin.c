@@ -1,8 +1,9 @@
 /*
  * admin.c - what an admin listener (admin.listen) answers: GET /metrics
- * (metrics.c, Prometheus text format 0.0.4) and GET /healthz (200 while
- * accepting, 503 while draining). Nothing on an admin listener is routed,
- * proxied or cached; admin.allow says who may ask.
+ * (metrics.c, Prometheus text format 0.0.4), GET /healthz (200 while
+ * accepting, 503 while draining) and GET /cache?url= (what is stored for a
+ * URL, admin_cache.c). Nothing on an admin listener is routed, proxied or
+ * cached; admin.allow says who may ask.
  */
 #include "proxy.h"
 
@@ -47,6 +48,8 @@ void admin_answer(struct client *c, const char *what)
 {
     if (strcmp(what, "/metrics") == 0)
         admin_metrics(c);
+    else if (strncmp(what, "/cache", 6) == 0)
+        admin_cache(c, what); /* the whole target: its query says the URL */
     else if (c->srv->draining)
         admin_send(c, 503, NULL, "draining\n", 9);
     else
@@ -64,16 +67,20 @@ enum hook_rc request_hook_admin(void *arg, struct http_msg *m)
     c->srv->metrics.admin_requests++;
     const char *what = admin_path_is(m, "/metrics")   ? "/metrics"
                        : admin_path_is(m, "/healthz") ? "/healthz"
+                       : admin_path_is(m, "/cache")   ? "/cache"
                                                       : NULL;
     if (m->method_id != HTTP_M_GET && m->method_id != HTTP_M_HEAD)
         exchange_fail(c, 405, "the admin listener answers GET and HEAD only");
     else if (!what)
-        exchange_fail(c, 404, "the admin listener has /metrics and /healthz");
+        exchange_fail(c, 404, "the admin listener has /metrics, /healthz and /cache");
     else if (!ex->in_head || !ex->bodiless)
         exchange_fail(c, 400, "an admin request has no body");
     else if (!ex->local_status) {
         ex->local_status = 200; /* held: admin_answer once the parser returned */
-        ex->local_reason = strdup(what);
+        /* /cache needs its query: the whole target is kept */
+        ex->local_reason = strcmp(what, "/cache") == 0
+                               ? strndup(http_str(m, m->target), m->target_len)
+                               : strdup(what);
     }
     return HOOK_ANSWERED;
 }

@@ -25,7 +25,7 @@ const struct hook request_hooks[] = {
     {"acl", request_hook_acl},           /* client ACL and connection limits */
     {"auth", request_hook_auth},         /* auth.basic: Proxy-Authorization, else 407 */
     {"checks", request_hook_checks},     /* version, target length, Host */
-    {"admin", request_hook_admin},       /* an admin listener's /metrics and /healthz */
+    {"admin", request_hook_admin},       /* an admin listener: /metrics, /healthz, /cache */
     {"loop", request_hook_loop},         /* Via already names this proxy */
     {"route", request_hook_route},       /* CONNECT target, absolute URI or reverse route */
     /* acl.rules: by client network, destination host suffix and port, method */

@@ -198,7 +198,7 @@ struct client {
     bool tls_want_read, tls_want_write; /* client TLS handshake */
     bool tls_head_deadline; /* TLS: header timeout runs from accept to the first head's end */
     bool phantom;           /* a background refresh: no client socket, output dropped */
-    bool admin;   /* came in on an admin listener: /metrics and /healthz only (admin.c) */
+    bool admin;   /* came in on an admin listener: /metrics, /healthz, /cache only (admin.c) */
     bool detached;          /* a phantom since its client left a fetch that goes on for the store */
     bool flushing;          /* in client_flush(): a nested one waits for the loop */
     uint64_t out_written;   /* bytes client_do_write() sent from `out` (all of a
@@ -397,10 +397,12 @@ struct head_ctx {
     const struct cfg_route *rt;
 };
 enum hook_rc request_hook_acl(void *arg, struct http_msg *m);
-/* admin.c: /metrics and /healthz on an admin listener */
+/* admin.c: /metrics, /healthz and /cache on an admin listener */
 enum hook_rc request_hook_admin(void *arg, struct http_msg *m);
 /* The held answer to an admin request for what ("/metrics", "/healthz"). */
 void admin_answer(struct client *c, const char *what);
+/* admin_cache.c: GET /cache?url=, answered as JSON; target is the whole request target. */
+void admin_cache(struct client *c, const char *target);
 enum hook_rc request_hook_checks(void *arg, struct http_msg *m);
 enum hook_rc request_hook_loop(void *arg, struct http_msg *m);
 enum hook_rc request_hook_route(void *arg, struct http_msg *m);

@@ -255,3 +255,65 @@ int url_cache_key_routed(const char *host_hdr, size_t host_len, const char *path
     }
     return url_key_target(path, path_len, ignore, nignore, out, size, n);
 }
+
+static int url_hex(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* Percent-decodes s[0..n) into out (NUL-terminated): its length, or -1
+   for a malformed escape, an escaped NUL, or no room. */
+static long url_unescape(const char *s, size_t n, char *out, size_t size)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++, w++) {
+        char ch = s[i];
+        if (ch == '%') {
+            int hi = i + 2 < n ? url_hex(s[i + 1]) : -1;
+            int lo = hi >= 0 ? url_hex(s[i + 2]) : -1;
+            if (lo < 0 || (hi == 0 && lo == 0))
+                return -1;
+            ch = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        if (w + 1 >= size)
+            return -1;
+        out[w] = ch;
+    }
+    if (size == 0)
+        return -1;
+    out[w] = '\0';
+    return (long)w;
+}
+
+long url_query_param(const char *query, size_t len, const char *name, char *out, size_t size,
+                     size_t *others)
+{
+    size_t nlen = strlen(name), found = 0;
+    const char *val = NULL, *end = query + len, *s = query;
+    size_t vlen = 0;
+    *others = 0;
+    while (s < end) {
+        const char *amp = memchr(s, '&', (size_t)(end - s));
+        const char *e = amp ? amp : end;
+        const char *eq = memchr(s, '=', (size_t)(e - s));
+        const char *ne = eq ? eq : e;
+        if ((size_t)(ne - s) == nlen && memcmp(s, name, nlen) == 0) {
+            found++;
+            val = eq ? eq + 1 : e;
+            vlen = (size_t)(e - val);
+        } else if (e > s) {
+            (*others)++;
+        }
+        s = e + 1;
+    }
+    if (found == 0)
+        return URL_PARAM_ABSENT;
+    if (found > 1)
+        return URL_PARAM_REPEATED;
+    long n = url_unescape(val, vlen, out, size);
+    return n < 0 ? URL_PARAM_MALFORMED : n;
+}

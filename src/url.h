@@ -48,6 +48,18 @@ int url_cache_key_routed(const char *host_hdr, size_t host_len, const char *path
  * when base has no scheme or the result does not fit in size.
  */
 int url_resolve(const char *base, const char *ref, char *out, size_t size);
+/*
+ * The query parameter name in query[0..len) (what follows '?'; names are
+ * matched as written), percent-decoded into out with a NUL ('+' stays a
+ * plus). Its length, or URL_PARAM_ABSENT, URL_PARAM_REPEATED (given more
+ * than once: which one was meant?), URL_PARAM_MALFORMED (a bad or NUL
+ * escape, or longer than size - 1). *others counts the other parameters.
+ */
+#define URL_PARAM_ABSENT (-1)
+#define URL_PARAM_REPEATED (-2)
+#define URL_PARAM_MALFORMED (-3)
+long url_query_param(const char *query, size_t len, const char *name, char *out, size_t size,
+                     size_t *others);
 /* Writes "host:port" (brackets for IPv6) into out. */
 void url_format_hostport(char *out, size_t size, const char *host, uint16_t port);
 

@@ -85,6 +85,12 @@ int cache_key_for(const struct cfg_route *rt, const struct cfg_cache_rule *rule,
 /* key.c: the key a Location or Content-Location names, by the rule that
    governs what it names. 0, or -1. */
 int cache_ref_key(struct client *c, const char *ref, char *out, size_t size);
+/* key.c: the key of an absolute URL as a request for it would be keyed:
+   in forward mode (rt NULL), or on the reverse route rt with the URL's
+   authority as written standing for the Host. The rule governing it in
+   *rulep (when not NULL). 0, or -1 when it is no URL or does not fit. */
+int cache_url_key(const struct config *cfg, const struct cfg_route *rt, const char *url, char *out,
+                  size_t size, const struct cfg_cache_rule **rulep);
 /* The open stored response's head, parsed on first use; NULL if it is not
    a valid response head. */
 const struct http_msg *cache_stored_msg(struct cache_xchg *x);

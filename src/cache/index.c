@@ -152,6 +152,11 @@ struct index_obj *index_find(struct index *idx, const char *key, const char *var
     return NULL;
 }
 
+struct index_obj *index_next_variant(const struct index_obj *o)
+{
+    return o->_vnext;
+}
+
 struct index_obj *index_oldest_variant(const struct index_obj *o)
 {
     while (o->_vnext)

@@ -45,6 +45,8 @@ void index_free(struct index *idx);
 struct index_obj *index_find(struct index *idx, const char *key, const char *variant);
 /* The most recently stored variant of key, or NULL. */
 struct index_obj *index_newest(struct index *idx, const char *key);
+/* The next older stored variant of o's key, or NULL. */
+struct index_obj *index_next_variant(const struct index_obj *o);
 /* The least recently stored variant of o's key (o itself if alone). */
 struct index_obj *index_oldest_variant(const struct index_obj *o);
 unsigned index_variants(const struct index_obj *o);

@@ -195,9 +195,7 @@ static size_t cache_url_origin(const struct client *c)
 
 int cache_ref_key(struct client *c, const char *ref, char *out, size_t size)
 {
-    const struct cfg_route *rt = c->ex->cx.rt;
     char abs[CACHE_KEY_MAX];
-    struct url u;
     size_t olen = cache_url_origin(c);
     if (ref[0] == '/' && ref[1] != '/') {
         if (!olen ||
@@ -205,14 +203,23 @@ int cache_ref_key(struct client *c, const char *ref, char *out, size_t size)
             return -1;
         ref = abs;
     }
-    if (url_parse_absolute(ref, strlen(ref), &u) < 0)
+    return cache_url_key(c->cfg, c->ex->cx.rt, ref, out, size, NULL);
+}
+
+int cache_url_key(const struct config *cfg, const struct cfg_route *rt, const char *url, char *out,
+                  size_t size, const struct cfg_cache_rule **rulep)
+{
+    struct url u;
+    if (url_parse_absolute(url, strlen(url), &u) < 0)
         return -1;
-    const struct cfg_cache_rule *rule = config_cache_rule(c->cfg, rt, ref, strlen(ref));
+    const struct cfg_cache_rule *rule = config_cache_rule(cfg, rt, url, strlen(url));
+    if (rulep)
+        *rulep = rule;
     if (!rt)
         return cache_key_for(NULL, rule, NULL, u.https, u.host, u.port, u.path, u.path_len, out,
                              size);
-    /* a routed key: the reference's authority as written stands for the Host */
-    const char *auth = strstr(ref, "://") + 3;
+    /* a routed key: the URL's authority as written stands for the Host */
+    const char *auth = strstr(url, "://") + 3;
     size_t alen = strcspn(auth, "/?#");
     return url_cache_key_routed(auth, alen, u.path, u.path_len, rule->ignore_params,
                                 rule->nignore_params, out, size);

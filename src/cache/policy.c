@@ -604,28 +604,73 @@ static double policy_heuristic(const struct cache_resp *r)
     return v < POLICY_HEURISTIC_MAX ? v : POLICY_HEURISTIC_MAX;
 }
 
-static double policy_lifetime(const struct cache_resp *r, double default_ttl)
+static double policy_lifetime(const struct cache_resp *r, double default_ttl,
+                              enum policy_ttl_src *src)
 {
-    if (r->cc.s_maxage != CC_UNSET)
+    if (r->cc.s_maxage != CC_UNSET) {
+        *src = TTL_S_MAXAGE;
         return policy_nonneg((double)r->cc.s_maxage);
-    if (r->cc.max_age != CC_UNSET)
+    }
+    if (r->cc.max_age != CC_UNSET) {
+        *src = TTL_MAX_AGE;
         return policy_nonneg((double)r->cc.max_age);
+    }
     if (r->expires != -1) {
         /* an invalid Expires (0) means already expired (§5.3) */
         time_t date = r->date != -1 ? r->date : r->response_time;
+        *src = TTL_EXPIRES;
         return r->expires == 0 ? 0 : policy_nonneg((double)r->expires - (double)date);
     }
-    if (policy_default_applies(r->status, default_ttl))
+    if (policy_default_applies(r->status, default_ttl)) {
+        *src = TTL_DEFAULT_TTL;
         return default_ttl;
-    if (policy_heuristic_status(r->status))
+    }
+    if (policy_heuristic_status(r->status) && r->last_modified != -1) {
+        *src = TTL_HEURISTIC;
         return policy_heuristic(r);
+    }
+    *src = TTL_NONE;
     return 0;
+}
+
+double policy_freshness_lifetime_src(const struct cache_resp *r, double default_ttl, double max_ttl,
+                                     enum policy_ttl_src *src)
+{
+    enum policy_ttl_src ignored;
+    if (!src)
+        src = &ignored;
+    double v = policy_lifetime(r, default_ttl, src);
+    if (max_ttl >= 0 && v > max_ttl) {
+        *src = TTL_MAX_TTL;
+        return max_ttl;
+    }
+    return v;
 }
 
 double policy_freshness_lifetime(const struct cache_resp *r, double default_ttl, double max_ttl)
 {
-    double v = policy_lifetime(r, default_ttl);
-    return max_ttl >= 0 && v > max_ttl ? max_ttl : v;
+    return policy_freshness_lifetime_src(r, default_ttl, max_ttl, NULL);
+}
+
+const char *policy_ttl_src_name(enum policy_ttl_src s)
+{
+    switch (s) {
+    case TTL_NONE:
+        return "none";
+    case TTL_S_MAXAGE:
+        return "s-maxage";
+    case TTL_MAX_AGE:
+        return "max-age";
+    case TTL_EXPIRES:
+        return "expires";
+    case TTL_DEFAULT_TTL:
+        return "default_ttl";
+    case TTL_HEURISTIC:
+        return "heuristic";
+    case TTL_MAX_TTL:
+        return "max_ttl";
+    }
+    return "none";
 }
 
 /*
@@ -711,7 +756,8 @@ bool policy_explicitly_cacheable(const struct cache_resp *r)
     /* fresh for no time (max-age=0, an Expires already past) is a
        revalidation per reuse: the origin's 304 for the next client does not
        hand it the first client's Set-Cookie */
-    return r->cc.public_ || (policy_explicit_freshness(r) && policy_lifetime(r, -1) > 0);
+    enum policy_ttl_src src;
+    return r->cc.public_ || (policy_explicit_freshness(r) && policy_lifetime(r, -1, &src) > 0);
 }
 
 bool policy_invalidates(enum http_method_id method, int status)

@@ -136,6 +136,22 @@ const char *policy_why_name(enum policy_why w);
  * Never negative, and never over max_ttl when that is >= 0 (a rule's cap).
  */
 double policy_freshness_lifetime(const struct cache_resp *r, double default_ttl, double max_ttl);
+/* Where a freshness lifetime came from (GET /cache on the admin listener
+   reports it). */
+enum policy_ttl_src {
+    TTL_NONE,        /* nothing gave it one: 0 */
+    TTL_S_MAXAGE,    /* s-maxage (or a targeted field's) */
+    TTL_MAX_AGE,     /* max-age */
+    TTL_EXPIRES,     /* Expires minus Date (an invalid Expires: 0) */
+    TTL_DEFAULT_TTL, /* the governing cache rule's default_ttl */
+    TTL_HEURISTIC,   /* 10% of the time since Last-Modified */
+    TTL_MAX_TTL,     /* the rule's max_ttl cut a longer one */
+};
+/* policy_freshness_lifetime, saying in *src (when not NULL) what gave it. */
+double policy_freshness_lifetime_src(const struct cache_resp *r, double default_ttl, double max_ttl,
+                                     enum policy_ttl_src *src);
+/* "max-age", "heuristic", ... for s. */
+const char *policy_ttl_src_name(enum policy_ttl_src s);
 /* Current age in seconds (§4.2.3). A response delay or resident time below
  * 0 (a clock stepped back) counts as 0. */
 double policy_current_age(const struct cache_resp *r, time_t now);

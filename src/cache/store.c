@@ -336,19 +336,25 @@ static void obj_reset(struct store_obj *out)
     out->fd = -1;
 }
 
-/* A hit on a memory copy: no system call, but one a minute for the LRU. */
-static void store_get_mem(struct store *s, struct index_obj *o, struct store_obj *out)
+/* out holds a reference to the memory copy m. */
+static void obj_from_mem(struct mem_obj *m, struct store_obj *out)
 {
-    struct mem_obj *m = o->mem;
     mem_get(m);
-    mem_touch(m);
-    index_touch(s->idx, o);
     out->mem = m;
     out->head = m->head;
     out->head_len = m->head_len;
     out->body_len = m->body_len;
     out->request_time = m->request_time;
     out->response_time = m->response_time;
+}
+
+/* A hit on a memory copy: no system call, but one a minute for the LRU. */
+static void store_get_mem(struct store *s, struct index_obj *o, struct store_obj *out)
+{
+    struct mem_obj *m = o->mem;
+    obj_from_mem(m, out);
+    mem_touch(m);
+    index_touch(s->idx, o);
     time_t now = time(NULL);
     if (m->touched + TOUCH_INTERVAL <= now) {
         char rel[REL_LEN];
@@ -445,6 +451,75 @@ void store_obj_close(struct store_obj *o)
     else
         free((char *)o->head);
     obj_reset(o);
+}
+
+/* ---- inspection: store_peek ---- */
+
+_Static_assert(sizeof(((struct store_peek *)0)->name) >= REL_LEN, "a peek holds a file name");
+
+/* Opens one variant for store_peek: its memory copy, else its file's
+   header and head (read and checked as store_get does, the body not). */
+static int store_peek_one(struct store *s, const char *key, struct store_peek *p)
+{
+    struct index_obj *o = index_find(s->idx, key, p->variant);
+    struct stat st;
+    struct meta m;
+    if (o && o->mem) {
+        obj_from_mem(o->mem, &p->obj);
+    } else {
+        int fd = store_open_obj(s, key, p->variant, &o, &st, &m, false);
+        if (fd < 0)
+            return -1;
+        close(fd);
+        char *head = malloc((size_t)m.hlen + 1);
+        if (!head)
+            return -1;
+        memcpy(head, m.head, m.hlen);
+        head[m.hlen] = '\0';
+        p->obj.head = head;
+        p->obj.head_len = m.hlen;
+        p->obj.body_off = m.body_off;
+        p->obj.body_len = m.body_len;
+        p->obj.request_time = (time_t)m.request_time;
+        p->obj.response_time = (time_t)m.response_time;
+    }
+    if (!(p->vary = strdup(o->vary))) {
+        store_obj_close(&p->obj);
+        return -1;
+    }
+    p->size = o->size;
+    p->in_memory = o->mem != NULL;
+    rel_path(o->id, p->name);
+    return 0;
+}
+
+unsigned store_peek(struct store *s, const char *key, struct store_peek *out, unsigned max)
+{
+    unsigned n = 0, kept = 0;
+    /* the secondary keys first: a file found bad leaves the index meanwhile */
+    for (struct index_obj *o = index_newest(s->idx, key); o && n < max; o = index_next_variant(o)) {
+        memset(&out[n], 0, sizeof(out[n]));
+        out[n].obj.fd = -1;
+        if ((out[n].variant = strdup(o->variant)))
+            n++;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        struct store_peek p = out[i];
+        if (store_peek_one(s, key, &p) == 0)
+            out[kept++] = p;
+        else
+            free(p.variant);
+    }
+    store_sync_stats(s);
+    return kept;
+}
+
+void store_peek_free(struct store_peek *p)
+{
+    store_obj_close(&p->obj);
+    free(p->variant);
+    free(p->vary);
+    p->variant = p->vary = NULL;
 }
 
 /* ---- writing: begin, append, commit, abort ---- */

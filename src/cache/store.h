@@ -90,6 +90,25 @@ const char *store_vary(struct store *s, const char *key);
 int store_get(struct store *s, const char *key, const char *variant, struct store_obj *out);
 void store_obj_close(struct store_obj *o);
 
+/* One stored variant as store_peek() reports it. */
+struct store_peek {
+    char *variant, *vary; /* its secondary key and Vary names (copies) */
+    uint64_t size;        /* the bytes its file takes */
+    bool in_memory;       /* a copy is in the memory tier */
+    char name[72];        /* its file, "ab/cd/<sha256 hex>" under the store's directory */
+    struct store_obj obj; /* its head and times, as store_get() gives them; fd -1 */
+};
+/*
+ * Up to max stored variants of key, newest stored first, for inspection
+ * (GET /cache): each read as store_get() reads it (the memory copy, else
+ * the file's header and head, synchronously, checked; an invalid file is
+ * removed and left out) but without a hit's effects: not made most
+ * recently used, no mtime refreshed, no memory copy made, no body read.
+ * Returns how many; store_peek_free() each of them.
+ */
+unsigned store_peek(struct store *s, const char *key, struct store_peek *out, unsigned max);
+void store_peek_free(struct store_peek *p);
+
 /*
  * Starts storing a response: head is its head block as it will be served.
  * NULL when it cannot be stored (the reason is logged once per cause, so a

@@ -518,6 +518,51 @@ static void test_freshness_max_ttl(void **state)
     rows_done();
 }
 
+/* What gave a lifetime (GET /cache reports it): the first source that
+   applies in §4.2.1's order, and max_ttl when the rule's cap cut it. */
+static void test_freshness_source(void **state)
+{
+    static const struct {
+        const char *name;
+        int status;
+        const char *cc;
+        time_t expires, lm;
+        double ttl, max;
+        enum policy_ttl_src want;
+        double lifetime;
+    } cases[] = {
+        {"s-maxage over max-age", 200, "max-age=60, s-maxage=30", 5000, 1, 300, -1, TTL_S_MAXAGE,
+         30},
+        {"max-age over Expires", 200, "max-age=60", 5000, 1, 300, -1, TTL_MAX_AGE, 60},
+        {"max-age=0 is still max-age", 200, "max-age=0", -1, 1, 300, -1, TTL_MAX_AGE, 0},
+        {"Expires", 200, "", 1600, 1, 300, -1, TTL_EXPIRES, 600},
+        {"invalid Expires", 200, "", 0, 1, 300, -1, TTL_EXPIRES, 0},
+        {"default_ttl over heuristic", 200, "", -1, 1, 300, -1, TTL_DEFAULT_TTL, 300},
+        {"default_ttl 0", 200, "", -1, 1, 0, -1, TTL_DEFAULT_TTL, 0},
+        {"heuristic", 200, "", -1, 0, -1, -1, TTL_HEURISTIC, 100},
+        {"heuristic status, no Last-Modified", 200, "", -1, -1, -1, -1, TTL_NONE, 0},
+        {"no heuristic on 302", 302, "", -1, 0, 300, -1, TTL_NONE, 0},
+        {"cut by max_ttl", 200, "max-age=600", -1, -1, -1, 60, TTL_MAX_TTL, 60},
+        {"under max_ttl", 200, "max-age=30", -1, -1, -1, 60, TTL_MAX_AGE, 30},
+        {"heuristic cut by max_ttl", 200, "", -1, 0, -1, 10, TTL_MAX_TTL, 10},
+    };
+    (void)state;
+    for (size_t i = 0; i < NROWS(cases); i++) {
+        struct cache_resp r = resp_of(cases[i].status, cases[i].cc, 1000, cases[i].expires,
+                                      cases[i].lm, -1, 1000, 1000);
+        enum policy_ttl_src src = (enum policy_ttl_src) - 1;
+        double got = policy_freshness_lifetime_src(&r, cases[i].ttl, cases[i].max, &src);
+        if (src != cases[i].want || got != cases[i].lifetime)
+            row_fail("%s: %s %g, want %s %g", cases[i].name, policy_ttl_src_name(src), got,
+                     policy_ttl_src_name(cases[i].want), cases[i].lifetime);
+        if (got != policy_freshness_lifetime(&r, cases[i].ttl, cases[i].max))
+            row_fail("%s: the two entry points disagree", cases[i].name);
+    }
+    assert_string_equal(policy_ttl_src_name(TTL_HEURISTIC), "heuristic");
+    assert_string_equal(policy_ttl_src_name(TTL_DEFAULT_TTL), "default_ttl");
+    rows_done();
+}
+
 /* ---- storing ---- */
 
 static void test_status_lists(void **state)
@@ -1307,6 +1352,7 @@ int main(void)
         cmocka_unit_test_setup(test_current_age, rows_reset),
         cmocka_unit_test_setup(test_freshness_lifetime, rows_reset),
         cmocka_unit_test_setup(test_freshness_max_ttl, rows_reset),
+        cmocka_unit_test_setup(test_freshness_source, rows_reset),
         cmocka_unit_test_setup(test_store_verdict, rows_reset),
         cmocka_unit_test_setup(test_status_lists, rows_reset),
         cmocka_unit_test_setup(test_storable, rows_reset),

@@ -994,6 +994,81 @@ static void test_memory_off(void **state)
     assert_int_equal(st(t)->memory_objects, 0);
 }
 
+/* store_peek (GET /cache): every variant, newest first, with its head and
+   times; no hit's effects (LRU order, memory copies), and a damaged file
+   is removed and left out as store_get would. */
+static void test_peek(void **state)
+{
+    struct t *t = *state;
+    struct store *s = topen(t, 10 * MIB, MIB);
+    assert_int_equal(store_set_memory(s, MIB), 0);
+    static const char H2[] = "HTTP/1.1 200 OK\r\nVary: X\r\n\r\n";
+    assert_int_equal(put(s, "k", "x:1\n", "x", H2, "one", 3), 0);
+    assert_int_equal(put(s, "k", "x:2\n", "x", H2, "two!", 4), 0);
+    assert_int_equal(put(s, "k", "x\n", "x", H2, "", 0), 0);
+    assert_int_equal(put(s, "other", "", "", HEAD, "hello", 5), 0);
+    struct store_peek p[4];
+    assert_int_equal(store_peek(s, "none", p, 4), 0);
+    assert_int_equal(store_peek(s, "k", p, 4), 3);
+    assert_string_equal(p[0].variant, "x\n"); /* newest stored first */
+    assert_string_equal(p[1].variant, "x:2\n");
+    assert_string_equal(p[2].variant, "x:1\n");
+    for (int i = 0; i < 3; i++) {
+        assert_string_equal(p[i].vary, "x");
+        assert_int_equal(p[i].obj.head_len, strlen(H2));
+        assert_memory_equal(p[i].obj.head, H2, strlen(H2));
+        assert_int_equal(p[i].obj.request_time, 100);
+        assert_int_equal(p[i].obj.response_time, 200);
+        assert_int_equal(p[i].obj.fd, -1);
+        char path[256];
+        obj_path(t, "k", p[i].variant, path, sizeof(path));
+        assert_int_equal((off_t)p[i].size, file_size(path));
+        assert_string_equal(path + strlen(t->dir) + 1, p[i].name);
+    }
+    assert_int_equal(p[1].obj.body_len, 4);
+    assert_false(p[0].in_memory || p[1].in_memory || p[2].in_memory);
+    for (int i = 0; i < 3; i++)
+        store_peek_free(&p[i]);
+    assert_int_equal(st(t)->memory_objects, 0); /* no copy made by peeking */
+    /* a copy made by a hit is reported, and read from memory */
+    assert_true(gets(s, "k", "x:1\n"));
+    assert_int_equal(store_peek(s, "k", p, 2), 2); /* bounded by max */
+    store_peek_free(&p[0]);
+    store_peek_free(&p[1]);
+    assert_int_equal(store_peek(s, "k", p, 4), 3);
+    assert_true(p[2].in_memory && p[2].obj.mem && p[2].obj.body_len == 3);
+    for (int i = 0; i < 3; i++)
+        store_peek_free(&p[i]);
+    /* damage is found, removed and left out */
+    char bad[256];
+    obj_path(t, "k", "x:2\n", bad, sizeof(bad));
+    flip_byte(bad, HDR + 4);
+    assert_int_equal(store_peek(s, "k", p, 4), 2);
+    assert_string_equal(p[0].variant, "x\n");
+    assert_string_equal(p[1].variant, "x:1\n");
+    store_peek_free(&p[0]);
+    store_peek_free(&p[1]);
+    assert_int_equal(file_size(bad), -1);
+    assert_int_equal(st(t)->removed_invalid, 1);
+}
+
+/* Peeking moves nothing in the LRU order: what eviction takes first stays. */
+static void test_peek_keeps_lru(void **state)
+{
+    struct t *t = *state;
+    struct store *s = topen(t, 10 * MIB, MIB);
+    assert_int_equal(put(s, "k0", "", "", HEAD, "hello", 5), 0);
+    uint64_t one = st(t)->bytes;
+    s = topen(t, 2 * one, MIB);
+    assert_int_equal(put(s, "k1", "", "", HEAD, "hello", 5), 0);
+    struct store_peek p[1];
+    assert_int_equal(store_peek(s, "k0", p, 1), 1); /* a hit would make k0 the newest */
+    store_peek_free(&p[0]);
+    assert_int_equal(put(s, "k2", "", "", HEAD, "hello", 5), 0);
+    assert_false(gets(s, "k0", ""));
+    assert_true(gets(s, "k1", ""));
+}
+
 static void test_index_basics(void **state)
 {
     (void)state;
@@ -1062,6 +1137,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_memory_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_follows_disk_eviction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_off, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_peek, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_peek_keeps_lru, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

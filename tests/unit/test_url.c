@@ -362,6 +362,64 @@ static void test_cache_key_routed(void **state)
 }
 
 /* RFC 3986 §5.4: every normal and abnormal example, against its base. */
+/* The query GET /cache reads its url= from: percent-decoded, refused
+   when repeated or malformed, other parameters counted. */
+static void test_query_param(void **state)
+{
+    static const struct {
+        const char *query;
+        long rc;
+        const char *want;
+        size_t others;
+    } rows[] = {
+        {"url=http%3A%2F%2Fa.test%2Fx", 15, "http://a.test/x", 0},
+        {"url=http://a.test/x?b=1", 19, "http://a.test/x?b=1", 0},
+        {"a=1&url=%41%4a%4A&b", 3, "AJJ", 2},
+        {"url=a+b", 3, "a+b", 0}, /* a plus stays a plus */
+        {"url=", 0, "", 0},
+        {"url", 0, "", 0},
+        {"url=%25", 1, "%", 0},
+        {"url=%ff%0d%0a", 3, "\xff\r\n", 0}, /* decoded as they are: the caller judges */
+        {"&&url=x&&", 1, "x", 0},
+        {"URL=x", URL_PARAM_ABSENT, NULL, 1}, /* names as written */
+        {"urlx=1&xurl=2", URL_PARAM_ABSENT, NULL, 2},
+        {"", URL_PARAM_ABSENT, NULL, 0},
+        {"url=a&url=b", URL_PARAM_REPEATED, NULL, 0},
+        {"url=a&url=a", URL_PARAM_REPEATED, NULL, 0},
+        {"url=%", URL_PARAM_MALFORMED, NULL, 0},
+        {"url=%4", URL_PARAM_MALFORMED, NULL, 0},
+        {"url=%zz", URL_PARAM_MALFORMED, NULL, 0},
+        {"url=%4g", URL_PARAM_MALFORMED, NULL, 0},
+        {"url=a%00b", URL_PARAM_MALFORMED, NULL, 0}, /* a key is a C string */
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char out[64];
+        size_t others = 99;
+        long rc =
+            url_query_param(rows[i].query, strlen(rows[i].query), "url", out, sizeof(out), &others);
+        if (rc != rows[i].rc || others != rows[i].others ||
+            (rc >= 0 && (strlen(out) != (size_t)rc || strcmp(out, rows[i].want) != 0)))
+            row_fail("%s: rc %ld others %zu \"%s\"", rows[i].query, rc, others, rc >= 0 ? out : "");
+    }
+    rows_done();
+}
+
+/* The decoded value and its NUL must fit, or nothing is returned. */
+static void test_query_param_bounds(void **state)
+{
+    char out[4];
+    size_t others;
+    (void)state;
+    assert_int_equal(url_query_param("url=abc", 7, "url", out, sizeof(out), &others), 3);
+    assert_string_equal(out, "abc");
+    assert_int_equal(url_query_param("url=abcd", 8, "url", out, sizeof(out), &others),
+                     URL_PARAM_MALFORMED);
+    assert_int_equal(url_query_param("url=%41%42%43", 13, "url", out, sizeof(out), &others), 3);
+    /* the length is the caller's: nothing past it is read */
+    assert_int_equal(url_query_param("url=ab&url=c", 6, "url", out, sizeof(out), &others), 2);
+}
+
 static void test_resolve_rfc3986(void **state)
 {
     static const struct {
@@ -451,6 +509,8 @@ int main(void)
         cmocka_unit_test_setup(test_roundtrip, rows_reset),
         cmocka_unit_test(test_cache_key),
         cmocka_unit_test(test_cache_key_routed),
+        cmocka_unit_test_setup(test_query_param, rows_reset),
+        cmocka_unit_test(test_query_param_bounds),
         cmocka_unit_test_setup(test_resolve_rfc3986, rows_reset),
         cmocka_unit_test(test_resolve_bounds),
     };
