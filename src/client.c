@@ -83,7 +83,7 @@ void client_accept(struct server *srv, int fd, const struct sockaddr *sa, sockle
     if (tls)
         c->sock.tls = tls_server_new(tls, fd);
     if (tls && !c->sock.tls) {
-        client_close(c, "out of memory");
+        client_close(c, CLOSE_INTERNAL, "out of memory");
         return;
     }
     c->timer.repeat = c->cfg->limits.client_idle_timeout;
@@ -166,12 +166,21 @@ void client_become_phantom(struct client *c)
 }
 
 /* Closes now; the memory goes at the end of this loop iteration. */
-void client_close(struct client *c, const char *why)
+void client_close(struct client *c, enum close_reason r, const char *why)
 {
+    static const char *const texts[CLOSE_REASONS] = {
+#define X(name, label, text) text,
+        CLOSE_REASON_TABLE(X)
+#undef X
+    };
     if (c->state == CS_CLOSED)
         return;
     struct server *srv = c->srv;
+    if (!why)
+        why = texts[r];
     log_debug("#%llu %s: closed: %s", c->id, c->addr_text, why);
+    if (!c->phantom) /* a detached fetch was counted when its client left */
+        srv->metrics.closed[r]++;
     if (c->ex && c->ex->method) {
         client_count(c);
         client_log_access(c); /* a request cut short */
@@ -329,7 +338,7 @@ struct client *client_spawn_refresh(struct client *c, const struct http_msg *m)
     p->phantom = true;
     c->srv->nphantom++;
     if (client_begin(p) < 0) {
-        client_close(p, "out of memory");
+        client_close(p, CLOSE_INTERNAL, "out of memory");
         return NULL;
     }
     /* a bodiless GET of its own: no conditionals, no framing or Expect of
@@ -352,7 +361,7 @@ struct client *client_spawn_refresh(struct client *c, const struct http_msg *m)
             rc = http_put_header(&p->in, m, &m->hdrs[i]);
     }
     if (rc < 0 || buf_append(&p->in, "\r\n", 2) < 0) {
-        client_close(p, "refresh request too large");
+        client_close(p, CLOSE_INTERNAL, "refresh request too large");
         return NULL;
     }
     log_debug("#%llu: refreshing %s in the background for #%llu", p->id, c->ex->url, c->id);
@@ -366,6 +375,7 @@ static void client_handshake(struct client *c)
     c->tls_want_read = c->tls_want_write = false;
     switch (tls_handshake(c->sock.tls)) {
     case TLS_OK:
+        c->srv->metrics.tls_done[METRICS_CLIENT]++;
         exchange_handshake_done(c);
         break;
     case TLS_WANT_READ:
@@ -378,7 +388,8 @@ static void client_handshake(struct client *c)
     case TLS_ERROR:
         log_info("#%llu %s: TLS handshake failed: %s", c->id, c->addr_text,
                  tls_conn_error(c->sock.tls));
-        client_close(c, "TLS handshake failed");
+        c->srv->metrics.tls_failed[METRICS_CLIENT]++;
+        client_close(c, CLOSE_TLS_FAILED, NULL);
         return;
     }
     client_update_io(c);
@@ -392,7 +403,7 @@ static void client_on_eof(struct client *c)
         return;
     }
     if (c->state == CS_RECEIVE && buf_empty(&c->in)) {
-        client_close(c, "client closed");
+        client_close(c, CLOSE_CLIENT_CLOSED, NULL);
         return;
     }
     if (c->state != CS_RECEIVE && c->ex->req_done) {
@@ -400,7 +411,7 @@ static void client_on_eof(struct client *c)
         client_update_io(c);
         return;
     }
-    client_close(c, "client closed mid-request");
+    client_close(c, CLOSE_CLIENT_ABORTED, NULL);
 }
 
 static void client_do_read(struct client *c)
@@ -417,7 +428,7 @@ static void client_do_read(struct client *c)
         client_on_eof(c);
         return;
     case SOCK_ERROR:
-        client_close(c, sock_error(&c->sock));
+        client_close(c, CLOSE_READ_ERROR, sock_error(&c->sock));
         return;
     }
     if (c->state != CS_RECEIVE)
@@ -490,7 +501,7 @@ static void client_stalled(struct client *c)
     }
     log_info("#%llu %s: client stalled: %s for %.3gs", c->id, c->addr_text,
              c->ex && !c->ex->req_done ? "no request body" : "nothing read", t);
-    client_close(c, "client stalled");
+    client_close(c, CLOSE_CLIENT_STALLED, NULL);
 }
 
 static void client_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -514,11 +525,13 @@ static void client_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     if (c->tls_head_deadline) {
         log_info("#%llu %s: TLS handshake and request head not done within %.3gs", c->id,
                  c->addr_text, c->cfg->limits.client_header_timeout);
-        client_close(c, "TLS handshake timed out");
+        if (c->state == CS_TLS)
+            c->srv->metrics.tls_failed[METRICS_CLIENT]++;
+        client_close(c, CLOSE_TLS_FAILED, "TLS handshake or first head timed out");
         return;
     }
     if (c->state == CS_RECEIVE || c->state == CS_TUNNEL || c->state == CS_TLS) {
-        client_close(c, c->state == CS_RECEIVE ? "idle timeout" : "client stalled");
+        client_close(c, c->state == CS_RECEIVE ? CLOSE_IDLE_TIMEOUT : CLOSE_CLIENT_STALLED, NULL);
         return;
     }
     client_stalled(c);
@@ -580,7 +593,7 @@ void client_next_request(struct client *c)
     if (c->close_after_flush) {
         c->in.off = c->in.len = 0; /* anything pipelined is dropped with the connection */
         if (buf_empty(&c->out)) {
-            client_close(c, "done");
+            client_close(c, c->close_why, NULL);
             return;
         }
     }
@@ -612,10 +625,12 @@ void client_drain_idle(struct client *c)
         c->ex->keep_alive = false;
     if (c->state != CS_RECEIVE || c->head_started)
         return; /* finishes its request, then closes */
-    if (buf_empty(&c->out))
-        client_close(c, "shutting down");
-    else
+    if (buf_empty(&c->out)) {
+        client_close(c, CLOSE_SHUTDOWN, NULL);
+    } else {
         c->close_after_flush = true;
+        c->close_why = CLOSE_SHUTDOWN;
+    }
 }
 
 /* ---- request heads ---- */
@@ -714,7 +729,7 @@ void client_process(struct client *c)
             return;
         if (!c->head_started) {
             if (client_begin(c) < 0) {
-                client_close(c, "out of memory");
+                client_close(c, CLOSE_INTERNAL, "out of memory");
                 return;
             }
             c->head_started = true;

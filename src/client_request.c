@@ -509,7 +509,7 @@ static int client_on_head(void *arg, struct http_msg *m)
     c->ex->ws_upgrade = m->upgrade && upg && http_list_has(http_hvalue(m, upg), "websocket");
     c->ex->keep_alive = m->keep_alive && !c->ex->ws_upgrade;
     if (!c->ex->method) {
-        client_close(c, "out of memory");
+        client_close(c, CLOSE_INTERNAL, "out of memory");
         return -1;
     }
     /* the combined line's request line and fields; without memory for
@@ -562,7 +562,7 @@ static int client_on_body(void *arg, const char *p, size_t n)
     int rc = c->ex->req_chunked ? http_chunk_append(&c->ex->up.out, p, n)
                                 : buf_append(&c->ex->up.out, p, n);
     if (rc < 0) {
-        client_close(c, "upstream buffer overflow");
+        client_close(c, CLOSE_OVERFLOW, "upstream buffer overflow");
         return -1;
     }
     return 0;
@@ -574,7 +574,7 @@ static int client_on_done(void *arg)
     c->ex->req_done = true;
     if (c->ex->req_chunked && c->state != CS_RECEIVE &&
         http_chunk_append(&c->ex->up.out, NULL, 0) < 0) {
-        client_close(c, "upstream buffer overflow");
+        client_close(c, CLOSE_OVERFLOW, "upstream buffer overflow");
         return -1;
     }
     return 0;

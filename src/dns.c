@@ -104,6 +104,7 @@ struct dns {
     struct dns_entry *buckets[DNS_CACHE_BUCKETS];
     TAILQ_HEAD(dns_entry_lru, dns_entry) lru;
     size_t ncache;
+    struct dns_stats stats;
 };
 
 static const struct dns_addrs dns_no_addrs;
@@ -443,6 +444,7 @@ static void dns_query_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
     (void)loop;
     (void)revents;
     log_debug("dns: %s: %s", q->lookup->host, dns_strstatus(DNS_TIMEOUT));
+    q->lookup->dns->stats.failures++;
     dns_query_free(q);
     cb(arg, DNS_TIMEOUT, &dns_no_addrs);
 }
@@ -497,6 +499,8 @@ static void dns_lookup_cb(void *arg, int status, int timeouts, struct ares_addri
     log_debug("dns: %s: %s (%zu addresses, c-ares: %s)", l->host, dns_strstatus(l->status),
               l->addrs.n, ares_strerror(status));
     dns_lookup_unindex(l);
+    if (l->status != DNS_OK)
+        l->dns->stats.failures++;
     dns_cache_answer(l->dns, l, ttl);
     if (l->starting) { /* dns_resolve() picks the answer up and frees l */
         l->done = true;
@@ -540,6 +544,7 @@ static struct dns_lookup *dns_lookup_start(struct dns *dns, const char *host)
     l->started = ev_now(dns->loop);
     LIST_INIT(&l->waiters);
     l->starting = true;
+    dns->stats.queries++;
     ares_getaddrinfo(dns->channel, host, NULL, &hints, dns_lookup_cb, l);
     l->starting = false;
     if (!l->done) {
@@ -596,6 +601,7 @@ static bool dns_resolve_now(struct dns *dns, const char *host, const char *key,
     }
     if ((e = dns_cache_get(dns, key)) == NULL)
         return false;
+    dns->stats.cache_hits++;
     *status = e->status;
     *out = e->addrs;
     return true;
@@ -630,6 +636,11 @@ struct dns_query *dns_resolve(struct dns *dns, const char *host, struct dns_addr
     }
     dns_query_attach(dns, q, l);
     return q;
+}
+
+const struct dns_stats *dns_stats(const struct dns *dns)
+{
+    return &dns->stats;
 }
 
 /* ---- channel ---- */

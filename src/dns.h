@@ -8,6 +8,7 @@
 
 #include <ev.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #define DNS_MAX_ADDRS 8
@@ -45,5 +46,13 @@ struct dns_query *dns_resolve(struct dns *dns, const char *host, struct dns_addr
 /* The callback will not run; safe until the callback has started. */
 void dns_cancel(struct dns_query *q);
 const char *dns_strstatus(enum dns_status status);
+
+/* For GET /metrics. */
+struct dns_stats {
+    uint64_t queries;    /* lookups handed to c-ares (one per name in flight) */
+    uint64_t cache_hits; /* names answered from the cache, "no such host" too */
+    uint64_t failures;   /* lookups answered with an error, and waits given up at the timeout */
+};
+const struct dns_stats *dns_stats(const struct dns *dns);
 
 #endif

@@ -100,7 +100,7 @@ static void exchange_store_push(struct client *c, bool now)
         if (c->ex->decoding != CODING_IDENTITY)
             log_warn("#%llu %s: stored %s: %s", c->id, c->addr_text, c->ex->url ? c->ex->url : "-",
                      *filter_why() ? filter_why() : "the body could not be decoded");
-        client_close(c, "cannot send the stored body");
+        client_close(c, CLOSE_STORE_ERROR, "cannot send the stored body");
         return;
     }
     if (!now) {
@@ -120,7 +120,7 @@ static void exchange_deliver_from(struct client *c, bool now)
 {
     c->state = CS_DELIVER;
     if (cache_serve_start(c) < 0) {
-        client_close(c, "cannot serve the stored response");
+        client_close(c, CLOSE_STORE_ERROR, "cannot serve the stored response");
         return;
     }
     exchange_store_push(c, now);
@@ -219,7 +219,7 @@ void exchange_follow_start(struct client *c)
 
 void exchange_follow_failed(struct client *c)
 {
-    client_close(c, "the fetch it followed failed");
+    client_close(c, CLOSE_UPSTREAM_ERROR, "the fetch it followed failed");
 }
 
 void exchange_follow_more(struct client *c)
@@ -267,7 +267,7 @@ void exchange_refresh(struct client *c, const struct http_msg *m)
 {
     struct client *p = client_spawn_refresh(c, m);
     if (p && cache_refresh_lead(p, c) < 0)
-        client_close(p, "out of memory");
+        client_close(p, CLOSE_INTERNAL, "out of memory");
 }
 
 void exchange_tunnel(struct client *c)
@@ -286,6 +286,34 @@ static bool exchange_status_closes(int status)
     return status == 400 || status == 408 || status == 414 || status == 431 || status == 505;
 }
 
+/* Why the connection closes after an answer of this status, or after an
+   exchange that could not keep it: the first cause that applies. */
+static enum close_reason exchange_close_why(const struct client *c, int status)
+{
+    if (c->deny_status)
+        return c->deny_status == 503 ? CLOSE_LIMIT : CLOSE_ACL;
+    if (c->srv->draining)
+        return CLOSE_SHUTDOWN;
+    if (status == 408)
+        return CLOSE_REQUEST_TIMEOUT;
+    if (exchange_status_closes(status))
+        return CLOSE_BAD_REQUEST;
+    if (c->read_eof)
+        return CLOSE_CLIENT_CLOSED; /* half-closed after its request */
+    if (c->ex && !c->ex->req_done)
+        return CLOSE_BODY_UNREAD;
+    return CLOSE_NOT_KEPT;
+}
+
+/* Why a response already under way is cut: its head went out, so the
+   failure can only show as a close. */
+static enum close_reason exchange_cut_why(int status)
+{
+    if (status == 502 || status == 503 || status == 504)
+        return CLOSE_UPSTREAM_ERROR;
+    return status == 408 ? CLOSE_REQUEST_TIMEOUT : CLOSE_INTERNAL;
+}
+
 void exchange_answer(struct client *c, const struct answer *a)
 {
     struct exchange *ex = c->ex;
@@ -294,18 +322,19 @@ void exchange_answer(struct client *c, const struct answer *a)
     upstream_close(c);
     if (ex->rsp_head_sent && !writer_take_back(c)) {
         /* too late for a status: a close makes the truncation visible */
-        client_close(c, a->reason);
+        client_close(c, exchange_cut_why(a->status), a->reason);
         return;
     }
     bool keep =
         ex->req_done && ex->keep_alive && !c->srv->draining && !exchange_status_closes(a->status);
     ex->keep_alive = keep;
     if (respond_local(c, a) < 0) {
-        client_close(c, "output buffer full");
+        client_close(c, CLOSE_OVERFLOW, "output buffer full");
         return;
     }
     ex->rsp_done = true;
     if (!keep) {
+        c->close_why = exchange_close_why(c, a->status); /* before req_done is forced */
         ex->req_done = true;
         c->close_after_flush = true;
     }
@@ -319,7 +348,7 @@ void exchange_fail(struct client *c, int status, const char *reason)
     struct exchange *ex = c->ex;
     if (!ex) { /* no request to answer */
         log_info("#%llu %s: %d %s", c->id, c->addr_text, status, reason);
-        client_close(c, reason);
+        client_close(c, exchange_close_why(c, status), reason);
         return;
     }
     if (ex->in_head && ex->bodiless && !ex->connect && !c->deny_status &&
@@ -428,8 +457,11 @@ void exchange_done(struct client *c)
     client_count(c);
     client_log_access(c);
     upstream_done(c);
-    if (!c->ex->req_done || !c->ex->keep_alive || c->srv->draining || c->read_eof || c->phantom)
+    if (!c->close_after_flush &&
+        (!c->ex->req_done || !c->ex->keep_alive || c->srv->draining || c->read_eof || c->phantom)) {
         c->close_after_flush = true;
+        c->close_why = exchange_close_why(c, c->ex->status);
+    }
     client_reset_request(c);
     if (c->reader)
         http_reader_next(c->reader);

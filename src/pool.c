@@ -24,10 +24,12 @@ struct pool_origin {
     struct pool_waiter *wait_head, *wait_tail;
     unsigned nwait;
     void *data;
+    struct pool *pool; /* for its totals */
 };
 
 struct pool {
     const struct pool_ops *ops;
+    struct pool_stats stats;
     void (*data_free)(void *);
     struct pool_origin *buckets[POOL_BUCKETS];
 };
@@ -70,6 +72,7 @@ static struct pool_origin *pool_get(struct pool *p, const char *key)
     }
     uint32_t b = pool_hash(key) % POOL_BUCKETS;
     o->hnext = p->buckets[b];
+    o->pool = p;
     p->buckets[b] = o;
     return o;
 }
@@ -102,6 +105,7 @@ static void pool_idle_unlink(struct pool_origin *o, struct pool_conn *pc)
     pc->prev = pc->next = NULL;
     pc->idle = false;
     o->nidle--;
+    o->pool->stats.idle--;
 }
 
 static void pool_idle_push(struct pool_origin *o, struct pool_conn *pc, double now)
@@ -116,6 +120,7 @@ static void pool_idle_push(struct pool_origin *o, struct pool_conn *pc, double n
         o->idle_head = pc;
     o->idle_tail = pc;
     o->nidle++;
+    o->pool->stats.idle++;
 }
 
 static struct pool_waiter *pool_dequeue(struct pool_origin *o)
@@ -131,6 +136,7 @@ static struct pool_waiter *pool_dequeue(struct pool_origin *o)
     w->prev = w->next = NULL;
     w->queued = false;
     o->nwait--;
+    o->pool->stats.waiting--;
     return w;
 }
 
@@ -145,6 +151,8 @@ static void pool_enqueue(struct pool_origin *o, struct pool_waiter *w)
         o->wait_head = w;
     o->wait_tail = w;
     o->nwait++;
+    o->pool->stats.waiting++;
+    o->pool->stats.queued++;
 }
 
 /* Closes the oldest idle connection to make room; false if none. */
@@ -156,6 +164,7 @@ static bool pool_drop_oldest_idle(struct pool *p, struct pool_origin *o)
     pool_idle_unlink(o, pc);
     pc->origin = NULL;
     o->nopen--;
+    p->stats.open--;
     p->ops->close(pc);
     return true;
 }
@@ -199,14 +208,15 @@ void pool_cancel(struct pool *p, struct pool_waiter *w)
     w->prev = w->next = NULL;
     w->queued = false;
     o->nwait--;
+    p->stats.waiting--;
     pool_gc(p, o);
 }
 
 void pool_conn_add(struct pool *p, struct pool_waiter *w, struct pool_conn *pc)
 {
-    (void)p;
     memset(pc, 0, sizeof(*pc));
     pc->origin = w->origin;
+    p->stats.open++;
 }
 
 /*
@@ -233,6 +243,7 @@ void pool_remove(struct pool *p, struct pool_conn *pc)
         pool_idle_unlink(o, pc);
     pc->origin = NULL;
     o->nopen--;
+    p->stats.open--;
     if (!pool_grant_slot(p, o))
         pool_gc(p, o);
 }
@@ -297,6 +308,11 @@ void pool_free(struct pool *p)
         }
     }
     free(p);
+}
+
+const struct pool_stats *pool_stats(const struct pool *p)
+{
+    return &p->stats;
 }
 
 unsigned pool_open_count(struct pool *p, const char *key)

@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct pool_origin;
 
@@ -85,6 +86,16 @@ void pool_remove_reserved(struct pool *p, struct pool_waiter *w);
 void pool_remove(struct pool *p, struct pool_conn *pc);
 /* Closes idle connections idle for idle_timeout or longer. */
 void pool_expire(struct pool *p, double now, double idle_timeout);
+
+/* Totals over every origin, for GET /metrics: kept as the pool changes,
+   so reading them walks nothing. */
+struct pool_stats {
+    uint64_t open;    /* connections bound to a slot: connecting, busy or idle */
+    uint64_t idle;    /* of those, in an idle list */
+    uint64_t waiting; /* waiters queued now */
+    uint64_t queued;  /* waiters ever queued */
+};
+const struct pool_stats *pool_stats(const struct pool *p);
 
 /* Counts, for metrics, logs and tests. */
 unsigned pool_open_count(struct pool *p, const char *key);

@@ -20,6 +20,7 @@
 
 #include "buf.h"
 #include "cache/cache.h"
+#include "close_reason.h"
 #include "dns.h"
 #include "filter.h"
 #include "hooks.h"
@@ -71,6 +72,8 @@ struct upconn {
     bool ready;     /* and TLS too, when https */
     bool hs_want_read, hs_want_write;
     unsigned requests; /* responses completed on it */
+    double connect_at; /* ev_time() of connect() on the address that answers; 0 once ready */
+    double sent_at;    /* ev_time() its request started out; 0 once an answer byte came */
     char host[URL_HOST_MAX];
     char peer[48];                /* "ip:port" or "[ip6]:port" */
     struct sockaddr_storage addr; /* connected to, for the destination check on reuse */
@@ -195,6 +198,7 @@ struct client {
     bool head_started;          /* first byte of the current head arrived */
     bool read_eof;
     bool close_after_flush;
+    enum close_reason close_why;        /* set with close_after_flush */
     bool tls_want_read, tls_want_write; /* client TLS handshake */
     bool tls_head_deadline; /* TLS: header timeout runs from accept to the first head's end */
     bool phantom;           /* a background refresh: no client socket, output dropped */
@@ -214,7 +218,8 @@ struct client {
 /* client.c: the connection's life, reading, timers, the access log */
 void client_accept(struct server *srv, int fd, const struct sockaddr *sa, socklen_t len,
                    struct tls_ctx *tls, bool admin);
-void client_close(struct client *c, const char *why);
+/* why: the log's words, or NULL for the reason's own (close_reason.h). */
+void client_close(struct client *c, enum close_reason r, const char *why);
 void client_free(struct client *c);
 void client_update_io(struct client *c);
 /* Refreshes a stale stored response from the loop, with no client waiting. */

@@ -649,7 +649,7 @@ static void server_drain_timeout_cb(struct ev_loop *loop, ev_timer *w, int reven
                  c->ex && c->ex->url ? c->ex->url : "(between requests)",
                  c->ex && c->ex->cx.role == ROLE_FOLLOWER ? " (following a fetch)" : "");
     while (srv->clients)
-        client_close(srv->clients, "shutdown timeout");
+        client_close(srv->clients, CLOSE_SHUTDOWN_TIMEOUT, NULL);
 }
 
 static void server_drain(struct server *srv)
@@ -753,7 +753,7 @@ int server_run(struct server *srv)
 void server_free(struct server *srv)
 {
     while (srv->clients)
-        client_close(srv->clients, "exit");
+        client_close(srv->clients, CLOSE_SHUTDOWN, "exit");
     while (srv->dead) {
         struct client *c = srv->dead;
         srv->dead = c->next;

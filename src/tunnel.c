@@ -22,7 +22,7 @@ void tunnel_open(struct client *c)
     static const struct answer established = {
         .status = 200, .phrase = "Connection established", .reason = "tunnel", .tunnel = true};
     if (ex->connect && respond_local(c, &established) < 0) {
-        client_close(c, "client buffer overflow");
+        client_close(c, CLOSE_OVERFLOW, "client buffer overflow");
         return;
     }
     log_debug("#%llu %s: tunnel to %s open", c->id, c->addr_text, ex->up.peer);
@@ -46,7 +46,7 @@ void tunnel_open(struct client *c)
 void tunnel_origin_done(struct client *c)
 {
     if (c->read_eof || c->sock.tls || shutdown(c->sock.fd, SHUT_WR) < 0) {
-        client_close(c, "origin closed the tunnel");
+        client_close(c, CLOSE_TUNNEL_END, "origin closed the tunnel");
         return;
     }
     client_update_io(c);
@@ -66,13 +66,14 @@ static int tunnel_client_done(struct client *c)
     if (c->ex->up.eof) {
         if (!buf_empty(&c->out)) {
             c->close_after_flush = true;
+            c->close_why = CLOSE_TUNNEL_END;
             return 0;
         }
-        client_close(c, "tunnel closed by both sides");
+        client_close(c, CLOSE_TUNNEL_END, "tunnel closed by both sides");
         return -1;
     }
     if (uc->sock.tls || shutdown(uc->sock.fd, SHUT_WR) < 0) {
-        client_close(c, "client closed the tunnel");
+        client_close(c, CLOSE_TUNNEL_END, "client closed the tunnel");
         return -1;
     }
     return 0;
@@ -97,7 +98,7 @@ void tunnel_from_origin(struct client *c)
         }
         break;
     case SOCK_ERROR:
-        client_close(c, "origin tunnel error");
+        client_close(c, CLOSE_UPSTREAM_ERROR, "origin tunnel error");
         return;
     }
     client_update_io(c);
@@ -111,7 +112,7 @@ void tunnel_to_origin(struct client *c)
         return;
     enum sock_io r = sock_write(&uc->sock, &c->in, &n);
     if (r == SOCK_ERROR) {
-        client_close(c, "origin tunnel error");
+        client_close(c, CLOSE_UPSTREAM_ERROR, "origin tunnel error");
         return;
     }
     if (n > 0)
@@ -155,7 +156,7 @@ void tunnel_switch(struct client *c)
 {
     struct upstream *u = &c->ex->up;
     if (writer_out(c, buf_head(&u->in), buf_used(&u->in)) < 0) {
-        client_close(c, "client buffer overflow");
+        client_close(c, CLOSE_OVERFLOW, "client buffer overflow");
         return;
     }
     u->in.off = u->in.len = 0;

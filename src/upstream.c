@@ -311,7 +311,12 @@ void upstream_requery(struct client *c)
 static void upstream_ready(struct client *c)
 {
     struct upstream *u = &c->ex->up;
+    struct metrics *mt = &c->srv->metrics;
     snprintf(u->peer, sizeof(u->peer), "%s", u->conn->peer);
+    if (u->conn->connect_at > 0) {
+        metrics_observe(&mt->connect, ev_time() - u->conn->connect_at);
+        u->conn->connect_at = 0;
+    }
     if (c->ex->connect) {
         ev_timer_stop(c->srv->loop, &u->timer);
         exchange_tunnel(c);
@@ -326,6 +331,8 @@ static void upstream_ready(struct client *c)
             memcpy(u->head, buf_head(&u->out), u->head_len);
         }
     }
+    u->conn->requests > 0 ? mt->upstream_reused++ : mt->upstream_new++;
+    u->conn->sent_at = ev_time();
     u->phase = UP_FORWARD;
     u->timer.repeat = c->cfg->upstream.read_timeout;
     ev_timer_again(c->srv->loop, &u->timer);
@@ -450,6 +457,7 @@ static void upstream_handshake(struct client *c)
     switch (tls_handshake(uc->sock.tls)) {
     case TLS_OK:
         uc->ready = true;
+        c->srv->metrics.tls_done[METRICS_ORIGIN]++;
         log_debug("#%llu %s: TLS to %s established%s", c->id, c->addr_text, uc->peer,
                   tls_conn_resumed(uc->sock.tls) ? " (resumed)" : "");
         upstream_ready(c);
@@ -463,6 +471,7 @@ static void upstream_handshake(struct client *c)
     case TLS_EOF:
     case TLS_ERROR: {
         char reason[URL_HOST_MAX + 300];
+        c->srv->metrics.tls_failed[METRICS_ORIGIN]++;
         snprintf(reason, sizeof(reason), "TLS to %s (%s) failed: %s", uc->peer, c->ex->up.host,
                  tls_conn_error(uc->sock.tls));
         exchange_fail(c, 502, reason);
@@ -488,6 +497,7 @@ static void upstream_connected(struct client *c)
     uc->sock.tls = ctx ? tls_client_new(ctx, uc->sock.fd, u->host, session ? *session : NULL)
                        : NULL;
     if (!uc->sock.tls) {
+        c->srv->metrics.tls_failed[METRICS_ORIGIN]++;
         exchange_fail(c, 502, ctx ? "cannot start TLS" : "no TLS context (see the error log)");
         return;
     }
@@ -522,6 +532,7 @@ static void upstream_connect_next(struct client *c)
         ev_io_set(&uc->wio, fd, EV_WRITE);
         u->timer.repeat = c->cfg->upstream.connect_timeout;
         ev_timer_again(c->srv->loop, &u->timer);
+        uc->connect_at = ev_time();
         if (connect(fd, (struct sockaddr *)ss, u->addrs->len[i]) == 0) {
             upstream_connected(c);
             return;

@@ -38,11 +38,11 @@ static bool upstream_fetch_lost(struct client *c, enum http_error err)
     if (ex->cx.writer || ex->rsp_done)
         return false;
     if (c->detached && ex->status >= 200) {
-        client_close(c, "the fetch its client left is not stored");
+        client_close(c, CLOSE_STORE_ERROR, "the fetch its client left is not stored");
         return true;
     }
     if (err == HTTP_ERR_ABORTED && ex->cx.role == ROLE_BEHIND) {
-        client_close(c, "storing the response it reads failed");
+        client_close(c, CLOSE_STORE_ERROR, "storing the response it reads failed");
         return true;
     }
     return false;
@@ -178,6 +178,10 @@ void upstream_read_response(struct client *c)
     switch (sock_read(&u->conn->sock, &u->in, &n)) {
     case SOCK_OK:
         ev_timer_again(c->srv->loop, &u->timer);
+        if (u->conn->sent_at > 0) {
+            metrics_observe(&c->srv->metrics.first_byte, ev_time() - u->conn->sent_at);
+            u->conn->sent_at = 0;
+        }
         break;
     case SOCK_AGAIN:
         client_update_io(c);
@@ -300,7 +304,7 @@ static int upstream_on_head(void *arg, struct http_msg *m)
         c->ex->framing = HTTP_FRAME_NONE;
         c->ex->up.switching = true;
         if (upstream_write_head(c, m, false) < 0) {
-            client_close(c, "client buffer overflow");
+            client_close(c, CLOSE_OVERFLOW, "client buffer overflow");
             return -1;
         }
         c->ex->rsp_head_sent = true;
@@ -312,7 +316,7 @@ static int upstream_on_head(void *arg, struct http_msg *m)
             http_reader_expect_no_body(c->ex->up.reader);
         c->ex->framing = HTTP_FRAME_NONE;
         if (c->ex->minor >= 1 && upstream_write_head(c, m, true) < 0) {
-            client_close(c, "client buffer overflow");
+            client_close(c, CLOSE_OVERFLOW, "client buffer overflow");
             return -1;
         }
         return 0;
@@ -345,7 +349,7 @@ static int upstream_on_head(void *arg, struct http_msg *m)
         c->ex->keep_alive = false; /* a filter changed the length for an HTTP/1.0 client */
     c->ex->rsp_mark = writer_mark(c);
     if (upstream_write_head(c, m, false) < 0) {
-        client_close(c, "client buffer overflow");
+        client_close(c, CLOSE_OVERFLOW, "client buffer overflow");
         return -1;
     }
     c->ex->rsp_head_sent = true;
@@ -390,14 +394,14 @@ static int upstream_on_done(void *arg)
 static void upstream_delivery_failed(struct client *c)
 {
     if (c->ex->decoding == CODING_IDENTITY) {
-        client_close(c, "client buffer overflow");
+        client_close(c, CLOSE_OVERFLOW, "client buffer overflow");
         return;
     }
     /* a decoder keeps to the writer's room: its failure is the body's */
     log_warn("#%llu %s: %s from %s: %s", c->id, c->addr_text, c->ex->url ? c->ex->url : "-",
              c->ex->up.peer, *filter_why() ? filter_why() : "the body could not be decoded");
     cache_response_abort(c);
-    client_close(c, "the response body could not be decoded");
+    client_close(c, CLOSE_UPSTREAM_ERROR, "the response body could not be decoded");
 }
 
 /*
@@ -421,7 +425,7 @@ static int fetch_sink_piece(void *arg, const struct piece *pc)
     if (!ex->cx.writer)
         return -1; /* storing failed: the file it reads ends here */
     if (chain_room(&ex->deliver) && cache_serve_more(c) < 0) {
-        client_close(c, "cannot send the stored body");
+        client_close(c, CLOSE_STORE_ERROR, "cannot send the stored body");
         return -1;
     }
     return 0;

@@ -259,7 +259,7 @@ static void writer_held_step(struct client *c)
 {
     int r = writer_send_held(c);
     if (r < 0) {
-        client_close(c, "cannot send the stored body");
+        client_close(c, CLOSE_STORE_ERROR, "cannot send the stored body");
         return;
     }
     if (r > 0) {
@@ -276,7 +276,7 @@ static bool writer_drained(struct client *c)
 {
     buf_compact(&c->out, true);
     if (c->close_after_flush) {
-        client_close(c, "done");
+        client_close(c, c->close_why, NULL);
         return true;
     }
     if (c->state == CS_TUNNEL) {
@@ -315,7 +315,7 @@ void writer_write(struct client *c)
     enum sock_io r = sock_write(&c->sock, &c->out, &n);
     c->out_written += n;
     if (r == SOCK_ERROR) {
-        client_close(c, sock_error(&c->sock));
+        client_close(c, CLOSE_WRITE_ERROR, sock_error(&c->sock));
         return;
     }
     if (r == SOCK_AGAIN) {

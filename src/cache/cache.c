@@ -488,6 +488,8 @@ int cache_response_head(struct client *c, const struct http_msg *m)
         x->instead = INSTEAD_BAD_304;
         return 1; /* read and dropped, then 502 (exchange_serve_stored) */
     }
+    if (x->revalidate) /* our conditional request's answer */
+        m->status == 304 ? c->srv->metrics.revalidated++ : c->srv->metrics.revalidation_full++;
     cache_invalidate(c, m);
     if (store_obj_is_open(&x->obj) && m->status == 304 && x->revalidate) {
         cache_refresh(c, m);
@@ -943,6 +945,7 @@ static bool cache_collapse(struct client *c)
                   f->key, f->streaming ? " (streaming)" : "");
         x->flight = f;
         x->role = ROLE_FOLLOWER;
+        c->srv->metrics.collapsed++;
         x->fnext = f->followers;
         f->followers = c;
         if (f->streaming && !cache_follow_open(c, f, f->leader->ex->cx.writer)) {

@@ -384,6 +384,13 @@ void store_usage(const struct store *s, uint64_t *objects, uint64_t *bytes)
     *bytes = s->stats.bytes;
 }
 
+void store_stats_get(const struct store *s, struct store_stats *out)
+{
+    *out = s->stats;
+    out->memory_objects = mem_objects(s->mem);
+    out->memory_bytes = mem_bytes(s->mem);
+}
+
 int store_set_memory(struct store *s, uint64_t bytes)
 {
     mem_free(s->mem);
@@ -756,6 +763,7 @@ int store_commit(struct store_writer *w)
             index_remove(s->idx, old);
         (void)unlinkat(s->dfd, rel, 0);
     } else {
+        s->stats.stored++;
         store_cap_variants(s, o);
         store_evict(s);
         store_writes_ok(s);

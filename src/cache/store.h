@@ -65,6 +65,19 @@ struct store *store_open(const char *dir, uint64_t max_size, uint64_t max_object
 int store_set_memory(struct store *s, uint64_t bytes);
 /* What the index holds now, for systemd's STATUS= line. */
 void store_usage(const struct store *s, uint64_t *objects, uint64_t *bytes);
+
+struct store_stats {
+    uint64_t objects, bytes;  /* what the index holds now */
+    uint64_t removed_invalid; /* files that failed validation */
+    uint64_t removed_tmp;     /* leftover temporary files deleted at start */
+    uint64_t evicted;         /* removed to stay under max_size (or STORE_MAX_VARIANTS) */
+    uint64_t write_errors;    /* writes abandoned (disk full, I/O error) */
+    uint64_t stored;          /* commits that put an object in the index */
+    uint64_t memory_objects, memory_bytes; /* copies in the memory tier */
+};
+/* The counters, with the memory tier's gauges read now (a copy made on a
+   read is not synced into stats). */
+void store_stats_get(const struct store *s, struct store_stats *out);
 /* Every writer must be committed or aborted first. Open store_obj stay
    valid (they own their fd and head). */
 void store_close(struct store *s);

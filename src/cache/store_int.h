@@ -74,15 +74,6 @@ enum store_bad {
  * Counters the store keeps for its scan summary and for tests, which read
  * them through store_stats(); magpie reports no others (docs/CACHE.md).
  */
-struct store_stats {
-    uint64_t objects, bytes;     /* what the index holds now */
-    uint64_t removed_invalid;    /* files that failed validation */
-    uint64_t removed_tmp;        /* leftover temporary files deleted at start */
-    uint64_t evicted;            /* removed to stay under max_size (or STORE_MAX_VARIANTS) */
-    uint64_t write_errors;       /* writes abandoned (disk full, I/O error) */
-    uint64_t memory_objects, memory_bytes; /* copies in the memory tier */
-};
-
 struct store {
     char *dir;
     int dfd; /* the cache directory; every path is relative to it */

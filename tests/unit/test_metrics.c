@@ -51,7 +51,7 @@ static void test_counting(void **state)
         if (srv.metrics.requests[rows[i].method][rows[i].cls][rows[i].result] !=
             before.requests[rows[i].method][rows[i].cls][rows[i].result] + 1)
             row_fail("row %zu: not counted under its labels", i);
-        if (srv.metrics.duration[rows[i].bucket] != before.duration[rows[i].bucket] + 1)
+        if (srv.metrics.duration.count[rows[i].bucket] != before.duration.count[rows[i].bucket] + 1)
             row_fail("row %zu: not in bucket %zu", i, rows[i].bucket);
     }
     if (srv.metrics.bytes_sent != 700 || srv.metrics.bytes_received != 49)
@@ -94,10 +94,89 @@ static void test_counting(void **state)
     rows_done();
 }
 
+/* Every family the exposition promises, with its type, and a labelled
+   sample each: what a dashboard finds by name. */
+static void test_families(void **state)
+{
+    static const char *const families[][2] = {
+        {"magpie_upstream_connect_seconds", "histogram"},
+        {"magpie_upstream_first_byte_seconds", "histogram"},
+        {"magpie_upstream_connections_open", "gauge"},
+        {"magpie_upstream_connections_idle", "gauge"},
+        {"magpie_upstream_connections_new_total", "counter"},
+        {"magpie_upstream_connections_reused_total", "counter"},
+        {"magpie_upstream_queue_waiting", "gauge"},
+        {"magpie_upstream_queued_total", "counter"},
+        {"magpie_dns_queries_total", "counter"},
+        {"magpie_dns_cache_hits_total", "counter"},
+        {"magpie_dns_failures_total", "counter"},
+        {"magpie_cache_memory_bytes", "gauge"},
+        {"magpie_cache_stores_total", "counter"},
+        {"magpie_cache_store_failures_total", "counter"},
+        {"magpie_cache_evictions_total", "counter"},
+        {"magpie_cache_revalidations_total", "counter"},
+        {"magpie_cache_collapsed_total", "counter"},
+        {"magpie_connections_closed_total", "counter"},
+        {"magpie_tls_handshakes_total", "counter"},
+        {"magpie_tls_handshake_failures_total", "counter"},
+    };
+    static struct server srv;
+    (void)state;
+    metrics_observe(&srv.metrics.connect, 0.0002);
+    metrics_observe(&srv.metrics.connect, 0.03);
+    metrics_observe(&srv.metrics.first_byte, -1); /* a clock step back: 0, in the first bucket */
+    srv.metrics.closed[CLOSE_IDLE_TIMEOUT] = 3;
+    srv.metrics.closed[CLOSE_BAD_REQUEST] = 1;
+    srv.metrics.tls_failed[METRICS_ORIGIN] = 2;
+    srv.metrics.revalidated = 5;
+    struct buf out;
+    buf_init(&out, 1 << 20);
+    assert_int_equal(metrics_render(&srv, &out), 0);
+    assert_int_equal(buf_append(&out, "", 1), 0);
+    const char *text = buf_head(&out);
+    char want[256];
+    for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+        snprintf(want, sizeof(want), "# TYPE %s %s\n", families[i][0], families[i][1]);
+        if (!strstr(text, want))
+            row_fail("missing %s", want);
+    }
+    static const char *const samples[] = {
+        "magpie_upstream_connect_seconds_bucket{le=\"0.0005\"} 1\n",
+        "magpie_upstream_connect_seconds_bucket{le=\"0.025\"} 1\n",
+        "magpie_upstream_connect_seconds_bucket{le=\"0.05\"} 2\n",
+        "magpie_upstream_connect_seconds_count 2\n",
+        "magpie_upstream_connect_seconds_sum 0.030200\n",
+        "magpie_upstream_first_byte_seconds_bucket{le=\"0.0005\"} 1\n",
+        "magpie_upstream_first_byte_seconds_sum 0.000000\n",
+        "magpie_request_duration_seconds_count 0\n",
+        "magpie_connections_closed_total{reason=\"idle_timeout\"} 3\n",
+        "magpie_connections_closed_total{reason=\"bad_request\"} 1\n",
+        "magpie_connections_closed_total{reason=\"client_closed\"} 0\n", /* zero too */
+        "magpie_tls_handshake_failures_total{side=\"origin\"} 2\n",
+        "magpie_tls_handshake_failures_total{side=\"client\"} 0\n",
+        "magpie_cache_revalidations_total{result=\"not_modified\"} 5\n",
+        "magpie_cache_revalidations_total{result=\"full\"} 0\n",
+        "magpie_upstream_connections_open 0\n", /* no pool: zero, not absent */
+        "magpie_dns_queries_total 0\n",
+    };
+    for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++)
+        if (!strstr(text, samples[i]))
+            row_fail("missing %s", samples[i]);
+    size_t reasons = 0;
+    for (const char *l = strstr(text, "\nmagpie_connections_closed_total{"); l;
+         l = strstr(l + 1, "\nmagpie_connections_closed_total{"))
+        reasons++;
+    if (reasons != CLOSE_REASONS)
+        row_fail("%zu close reasons printed, want all %d", reasons, CLOSE_REASONS);
+    buf_free(&out);
+    rows_done();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_counting, rows_reset),
+        cmocka_unit_test_setup(test_families, rows_reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -164,6 +164,28 @@ struct step {
 
 static const char *const result_names[] = {"REUSE", "CONNECT", "WAIT", "NOMEM"};
 
+/* The pool's totals (pool_stats, for GET /metrics) against what the fakes
+   and the per-origin counts say: bound connections, idle and waiting on
+   both origins, and every WAIT the script has seen. */
+static void check_totals(const char *name, size_t i, struct pool *p, uint64_t waits)
+{
+    uint64_t bound = 0, idle = 0, wait = 0;
+    for (size_t f = 0; f < NFAKE; f++)
+        bound += conns[f].pc.origin != NULL;
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+        idle += pool_idle_count(p, keys[k]);
+        wait += pool_waiting_count(p, keys[k]);
+    }
+    const struct pool_stats *st = pool_stats(p);
+    if (st->open != bound || st->idle != idle || st->waiting != wait || st->queued != waits)
+        row_fail("%s step %zu: totals open/idle/waiting/queued %llu/%llu/%llu/%llu, want "
+                 "%llu/%llu/%llu/%llu",
+                 name, i, (unsigned long long)st->open, (unsigned long long)st->idle,
+                 (unsigned long long)st->waiting, (unsigned long long)st->queued,
+                 (unsigned long long)bound, (unsigned long long)idle, (unsigned long long)wait,
+                 (unsigned long long)waits);
+}
+
 static void run_script(const char *name, const struct step *steps, size_t n)
 {
     struct pool_limits lim = {4, 4};
@@ -174,6 +196,7 @@ static void run_script(const char *name, const struct step *steps, size_t n)
     memset(conns, 0, sizeof(conns));
     memset(waiters, 0, sizeof(waiters));
     cur_script = name;
+    uint64_t waits = 0;
     for (size_t i = 0; i < n; i++) {
         const struct step *s = &steps[i];
         struct pool_conn *pc = &conns[s->c].pc;
@@ -194,6 +217,7 @@ static void run_script(const char *name, const struct step *steps, size_t n)
             w->fresh = s->op == FRESH;
             waiters[s->w].giveback = s->gb;
             enum pool_result r = pool_acquire(p, key, &lim, w, &out);
+            waits += r == POOL_WAIT;
             if ((int)r != s->want) {
                 row_fail("%s step %zu (%s w%d): %s, want %s", name, i, opn, s->w, result_names[r],
                          result_names[s->want]);
@@ -274,6 +298,7 @@ static void run_script(const char *name, const struct step *steps, size_t n)
         if (open != s->open || idle != s->idle || wait != s->wait)
             row_fail("%s step %zu (%s): open/idle/wait %u/%u/%u, want %u/%u/%u", name, i, opn, open,
                      idle, wait, s->open, s->idle, s->wait);
+        check_totals(name, i, p, waits);
     }
     pool_free(p); /* events of a script that did not FREE are not checked */
     cur_pool = NULL;
