@@ -421,6 +421,7 @@ static void dump_cache(struct em *e, const struct config *cfg)
     size(e, "max_object_size", cfg->cache.max_object_size);
     size(e, "memory_size", cfg->cache.memory_size);
     plain(e, "set_cookie", set_cookie_name(cfg->cache.set_cookie));
+    plain(e, "tag_headers", cfg->cache.keep_tag_headers ? "keep" : "strip");
     duration(e, "stale_on_error", cfg->cache.stale_on_error);
     key(e, "rules");
     fputs(cfg->cache.nrules ? "\n" : " []\n", e->f);

@@ -19,6 +19,7 @@
 #include "rules.h"
 
 #include "access_log.h"
+#include "cache/tags.h"
 #include "hdr_rules.h"
 #include "hooks.h"
 #include "log.h"
@@ -368,7 +369,9 @@ enum hook_rc request_hook_acl_rules(void *arg, struct http_msg *m)
     return HOOK_ANSWERED;
 }
 
-/* PURGE of a cached URL, from the addresses cache.purge_allow lists. */
+/* PURGE of a cached URL, or with Surrogate-Key / Cache-Tag fields of every
+   object tagged so (whatever the URL), from the addresses
+   cache.purge_allow lists. */
 enum hook_rc request_hook_purge(void *arg, struct http_msg *m)
 {
     struct head_ctx *h = arg;
@@ -380,7 +383,16 @@ enum hook_rc request_hook_purge(void *arg, struct http_msg *m)
         exchange_fail(c, 403, "PURGE is not allowed from this address");
         return HOOK_ANSWERED;
     }
-    int n = cache_purge(c, m, h->u.https, h->u.host, h->u.port, h->u.path, h->u.path_len, h->rt);
+    bool tagged = false;
+    for (size_t i = 0; i < m->nhdrs && !tagged; i++)
+        tagged = tags_field_sep(http_hname(m, &m->hdrs[i]), m->hdrs[i].name_len) != 0;
+    int n = tagged ? cache_purge_tags(c, m)
+                   : cache_purge(c, m, h->u.https, h->u.host, h->u.port, h->u.path, h->u.path_len,
+                                 h->rt);
+    if (tagged && n < 0) {
+        exchange_fail(c, 400, "the PURGE's Surrogate-Key or Cache-Tag names no valid tag");
+        return HOOK_ANSWERED;
+    }
     char reason[64];
     snprintf(reason, sizeof(reason), "purged %d stored response%s", n, n == 1 ? "" : "s");
     exchange_fail(c, n > 0 ? 200 : 404, n > 0 ? reason : "not in the cache");

@@ -1508,6 +1508,7 @@ enum {
     CACHE_OBJECT,
     CACHE_MEMORY,
     CACHE_SET_COOKIE,
+    CACHE_TAG_HEADERS,
     CACHE_STALE_ON_ERROR,
     CACHE_RULES,
     CACHE_N
@@ -1524,6 +1525,17 @@ SETTER(set_set_cookie)
 
     if (i >= 0)
         *FIELD(base, k, enum cfg_set_cookie) = (enum cfg_set_cookie)i;
+}
+
+/* cache.tag_headers: strip (Surrogate-Key and Cache-Tag stay out of
+   responses to clients) or keep. */
+SETTER(set_tag_headers)
+{
+    static const char *const names[] = {"strip", "keep"};
+    int i = get_enum(c, path, v, "a tag header policy", names, 2, "strip or keep");
+
+    if (i >= 0)
+        *FIELD(base, k, bool) = i == 1;
 }
 
 /* The required keys come first. */
@@ -1575,6 +1587,9 @@ static const struct key cache_keys[] = {
     [CACHE_SET_COOKIE] = {.name = "set_cookie",
                           .set = set_set_cookie,
                           .off = OFF(cache.set_cookie)},
+    [CACHE_TAG_HEADERS] = {.name = "tag_headers",
+                           .set = set_tag_headers,
+                           .off = OFF(cache.keep_tag_headers)},
     [CACHE_STALE_ON_ERROR] = DURATION("stale_on_error", cache.stale_on_error, 0, CFG_YEAR),
     [CACHE_RULES] = {.name = "rules", .set = set_cache_rules},
     [CACHE_N] = {.name = NULL},

@@ -217,6 +217,7 @@ struct config {
         uint64_t max_object_size; /* one stored response, 1KiB..max_size */
         uint64_t memory_size;     /* hot objects kept in RAM; 0: no memory tier */
         enum cfg_set_cookie set_cookie;
+        bool keep_tag_headers; /* tag_headers: keep (Surrogate-Key, Cache-Tag reach clients) */
         double stale_on_error; /* seconds a stale response may stand in for an unreachable origin */
         /* cache.rules: after the routes' own, the first whose pattern
            matches the absolute URL governs */

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <strings.h>
 
+#include "cache/tags.h"
 #include "filter.h"
 #include "hdr_rules.h"
 #include "log.h"
@@ -224,6 +225,8 @@ static int upstream_put_head(struct client *c, const struct http_msg *m, bool in
             continue;
         if (edits && hdr_rules_response_drops(c, name, h->name_len))
             continue;
+        if (!c->cfg->cache.keep_tag_headers && tags_field_sep(name, h->name_len))
+            continue; /* cache tags are for magpie's PURGE, not for clients */
         if (c->ex->decoding != CODING_IDENTITY) {
             int rc = compress_plan_put_field(out, m, h);
             if (rc < 0)

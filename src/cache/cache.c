@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cache/cache_int.h"
+#include "cache/tags.h"
 #include "hash.h"
 #include "log.h"
 #include "proxy.h"
@@ -292,6 +293,26 @@ int cache_purge(struct client *c, const struct http_msg *m, bool https, const ch
                       path, path_len, key, sizeof(key)) < 0)
         return -1;
     return cache_remove(c->srv, key);
+}
+
+/* Each tag of every Surrogate-Key and Cache-Tag field of m, at most
+   TAGS_PURGE_MAX of them; the objects removed, or -1 when m names none. */
+int cache_purge_tags(struct client *c, const struct http_msg *m)
+{
+    unsigned ntags = 0;
+    int n = 0;
+    for (size_t i = 0; i < m->nhdrs && ntags < TAGS_PURGE_MAX; i++) {
+        const struct http_header *h = &m->hdrs[i];
+        char sep = tags_field_sep(http_hname(m, h), h->name_len);
+        const char *v = http_hvalue(m, h), *tag;
+        size_t pos = 0, len;
+        while (sep && ntags < TAGS_PURGE_MAX &&
+               (len = tags_next(v, h->value_len, &pos, sep, &tag))) {
+            ntags++;
+            n += c->srv->store ? store_purge_tag(c->srv->store, tag, len) : 0;
+        }
+    }
+    return ntags ? n : -1;
 }
 
 enum cache_decision cache_request(struct client *c, const struct http_msg *m, bool https,
@@ -931,8 +952,9 @@ static bool cache_collapse(struct client *c)
         return false; /* a background refresh (leading its flight) that found nothing to revalidate
                        */
     struct cache_flight *f = cache_flight_find(c->srv, x->key, cache_flight_coding(c));
-    if (f && f->doomed)
-        return false; /* sent before an invalidation: this request goes alone */
+    if (f &&
+        (f->doomed || (f->leader->ex->cx.writer && store_writer_doomed(f->leader->ex->cx.writer))))
+        return false; /* sent before an invalidation or a purge: this request goes alone */
     if (f && f->streaming) {
         /* already streaming: follow it from where it is, if it is our variant */
         char variant[CACHE_VARIANT_MAX];

@@ -112,6 +112,10 @@ enum cache_decision cache_request(struct client *c, const struct http_msg *m, bo
                                   size_t path_len, const struct cfg_route *rt);
 /* PURGE: removes what is stored for the target (a fetch of it in flight
    is not stored). The number removed, or -1 if no key can name it. */
+/* PURGE by tag: every stored object whose response carried one of the
+   Surrogate-Key / Cache-Tag values of m. How many were removed, or -1
+   when m has no such field with a valid tag. */
+int cache_purge_tags(struct client *c, const struct http_msg *m);
 int cache_purge(struct client *c, const struct http_msg *m, bool https, const char *host,
                 uint16_t port, const char *path, size_t path_len, const struct cfg_route *rt);
 /* Registers background refresh p as the fetch in flight of what c found

@@ -8,7 +8,8 @@
  * "oldest" are O(1) and eviction by bytes is a walk from the old end.
  *
  * Memory: one allocation per key (the key string inline) and one per
- * object (variant and Vary strings inline). Nothing here touches the disk.
+ * object (variant and Vary strings inline), plus one per tagged object for
+ * its tags' links (tags.c). Nothing here touches the disk.
  */
 #include "cache/index.h"
 
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "cache/memory.h"
+#include "cache/tags.h"
 #include "hash.h"
 
 #define INDEX_MIN_BUCKETS 1024
@@ -34,6 +36,7 @@ struct index {
     size_t nkeys;
     uint64_t nobjs, bytes;
     struct index_obj *lru_old, *lru_new; /* the two ends of the LRU list */
+    struct tag_index *tags;              /* tag -> objects carrying it */
     uint64_t seed[2];
 };
 
@@ -46,7 +49,10 @@ struct index *index_new(void)
         return NULL;
     idx->nbuckets = INDEX_MIN_BUCKETS;
     idx->buckets = calloc(idx->nbuckets, sizeof(*idx->buckets));
-    if (!idx->buckets) {
+    idx->tags = tag_index_new();
+    if (!idx->buckets || !idx->tags) {
+        free(idx->buckets);
+        tag_index_free(idx->tags);
         free(idx);
         return NULL;
     }
@@ -67,6 +73,7 @@ void index_free(struct index *idx)
                 struct index_obj *onext = o->_vnext;
                 if (o->mem)
                     mem_drop(o->mem);
+                tag_index_detach(idx->tags, o);
                 free(o);
                 o = onext;
             }
@@ -74,6 +81,7 @@ void index_free(struct index *idx)
             k = next;
         }
     }
+    tag_index_free(idx->tags);
     free(idx->buckets);
     free(idx);
 }
@@ -255,6 +263,7 @@ static struct index_obj *index_obj_new(const char *variant, const char *vary, ui
     o->size = size;
     o->verified = false;
     o->mem = NULL;
+    o->_tags = NULL;
     memcpy(o->id, id, INDEX_ID_LEN);
     o->_key = NULL;
     o->_vnext = NULL;
@@ -306,7 +315,36 @@ void index_remove(struct index *idx, struct index_obj *o)
     idx->bytes -= o->size;
     if (o->mem)
         mem_drop(o->mem);
+    tag_index_detach(idx->tags, o);
     free(o);
     if (!k->variants)
         index_key_del(idx, k);
+}
+
+/* ---- cache tags ---- */
+
+int index_set_tags(struct index *idx, struct index_obj *o, const struct tag_list *l)
+{
+    tag_index_detach(idx->tags, o);
+    return tag_index_attach(idx->tags, o, l);
+}
+
+struct index_obj *index_tagged(const struct index *idx, const char *tag, size_t len)
+{
+    return tag_index_first(idx->tags, tag, len);
+}
+
+const struct tag_index *index_tag_index(const struct index *idx)
+{
+    return idx->tags;
+}
+
+struct tag_links *index_tag_links(const struct index_obj *o)
+{
+    return o->_tags;
+}
+
+void index_set_tag_links(struct index_obj *o, struct tag_links *ls)
+{
+    o->_tags = ls;
 }

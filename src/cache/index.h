@@ -3,7 +3,9 @@
  * key to its stored variants (newest stored first), and one LRU list over
  * every object, with the byte total that eviction keeps under max_size.
  * It does no I/O: cache/store.c decides what is on disk and keeps this in
- * step with it.
+ * step with it. Each object may carry cache tags (cache/tags.c), indexed
+ * from tag to objects; removing an object unlinks them, so no tag ever
+ * names an object that is gone.
  */
 #ifndef MAGPIE_CACHE_INDEX_H
 #define MAGPIE_CACHE_INDEX_H
@@ -17,6 +19,9 @@
 struct index;
 struct index_key;
 struct mem_obj;
+struct tag_index;
+struct tag_links;
+struct tag_list;
 
 /* One stored variant. Fields without '_' may be read; none may be written
    except through index_* calls. */
@@ -27,6 +32,7 @@ struct index_obj {
     bool verified;       /* its body CRC was checked (or it was written) by this process */
     struct mem_obj *mem; /* its copy in the memory tier, or NULL */
     unsigned char id[INDEX_ID_LEN];
+    struct tag_links *_tags;                 /* its cache tags' links (tags.c), or NULL */
     struct index_key *_key;                  /* owner; never NULL */
     struct index_obj *_vnext;                /* next older variant of _key */
     struct index_obj *_lru_prev, *_lru_next; /* prev: less recently used */
@@ -65,6 +71,18 @@ void index_remove(struct index *idx, struct index_obj *o);
 /* Makes o the most recently used object. */
 void index_touch(struct index *idx, struct index_obj *o);
 void index_set_size(struct index *idx, struct index_obj *o, uint64_t size);
+
+/*
+ * Records o's cache tags (cache/tags.h), replacing any it had: removing o
+ * takes it out of their lists. 0, or -1 out of memory (o then has none).
+ */
+int index_set_tags(struct index *idx, struct index_obj *o, const struct tag_list *l);
+/* An object carrying tag[0..len), or NULL. */
+struct index_obj *index_tagged(const struct index *idx, const char *tag, size_t len);
+const struct tag_index *index_tag_index(const struct index *idx);
+/* For tags.c only: the links it keeps for o. */
+struct tag_links *index_tag_links(const struct index_obj *o);
+void index_set_tag_links(struct index_obj *o, struct tag_links *ls);
 
 /* The least recently used object, or NULL when empty. */
 struct index_obj *index_lru_oldest(const struct index *idx);

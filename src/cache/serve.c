@@ -6,14 +6,15 @@
  * a file as a range (sendfile). A memory copy's head block is prepared
  * once per copy. Nothing here writes a socket.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <math.h>
 #include <string.h>
 #include <strings.h>
 
 #include "cache/cache_int.h"
 #include "cache/memory.h"
+#include "cache/tags.h"
 #include "filter.h"
 #include "hdr_rules.h"
 #include "proxy.h"
@@ -229,7 +230,8 @@ static int cache_put_stored_head(struct buf *out, const struct http_msg *rsp, in
         const struct http_header *h = &rsp->hdrs[i];
         const char *name = http_hname(rsp, h);
         if (cache_hit_skips(name, status) ||
-            (edits && hdr_rules_response_drops(c, name, h->name_len)))
+            (edits && hdr_rules_response_drops(c, name, h->name_len)) ||
+            ((!c || !c->cfg->cache.keep_tag_headers) && tags_field_sep(name, h->name_len)))
             continue;
         int rc = decoded ? compress_plan_put_field(out, rsp, h) : 0;
         if (rc == 0 && routed)
@@ -391,7 +393,7 @@ int cache_serve_start(struct client *c)
     /* the prepared copy is anyone's: a head changed for this client is not it */
     const struct cfg_route *rt = x->rt;
     bool own = decoded || (p && p->has_location && rt && rt->rewrite_location) ||
-               hdr_rules_response_any(c);
+               hdr_rules_response_any(c) || c->cfg->cache.keep_tag_headers;
     if (p && !own && cache_plain_request(req)) {
         status = p->r.status;
     } else if (rsp || (rsp = cache_stored_msg(x))) {

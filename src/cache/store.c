@@ -28,7 +28,7 @@
  *
  * This file opens and closes the store, reads objects (store_get, with the
  * memory tier kept in step), writes them (begin, append, commit, abort),
- * refreshes, removes and evicts. The checks a file must pass, and what
+ * refreshes, removes (by key, or by cache tag) and evicts. The checks a file must pass, and what
  * becomes of one that fails, are in store_check.c; the start-up (the
  * directory, tmp/, the scan that rebuilds the index) is store_scan.c;
  * store_int.h holds what the three share.
@@ -47,6 +47,7 @@
 
 #include "cache/index.h"
 #include "cache/memory.h"
+#include "cache/tags.h"
 #include "log.h"
 
 #define TOUCH_INTERVAL 60      /* a hit refreshes the file's mtime at most this often */
@@ -58,12 +59,13 @@ struct store_writer {
     int fd;
     char tmp[TMP_LEN]; /* "tmp/<pid>.<seq>" */
     char *strs;        /* key NUL variant NUL vary NUL */
+    char *tags;        /* the head's cache tags, packed (tags.h); NULL: none */
     uint32_t klen, vlen, ylen, hlen;
     uint64_t body_len, limit; /* limit: most head + body bytes allowed */
     uint32_t body_crc, meta_crc;
     time_t request_time, response_time;
     bool failed;
-    bool doomed; /* its key was removed after it began: never committed */
+    bool doomed; /* its key or a tag was removed after it began: never committed */
     struct store_writer *wprev, *wnext;
 };
 
@@ -177,8 +179,8 @@ static void store_write_error(struct store *s, const char *what, int err)
             return;
     if (s->nwerr_logged < MAX_WERR)
         s->werr_logged[s->nwerr_logged++] = err;
-    log_warn("cache: %s in %s: %s (not logged again until a store succeeds)",
-             what, s->dir, strerror(err));
+    log_warn("cache: %s in %s: %s (not logged again until a store succeeds)", what, s->dir,
+             strerror(err));
 }
 
 /* ---- open / close ---- */
@@ -585,6 +587,7 @@ static void writer_free(struct store_writer *w)
     if (w->wnext)
         w->wnext->wprev = w->wprev;
     free(w->strs);
+    free(w->tags);
     free(w);
 }
 
@@ -624,8 +627,13 @@ struct store_writer *store_begin(struct store *s, const char *key, const char *v
                                  time_t request_time, time_t response_time)
 {
     struct store_writer *w = writer_new(s, key, variant, vary, head_len);
+    struct tag_list tags;
     if (!w)
         return NULL;
+    if (tags_from_head(head, head_len, &tags) && tags_pack(&tags, &w->tags) < 0) {
+        store_abort(w);
+        return NULL;
+    }
     w->request_time = request_time;
     w->response_time = response_time;
     w->fd = store_tmp_open(s, w->tmp);
@@ -762,6 +770,9 @@ int store_commit(struct store_writer *w)
         if (old)
             index_remove(s->idx, old);
         (void)unlinkat(s->dfd, rel, 0);
+    } else if (store_set_tags(s, o, w->tags) < 0) {
+        store_drop(s, o);
+        o = NULL;
     } else {
         s->stats.stored++;
         store_cap_variants(s, o);
@@ -851,6 +862,32 @@ int store_remove(struct store *s, const char *key)
     }
     store_sync_stats(s);
     return n;
+}
+
+int store_set_tags(struct store *s, struct index_obj *o, const char *packed)
+{
+    struct tag_list l;
+    tags_unpack(packed, &l);
+    return index_set_tags(s->idx, o, &l);
+}
+
+int store_purge_tag(struct store *s, const char *tag, size_t len)
+{
+    int n = 0;
+    struct index_obj *o;
+    for (struct store_writer *w = s->wlist; w; w = w->wnext)
+        w->doomed = w->doomed || tags_packed_has(w->tags, tag, len);
+    while ((o = index_tagged(s->idx, tag, len))) {
+        store_drop(s, o);
+        n++;
+    }
+    store_sync_stats(s);
+    return n;
+}
+
+bool store_writer_doomed(const struct store_writer *w)
+{
+    return w->doomed;
 }
 
 int store_writer_reader(struct store_writer *w, uint64_t *body_off)

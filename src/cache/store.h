@@ -167,5 +167,12 @@ int store_refresh(struct store *s, const char *key, const char *variant, const v
    abort at commit (what they fetched may predate the removal). Returns
    how many were removed. */
 int store_remove(struct store *s, const char *key);
+/* Removes every object whose head carries the cache tag tag[0..len)
+   (Surrogate-Key, Cache-Tag: cache/tags.h), and makes the writers whose
+   head carries it abort at commit. Returns how many were removed. */
+int store_purge_tag(struct store *s, const char *tag, size_t len);
+/* Whether w will not be committed: its key or one of its tags was removed
+   after it began. */
+bool store_writer_doomed(const struct store_writer *w);
 
 #endif

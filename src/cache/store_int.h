@@ -126,6 +126,10 @@ char *store_strs_dup(const char *k, size_t klen, const char *v, size_t vlen, con
                      size_t ylen);
 /* A new file under tmp/ with a name no other writer of ours uses. */
 int store_tmp_open(struct store *s, char name[TMP_LEN]);
+/* Indexes o's cache tags from a packed list (cache/tags.h); 0, or -1 out
+   of memory. An object whose tags are not indexed must not stay: a purge
+   by tag would miss it. */
+int store_set_tags(struct store *s, struct index_obj *o, const char *packed);
 
 /* store_check.c */
 extern const char *const store_bad_text[BAD_MAX];

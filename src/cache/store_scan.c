@@ -4,7 +4,8 @@
  * and proved writable, tmp/ emptied of what a previous run never committed,
  * and the index rebuilt from the ab/cd/ files. The scan checks each file
  * as a read would (store_check.c) but reads no body, so 100,000 objects
- * index in well under two seconds; it inserts oldest first, so the LRU
+ * index in well under two seconds; the cache tags are read again from
+ * each head, which the check has read anyway; it inserts oldest first, so the LRU
  * order survives a restart, and it ends with one summary line counting
  * what it indexed and removed.
  *
@@ -23,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cache/tags.h"
 #include "log.h"
 
 /* ---- names and directories ---- */
@@ -174,6 +176,7 @@ struct scan_rec {
     uint64_t size;
     unsigned char id[INDEX_ID_LEN];
     char *strs; /* key NUL variant NUL vary NUL */
+    char *tags; /* the head's cache tags, packed (cache/tags.h); NULL: none */
 };
 
 struct scan {
@@ -203,10 +206,17 @@ static void scan_add(struct store *s, struct scan *sc, const struct stat *st, co
         sc->recs = r;
         sc->cap = cap;
     }
-    char *p = store_strs_dup(m->key, m->klen, m->variant, m->vlen, m->vary, m->ylen);
-    if (!p)
+    struct tag_list tags;
+    char *packed = NULL;
+    if (tags_from_head((const char *)m->head, m->hlen, &tags) && tags_pack(&tags, &packed) < 0)
         goto oom;
+    char *p = store_strs_dup(m->key, m->klen, m->variant, m->vlen, m->vary, m->ylen);
+    if (!p) {
+        free(packed);
+        goto oom;
+    }
     struct scan_rec *r = &sc->recs[sc->n++];
+    r->tags = packed;
     r->mtime = st->st_mtim;
     r->size = (uint64_t)st->st_size;
     memcpy(r->id, id, INDEX_ID_LEN);
@@ -309,11 +319,17 @@ static void scan_index(struct store *s, struct scan *sc)
         struct scan_rec *r = &sc->recs[i];
         const char *key = r->strs, *variant = key + strlen(key) + 1;
         const char *vary = variant + strlen(variant) + 1;
-        if (!index_insert(s->idx, key, variant, vary, r->size, r->id) && !sc->oom_logged) {
+        struct index_obj *o = index_insert(s->idx, key, variant, vary, r->size, r->id);
+        if (o && store_set_tags(s, o, r->tags) < 0) {
+            index_remove(s->idx, o);
+            o = NULL;
+        }
+        if (!o && !sc->oom_logged) {
             log_error("cache: out of memory indexing %s; some objects stay unindexed", s->dir);
             sc->oom_logged = true;
         }
         free(r->strs);
+        free(r->tags);
     }
     free(sc->recs);
 }
