@@ -593,7 +593,8 @@ void client_next_request(struct client *c)
     if (c->close_after_flush) {
         c->in.off = c->in.len = 0; /* anything pipelined is dropped with the connection */
         if (buf_empty(&c->out)) {
-            client_close(c, c->close_why, NULL);
+            /* a phantom has no client to have closed: its fetch ended */
+            client_close(c, c->close_why, c->phantom ? "done (a fetch without its client)" : NULL);
             return;
         }
     }
