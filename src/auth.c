@@ -562,14 +562,16 @@ enum auth_verdict auth_check(struct auth *a, const char *v, size_t n, uint64_t p
         return AUTH_OK;
     enum auth_verdict p = auth_parse_basic(v, n, buf, sizeof buf, &name, &pass);
     struct auth_strike *s = auth_strike(a, peer, now);
-    if (p == AUTH_OK && s->fails >= AUTH_STRIKE_MAX)
+    if (p == AUTH_OK && s->fails >= AUTH_STRIKE_MAX) {
         p = AUTH_THROTTLED;
-    else if (p == AUTH_OK)
+    } else if (p == AUTH_OK) {
         p = auth_crypt_check(a, name, pass, now, user);
-    if (p == AUTH_BAD && s->fails < UINT32_MAX)
-        s->fails++;
-    else if (p == AUTH_OK)
-        s->fails = 0;
+        /* only what cost a crypt check counts: a malformed header costs none */
+        if (p == AUTH_BAD && s->fails < UINT32_MAX)
+            s->fails++;
+        else if (p == AUTH_OK)
+            s->fails = 0;
+    }
     /* a refused header may have decoded to a password too */
     explicit_bzero(buf, sizeof buf);
     if (p == AUTH_OK)

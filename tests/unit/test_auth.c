@@ -407,6 +407,9 @@ static void test_strikes(void **state)
     assert_int_equal(auth_check(a, good, strlen(good), p1, 110, &u), AUTH_OK); /* cached */
     /* a malformed header costs no crypt: refused as before, not throttled */
     assert_int_equal(auth_check(a, malformed, strlen(malformed), p1, 110, &u), AUTH_BAD);
+    /* nor does it count: many of them do not throttle another address */
+    for (int i = 0; i < 3 * AUTH_STRIKE_MAX; i++)
+        assert_int_equal(auth_check(a, malformed, strlen(malformed), p2, 110, &u), AUTH_BAD);
     /* another address is checked */
     assert_int_equal(auth_check(a, wrong, strlen(wrong), p2, 110, &u), AUTH_BAD);
     /* the window over, the first address is checked again */
